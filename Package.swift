@@ -1,0 +1,113 @@
+// swift-tools-version:6.1
+import Foundation
+import PackageDescription
+
+/// Debian 12 ships librdkafka 2.0.2, which cannot talk to Tansu (see DESIGN.md). `make` links a
+/// newer runtime into `.parley/lib`; this rpath makes every binary of the package find it first,
+/// so `swift run relay-svc` works without LD_LIBRARY_PATH. A missing folder is ignored.
+let projectLib = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+    .appendingPathComponent(".parley/lib").path
+let rpath: [LinkerSetting] = [.unsafeFlags(["-Xlinker", "-rpath", "-Xlinker", projectLib])]
+
+let strict: [SwiftSetting] = [.swiftLanguageMode(.v6)]
+
+let package = Package(
+    name: "parley",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "ws-edge", targets: ["ws-edge"]),
+        .executable(name: "relay-svc", targets: ["relay-svc"]),
+        .executable(name: "presence-svc", targets: ["presence-svc"]),
+        .executable(name: "offline-svc", targets: ["offline-svc"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-websocket.git", from: "2.8.1"),
+        .package(url: "https://github.com/vapor/jwt-kit.git", from: "5.8.0"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+    ],
+    targets: [
+        // C libraries from Debian's -dev packages.
+        .systemLibrary(name: "CRDKafka", pkgConfig: "rdkafka", providers: [.apt(["librdkafka-dev"])]),
+        .systemLibrary(name: "CHiredis", pkgConfig: "hiredis", providers: [.apt(["libhiredis-dev"])]),
+
+        // Clients over the C libraries.
+        .target(
+            name: "ParleyKafka",
+            dependencies: ["CRDKafka", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict, linkerSettings: rpath),
+        .target(
+            name: "ParleyRedis",
+            dependencies: ["CHiredis", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict),
+
+        // The wire: client frames, Kafka envelopes, topic names, validation limits.
+        .target(name: "ParleyProtocol", path: "Sources/Protocol", swiftSettings: strict),
+
+        // What the four executables share: settings, lifecycle, logging, metrics, health.
+        .target(
+            name: "ParleyServiceKit",
+            dependencies: [
+                "ParleyKafka", "ParleyRedis", "ParleyProtocol",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+            ],
+            swiftSettings: strict, linkerSettings: rpath),
+
+        // Each service is a library (buildApplication, testable) and a tiny executable.
+        .target(
+            name: "Edge",
+            dependencies: [
+                "ParleyServiceKit",
+                .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
+                .product(name: "JWTKit", package: "jwt-kit"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
+            ],
+            path: "Sources/ws-edge/Edge", swiftSettings: strict),
+        .executableTarget(
+            name: "ws-edge", dependencies: ["Edge"], path: "Sources/ws-edge/Main",
+            swiftSettings: strict, linkerSettings: rpath),
+        .target(name: "Relay", dependencies: ["ParleyServiceKit"], path: "Sources/relay-svc/Relay", swiftSettings: strict),
+        .executableTarget(
+            name: "relay-svc", dependencies: ["Relay"], path: "Sources/relay-svc/Main",
+            swiftSettings: strict, linkerSettings: rpath),
+        .target(name: "Presence", dependencies: ["ParleyServiceKit"], path: "Sources/presence-svc/Presence", swiftSettings: strict),
+        .executableTarget(
+            name: "presence-svc", dependencies: ["Presence"], path: "Sources/presence-svc/Main",
+            swiftSettings: strict, linkerSettings: rpath),
+        .target(name: "Offline", dependencies: ["ParleyServiceKit"], path: "Sources/offline-svc/Offline", swiftSettings: strict),
+        .executableTarget(
+            name: "offline-svc", dependencies: ["Offline"], path: "Sources/offline-svc/Main",
+            swiftSettings: strict, linkerSettings: rpath),
+
+        // Tests. ParleyTestSupport starts real redis-server and Tansu processes for them.
+        .target(
+            name: "ParleyTestSupport",
+            dependencies: [.product(name: "Logging", package: "swift-log")],
+            path: "Tests/ParleyTestSupport", swiftSettings: strict),
+        .testTarget(
+            name: "ParleyKafkaTests", dependencies: ["ParleyKafka", "ParleyTestSupport"],
+            swiftSettings: strict, linkerSettings: rpath),
+        .testTarget(
+            name: "ParleyRedisTests", dependencies: ["ParleyRedis", "ParleyTestSupport"], swiftSettings: strict),
+        .testTarget(name: "ProtocolTests", dependencies: ["ParleyProtocol"], swiftSettings: strict),
+        .testTarget(
+            name: "ServiceKitTests", dependencies: ["ParleyServiceKit", "ParleyTestSupport"],
+            swiftSettings: strict, linkerSettings: rpath),
+        // Static checks of compose/ and deploy/ against the executables' settings.
+        .testTarget(
+            name: "DeployTests",
+            dependencies: ["Edge", "Relay", "Presence", "Offline", "ParleyTestSupport",
+                           .product(name: "Yams", package: "Yams")],
+            swiftSettings: strict, linkerSettings: rpath),
+    ]
+)

@@ -1,0 +1,84 @@
+/// Settings shared by ``KafkaProducer``, ``KafkaConsumer`` and ``KafkaAdmin``.
+///
+/// Each client sets only the librdkafka properties that apply to its role, then applies
+/// ``properties`` last, so any librdkafka property can be overridden there.
+public struct KafkaConfiguration: Sendable {
+    /// Bootstrap brokers, `"127.0.0.1:9092,127.0.0.1:9093"` (librdkafka `bootstrap.servers`).
+    public var brokers: String
+    /// Client id reported to the broker and attached to log lines (`client.id`).
+    public var clientID: String
+    /// Consumer-group session timeout (`session.timeout.ms`; `heartbeat.interval.ms` is set to a
+    /// third of it). A group's first join takes about half of it on Tansu. Default 6 s.
+    public var sessionTimeout: Duration = .seconds(6)
+    /// Producer `message.timeout.ms`: a record not acknowledged within this time (e.g. the broker
+    /// is down) fails with ``KafkaError/Code/messageTimedOut``. Default 10 s.
+    public var messageTimeout: Duration = .seconds(10)
+    /// Latency over throughput. When true (the default) sets `socket.nagle.disable=true` on
+    /// every client, `fetch.wait.max.ms=10` on consumers and `linger.ms=1` on producers;
+    /// when false librdkafka's defaults apply (Nagle on, 500 ms fetch wait, 5 ms linger).
+    public var lowLatency: Bool = true
+    /// How many fetched records a consumer keeps ready for ``KafkaConsumer/nextBatch(maxCount:)``;
+    /// when full, the consumer stops polling librdkafka until the application catches up.
+    public var consumerBufferSize: Int = 2048
+    /// Extra librdkafka properties (see librdkafka's CONFIGURATION.md), applied last: they
+    /// override everything above.
+    public var properties: [String: String] = [:]
+
+    /// A configuration with the defaults described on each property.
+    public init(brokers: String, clientID: String) {
+        self.brokers = brokers
+        self.clientID = clientID
+    }
+
+    var commonProperties: [(String, String)] {
+        var result = [("bootstrap.servers", brokers), ("client.id", clientID)]
+        if lowLatency { result.append(("socket.nagle.disable", "true")) }
+        return result
+    }
+
+    var producerProperties: [(String, String)] {
+        var result = commonProperties
+        result += [
+            ("acks", "all"),
+            ("enable.idempotence", "true"),
+            ("message.timeout.ms", String(messageTimeout.milliseconds)),
+            // Parley creates every topic explicitly; a typo must not create a topic.
+            ("allow.auto.create.topics", "false"),
+            // A send to a missing topic fails as unknown-topic within half the message timeout
+            // (librdkafka's default waits 30 s, so it would end as a plain message timeout).
+            ("topic.metadata.propagation.max.ms", String(min(30_000, max(1, messageTimeout.milliseconds / 2)))),
+        ]
+        if lowLatency { result.append(("linger.ms", "1")) }
+        return result + properties.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
+    }
+
+    func consumerProperties(groupID: String, autoOffsetReset: String) -> [(String, String)] {
+        var result = commonProperties
+        let session = sessionTimeout.milliseconds
+        result += [
+            ("group.id", groupID),
+            ("session.timeout.ms", String(session)),
+            ("heartbeat.interval.ms", String(max(100, session / 3))),
+            ("enable.auto.commit", "false"),
+            ("enable.auto.offset.store", "false"),
+            ("auto.offset.reset", autoOffsetReset),
+            ("allow.auto.create.topics", "false"),
+        ]
+        if lowLatency { result.append(("fetch.wait.max.ms", "10")) }
+        return result + properties.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
+    }
+
+    var adminProperties: [(String, String)] {
+        commonProperties + properties.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
+    }
+}
+
+extension Duration {
+    /// Whole milliseconds, rounded down, clamped to Int32 range (librdkafka's timeouts are ints).
+    var milliseconds: Int {
+        let (seconds, attoseconds) = components
+        let ms = seconds.multipliedReportingOverflow(by: 1000)
+        if ms.overflow { return seconds < 0 ? 0 : Int(Int32.max) }
+        return Int(max(0, min(Int64(Int32.max), ms.partialValue + attoseconds / 1_000_000_000_000_000)))
+    }
+}

@@ -1,0 +1,91 @@
+import ParleyKafka
+import ParleyProtocol
+import ParleyRedis
+
+/// Settings every executable shares.
+public enum CommonSettings {
+    public static let kafkaBrokers = Setting("kafka-brokers", .nonEmpty, default: "127.0.0.1:9092",
+        help: "Kafka bootstrap servers, host:port[,host:port...]")
+    public static let kafkaSessionTimeout = Setting("kafka-session-timeout", .duration, default: "6s",
+        help: "consumer group session timeout; a group's first join takes about half of it")
+    public static let kafkaMessageTimeout = Setting("kafka-message-timeout", .duration, default: "10s",
+        help: "how long a produce may wait for the broker before it fails")
+    public static let kafkaLowLatency = Setting("kafka-low-latency", .boolean, default: "true",
+        help: "Nagle off, fetch.wait.max.ms=10, linger.ms=1 (false: librdkafka defaults)")
+    public static let kafkaProperties = Setting("kafka-properties", .string, default: "",
+        help: "extra librdkafka properties, key=value[,key=value...], applied last")
+    public static let topicPrefix = Setting("topic-prefix", .string, default: "",
+        help: "prefix of every topic name, so several stacks can share a broker")
+    public static let topicPartitions = Setting("topic-partitions", .integer(1...1024), default: "8",
+        help: "partitions of the shared topics when this process creates them")
+    public static let redisURL = Setting("redis-url", .nonEmpty, default: "redis://127.0.0.1:6379",
+        help: "redis://[[user]:password@]host[:port][/db]")
+    public static let redisPoolSize = Setting("redis-pool-size", .integer(1...256), default: "8",
+        help: "Redis connections in the pool")
+    public static let httpHost = Setting("http-host", .nonEmpty, default: "127.0.0.1",
+        help: "address the HTTP server (health, metrics) binds to")
+    public static let logLevel = Setting("log-level", .nonEmpty, default: "info",
+        help: "trace, debug, info, notice, warning, error or critical")
+
+    /// The HTTP port setting, with the service's own default.
+    public static func httpPort(default port: Int) -> Setting {
+        Setting("http-port", .integer(0...65535), default: "\(port)", help: "HTTP port (0 picks a free one)")
+    }
+
+    /// Settings of a process that uses Kafka (all of them).
+    public static let kafka: [Setting] = [kafkaBrokers, kafkaSessionTimeout, kafkaMessageTimeout, kafkaLowLatency,
+                                          kafkaProperties, topicPrefix, topicPartitions]
+    /// Settings of a process that uses Redis (the services, not the edge).
+    public static let redis: [Setting] = [redisURL, redisPoolSize]
+    /// Settings of every process.
+    public static func process(httpPort port: Int) -> [Setting] { [httpHost, httpPort(default: port), logLevel] }
+}
+
+/// What every service reads from the common settings.
+public struct CommonConfiguration: Sendable {
+    public var kafka: KafkaConfiguration
+    public var topics: Topics
+    public var topicPartitions: Int32
+    public var httpHost: String
+    public var httpPort: Int
+    public var logLevel: LogLevelSetting
+
+    public init(values: SettingValues, clientID: String) throws {
+        var kafka = KafkaConfiguration(brokers: values.string(CommonSettings.kafkaBrokers), clientID: clientID)
+        kafka.sessionTimeout = values.duration(CommonSettings.kafkaSessionTimeout)
+        kafka.messageTimeout = values.duration(CommonSettings.kafkaMessageTimeout)
+        kafka.lowLatency = values.bool(CommonSettings.kafkaLowLatency)
+        guard let properties = SettingParser.keyValues(values.string(CommonSettings.kafkaProperties)) else {
+            throw ConfigurationError("invalid PARLEY_KAFKA_PROPERTIES: expected key=value[,key=value...]")
+        }
+        kafka.properties = properties
+        self.kafka = kafka
+        topics = Topics(prefix: values.string(CommonSettings.topicPrefix))
+        topicPartitions = Int32(values.int(CommonSettings.topicPartitions))
+        httpHost = values.string(CommonSettings.httpHost)
+        httpPort = values.int(CommonSettings.httpPort(default: 0))
+        guard let level = LogLevelSetting(rawValue: values.string(CommonSettings.logLevel)) else {
+            throw ConfigurationError("invalid PARLEY_LOG_LEVEL=\(values.string(CommonSettings.logLevel)): expected trace, debug, info, notice, warning, error or critical")
+        }
+        logLevel = level
+    }
+}
+
+/// Redis settings of a service.
+public struct RedisSettingsConfiguration: Sendable {
+    public let redis: RedisConfiguration
+
+    public init(values: SettingValues) throws {
+        do {
+            redis = try RedisConfiguration(url: values.string(CommonSettings.redisURL),
+                                           poolSize: values.int(CommonSettings.redisPoolSize))
+        } catch {
+            throw ConfigurationError("invalid PARLEY_REDIS_URL: \(error)")
+        }
+    }
+}
+
+/// The log levels, as written in settings.
+public enum LogLevelSetting: String, Sendable {
+    case trace, debug, info, notice, warning, error, critical
+}

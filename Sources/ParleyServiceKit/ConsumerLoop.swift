@@ -1,0 +1,61 @@
+import Logging
+import Metrics
+import ParleyKafka
+import ServiceLifecycle
+
+/// Consumes batches, hands each to `handle`, and commits the batch only after `handle`
+/// returned, so every output of a record is acknowledged before its offset is committed
+/// (at-least-once). A failing batch is retried with backoff, never skipped; records that can
+/// never be handled (malformed) are the handler's to log and drop.
+public struct ConsumerLoop: Service {
+    public typealias Handler = @Sendable ([KafkaRecord]) async throws -> Void
+
+    private let name: String
+    private let consumer: KafkaConsumer
+    private let maxBatch: Int
+    private let logger: Logger
+    private let handle: Handler
+    private let recordsIn: Counter
+    private let failures: Counter
+    private let lag: Gauge
+
+    public init(name: String, consumer: KafkaConsumer, maxBatch: Int = 500, logger: Logger, handle: @escaping Handler) {
+        self.name = name
+        self.consumer = consumer
+        self.maxBatch = maxBatch
+        self.logger = logger
+        self.handle = handle
+        recordsIn = Counter(label: "parley_records_in_total", dimensions: [("consumer", name)])
+        failures = Counter(label: "parley_batch_failures_total", dimensions: [("consumer", name)])
+        lag = Gauge(label: "parley_consumer_lag", dimensions: [("consumer", name)])
+    }
+
+    public func run() async throws {
+        let consumer = self.consumer
+        try await withGracefulShutdownHandler {
+            while let batch = try await consumer.nextBatch(maxCount: maxBatch) {
+                guard !batch.isEmpty else { continue }
+                recordsIn.increment(by: batch.count)
+                var delay = Duration.milliseconds(100)
+                while true {
+                    do {
+                        try await handle(batch)
+                        try await consumer.commit(batch)
+                        break
+                    } catch {
+                        if Task.isCancelled || Task.isShuttingDownGracefully { return }
+                        failures.increment()
+                        logger.error("batch failed, retrying", metadata: [
+                            "parley.consumer": "\(name)", "parley.records": "\(batch.count)", "parley.error": "\(error)",
+                        ])
+                        try? await Task.sleep(for: delay)
+                        delay = min(delay * 2, .seconds(5))
+                    }
+                }
+                if let current = consumer.lag { lag.record(current) }
+            }
+        } onGracefulShutdown: {
+            Task { await consumer.shutdown() }
+        }
+    }
+}

@@ -1,0 +1,72 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+import Logging
+import ParleyKafka
+import ServiceLifecycle
+
+/// The entry point every executable shares: read the settings (`--help`, one-line errors),
+/// set up logging and metrics, check the Kafka runtime, build the process's ServiceGroup and
+/// run it until SIGTERM or SIGINT.
+public enum ServiceMain {
+    public static func run<Configuration: ServiceConfiguration>(
+        _ type: Configuration.Type,
+        build: (Configuration, Logger) async throws -> ServiceGroup
+    ) async {
+        let configuration: Configuration
+        do {
+            switch try Configuration.load(arguments: Array(CommandLine.arguments.dropFirst()),
+                                          environment: ProcessInfo.processInfo.environment) {
+            case .help(let text):
+                print(text)
+                exit(0)
+            case .run(let loaded):
+                configuration = loaded
+            }
+        } catch {
+            FileHandle.standardError.write(Data("\(error)\n".utf8))
+            exit(2)
+        }
+        let logger = ParleyLogging.bootstrap(level: configuration.common.logLevel, label: Configuration.serviceName)
+        do {
+            try checkKafkaRuntime()
+        } catch {
+            FileHandle.standardError.write(Data("\(Configuration.serviceName): \(error)\n".utf8))
+            exit(1)
+        }
+        _ = ParleyMetrics.registry
+        do {
+            let group = try await build(configuration, logger)
+            try await group.run()
+            logger.info("stopped")
+        } catch {
+            logger.critical("failed", metadata: ["parley.error": "\(error)"])
+            exit(1)
+        }
+    }
+
+    /// A ServiceGroup that shuts down gracefully on SIGTERM and SIGINT, services in reverse order.
+    public static func serviceGroup(_ services: [any Service], logger: Logger) -> ServiceGroup {
+        ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+    }
+}
+
+/// Retries `body` until it succeeds or `timeout` passes (then rethrows the last error); for
+/// start-up steps where Kafka or Redis may still be starting (compose, Kubernetes).
+public func retryingAtStart<T: Sendable>(
+    _ what: String, timeout: Duration = .seconds(60), logger: Logger, _ body: () async throws -> T
+) async throws -> T {
+    let deadline = ContinuousClock.now + timeout
+    var delay = Duration.milliseconds(200)
+    while true {
+        do {
+            return try await body()
+        } catch {
+            guard ContinuousClock.now + delay < deadline else { throw error }
+            logger.warning("\(what) failed, retrying", metadata: ["parley.error": "\(error)"])
+            try await Task.sleep(for: delay)
+            delay = min(delay * 2, .seconds(5))
+        }
+    }
+}

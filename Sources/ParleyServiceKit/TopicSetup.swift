@@ -1,0 +1,28 @@
+import Logging
+import ParleyKafka
+import ParleyProtocol
+
+/// Creates the topics a process uses (idempotent: existing topics are left as they are).
+public enum TopicSetup {
+    /// Retention of the per-edge deliver topics: they are read from their end, so minutes suffice.
+    public static let deliverRetention = "3600000"
+
+    /// The shared topics with `partitions` partitions each.
+    public static func shared(_ topics: Topics, partitions: Int32) -> [KafkaTopicSpec] {
+        topics.shared.map { KafkaTopicSpec(name: $0, partitions: partitions, config: [:]) }
+    }
+
+    /// An edge's deliver topic: one partition, short retention.
+    public static func deliver(_ topics: Topics, edge: String) -> KafkaTopicSpec {
+        KafkaTopicSpec(name: topics.deliver(edge: edge), partitions: 1, config: ["retention.ms": deliverRetention])
+    }
+
+    /// Creates `specs`, retrying while the broker is starting.
+    public static func ensure(_ specs: [KafkaTopicSpec], kafka: KafkaConfiguration, logger: Logger) async throws {
+        let admin = try KafkaAdmin(configuration: kafka, logger: logger)
+        defer { Task { await admin.shutdown() } }
+        try await retryingAtStart("creating topics", logger: logger) {
+            try await admin.createTopics(specs, timeout: .seconds(10))
+        }
+    }
+}

@@ -1,0 +1,15 @@
+import Foundation
+
+/// The JSON coders used for every frame and envelope, so all parts encode alike.
+enum JSONCoding {
+    static func encode<T: Encodable>(_ value: T) -> [UInt8] {
+        // Encoding our own Codable types cannot fail (no floats that could be NaN, no custom encoders).
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.withoutEscapingSlashes]
+        return Array(try! encoder.encode(value))
+    }
+
+    static func decode<T: Decodable>(_ type: T.Type, from bytes: some Collection<UInt8>) throws -> T {
+        try JSONDecoder().decode(type, from: Data(bytes))
+    }
+}

@@ -1,0 +1,22 @@
+/// The validation limits of the client protocol. The edge configures them; these are defaults.
+public struct ProtocolLimits: Sendable, Equatable {
+    /// Largest `body` of a `send`, in UTF-8 bytes.
+    public var maxBodyBytes: Int
+    /// Largest text frame the edge reads; larger frames close the session with 1009.
+    public var maxFrameBytes: Int
+    /// Largest client `id`, in UTF-8 bytes.
+    public var maxClientIDBytes: Int
+    /// Most message ids in one `ack`.
+    public var maxAckMessages: Int
+    /// Most users in one `watch`.
+    public var maxWatchUsers: Int
+
+    public init(maxBodyBytes: Int = 4096, maxFrameBytes: Int = 16384, maxClientIDBytes: Int = 64,
+                maxAckMessages: Int = 256, maxWatchUsers: Int = 500) {
+        self.maxBodyBytes = maxBodyBytes
+        self.maxFrameBytes = maxFrameBytes
+        self.maxClientIDBytes = maxClientIDBytes
+        self.maxAckMessages = maxAckMessages
+        self.maxWatchUsers = maxWatchUsers
+    }
+}

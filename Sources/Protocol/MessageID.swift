@@ -1,0 +1,84 @@
+import Foundation
+import Synchronization
+
+/// Time-ordered message ids (UUIDv7, RFC 9562) as lowercase strings, so string order is time
+/// order. Ids made by one process are strictly increasing, also within one millisecond.
+public enum MessageID {
+    private static let state = Mutex<(ms: UInt64, counter: UInt16)>((0, 0))
+
+    /// A new id for the current time.
+    public static func make() -> String { make(unixMilliseconds: UnixTime.nowMilliseconds) }
+
+    /// A new id for `unixMilliseconds` (monotonic: never below an id made before).
+    public static func make(unixMilliseconds: UInt64) -> String {
+        let (ms, counter) = state.withLock { state -> (UInt64, UInt16) in
+            if unixMilliseconds > state.ms {
+                state = (unixMilliseconds, UInt16.random(in: 0..<0x400))
+            } else if state.counter < 0xFFF {
+                state.counter += 1
+            } else {
+                state = (state.ms + 1, 0)
+            }
+            return state
+        }
+        var bytes = [UInt8](repeating: 0, count: 16)
+        for i in 0..<6 { bytes[i] = UInt8(truncatingIfNeeded: ms >> (40 - 8 * UInt64(i))) }
+        bytes[6] = 0x70 | UInt8(counter >> 8)
+        bytes[7] = UInt8(truncatingIfNeeded: counter)
+        var random = SystemRandomNumberGenerator()
+        for i in 8..<16 { bytes[i] = random.next() }
+        bytes[8] = 0x80 | (bytes[8] & 0x3F)
+        return format(bytes)
+    }
+
+    /// The smallest id of `unixMilliseconds`: every id made at or after that time sorts at or above it.
+    public static func lowerBound(unixMilliseconds: UInt64) -> String {
+        var bytes = [UInt8](repeating: 0, count: 16)
+        for i in 0..<6 { bytes[i] = UInt8(truncatingIfNeeded: unixMilliseconds >> (40 - 8 * UInt64(i))) }
+        bytes[6] = 0x70
+        bytes[8] = 0x80
+        return format(bytes)
+    }
+
+    /// The time part of an id, or nil when `id` is not a UUIDv7 string.
+    public static func unixMilliseconds(of id: String) -> UInt64? {
+        let hex = id.replacingOccurrences(of: "-", with: "")
+        guard hex.utf8.count == 32, id.utf8.count == 36, let ms = UInt64(hex.prefix(12), radix: 16) else { return nil }
+        return ms
+    }
+
+    /// Whether `id` looks like an id this module makes (36 characters of lowercase hex and dashes).
+    public static func isValid(_ id: String) -> Bool {
+        let utf8 = Array(id.utf8)
+        guard utf8.count == 36 else { return false }
+        for (i, c) in utf8.enumerated() {
+            if i == 8 || i == 13 || i == 18 || i == 23 {
+                if c != UInt8(ascii: "-") { return false }
+            } else if !((c >= 48 && c <= 57) || (c >= 97 && c <= 102)) {
+                return false
+            }
+        }
+        return true
+    }
+
+    private static func format(_ bytes: [UInt8]) -> String {
+        let digits = Array("0123456789abcdef".utf8)
+        var out = [UInt8]()
+        out.reserveCapacity(36)
+        for (i, byte) in bytes.enumerated() {
+            if i == 4 || i == 6 || i == 8 || i == 10 { out.append(UInt8(ascii: "-")) }
+            out.append(digits[Int(byte >> 4)])
+            out.append(digits[Int(byte & 0xF)])
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+}
+
+/// Wall-clock time in Unix milliseconds, as on the wire (`ts`).
+public enum UnixTime {
+    public static var nowMilliseconds: UInt64 {
+        var spec = timespec()
+        clock_gettime(CLOCK_REALTIME, &spec)
+        return UInt64(spec.tv_sec) * 1000 + UInt64(spec.tv_nsec) / 1_000_000
+    }
+}

@@ -1,0 +1,31 @@
+import ParleyServiceKit
+
+/// presence-svc's settings.
+public enum PresenceSettings {
+    public static let edgeTimeout = Setting("edge-timeout", .duration, default: "15s",
+        help: "an edge silent this long is dead: all its sessions are removed")
+    public static let sweepInterval = Setting("sweep-interval", .duration, default: "1s",
+        help: "how often dead edges are looked for")
+
+    public static let all: [Setting] = CommonSettings.kafka + CommonSettings.redis + CommonSettings.process(httpPort: 9102)
+        + [edgeTimeout, sweepInterval]
+}
+
+/// presence-svc's configuration.
+public struct PresenceConfiguration: ServiceConfiguration {
+    public static let serviceName = "presence-svc"
+    public static let summary = "keeps who is online on which edge in Redis and publishes presence changes"
+    public static var settings: [Setting] { PresenceSettings.all }
+
+    public var common: CommonConfiguration
+    public var redis: RedisSettingsConfiguration
+    public var edgeTimeout: Duration
+    public var sweepInterval: Duration
+
+    public init(values: SettingValues) throws {
+        common = try CommonConfiguration(values: values, clientID: Self.serviceName)
+        redis = try RedisSettingsConfiguration(values: values)
+        edgeTimeout = values.duration(PresenceSettings.edgeTimeout)
+        sweepInterval = values.duration(PresenceSettings.sweepInterval)
+    }
+}

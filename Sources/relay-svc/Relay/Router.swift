@@ -1,0 +1,122 @@
+import Logging
+import Metrics
+import ParleyKafka
+import ParleyProtocol
+import ParleyRedis
+import ParleyServiceKit
+
+/// Routes batches of `chat.inbound` and `chat.acks` records. Per batch: one Redis pipeline
+/// (dedup + presence), then every output produced in record order and awaited, so the caller
+/// commits the batch only after all outputs are acknowledged.
+public struct Router: Sendable {
+    let topics: Topics
+    let redis: RedisClient
+    let producer: KafkaProducer
+    let dedupTTL: Duration
+    let logger: Logger
+
+    private let routed = Counter(label: "parley_messages_routed_total")
+    private let duplicates = Counter(label: "parley_messages_duplicate_total")
+    private let receiptsOut = Counter(label: "parley_receipts_total")
+    private let malformed = Counter(label: "parley_malformed_records_total", dimensions: [("service", "relay-svc")])
+
+    public init(topics: Topics, redis: RedisClient, producer: KafkaProducer, dedupTTL: Duration, logger: Logger) {
+        self.topics = topics
+        self.redis = redis
+        self.producer = producer
+        self.dedupTTL = dedupTTL
+        self.logger = logger
+    }
+
+    /// Routes a batch of `chat.inbound` records.
+    public func routeInbound(_ records: [KafkaRecord]) async throws {
+        let envelopes = records.compactMap { record -> InboundEnvelope? in
+            do {
+                return try Envelope.decode(InboundEnvelope.self, from: record.value)
+            } catch {
+                malformed.increment()
+                logger.error("dropping malformed inbound record", metadata: [
+                    "parley.partition": "\(record.partition)", "parley.offset": "\(record.offset)", "parley.error": "\(error)",
+                ])
+                return nil
+            }
+        }
+        guard !envelopes.isEmpty else { return }
+
+        // One round trip: SET NX GET answers "new" (nil) or the msg id a retry was given first.
+        let ttl = RedisArgument(Int(dedupTTL.components.seconds))
+        var commands: [RedisCommand] = envelopes.map { envelope in
+            let message = envelope.message
+            return ["SET", .init(RedisKeys.dedup(message.from, clientID: message.id ?? message.msg)),
+                    .init(message.msg), "NX", "GET", "EX", ttl]
+        }
+        let users = Array(Set(envelopes.flatMap { [$0.message.to, $0.message.from] }))
+        commands += users.map(UserSessions.command)
+        let replies = try await redis.pipeline(commands)
+        if let failed = replies.first(where: { if case .error = $0 { true } else { false } }) {
+            throw RedisError(code: .server, message: "routing pipeline: \(failed)")
+        }
+        var presence: [String: UserSessions] = [:]
+        for (offset, user) in users.enumerated() {
+            presence[user] = UserSessions(user: user, reply: replies[envelopes.count + offset])
+        }
+
+        var outputs: [KafkaOutgoingRecord] = []
+        var deliveries = DeliveryBatch()
+        for (envelope, dedup) in zip(envelopes, replies) {
+            let message = envelope.message
+            if let first = dedup.string, first != message.msg {
+                duplicates.increment()
+                logger.debug("dropping client retry", metadata: ["parley.msg": "\(message.msg)", "parley.first": "\(first)"])
+                continue
+            }
+            let recipient = presence[message.to] ?? UserSessions(user: message.to, sessions: [:])
+            for edge in recipient.edges() {
+                deliveries.add(message: message, edge: edge, user: message.to)
+            }
+            // The sender's other sessions get a copy (not durable: the sender has it).
+            if message.from != message.to, let sender = presence[message.from] {
+                for edge in sender.edges(excludingSession: envelope.session) {
+                    deliveries.add(message: message, edge: edge, user: message.from, except: envelope.session)
+                }
+            }
+            let inbox = InboxEnvelope(message: message, delivered: Array(recipient.sessions.keys).sorted())
+            outputs.append(KafkaOutgoingRecord(topic: topics.inbox, key: Array(message.to.utf8), value: Envelope.encode(inbox)))
+            routed.increment()
+        }
+        outputs += deliveries.records(topics)
+        guard !outputs.isEmpty else { return }
+        _ = try await producer.send(batch: outputs)
+    }
+
+    /// Turns a batch of `chat.acks` records into receipts for the senders' sessions.
+    public func routeAcks(_ records: [KafkaRecord]) async throws {
+        var receipts: [(sender: String, receipt: AckedMessageReceipt)] = []
+        for record in records {
+            guard let envelope = try? Envelope.decode(AckEnvelope.self, from: record.value) else {
+                malformed.increment()
+                logger.error("dropping malformed ack record", metadata: ["parley.offset": "\(record.offset)"])
+                continue
+            }
+            for ack in envelope.acks {
+                guard let sender = ack.from, sender != envelope.user else { continue }
+                receipts.append((sender, AckedMessageReceipt(msg: ack.msg, by: envelope.user, id: ack.id)))
+            }
+        }
+        guard !receipts.isEmpty else { return }
+        let senders = Array(Set(receipts.map(\.sender)))
+        let replies = try await redis.pipeline(senders.map(UserSessions.command))
+        var presence: [String: UserSessions] = [:]
+        for (sender, reply) in zip(senders, replies) { presence[sender] = UserSessions(user: sender, reply: reply) }
+        var deliveries = DeliveryBatch()
+        for (sender, receipt) in receipts {
+            for edge in presence[sender]?.edges() ?? [] {
+                deliveries.add(receipt: receipt, edge: edge, user: sender)
+            }
+        }
+        guard !deliveries.isEmpty else { return }
+        let records = deliveries.records(topics)
+        _ = try await producer.send(batch: records)
+        receiptsOut.increment(by: records.count)
+    }
+}

@@ -1,0 +1,66 @@
+import Foundation
+import Hummingbird
+import HummingbirdWebSocket
+import Logging
+import ParleyKafka
+import ParleyProtocol
+import ParleyServiceKit
+import ServiceLifecycle
+
+/// Builds ws-edge: the topics it needs, its producer and consumers, the HTTP/WebSocket server
+/// and the lifecycle pieces, ordered so the ServiceGroup (which stops in reverse) first closes
+/// the sessions, then stops the server and consumers, then flushes the producer.
+public func buildEdge(_ configuration: EdgeConfiguration, logger baseLogger: Logger,
+                      onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }) async throws -> [any Service] {
+    let logger = {
+        var logger = baseLogger
+        logger[metadataKey: "parley.edge"] = "\(configuration.edgeID)"
+        return logger
+    }()
+    let common = configuration.common
+    let topics = common.topics
+    try await TopicSetup.ensure(TopicSetup.shared(topics, partitions: common.topicPartitions)
+                                + [TopicSetup.deliver(topics, edge: configuration.edgeID)],
+                                kafka: common.kafka, logger: logger)
+    let producer = try KafkaProducer(configuration: common.kafka, logger: logger)
+    let publisher = EdgePublisher(producer: producer, logger: logger)
+    let authority = await TokenAuthority(secret: configuration.jwtSecret, ttl: configuration.tokenTTL)
+    let edge = EdgeContext(configuration: configuration, publisher: publisher, authority: authority)
+
+    let deliver = try KafkaConsumer(configuration: common.kafka,
+                                    assignments: [(topics.deliver(edge: edge.id), 0, .end)], logger: logger)
+    let changes = try KafkaConsumer(configuration: common.kafka,
+                                    assignments: (0..<common.topicPartitions).map { (topics.presenceChanges, $0, .end) },
+                                    logger: logger)
+    // Sessions of an earlier run with this id are gone: presence-svc drops them on this event.
+    edge.publishPresence(.edgeStarted)
+
+    let readiness = Readiness()
+    readiness.add("deliver topic assigned") { deliver.isAssigned }
+    readiness.add("accepting sessions") { !edge.isShuttingDown }
+
+    let router = Router(context: BasicWebSocketRequestContext.self)
+    EdgeRoutes.add(to: router, edge: edge, readiness: readiness)
+    if !configuration.webRoot.isEmpty {
+        router.middlewares.add(FileMiddleware(configuration.webRoot, searchForIndexHtml: true, logger: logger))
+    }
+    let app = Application(
+        router: router,
+        server: .http1WebSocketUpgrade(webSocketRouter: router, configuration: .init(
+            maxFrameSize: configuration.limits.maxFrameBytes, autoPing: .enabled(timePeriod: .seconds(30)))),
+        configuration: .init(address: .hostname(common.httpHost, port: common.httpPort), serverName: nil),
+        onServerRunning: { channel in
+            logger.info("ready", metadata: ["parley.port": "\(channel.localAddress?.port ?? 0)"])
+            await onServerRunning(channel.localAddress?.port ?? 0)
+        },
+        logger: logger)
+
+    return [
+        ClosingService { await producer.shutdown(timeout: .seconds(5)) },
+        publisher,
+        DeliverLoop(edge: edge, consumer: deliver, logger: logger),
+        PresenceFollower(edge: edge, consumer: changes, logger: logger),
+        app,
+        EdgeLifecycle(edge: edge, logger: logger),
+    ]
+}

@@ -1,0 +1,94 @@
+import Foundation
+import ParleyProtocol
+import ParleyServiceKit
+
+/// ws-edge's settings.
+public enum EdgeSettings {
+    public static let edgeID = Setting("edge-id", .string, default: "",
+        help: "this edge's id (1-64 of A-Z a-z 0-9 _ . -); empty derives edge-<hostname>-<port>")
+    public static let jwtSecret = Setting("jwt-secret", .string, default: "",
+        help: "HS256 secret of client tokens; required unless dev login is on")
+    public static let devLogin = Setting("dev-login", .boolean, default: "false",
+        help: "enable POST /api/login (any name, no password) and the seed's GET /read; never in production")
+    public static let tokenTTL = Setting("token-ttl", .duration, default: "24h",
+        help: "lifetime of tokens issued by dev login")
+    public static let webRoot = Setting("web-root", .string, default: "web",
+        help: "folder of the web client served at /; empty disables it")
+    public static let maxBodyBytes = Setting("max-body-bytes", .integer(1...1_048_576), default: "4096",
+        help: "largest message body in UTF-8 bytes (larger: error too_large)")
+    public static let maxFrameBytes = Setting("max-frame-bytes", .integer(64...4_194_304), default: "16384",
+        help: "largest WebSocket frame; larger closes the session with 1009")
+    public static let sendRate = Setting("send-rate", .integer(1...100_000), default: "50",
+        help: "sustained frames per second per session (token bucket)")
+    public static let sendBurst = Setting("send-burst", .integer(1...100_000), default: "200",
+        help: "frames a session may send at once above the rate")
+    public static let maxSessionsPerUser = Setting("max-sessions-per-user", .integer(1...1000), default: "10",
+        help: "sessions one user may hold on this edge; more are closed with 1008")
+    public static let outboundQueue = Setting("outbound-queue", .integer(1...1_000_000), default: "1024",
+        help: "frames queued for one slow session before it is closed (its inbox keeps the messages)")
+    public static let heartbeatInterval = Setting("heartbeat-interval", .duration, default: "3s",
+        help: "how often the edge tells presence-svc it is alive")
+
+    public static let all: [Setting] = CommonSettings.kafka + CommonSettings.process(httpPort: 8080) + [
+        edgeID, jwtSecret, devLogin, tokenTTL, webRoot, maxBodyBytes, maxFrameBytes, sendRate, sendBurst,
+        maxSessionsPerUser, outboundQueue, heartbeatInterval,
+    ]
+}
+
+/// ws-edge's configuration.
+public struct EdgeConfiguration: ServiceConfiguration {
+    public static let serviceName = "ws-edge"
+    public static let summary = "WebSocket gateway of Parley: client sessions, login, the web client"
+    public static var settings: [Setting] { EdgeSettings.all }
+
+    public var common: CommonConfiguration
+    public var edgeID: String
+    public var jwtSecret: String
+    public var devLogin: Bool
+    public var tokenTTL: Duration
+    public var webRoot: String
+    public var limits: ProtocolLimits
+    public var sendRate: Int
+    public var sendBurst: Int
+    public var maxSessionsPerUser: Int
+    public var outboundQueue: Int
+    public var heartbeatInterval: Duration
+
+    /// The secret dev login signs with when no secret is configured (local stack only).
+    public static let developmentSecret = "parley-development-secret-not-for-production"
+
+    public init(values: SettingValues) throws {
+        let port = values.int(CommonSettings.httpPort(default: 0))
+        var id = values.string(EdgeSettings.edgeID)
+        if id.isEmpty {
+            let host = ProcessInfo.processInfo.hostName.split(separator: ".").first.map(String.init) ?? "host"
+            id = "edge-\(host)-\(port)"
+        }
+        guard UserID.isValid(id) else {
+            throw ConfigurationError("invalid PARLEY_EDGE_ID=\(id.debugDescription): expected 1-64 characters of A-Z a-z 0-9 _ . -")
+        }
+        edgeID = id
+        common = try CommonConfiguration(values: values, clientID: "ws-edge-\(id)")
+        devLogin = values.bool(EdgeSettings.devLogin)
+        let secret = values.string(EdgeSettings.jwtSecret)
+        if secret.isEmpty, !devLogin {
+            throw ConfigurationError("PARLEY_JWT_SECRET (--jwt-secret) is required when dev login is off")
+        }
+        if !secret.isEmpty, secret.utf8.count < 16 {
+            throw ConfigurationError("invalid PARLEY_JWT_SECRET: use at least 16 bytes")
+        }
+        jwtSecret = secret.isEmpty ? Self.developmentSecret : secret
+        tokenTTL = values.duration(EdgeSettings.tokenTTL)
+        webRoot = values.string(EdgeSettings.webRoot)
+        limits = ProtocolLimits(maxBodyBytes: values.int(EdgeSettings.maxBodyBytes),
+                                maxFrameBytes: values.int(EdgeSettings.maxFrameBytes))
+        guard limits.maxBodyBytes + 256 <= limits.maxFrameBytes else {
+            throw ConfigurationError("invalid PARLEY_MAX_FRAME_BYTES: must exceed PARLEY_MAX_BODY_BYTES by at least 256")
+        }
+        sendRate = values.int(EdgeSettings.sendRate)
+        sendBurst = values.int(EdgeSettings.sendBurst)
+        maxSessionsPerUser = values.int(EdgeSettings.maxSessionsPerUser)
+        outboundQueue = values.int(EdgeSettings.outboundQueue)
+        heartbeatInterval = values.duration(EdgeSettings.heartbeatInterval)
+    }
+}

@@ -1,0 +1,80 @@
+import Logging
+import ParleyKafka
+import ParleyProtocol
+import ServiceLifecycle
+
+/// Reads this edge's `chat.deliver.<edge>` from its end and writes each record to the sessions
+/// it addresses. Messages written to seed-mode sessions are acked on their behalf.
+struct DeliverLoop: Service {
+    let edge: EdgeContext
+    let consumer: KafkaConsumer
+    let logger: Logger
+
+    func run() async throws {
+        try await withGracefulShutdownHandler {
+            while let batch = try await consumer.nextBatch(maxCount: 1000) {
+                for record in batch {
+                    guard let envelope = try? Envelope.decode(DeliverEnvelope.self, from: record.value) else {
+                        logger.error("dropping malformed deliver record", metadata: ["parley.offset": "\(record.offset)"])
+                        continue
+                    }
+                    for (session, messages) in edge.hub.deliver(envelope) {
+                        let acks = messages.map { AckedMessage(msg: $0.msg, from: $0.from, id: $0.id) }
+                        _ = session.acked(messages.map(\.msg))
+                        edge.publish(AckEnvelope(user: session.user, acks: acks), key: session.user, topic: edge.topics.acks)
+                    }
+                }
+            }
+        } onGracefulShutdown: {
+            Task { await consumer.shutdown() }
+        }
+    }
+}
+
+/// Follows `presence.changes` (every partition, from the end) and tells watching sessions when
+/// a user comes online or goes offline.
+struct PresenceFollower: Service {
+    let edge: EdgeContext
+    let consumer: KafkaConsumer
+    let logger: Logger
+
+    func run() async throws {
+        try await withGracefulShutdownHandler {
+            while let batch = try await consumer.nextBatch(maxCount: 1000) {
+                for record in batch {
+                    guard let change = try? Envelope.decode(PresenceChange.self, from: record.value), change.transition else { continue }
+                    edge.hub.presenceChanged(user: change.user, status: change.status)
+                }
+            }
+        } onGracefulShutdown: {
+            Task { await consumer.shutdown() }
+        }
+    }
+}
+
+/// Announces the edge (`edge_started`), heartbeats while it runs, and at shutdown closes every
+/// session with 1001 "going away", reports the disconnects and `edge_stopped`.
+struct EdgeLifecycle: Service {
+    let edge: EdgeContext
+    let logger: Logger
+
+    func run() async throws {
+        let interval = edge.configuration.heartbeatInterval
+        await withGracefulShutdownHandler {
+            while !Task.isShuttingDownGracefully, !Task.isCancelled {
+                edge.publishPresence(.heartbeat)
+                try? await Task.sleep(for: interval)
+            }
+        } onGracefulShutdown: {
+            edge.beginShutdown()
+            for session in edge.hub.all { session.close(.goingAway) }
+        }
+        // Wait (bounded) for the session handlers to report their disconnects.
+        let deadline = ContinuousClock.now + .seconds(10)
+        while edge.hub.count > 0, ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        edge.publishPresence(.edgeStopped)
+        logger.info("sessions closed", metadata: ["parley.remaining": "\(edge.hub.count)"])
+    }
+}

@@ -1,0 +1,103 @@
+import ParleyRedis
+import ParleyTestSupport
+import Testing
+
+@Suite("Redis connection pool")
+struct RedisPoolTests {
+    @Test func hundredConcurrentCallersShareAFewConnections() async throws {
+        // A private server, so the connection count we read from it is ours alone.
+        let server = try await ManagedServer.start(.redis)
+        defer { server.stop() }
+        let prefix = uniqueKeyPrefix("pool")
+        let counter = prefix + "counter"
+        let callers = 100
+        let rounds = 5
+        let poolSize = 6
+
+        try await withClient(url: server.address, poolSize: poolSize) { redis async throws in
+            let results = try await withThrowingTaskGroup(of: Bool.self) { group in
+                for caller in 0..<callers {
+                    group.addTask {
+                        var ok = true
+                        let own = prefix + "caller-\(caller)"
+                        for round in 0..<rounds {
+                            let value = "\(caller)-\(round)"
+                            _ = try await redis.incr(counter)
+                            let mine = try await redis.incr(own)
+                            try await redis.set(own + ":v", value)
+                            ok = ok && mine == Int64(round + 1)
+                            let readBack = try await redis.get(own + ":v")
+                            ok = ok && readBack == value
+                        }
+                        return ok
+                    }
+                }
+                return try await group.reduce(into: [Bool]()) { $0.append($1) }
+            }
+            #expect(results.count == callers)
+            #expect(results.allSatisfy { $0 }, "every caller read back its own values")
+            #expect(try await redis.get(counter) == "\(callers * rounds)")
+
+            // The pool never opened more than poolSize connections (CLIENT LIST itself runs on one of them).
+            let clients = try await redis.send(["CLIENT", "LIST"]).string ?? ""
+            let connections = clients.split(separator: "\n").count
+            #expect(connections >= 1 && connections <= poolSize, "\(connections) connections")
+        }
+    }
+
+    @Test func waitingCallerCanBeCancelled() async throws {
+        try await withClient(poolSize: 1) { redis async throws in
+            let key = uniqueKeyPrefix("cancel") + "list"
+            // Occupy the only connection for a while (BLPOP with a 2 s server-side timeout).
+            let blocker = Task { try await redis.send(["BLPOP", RedisArgument(key), "2"]) }
+            // Wait until the blocker holds the connection: a second caller then has to queue.
+            try await waitUntil { await isBlockedOnList(key) }
+            let waiter = Task { try await redis.ping() }
+            waiter.cancel()
+            let result = await waiter.result
+            #expect(throws: CancellationError.self) { try result.get() }
+            // Wake the blocker so the test ends quickly, using another client.
+            try await withClient { other async throws in _ = try await other.send(["RPUSH", RedisArgument(key), "go"]) }
+            #expect(try await blocker.value.array?.last?.string == "go")
+            try await redis.ping()
+        }
+    }
+}
+
+extension RedisPoolTests {
+    @Test func closeFailsWaitingCallers() async throws {
+        let key = uniqueKeyPrefix("close") + "list"
+        let configuration = try RedisConfiguration(url: TestEnvironment.redisURL, poolSize: 1)
+        let redis = RedisClient(configuration: configuration, logger: testLogger)
+        let blocker = Task { try await redis.send(["BLPOP", RedisArgument(key), "0.5"]) }
+        try await waitUntil { await isBlockedOnList(key) }
+        let waiter = Task { try await redis.ping() }
+        await redis.close()
+        let waiterError = await redisError { try await waiter.value }
+        #expect(waiterError?.code == .closed)
+        // The command already running finishes normally (BLPOP times out: null).
+        #expect(try await blocker.value == .null)
+        #expect(await redisError { try await redis.ping() }?.code == .closed)
+    }
+}
+
+/// True when some client of the shared server is blocked in BLPOP.
+private func isBlockedOnList(_ key: String) async -> Bool {
+    var blocked = false
+    try? await withClient { other async throws in
+        let list = try await other.send(["CLIENT", "LIST"]).string ?? ""
+        blocked = list.split(separator: "\n").contains { $0.contains("cmd=blpop") }
+    }
+    return blocked
+}
+
+/// Polls `condition` every 20 ms until it holds; fails the test after `timeout`.
+func waitUntil(timeout: Duration = .seconds(10), _ condition: () async -> Bool) async throws {
+    let deadline = ContinuousClock.now + timeout
+    while ContinuousClock.now < deadline {
+        if await condition() { return }
+        try await Task.sleep(for: .milliseconds(20))
+    }
+    Issue.record("condition not met within \(timeout)")
+    throw CancellationError()
+}

@@ -1,0 +1,80 @@
+import Foundation
+import ParleyProtocol
+import Testing
+
+@Suite("Kafka envelopes")
+struct EnvelopeTests {
+    let message = ChatMessage(msg: MessageID.make(), from: "alice", to: "bob", body: "hi ✓", ts: 42, id: "c1")
+
+    @Test func roundTripsEveryEnvelope() throws {
+        let inbound = InboundEnvelope(message: message, edge: "e1", session: "s1")
+        #expect(try Envelope.decode(InboundEnvelope.self, from: Envelope.encode(inbound)) == inbound)
+        let inbox = InboxEnvelope(message: message, delivered: ["s2"])
+        #expect(try Envelope.decode(InboxEnvelope.self, from: Envelope.encode(inbox)) == inbox)
+        let ack = AckEnvelope(user: "bob", acks: [AckedMessage(msg: message.msg, from: "alice", id: "c1")])
+        #expect(try Envelope.decode(AckEnvelope.self, from: Envelope.encode(ack)) == ack)
+        let event = PresenceEvent(kind: .edgeStarted, edge: "e1", ts: 7)
+        #expect(try Envelope.decode(PresenceEvent.self, from: Envelope.encode(event)) == event)
+        let change = PresenceChange(kind: .sessionOnline, user: "bob", session: "s", edge: "e", status: .online, transition: true)
+        #expect(try Envelope.decode(PresenceChange.self, from: Envelope.encode(change)) == change)
+        let deliver = DeliverEnvelope(user: "bob", sessions: ["s"], messages: [message],
+                                      receipts: [AckedMessageReceipt(msg: "m", by: "bob", id: nil)],
+                                      presence: [PresenceStatus(user: "carol", status: .offline)])
+        #expect(try Envelope.decode(DeliverEnvelope.self, from: Envelope.encode(deliver)) == deliver)
+    }
+
+    @Test func carriesAVersionAndToleratesNewFields() throws {
+        let encoded = try #require(String(bytes: Envelope.encode(AckEnvelope(user: "bob", acks: [])), encoding: .utf8))
+        #expect(encoded.contains(#""v":1"#))
+        let newer = #"{"v":2,"user":"bob","acks":[{"msg":"m","future":true}],"shard":5}"#
+        let decoded = try Envelope.decode(AckEnvelope.self, from: Array(newer.utf8))
+        #expect(decoded.acks == [AckedMessage(msg: "m", from: nil, id: nil)])
+        let sparse = #"{"v":1,"user":"bob"}"#
+        #expect(try Envelope.decode(DeliverEnvelope.self, from: Array(sparse.utf8)).messages.isEmpty)
+    }
+
+    @Test func refusesMalformedEnvelopes() {
+        #expect(throws: (any Error).self) { try Envelope.decode(InboundEnvelope.self, from: Array("{}".utf8)) }
+        #expect(throws: (any Error).self) { try Envelope.decode(InboundEnvelope.self, from: Array("garbage".utf8)) }
+    }
+}
+
+@Suite("Message ids")
+struct MessageIDTests {
+    @Test func areTimeOrderedStrictlyIncreasingAndValid() {
+        var previous = ""
+        for _ in 0..<10_000 {
+            let id = MessageID.make()
+            #expect(id > previous)
+            #expect(MessageID.isValid(id))
+            previous = id
+        }
+    }
+
+    @Test func carryTheirTimeAndBoundsSortWithIt() throws {
+        let id = MessageID.make(unixMilliseconds: 1_800_000_000_000)
+        #expect(MessageID.unixMilliseconds(of: id) == 1_800_000_000_000)
+        #expect(MessageID.lowerBound(unixMilliseconds: 1_800_000_000_000) <= id)
+        #expect(MessageID.lowerBound(unixMilliseconds: 1_800_000_000_001) > id)
+        #expect(!MessageID.isValid("0189ABCD-0000-7000-8000-000000000000"))
+    }
+}
+
+@Suite("User ids and topics")
+struct UserIDTests {
+    @Test func acceptOnlyTheSafeAlphabet() {
+        #expect(UserID.isValid("alice"))
+        #expect(UserID.isValid("A.b-c_9"))
+        #expect(UserID.isValid(String(repeating: "x", count: 64)))
+        #expect(!UserID.isValid(""))
+        #expect(!UserID.isValid("a b"))
+        #expect(!UserID.isValid("{x}"))
+    }
+
+    @Test func topicsUseThePrefix() {
+        let topics = Topics(prefix: "t1.")
+        #expect(topics.inbound == "t1.chat.inbound")
+        #expect(topics.deliver(edge: "edge-1") == "t1.chat.deliver.edge-1")
+        #expect(topics.shared.count == 5)
+    }
+}

@@ -1,0 +1,33 @@
+import Foundation
+import ParleyProtocol
+import Testing
+
+@Suite("Server frames")
+struct ServerFrameTests {
+    func json(_ frame: ServerFrame) throws -> [String: Any] {
+        try #require(JSONSerialization.jsonObject(with: Data(frame.encoded())) as? [String: Any])
+    }
+
+    @Test func encodesTheDocumentedFields() throws {
+        let welcome = try json(.welcome(user: "alice", session: "s1", edge: "e1"))
+        #expect(welcome["type"] as? String == "welcome")
+        #expect(welcome["session"] as? String == "s1")
+        let sent = try json(.sent(id: "c1", msg: "m1", ts: 1_700_000_000_123))
+        #expect(sent["ts"] as? Int == 1_700_000_000_123)
+        let receipt = try json(.receipt(msg: "m1", by: "bob", id: nil))
+        #expect(receipt["status"] as? String == "delivered")
+        #expect(receipt["id"] == nil)
+        let error = try json(.error(code: .tooLarge, message: "big", id: "c2"))
+        #expect(error["code"] as? String == "too_large")
+        #expect(error["id"] as? String == "c2")
+        #expect(try json(.presence(user: "bob", status: .online))["status"] as? String == "online")
+    }
+
+    @Test func escapesEveryStringAndRoundTripsUnicode() throws {
+        let body = "quote \" backslash \\ newline \n tab \t nul \u{0} bell \u{7} emoji 👋 <img src=x onerror=alert(1)>"
+        let message = ChatMessage(msg: "m", from: "a", to: "b", body: body, ts: 1, id: nil)
+        let decoded = try json(.message(message))
+        #expect(decoded["body"] as? String == body)
+        #expect(decoded["from"] as? String == "a")
+    }
+}

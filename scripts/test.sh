@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# `make test`: set up, start a private redis-server and Tansu broker on free loopback ports, run
+# the whole suite against them, and stop everything, also on failure or Ctrl-C.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+cd "$ROOT"
+scripts/setup.sh
+
+STATE="$ROOT/.parley/test"
+rm -rf "$STATE"; mkdir -p "$STATE"
+trap stop_all EXIT
+trap 'exit 130' INT TERM
+
+redis_port=$(free_port); start_redis "$redis_port" "$STATE"
+kafka_port=$(free_port); start_tansu "$kafka_port" "$STATE"
+export PARLEY_TEST_REDIS_URL="redis://127.0.0.1:$redis_port"
+export PARLEY_TEST_KAFKA_BROKERS="127.0.0.1:$kafka_port"
+echo "test: redis-server on $redis_port, tansu on $kafka_port, logs in $STATE"
+
+swift build --build-tests
+swift test --skip-build "$@"

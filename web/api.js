@@ -1,0 +1,71 @@
+// HTTP endpoints of ws-edge and the WebSocket URL. All URLs are relative to the page, so the
+// client also works when ws-edge is published under a path prefix behind a proxy.
+
+function url(path) {
+  return new URL(path, document.baseURI);
+}
+
+/** The /ws URL for a token, with http→ws and https→wss. */
+export function wsUrl(token) {
+  const u = url('ws');
+  u.protocol = u.protocol === 'https:' ? 'wss:' : 'ws:';
+  u.search = `?token=${encodeURIComponent(token)}`;
+  return u.href;
+}
+
+export class ApiError extends Error {
+  constructor(status, code, message) {
+    super(message);
+    this.status = status; // HTTP status, 0 when the server could not be reached
+    this.code = code;
+  }
+}
+
+/** Error bodies: {"error":"code","message":"…"} (Parley) or {"error":{"message":"…"}}
+ *  (Hummingbird's HTTPError default); anything else falls back to the HTTP status. */
+async function readError(res) {
+  let body = null;
+  try { body = await res.json(); } catch { /* not JSON */ }
+  const err = body && body.error;
+  const code = typeof err === 'string' ? err : `http_${res.status}`;
+  let message = body && typeof body.message === 'string' ? body.message : null;
+  if (!message && err && typeof err === 'object' && typeof err.message === 'string') message = err.message;
+  return new ApiError(res.status, code, message || `The server answered HTTP ${res.status}.`);
+}
+
+/** Dev login: POST /api/login {"user"} → token. Throws ApiError. */
+export async function devLogin(user) {
+  let res;
+  try {
+    res = await fetch(url('api/login'), {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ user }),
+      cache: 'no-store',
+    });
+  } catch (e) {
+    throw new ApiError(0, 'network', 'Cannot reach the server.');
+  }
+  if (!res.ok) throw await readError(res);
+  const body = await res.json().catch(() => null);
+  if (!body || typeof body.token !== 'string' || !body.token) {
+    throw new ApiError(res.status, 'bad_response', 'The server sent no token.');
+  }
+  return body.token;
+}
+
+/** GET /api/whoami?token=… → {ok:true,user} on 200, {ok:false,rejected:true} on 401/403,
+ *  {ok:false,rejected:false} when the server is unreachable or answers anything else. */
+export async function whoami(token) {
+  const u = url('api/whoami');
+  u.search = `?token=${encodeURIComponent(token)}`;
+  try {
+    const res = await fetch(u, { cache: 'no-store' });
+    if (res.status === 401 || res.status === 403) return { ok: false, rejected: true };
+    if (!res.ok) return { ok: false, rejected: false };
+    const body = await res.json().catch(() => null);
+    return { ok: true, user: body && typeof body.user === 'string' ? body.user : null };
+  } catch {
+    return { ok: false, rejected: false };
+  }
+}

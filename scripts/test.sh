@@ -19,3 +19,9 @@ echo "test: redis-server on $redis_port, tansu on $kafka_port, logs in $STATE"
 
 swift build --build-tests
 swift test --skip-build "$@"
+
+# End to end: the executables as real processes (and the web client in headless Chromium).
+export PARLEY_BIN_DIR=$(swift build --show-bin-path)
+export PARLEY_E2E_STATE="$STATE"
+export PARLEY_E2E_ARTIFACTS="$ROOT/test-artifacts"
+.venv/bin/python -m pytest -q -p no:cacheprovider tests

@@ -1,6 +1,6 @@
 """Fixtures for the real-browser test of the web client (headless Chromium + chromedriver).
 
-The stack is started by the lead's harness; this only reads where it is:
+The stack is the session's (tests/conftest.py starts one), unless these point at another:
   PARLEY_E2E_EDGE1_URL, PARLEY_E2E_EDGE2_URL  e.g. http://127.0.0.1:18080
   PARLEY_E2E_ARTIFACTS                         default <repo>/test-artifacts
 Optional: PARLEY_E2E_CHROMIUM (/usr/bin/chromium), PARLEY_E2E_CHROMEDRIVER (/usr/bin/chromedriver),
@@ -23,21 +23,22 @@ from selenium.webdriver.chrome.service import Service  # noqa: E402
 REPO = pathlib.Path(__file__).resolve().parents[2]
 
 
-def _edge(name):
+def _edge(request, name, number):
+    """The edge's URL: from the environment (a stack started elsewhere) or the session stack."""
     url = os.environ.get(name)
-    if not url:
-        pytest.skip(f"{name} is not set: the browser test runs against a live stack")
-    return url.rstrip("/")
+    if url:
+        return url.rstrip("/")
+    return request.getfixturevalue("stack").edge_url(number)
 
 
 @pytest.fixture(scope="session")
-def edge1_url():
-    return _edge("PARLEY_E2E_EDGE1_URL")
+def edge1_url(request):
+    return _edge(request, "PARLEY_E2E_EDGE1_URL", 1)
 
 
 @pytest.fixture(scope="session")
-def edge2_url():
-    return _edge("PARLEY_E2E_EDGE2_URL")
+def edge2_url(request):
+    return _edge(request, "PARLEY_E2E_EDGE2_URL", 2)
 
 
 @pytest.fixture(scope="session")

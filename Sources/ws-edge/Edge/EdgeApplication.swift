@@ -46,8 +46,10 @@ public func buildEdge(_ configuration: EdgeConfiguration, logger baseLogger: Log
     }
     let app = Application(
         router: router,
-        server: .http1WebSocketUpgrade(webSocketRouter: router, configuration: .init(
-            maxFrameSize: configuration.limits.maxFrameBytes, autoPing: .enabled(timePeriod: .seconds(30)))),
+        server: .gatedWebSocketUpgrade(
+            webSocketRouter: router,
+            configuration: .init(maxFrameSize: configuration.limits.maxFrameBytes, autoPing: .enabled(timePeriod: .seconds(30))),
+            admits: { EdgeRoutes.admitsUpgrade($0, edge: edge) }),
         configuration: .init(address: .hostname(common.httpHost, port: common.httpPort), serverName: nil),
         onServerRunning: { channel in
             logger.info("ready", metadata: ["parley.port": "\(channel.localAddress?.port ?? 0)"])

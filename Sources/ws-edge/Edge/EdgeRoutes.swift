@@ -1,6 +1,8 @@
 import Foundation
 import Hummingbird
+import HummingbirdCore
 import HummingbirdWebSocket
+import NIOHTTP1
 import ParleyProtocol
 import ParleyServiceKit
 
@@ -25,14 +27,14 @@ enum EdgeRoutes {
             }
         }
         router.get("/api/whoami") { request, _ -> WhoAmI in
-            guard let user = await authenticate(request, edge: edge) else { throw HTTPError(.unauthorized) }
+            guard let user = authenticate(request, edge: edge) else { throw HTTPError(.unauthorized) }
             return WhoAmI(user: user)
         }
         router.ws("/ws") { request, _ in
-            guard await authenticate(request, edge: edge) != nil else { throw HTTPError(.unauthorized) }
+            guard authenticate(request, edge: edge) != nil else { throw HTTPError(.unauthorized) }
             return edge.isShuttingDown ? .dontUpgrade : .upgrade([:])
         } onUpgrade: { inbound, outbound, context in
-            guard let user = await authenticate(context.request, edge: edge) else { return }
+            guard let user = authenticate(context.request, edge: edge) else { return }
             await SessionHandler(edge: edge).run(user: user, raw: false, inbound: inbound, outbound: outbound, logger: context.logger)
         }
         if edge.configuration.devLogin {
@@ -49,13 +51,31 @@ enum EdgeRoutes {
         }
     }
 
+    /// Whether an upgrade request may become a WebSocket: a valid token on `/ws`, a valid
+    /// `user` on `/read` (dev login only). Runs in the channel pipeline (``UpgradeGate``).
+    static func admitsUpgrade(_ head: HTTPRequestHead, edge: EdgeContext) -> Bool {
+        let uri = URI(head.uri)
+        switch uri.path {
+        case "/ws":
+            var token = uri.queryParameters.get("token")
+            if let header = head.headers.first(name: "authorization"), header.hasPrefix("Bearer ") {
+                token = String(header.dropFirst("Bearer ".count))
+            }
+            return token.flatMap(edge.authority.user(for:)) != nil
+        case "/read":
+            return edge.configuration.devLogin && uri.queryParameters.get("user").map(UserID.isValid) == true
+        default:
+            return true
+        }
+    }
+
     /// The user of the request's token (`Authorization: Bearer` or `?token=`), or nil.
-    static func authenticate(_ request: Request, edge: EdgeContext) async -> String? {
+    static func authenticate(_ request: Request, edge: EdgeContext) -> String? {
         var token = request.uri.queryParameters.get("token")
         if let header = request.headers[.authorization], header.hasPrefix("Bearer ") {
             token = String(header.dropFirst("Bearer ".count))
         }
         guard let token else { return nil }
-        return await edge.authority.user(for: token)
+        return edge.authority.user(for: token)
     }
 }

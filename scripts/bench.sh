@@ -1,0 +1,120 @@
+#!/usr/bin/env bash
+# `make bench`: release build, a measurement stack of its own (free ports, state in .parley/bench),
+# the standard set of scenarios, then docs/benchmarks.md. Stops everything it started, also on
+# failure or Ctrl-C. Every target is on 127.0.0.1; every run is bounded in count and time.
+#
+#   REPS=3          repetitions of each scenario (ramp: RAMP_REPS, default 2)
+#   QUICK=1         one repetition each, shorter steps (a smoke run, ~6 min)
+#   CONNS_MAX=38000 the largest conns run (19,000 per edge; one process may hold 20,000 fds)
+#   ONLY="floor conns pairs ramp"   run a subset (the report then uses what the results file has)
+#   RESULTS=FILE    where the JSON lines go (default bench/results/parley-latest.jsonl, replaced)
+#   SCRATCH=DIR     build folder (default .build-bench, so it never waits on a debug build's lock)
+#   SKIP_BUILD=1    reuse the last release build
+#   PEER_RESULTS=FILE  JSON lines of the same tool against a peer, for the comparison table
+#                      (default bench/results/peer-socketio.jsonl if it exists)
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+cd "$ROOT"
+
+REPS=${REPS:-3}; RAMP_REPS=${RAMP_REPS:-2}
+CONNS_MAX=${CONNS_MAX:-38000}
+ONLY=${ONLY:-floor conns pairs ramp}
+SCRATCH=${SCRATCH:-.build-bench}
+RESULTS=${RESULTS:-bench/results/parley-latest.jsonl}
+PEER_RESULTS=${PEER_RESULTS:-bench/results/peer-socketio.jsonl}
+PAIRS_D=30; RAMP_D=8; HOLD=10
+if [ "${QUICK:-0}" = 1 ]; then REPS=1; RAMP_REPS=1; PAIRS_D=15; RAMP_D=5; HOLD=5; fi
+STATE="$ROOT/.parley/bench"
+PY="$ROOT/.venv/bin/python"
+BENCH="$PY $ROOT/bench/parley_bench.py"
+
+scripts/setup.sh
+stamp=".venv/.bench-$(md5sum bench/requirements.txt | cut -c1-12)"
+if [ ! -f "$stamp" ]; then
+  echo "bench: installing bench/requirements.txt into .venv"
+  .venv/bin/pip install -q --disable-pip-version-check -r bench/requirements.txt
+  rm -f .venv/.bench-*; touch "$stamp"
+fi
+
+mkdir -p "$STATE" "$(dirname "$RESULTS")"
+trap 'stop_all' EXIT
+trap 'echo; echo "bench: interrupted, stopping..." >&2; exit 130' INT TERM
+
+if [ "${SKIP_BUILD:-0}" != 1 ]; then
+  echo "bench: swift build -c release --scratch-path $SCRATCH ..."
+  swift build -c release --scratch-path "$SCRATCH" >"$STATE/build.log" 2>&1 || { tail -30 "$STATE/build.log"; exit 1; }
+fi
+BIN_DIR=$(swift build -c release --scratch-path "$SCRATCH" --show-bin-path)
+
+PIDFLAGS=(); URLFLAGS=(); KAFKA_PORT=""; REDIS_PORT=""
+start_stack() {
+  stop_all; PIDS=()
+  local run="$STATE/run"; rm -rf "$run"; mkdir -p "$run"
+  REDIS_PORT=$(free_port); KAFKA_PORT=$(free_port)
+  local e1 e2 pr pp po; e1=$(free_port); e2=$(free_port); pr=$(free_port); pp=$(free_port); po=$(free_port)
+  start_redis "$REDIS_PORT" "$run"; local redis_pid=${PIDS[-1]}
+  start_tansu "$KAFKA_PORT" "$run"; local tansu_pid=${PIDS[-1]}
+  export PARLEY_KAFKA_BROKERS="127.0.0.1:$KAFKA_PORT" PARLEY_REDIS_URL="redis://127.0.0.1:$REDIS_PORT"
+  export PARLEY_KAFKA_SESSION_TIMEOUT=3s PARLEY_TOPIC_PARTITIONS=4 PARLEY_DEV_LOGIN=true
+  export PARLEY_JWT_SECRET=bench-secret-0123456789abcdef PARLEY_LOG_LEVEL=warning
+  export PARLEY_SEND_RATE=100000 PARLEY_SEND_BURST=100000
+  start_service "$run" presence-svc presence-svc --http-port "$pp"
+  start_service "$run" offline-svc offline-svc --http-port "$po"
+  start_service "$run" relay-svc relay-svc --http-port "$pr"
+  start_service "$run" ws-edge-1 ws-edge --edge-id bench-edge-1 --http-port "$e1"
+  start_service "$run" ws-edge-2 ws-edge --edge-id bench-edge-2 --http-port "$e2"
+  local s; for s in "presence-svc $pp" "offline-svc $po" "relay-svc $pr" "ws-edge-1 $e1" "ws-edge-2 $e2"; do
+    set -- $s; wait_ready "$2" 90 "$1"
+  done
+  PIDFLAGS=(--pid "ws-edge-1=$(cat "$run/ws-edge-1.pid")" --pid "ws-edge-2=$(cat "$run/ws-edge-2.pid")"
+            --pid "relay-svc=$(cat "$run/relay-svc.pid")" --pid "presence-svc=$(cat "$run/presence-svc.pid")"
+            --pid "offline-svc=$(cat "$run/offline-svc.pid")" --pid "tansu=$tansu_pid" --pid "redis=$redis_pid")
+  URLFLAGS=(--url "http://127.0.0.1:$e1" --url "http://127.0.0.1:$e2")
+  sleep 2  # let the first heartbeats and group joins settle before measuring
+}
+
+run() { # scenario args...: one bounded run, failures reported but the set goes on
+  echo "bench: $*" >&2
+  echo "parley_bench.py $*" >>"$STATE/commands.txt"
+  timeout 900 $BENCH "$@" --out "$RESULTS" >/dev/null || echo "bench: !! '$1' failed (rc=$?)" >&2
+}
+
+wants() { [[ " $ONLY " == *" $1 "* ]]; }
+
+: >"$RESULTS"; : >"$STATE/commands.txt"
+T0=$SECONDS
+echo "bench: machine load before start: $(cut -d' ' -f1-3 /proc/loadavg)"
+
+if wants floor; then
+  start_stack
+  run floor --kafka "127.0.0.1:$KAFKA_PORT" --redis "127.0.0.1:$REDIS_PORT" -n 500 --label floor
+  run floor --kafka "127.0.0.1:$KAFKA_PORT" --redis "127.0.0.1:$REDIS_PORT" -n 500 --label floor
+fi
+if wants conns; then
+  for n in 10000 "$CONNS_MAX"; do
+    for i in $(seq "$REPS"); do
+      start_stack
+      run conns "${URLFLAGS[@]}" "${PIDFLAGS[@]}" -n "$n" --hold "$HOLD" --settle 5 --label "conns-$n"
+    done
+  done
+fi
+if wants pairs; then
+  for i in $(seq "$REPS"); do
+    start_stack
+    run pairs "${URLFLAGS[@]}" "${PIDFLAGS[@]}" -P 100 -R 1000 -D "$PAIRS_D" --drain 5 --label pairs-1000
+  done
+fi
+if wants ramp; then
+  for i in $(seq "$RAMP_REPS"); do
+    start_stack
+    run ramp "${URLFLAGS[@]}" "${PIDFLAGS[@]}" -P 100 --start-rate 1000 --factor 1.25 -D "$RAMP_D" --drain 3 \
+      --quiet-max 10 --refine 2 --p99-limit-ms 50 --max-time 480 --label ramp
+  done
+fi
+stop_all; PIDS=()
+echo "bench: standard set done in $((SECONDS - T0)) s"
+
+peer=(); [ -f "$PEER_RESULTS" ] && peer=(--peer "$PEER_RESULTS")
+$PY bench/report.py "$RESULTS" "${peer[@]}" --commands "$STATE/commands.txt" --doc docs/benchmarks.md \
+  --elapsed $((SECONDS - T0)) --reps "$REPS" --ramp-reps "$RAMP_REPS"
+echo "bench: wrote docs/benchmarks.md (raw lines: $RESULTS)"

@@ -1,0 +1,163 @@
+"""A real Parley stack for end-to-end tests: redis-server, the Tansu broker and the four
+executables as separate processes on free loopback ports, each logging to its own file.
+
+Processes can be killed (SIGKILL, a crash) and started again, which the crash tests use.
+"""
+
+import json
+import os
+import pathlib
+import signal
+import socket
+import subprocess
+import time
+import urllib.request
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until(condition, timeout, what):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if condition():
+                return
+        except OSError:
+            pass
+        time.sleep(0.1)
+    raise TimeoutError(f"{what} not within {timeout} s")
+
+
+def http_ok(port, path):
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=2) as r:
+            return r.status == 200
+    except OSError:
+        return False
+
+
+class Stack:
+    """Starts everything in `start()`; `stop()` ends every process it started."""
+
+    def __init__(self, state_dir, bin_dir, edge_timeout="4s"):
+        self.state = pathlib.Path(state_dir)
+        self.bin = pathlib.Path(bin_dir)
+        self.state.mkdir(parents=True, exist_ok=True)
+        self.procs = {}
+        self.ports = {
+            "redis": free_port(), "kafka": free_port(), "relay-svc": free_port(), "presence-svc": free_port(),
+            "offline-svc": free_port(), "ws-edge-1": free_port(), "ws-edge-2": free_port(),
+        }
+        self.env = dict(os.environ)
+        self.env.update({
+            "PARLEY_KAFKA_BROKERS": f"127.0.0.1:{self.ports['kafka']}",
+            "PARLEY_REDIS_URL": f"redis://127.0.0.1:{self.ports['redis']}",
+            "PARLEY_KAFKA_SESSION_TIMEOUT": "2s",
+            "PARLEY_TOPIC_PARTITIONS": "4",
+            "PARLEY_DEV_LOGIN": "true",
+            "PARLEY_JWT_SECRET": "end-to-end-test-secret-0123456789",
+            "PARLEY_EDGE_TIMEOUT": edge_timeout,
+            "PARLEY_HEARTBEAT_INTERVAL": "500ms",
+            "PARLEY_LOG_LEVEL": "info",
+        })
+
+    # -- processes ---------------------------------------------------------------------------
+
+    def _command(self, name):
+        port = str(self.ports[name])
+        if name == "redis":
+            return ["redis-server", "--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+                    "--dir", str(self.state)]
+        if name == "kafka":
+            url = f"tcp://127.0.0.1:{port}"
+            return [str(ROOT / ".parley/bin/tansu"), "broker", "--listener-url", url, "--advertised-listener-url", url,
+                    "--storage-engine", "memory://tansu/"]
+        if name.startswith("ws-edge-"):
+            return [str(self.bin / "ws-edge"), "--edge-id", "edge-" + name[-1], "--http-port", port,
+                    "--web-root", str(ROOT / "web")]
+        return [str(self.bin / name), "--http-port", port]
+
+    def start_process(self, name):
+        log = open(self.state / f"{name}.log", "ab")
+        self.procs[name] = subprocess.Popen(self._command(name), stdout=log, stderr=subprocess.STDOUT, env=self.env)
+        log.close()
+
+    def wait_ready(self, name, timeout=60):
+        port = self.ports[name]
+        if name in ("redis", "kafka"):
+            def listening():
+                with socket.create_connection(("127.0.0.1", port), timeout=1):
+                    return True
+            wait_until(listening, timeout, f"{name} listening")
+        else:
+            wait_until(lambda: http_ok(port, "/readyz"), timeout, f"{name} ready")
+
+    def start(self):
+        for name in ("redis", "kafka"):
+            self.start_process(name)
+            self.wait_ready(name)
+        services = ["presence-svc", "offline-svc", "relay-svc", "ws-edge-1", "ws-edge-2"]
+        for name in services:
+            self.start_process(name)
+        for name in services:
+            self.wait_ready(name)
+
+    def kill(self, name):
+        """SIGKILL: the process gets no chance to clean up (a crash)."""
+        proc = self.procs.pop(name)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+
+    def terminate(self, name, timeout=20):
+        """SIGTERM: graceful shutdown; returns the exit code."""
+        proc = self.procs.pop(name)
+        proc.send_signal(signal.SIGTERM)
+        return proc.wait(timeout=timeout)
+
+    def restart(self, name):
+        self.start_process(name)
+        self.wait_ready(name)
+
+    def stop(self):
+        for proc in self.procs.values():
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + 15
+        for proc in self.procs.values():
+            try:
+                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        self.procs.clear()
+
+    # -- helpers -----------------------------------------------------------------------------
+
+    def edge_url(self, n):
+        return f"http://127.0.0.1:{self.ports[f'ws-edge-{n}']}"
+
+    def login(self, edge, user):
+        req = urllib.request.Request(f"{self.edge_url(edge)}/api/login", data=json.dumps({"user": user}).encode(),
+                                     method="POST", headers={"content-type": "application/json"})
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return json.load(r)["token"]
+
+    def redis(self, *args):
+        """One redis-cli command; returns its output lines."""
+        out = subprocess.run(["redis-cli", "-p", str(self.ports["redis"]), "--raw", *args],
+                             capture_output=True, text=True, timeout=10, check=True)
+        return [line for line in out.stdout.splitlines() if line]
+
+    def wait_online(self, user, sessions, timeout=20):
+        """Waits until presence-svc has `sessions` sessions of `user` in Redis."""
+        wait_until(lambda: len(self.redis("HKEYS", f"presence:{{{user}}}")) == sessions, timeout,
+                   f"{user} online with {sessions} sessions")
+
+    def log(self, name):
+        return (self.state / f"{name}.log").read_text(errors="replace")

@@ -37,6 +37,7 @@ public func buildEdge(_ configuration: EdgeConfiguration, logger baseLogger: Log
 
     let readiness = Readiness()
     readiness.add("deliver topic assigned") { deliver.isAssigned }
+    readiness.add("presence.changes assigned") { changes.isAssigned }
     readiness.add("accepting sessions") { !edge.isShuttingDown }
 
     let router = Router(context: BasicWebSocketRequestContext.self)

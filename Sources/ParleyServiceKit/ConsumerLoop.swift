@@ -6,23 +6,27 @@ import ServiceLifecycle
 /// Consumes batches, hands each to `handle`, and commits the batch only after `handle`
 /// returned, so every output of a record is acknowledged before its offset is committed
 /// (at-least-once). A failing batch is retried with backoff, never skipped; records that can
-/// never be handled (malformed) are the handler's to log and drop.
+/// never be handled (malformed) are the handler's to log and drop. Consumers of manually
+/// assigned partitions read from the end (`commits: false`) and commit nothing.
 public struct ConsumerLoop: Service {
     public typealias Handler = @Sendable ([KafkaRecord]) async throws -> Void
 
     private let name: String
     private let consumer: KafkaConsumer
     private let maxBatch: Int
+    private let commits: Bool
     private let logger: Logger
     private let handle: Handler
     private let recordsIn: Counter
     private let failures: Counter
     private let lag: Gauge
 
-    public init(name: String, consumer: KafkaConsumer, maxBatch: Int = 500, logger: Logger, handle: @escaping Handler) {
+    public init(name: String, consumer: KafkaConsumer, maxBatch: Int = 500, commits: Bool = true, logger: Logger,
+                handle: @escaping Handler) {
         self.name = name
         self.consumer = consumer
         self.maxBatch = maxBatch
+        self.commits = commits
         self.logger = logger
         self.handle = handle
         recordsIn = Counter(label: "parley_records_in_total", dimensions: [("consumer", name)])
@@ -40,7 +44,7 @@ public struct ConsumerLoop: Service {
                 while true {
                     do {
                         try await handle(batch)
-                        try await consumer.commit(batch)
+                        if commits { try await consumer.commit(batch) }
                         break
                     } catch {
                         if Task.isCancelled || Task.isShuttingDownGracefully { return }

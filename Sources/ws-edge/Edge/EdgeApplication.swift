@@ -61,8 +61,12 @@ public func buildEdge(_ configuration: EdgeConfiguration, logger baseLogger: Log
     return [
         ClosingService { await producer.shutdown(timeout: .seconds(5)) },
         publisher,
-        DeliverLoop(edge: edge, consumer: deliver, logger: logger),
-        PresenceFollower(edge: edge, consumer: changes, logger: logger),
+        ConsumerLoop(name: "edge.deliver", consumer: deliver, maxBatch: 1000, commits: false, logger: logger) {
+            edge.deliver($0, logger: logger)
+        },
+        ConsumerLoop(name: "edge.presence", consumer: changes, maxBatch: 1000, commits: false, logger: logger) {
+            edge.followPresence($0)
+        },
         app,
         EdgeLifecycle(edge: edge, logger: logger),
     ]

@@ -3,51 +3,29 @@ import ParleyKafka
 import ParleyProtocol
 import ServiceLifecycle
 
-/// Reads this edge's `chat.deliver.<edge>` from its end and writes each record to the sessions
-/// it addresses. Messages written to seed-mode sessions are acked on their behalf.
-struct DeliverLoop: Service {
-    let edge: EdgeContext
-    let consumer: KafkaConsumer
-    let logger: Logger
-
-    func run() async throws {
-        try await withGracefulShutdownHandler {
-            while let batch = try await consumer.nextBatch(maxCount: 1000) {
-                for record in batch {
-                    guard let envelope = try? Envelope.decode(DeliverEnvelope.self, from: record.value) else {
-                        logger.error("dropping malformed deliver record", metadata: ["parley.offset": "\(record.offset)"])
-                        continue
-                    }
-                    for (session, messages) in edge.hub.deliver(envelope) {
-                        let acks = messages.map { AckedMessage(msg: $0.msg, from: $0.from, id: $0.id) }
-                        _ = session.acked(messages.map(\.msg))
-                        edge.publish(AckEnvelope(user: session.user, acks: acks), key: session.user, topic: edge.topics.acks)
-                    }
-                }
+extension EdgeContext {
+    /// Handles records of this edge's `chat.deliver.<edge>`: writes each to the sessions it
+    /// addresses. Messages written to seed-mode sessions are acked on their behalf.
+    func deliver(_ records: [KafkaRecord], logger: Logger) {
+        for record in records {
+            guard let envelope = try? Envelope.decode(DeliverEnvelope.self, from: record.value) else {
+                logger.error("dropping malformed deliver record", metadata: ["parley.offset": "\(record.offset)"])
+                continue
             }
-        } onGracefulShutdown: {
-            Task { await consumer.shutdown() }
+            for (session, messages) in hub.deliver(envelope) {
+                let acks = messages.map { AckedMessage(msg: $0.msg, from: $0.from, id: $0.id) }
+                _ = session.acked(messages.map(\.msg))
+                publish(AckEnvelope(user: session.user, acks: acks), key: session.user, topic: topics.acks)
+            }
         }
     }
-}
 
-/// Follows `presence.changes` (every partition, from the end) and tells watching sessions when
-/// a user comes online or goes offline.
-struct PresenceFollower: Service {
-    let edge: EdgeContext
-    let consumer: KafkaConsumer
-    let logger: Logger
-
-    func run() async throws {
-        try await withGracefulShutdownHandler {
-            while let batch = try await consumer.nextBatch(maxCount: 1000) {
-                for record in batch {
-                    guard let change = try? Envelope.decode(PresenceChange.self, from: record.value), change.transition else { continue }
-                    edge.hub.presenceChanged(user: change.user, status: change.status)
-                }
-            }
-        } onGracefulShutdown: {
-            Task { await consumer.shutdown() }
+    /// Handles records of `presence.changes`: tells watching sessions when a user comes online
+    /// or goes offline.
+    func followPresence(_ records: [KafkaRecord]) {
+        for record in records {
+            guard let change = try? Envelope.decode(PresenceChange.self, from: record.value), change.transition else { continue }
+            hub.presenceChanged(user: change.user, status: change.status)
         }
     }
 }

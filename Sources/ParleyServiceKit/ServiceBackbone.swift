@@ -1,0 +1,38 @@
+import Logging
+import ParleyKafka
+import ParleyRedis
+import ServiceLifecycle
+
+/// What relay-svc, presence-svc and offline-svc each start with: the shared topics created,
+/// a Redis pool that answered, a producer, and readiness that includes Redis.
+public struct ServiceBackbone: Sendable {
+    public let redis: RedisClient
+    public let producer: KafkaProducer
+    public let readiness = Readiness()
+
+    /// Creates the shared topics and connects to Redis, retrying while either is starting.
+    public static func start(_ common: CommonConfiguration, redis configuration: RedisSettingsConfiguration,
+                             logger: Logger) async throws -> ServiceBackbone {
+        try await TopicSetup.ensure(TopicSetup.shared(common.topics, partitions: common.topicPartitions),
+                                    kafka: common.kafka, logger: logger)
+        let redis = RedisClient(configuration: configuration.redis, logger: logger)
+        try await retryingAtStart("connecting to Redis", logger: logger) { try await redis.ping() }
+        let backbone = ServiceBackbone(redis: redis, producer: try KafkaProducer(configuration: common.kafka, logger: logger))
+        backbone.readiness.add("redis") { (try? await redis.ping()) != nil }
+        return backbone
+    }
+
+    /// Closes the producer (flushing it) and the Redis pool at shutdown. Put them first in the
+    /// ServiceGroup so they stop after everything that uses them.
+    public var closers: [any Service] {
+        [ClosingService { await producer.shutdown(timeout: .seconds(5)) }, ClosingService { await redis.close() }]
+    }
+
+    /// A consumer in `group` of `topic` whose assignment is part of readiness.
+    public func consumer(_ common: CommonConfiguration, group: String, topic: String, logger: Logger) throws -> KafkaConsumer {
+        let consumer = try KafkaConsumer(configuration: common.kafka, groupID: common.topics.prefix + group,
+                                         topics: [topic], logger: logger)
+        readiness.add("\(topic) assigned") { consumer.isAssigned }
+        return consumer
+    }
+}

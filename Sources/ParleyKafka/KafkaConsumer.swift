@@ -506,7 +506,14 @@ final class ConsumerCore: RDClientEvents {
                         logger.warning("Kafka consumer close timed out; destroying anyway")
                         break
                     }
-                    rd_kafka_queue_poll_callback(closeQueue, 100)
+                    // The close queue also carries fetched records and errors, which only the
+                    // event API may serve (rd_kafka_queue_poll_callback asserts on them).
+                    if let event = rd_kafka_queue_poll(closeQueue, 100) {
+                        if rd_kafka_event_type(event) == RD_KAFKA_EVENT_REBALANCE {
+                            rebalance(handle, rd_kafka_event_error(event), rd_kafka_event_topic_partition_list(event))
+                        }
+                        rd_kafka_event_destroy(event)
+                    }
                     rd_kafka_queue_poll_callback(commitQueue, 0)
                     client.serveLogs()
                 }

@@ -35,6 +35,16 @@ public final class KafkaAdmin: Sendable {
         }
     }
 
+    /// The number of partitions `topic` has, from the broker's metadata.
+    public func partitionCount(of topic: String, timeout: Duration) async throws -> Int32 {
+        let count = Mutex<Int32>(0)
+        try await core.run("read metadata") { handle, _ in
+            let found = try AdminCore.partitionCount(handle, topic, timeout: timeout)
+            count.withLock { $0 = found }
+        }
+        return count.withLock { $0 }
+    }
+
     /// Destroys the handle; later calls throw ``KafkaError/Code/shutDown``. Idempotent.
     public func shutdown() async {
         core.requestShutdown()
@@ -114,6 +124,24 @@ final class AdminCore: RDClientEvents {
     }
 
     // MARK: Operations (admin thread)
+
+    static func partitionCount(_ handle: OpaquePointer, _ topic: String, timeout: Duration) throws -> Int32 {
+        guard let topicHandle = rd_kafka_topic_new(handle, topic, nil) else {
+            throw KafkaError(code: .invalidArgument, message: "cannot create a handle for topic \(topic)")
+        }
+        defer { rd_kafka_topic_destroy(topicHandle) }
+        var metadata: UnsafePointer<rd_kafka_metadata>?
+        let err = rd_kafka_metadata(handle, 0, topicHandle, &metadata, Int32(timeout.components.seconds * 1000))
+        guard err == RD_KAFKA_RESP_ERR_NO_ERROR, let metadata else {
+            throw KafkaError(err, "metadata of topic \(topic)")
+        }
+        defer { rd_kafka_metadata_destroy(metadata) }
+        guard metadata.pointee.topic_cnt == 1, let entry = metadata.pointee.topics?.pointee else {
+            throw KafkaError(code: .unknownTopicOrPartition, message: "no metadata for topic \(topic)")
+        }
+        guard entry.err == RD_KAFKA_RESP_ERR_NO_ERROR else { throw KafkaError(entry.err, "metadata of topic \(topic)") }
+        return entry.partition_cnt
+    }
 
     static func createTopics(_ handle: OpaquePointer, _ queue: OpaquePointer, _ topics: [KafkaTopicSpec], timeout: Duration) throws {
         var errstr = [CChar](repeating: 0, count: 512)

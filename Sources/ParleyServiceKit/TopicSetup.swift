@@ -17,6 +17,16 @@ public enum TopicSetup {
         KafkaTopicSpec(name: topics.deliver(edge: edge), partitions: 1, config: ["retention.ms": deliverRetention])
     }
 
+    /// The partition count of an existing topic (it may differ from `--topic-partitions` when
+    /// another process or an operator created it).
+    public static func partitions(of topic: String, kafka: KafkaConfiguration, logger: Logger) async throws -> Int32 {
+        let admin = try KafkaAdmin(configuration: kafka, logger: logger)
+        defer { Task { await admin.shutdown() } }
+        return try await retryingAtStart("reading metadata of \(topic)", logger: logger) {
+            try await admin.partitionCount(of: topic, timeout: .seconds(10))
+        }
+    }
+
     /// Creates `specs`, retrying while the broker is starting.
     public static func ensure(_ specs: [KafkaTopicSpec], kafka: KafkaConfiguration, logger: Logger) async throws {
         let admin = try KafkaAdmin(configuration: kafka, logger: logger)

@@ -23,14 +23,15 @@ public func buildEdge(_ configuration: EdgeConfiguration, logger baseLogger: Log
                                 + [TopicSetup.deliver(topics, edge: configuration.edgeID)],
                                 kafka: common.kafka, logger: logger)
     let producer = try KafkaProducer(configuration: common.kafka, logger: logger)
-    let publisher = EdgePublisher(producer: producer, logger: logger)
+    let publisher = EdgePublisher(producer: producer, acksTopic: topics.acks, logger: logger)
     let authority = await TokenAuthority(secret: configuration.jwtSecret, ttl: configuration.tokenTTL)
     let edge = EdgeContext(configuration: configuration, publisher: publisher, authority: authority)
 
     let deliver = try KafkaConsumer(configuration: common.kafka,
                                     assignments: [(topics.deliver(edge: edge.id), 0, .end)], logger: logger)
+    let changesPartitions = try await TopicSetup.partitions(of: topics.presenceChanges, kafka: common.kafka, logger: logger)
     let changes = try KafkaConsumer(configuration: common.kafka,
-                                    assignments: (0..<common.topicPartitions).map { (topics.presenceChanges, $0, .end) },
+                                    assignments: (0..<changesPartitions).map { (topics.presenceChanges, $0, .end) },
                                     logger: logger)
     // Sessions of an earlier run with this id are gone: presence-svc drops them on this event.
     edge.publishPresence(.edgeStarted)

@@ -99,7 +99,7 @@ struct Executable: Sendable {
     static var anyVariables: Set<String> { all.reduce(Set()) { $0.union($1.variables) } }
 }
 
-/// A JWT secret for loading configurations in tests (ws-edge wants >= 16 bytes).
+/// A JWT secret for loading configurations in tests (ws-edge wants >= 32 bytes).
 let testJWTSecret = "deploy-tests-secret-0123456789abcdef"
 
 // MARK: - YAML

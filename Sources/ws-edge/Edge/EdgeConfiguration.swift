@@ -74,8 +74,8 @@ public struct EdgeConfiguration: ServiceConfiguration {
         if secret.isEmpty, !devLogin {
             throw ConfigurationError("PARLEY_JWT_SECRET (--jwt-secret) is required when dev login is off")
         }
-        if !secret.isEmpty, secret.utf8.count < 16 {
-            throw ConfigurationError("invalid PARLEY_JWT_SECRET: use at least 16 bytes")
+        if !secret.isEmpty, secret.utf8.count < 32 {
+            throw ConfigurationError("invalid PARLEY_JWT_SECRET: use at least 32 bytes (HS256 keys must be as long as the hash)")
         }
         jwtSecret = secret.isEmpty ? Self.developmentSecret : secret
         tokenTTL = values.duration(EdgeSettings.tokenTTL)

@@ -35,7 +35,7 @@ public struct UserSessions: Sendable, Equatable {
 }
 
 /// Collects deliver envelopes per (edge, user) in order and turns them into Kafka records, so a
-/// batch produces one record per edge and user instead of one per frame.
+/// batch produces one record per edge (``EnvelopeBatch``) instead of one per frame.
 public struct DeliveryBatch: Sendable {
     private struct Key: Hashable { let edge: String; let user: String; let sessions: [String]?; let except: String? }
     private var order: [Key] = []
@@ -62,19 +62,49 @@ public struct DeliveryBatch: Sendable {
         presence[key, default: []].append(contentsOf: status)
     }
 
-    /// One record per (edge, user, sessions) in first-seen order.
+    /// Per edge, in first-seen order: records of ``EnvelopeBatch`` of ``DeliverEnvelope``, one
+    /// envelope per (user, sessions) in first-seen order.
     public func records(_ topics: Topics) -> [KafkaOutgoingRecord] {
-        order.map { key in
-            let envelope = DeliverEnvelope(user: key.user, sessions: key.sessions, exceptSession: key.except,
-                                           messages: messages[key] ?? [], receipts: receipts[key] ?? [],
-                                           presence: presence[key] ?? [])
-            return KafkaOutgoingRecord(topic: topics.deliver(edge: key.edge), key: Array(key.user.utf8),
-                                       value: Envelope.encode(envelope))
+        var edges: [String] = []
+        var envelopes: [String: [DeliverEnvelope]] = [:]
+        for key in order {
+            if envelopes[key.edge] == nil { edges.append(key.edge) }
+            envelopes[key.edge, default: []].append(
+                DeliverEnvelope(user: key.user, sessions: key.sessions, exceptSession: key.except,
+                                messages: messages[key] ?? [], receipts: receipts[key] ?? [], presence: presence[key] ?? []))
+        }
+        return edges.flatMap { edge in
+            BatchedRecords.make(envelopes[edge] ?? [], topic: topics.deliver(edge: edge))
         }
     }
 
     private mutating func touch(_ key: Key) -> Key {
         if messages[key] == nil, receipts[key] == nil, presence[key] == nil { order.append(key) }
         return key
+    }
+}
+
+/// Kafka records that each carry an ``EnvelopeBatch``.
+public enum BatchedRecords {
+    /// Most bytes of one batched record, well below the brokers' default 1 MB record limit.
+    public static let maxBytes = 256 * 1024
+
+    /// Records of `items` for `topic` (no key: these topics need no per-key order).
+    public static func make<T: Encodable>(_ items: [T], topic: String) -> [KafkaOutgoingRecord] {
+        Envelope.encodeBatches(items, maxBytes: maxBytes).map { KafkaOutgoingRecord(topic: topic, key: nil, value: $0) }
+    }
+
+    /// The items of batched records, in order; malformed records are passed to `malformed`.
+    public static func decode<T: Codable & Sendable & Equatable>(
+        _ type: T.Type, _ records: [KafkaRecord], malformed: (KafkaRecord, any Error) -> Void
+    ) -> [T] {
+        records.flatMap { record -> [T] in
+            do {
+                return try Envelope.decode(EnvelopeBatch<T>.self, from: record.value).items
+            } catch {
+                malformed(record, error)
+                return []
+            }
+        }
     }
 }

@@ -201,6 +201,18 @@ public struct AckedMessageReceipt: Codable, Sendable, Equatable {
     }
 }
 
+/// A Kafka record that carries several envelopes. `chat.inbox`, `chat.acks` and
+/// `chat.deliver.<edge>` records each hold a batch, so the broker stores one record per producer
+/// batch rather than one per message: the broker's cost is per record, and none of these
+/// topics needs per-user order (inbox order comes from msg ids, acks are idempotent, and a
+/// deliver topic has one partition).
+public struct EnvelopeBatch<Item: Codable & Sendable & Equatable>: Codable, Sendable, Equatable {
+    public var v: Int = envelopeVersion
+    public let items: [Item]
+
+    public init(items: [Item]) { self.items = items }
+}
+
 /// Encoding and decoding of Kafka envelopes.
 public enum Envelope {
     public static func encode<T: Encodable>(_ envelope: T) -> [UInt8] { JSONCoding.encode(envelope) }
@@ -208,5 +220,24 @@ public enum Envelope {
     /// Decodes an envelope; throws on malformed input (the consumer logs and skips the record).
     public static func decode<T: Decodable>(_ type: T.Type, from bytes: some Collection<UInt8>) throws -> T {
         try JSONCoding.decode(type, from: bytes)
+    }
+
+    /// Encodes `items` as ``EnvelopeBatch`` values of at most about `maxBytes` each (a larger
+    /// single item gets a batch of its own), in order. Each item is encoded once.
+    public static func encodeBatches<T: Encodable>(_ items: [T], maxBytes: Int) -> [[UInt8]] {
+        let head = Array("{\"v\":\(envelopeVersion),\"items\":[".utf8)
+        var batches: [[UInt8]] = []
+        var current = head
+        for item in items {
+            let encoded = JSONCoding.encode(item)
+            if current.count > head.count, current.count + encoded.count + 2 > maxBytes {
+                batches.append(current + Array("]}".utf8))
+                current = head
+            }
+            if current.count > head.count { current.append(UInt8(ascii: ",")) }
+            current += encoded
+        }
+        if current.count > head.count { batches.append(current + Array("]}".utf8)) }
+        return batches
     }
 }

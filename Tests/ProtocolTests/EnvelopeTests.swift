@@ -78,3 +78,30 @@ struct UserIDTests {
         #expect(topics.shared.count == 5)
     }
 }
+
+@Suite("Batched envelopes")
+struct EnvelopeBatchTests {
+    func ack(_ n: Int) -> AckEnvelope {
+        AckEnvelope(user: "u\(n)", acks: [AckedMessage(msg: "m\(n)", from: "s\(n)", id: "c\(n)")])
+    }
+
+    @Test func encodeEveryItemOnceInOrderAndSplitBySize() throws {
+        let items = (0..<100).map(ack)
+        let one = try #require(Envelope.encodeBatches(items, maxBytes: 1 << 20).first)
+        #expect(try Envelope.decode(EnvelopeBatch<AckEnvelope>.self, from: one) == EnvelopeBatch(items: items))
+
+        let small = Envelope.encodeBatches(items, maxBytes: 1000)
+        #expect(small.count > 1)
+        #expect(small.allSatisfy { $0.count <= 1000 })
+        let decoded = try small.flatMap { try Envelope.decode(EnvelopeBatch<AckEnvelope>.self, from: $0).items }
+        #expect(decoded == items)
+    }
+
+    @Test func anItemLargerThanTheLimitGetsABatchOfItsOwn() throws {
+        let big = AckEnvelope(user: "big", acks: (0..<50).map { AckedMessage(msg: "m\($0)", from: nil, id: nil) })
+        let batches = Envelope.encodeBatches([ack(1), big, ack(2)], maxBytes: 200)
+        #expect(batches.count == 3)
+        #expect(try Envelope.decode(EnvelopeBatch<AckEnvelope>.self, from: batches[1]).items == [big])
+        #expect(Envelope.encodeBatches([AckEnvelope](), maxBytes: 200).isEmpty)
+    }
+}

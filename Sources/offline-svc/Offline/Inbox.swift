@@ -40,7 +40,7 @@ public struct Inbox: Sendable {
     /// message to the recipient's sessions relay-svc did not reach (a session that came online
     /// while the message was being routed).
     public func append(_ records: [KafkaRecord]) async throws {
-        let envelopes = decode(InboxEnvelope.self, records)
+        let envelopes = BatchedRecords.decode(InboxEnvelope.self, records, malformed: dropMalformed)
         guard !envelopes.isEmpty else { return }
         var commands: [RedisCommand] = []
         for envelope in envelopes {
@@ -83,7 +83,7 @@ public struct Inbox: Sendable {
     /// Removes acked messages (a batch of `chat.acks` records).
     public func remove(_ records: [KafkaRecord]) async throws {
         var commands: [RedisCommand] = []
-        for envelope in decode(AckEnvelope.self, records) {
+        for envelope in BatchedRecords.decode(AckEnvelope.self, records, malformed: dropMalformed) {
             let ids = envelope.acks.map { RedisArgument($0.msg) }
             guard !ids.isEmpty else { continue }
             commands.append(["ZREM", .init(RedisKeys.inbox(envelope.user))] + ids)
@@ -97,7 +97,15 @@ public struct Inbox: Sendable {
 
     /// Replays the pending inbox to each session that came online (a batch of `presence.changes`).
     public func replay(_ records: [KafkaRecord]) async throws {
-        for change in decode(PresenceChange.self, records) where change.kind == .sessionOnline {
+        let changes = records.compactMap { record -> PresenceChange? in
+            do {
+                return try Envelope.decode(PresenceChange.self, from: record.value)
+            } catch {
+                dropMalformed(record, error)
+                return nil
+            }
+        }
+        for change in changes where change.kind == .sessionOnline {
             try await replay(user: change.user, session: change.session, edge: change.edge)
         }
     }
@@ -158,17 +166,10 @@ public struct Inbox: Sendable {
         ]))
     }
 
-    private func decode<T: Decodable>(_ type: T.Type, _ records: [KafkaRecord]) -> [T] {
-        records.compactMap { record in
-            do {
-                return try Envelope.decode(type, from: record.value)
-            } catch {
-                malformed.increment()
-                logger.error("dropping malformed record", metadata: ["parley.topic": "\(record.topic)",
-                                                                    "parley.offset": "\(record.offset)"])
-                return nil
-            }
-        }
+    private func dropMalformed(_ record: KafkaRecord, _ error: any Error) {
+        malformed.increment()
+        logger.error("dropping malformed record", metadata: ["parley.topic": "\(record.topic)",
+                                                            "parley.offset": "\(record.offset)", "parley.error": "\(error)"])
     }
 
     private static func check(_ replies: [RESPValue]) throws {

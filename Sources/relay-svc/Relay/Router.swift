@@ -6,8 +6,9 @@ import ParleyRedis
 import ParleyServiceKit
 
 /// Routes batches of `chat.inbound` and `chat.acks` records. Per batch: one Redis pipeline
-/// (dedup + presence), then every output produced in record order and awaited, so the caller
-/// commits the batch only after all outputs are acknowledged.
+/// (dedup + presence), then the outputs (one batched `chat.inbox` record, one batched record per
+/// edge) produced in order and awaited, so the caller commits the batch only after all outputs
+/// are acknowledged.
 public struct Router: Sendable {
     let topics: Topics
     let redis: RedisClient
@@ -61,7 +62,7 @@ public struct Router: Sendable {
             presence[user] = UserSessions(user: user, reply: replies[envelopes.count + offset])
         }
 
-        var outputs: [KafkaOutgoingRecord] = []
+        var inbox: [InboxEnvelope] = []
         var deliveries = DeliveryBatch()
         for (envelope, dedup) in zip(envelopes, replies) {
             let message = envelope.message
@@ -80,11 +81,10 @@ public struct Router: Sendable {
                     deliveries.add(message: message, edge: edge, user: message.from, except: envelope.session)
                 }
             }
-            let inbox = InboxEnvelope(message: message, delivered: Array(recipient.sessions.keys).sorted())
-            outputs.append(KafkaOutgoingRecord(topic: topics.inbox, key: Array(message.to.utf8), value: Envelope.encode(inbox)))
+            inbox.append(InboxEnvelope(message: message, delivered: Array(recipient.sessions.keys).sorted()))
             routed.increment()
         }
-        outputs += deliveries.records(topics)
+        let outputs = BatchedRecords.make(inbox, topic: topics.inbox) + deliveries.records(topics)
         guard !outputs.isEmpty else { return }
         _ = try await producer.send(batch: outputs)
     }
@@ -92,12 +92,11 @@ public struct Router: Sendable {
     /// Turns a batch of `chat.acks` records into receipts for the senders' sessions.
     public func routeAcks(_ records: [KafkaRecord]) async throws {
         var receipts: [(sender: String, receipt: AckedMessageReceipt)] = []
-        for record in records {
-            guard let envelope = try? Envelope.decode(AckEnvelope.self, from: record.value) else {
-                malformed.increment()
-                logger.error("dropping malformed ack record", metadata: ["parley.offset": "\(record.offset)"])
-                continue
-            }
+        let envelopes = BatchedRecords.decode(AckEnvelope.self, records) { record, _ in
+            malformed.increment()
+            logger.error("dropping malformed ack record", metadata: ["parley.offset": "\(record.offset)"])
+        }
+        for envelope in envelopes {
             for ack in envelope.acks {
                 guard let sender = ack.from, sender != envelope.user else { continue }
                 receipts.append((sender, AckedMessageReceipt(msg: ack.msg, by: envelope.user, id: ack.id)))

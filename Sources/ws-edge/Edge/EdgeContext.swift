@@ -36,6 +36,11 @@ final class EdgeContext: Sendable {
                           completion: completion)
     }
 
+    /// Queues an ack envelope (coalesced into batched `chat.acks` records by the publisher).
+    func publishAck(_ envelope: AckEnvelope) {
+        publisher.publishAck(envelope)
+    }
+
     /// Produces a presence event. Keyed by edge id so an edge's events stay in order
     /// (edge_started before the sessions of that run).
     func publishPresence(_ kind: PresenceEvent.Kind, user: String? = nil, session: String? = nil, users: [String]? = nil) {

@@ -1,12 +1,15 @@
 import Logging
 import ParleyKafka
+import ParleyProtocol
+import ParleyServiceKit
 import ServiceLifecycle
 import Synchronization
 
 /// Everything the edge produces (sends, acks, presence events) goes through one queue that is
 /// flushed as one ordered produce batch at a time: a session's records keep their order, and
 /// under load many sends share one broker round trip (group commit). Each record's completion
-/// runs when the broker acknowledged its batch, or failed.
+/// runs when the broker acknowledged its batch, or failed. Acks of all sessions are coalesced
+/// into batched `chat.acks` records at each flush.
 final class EdgePublisher: Service, Sendable {
     typealias Completion = @Sendable (Result<Void, any Error>) -> Void
 
@@ -17,18 +20,21 @@ final class EdgePublisher: Service, Sendable {
 
     private struct State {
         var queue: [Pending] = []
+        var acks: [AckEnvelope] = []
         var stopping = false
     }
 
     private let producer: KafkaProducer
+    private let acksTopic: String
     private let maxBatch: Int
     private let logger: Logger
     private let state = Mutex(State())
     private let wakeups: AsyncStream<Void>
     private let wake: AsyncStream<Void>.Continuation
 
-    init(producer: KafkaProducer, maxBatch: Int = 1000, logger: Logger) {
+    init(producer: KafkaProducer, acksTopic: String, maxBatch: Int = 1000, logger: Logger) {
         self.producer = producer
+        self.acksTopic = acksTopic
         self.maxBatch = maxBatch
         self.logger = logger
         (wakeups, wake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
@@ -48,12 +54,23 @@ final class EdgePublisher: Service, Sendable {
         }
     }
 
+    /// Queues an ack; acks go out in batched records with the next flush. A lost ack only means
+    /// the message is replayed once more, so no completion.
+    func publishAck(_ envelope: AckEnvelope) {
+        let accepted = state.withLock { state -> Bool in
+            guard !state.stopping else { return false }
+            state.acks.append(envelope)
+            return true
+        }
+        if accepted { wake.yield() }
+    }
+
     /// Flushes batches until graceful shutdown, then flushes what is left and returns.
     func run() async throws {
         await withGracefulShutdownHandler {
             for await _ in wakeups {
                 await flush()
-                if state.withLock({ $0.stopping && $0.queue.isEmpty }) { break }
+                if state.withLock({ $0.stopping && $0.queue.isEmpty && $0.acks.isEmpty }) { break }
             }
         } onGracefulShutdown: {
             self.state.withLock { $0.stopping = true }
@@ -65,15 +82,18 @@ final class EdgePublisher: Service, Sendable {
 
     private func flush() async {
         while true {
-            let batch = state.withLock { state -> [Pending] in
+            let (batch, acks) = state.withLock { state -> ([Pending], [AckEnvelope]) in
                 let count = min(maxBatch, state.queue.count)
-                defer { state.queue.removeFirst(count) }
-                return Array(state.queue.prefix(count))
+                defer {
+                    state.queue.removeFirst(count)
+                    state.acks.removeAll()
+                }
+                return (Array(state.queue.prefix(count)), state.acks)
             }
-            guard !batch.isEmpty else { return }
+            guard !batch.isEmpty || !acks.isEmpty else { return }
             let result: Result<Void, any Error>
             do {
-                _ = try await producer.send(batch: batch.map(\.record))
+                _ = try await producer.send(batch: batch.map(\.record) + BatchedRecords.make(acks, topic: acksTopic))
                 result = .success(())
             } catch {
                 logger.error("produce failed", metadata: ["parley.records": "\(batch.count)", "parley.error": "\(error)"])

@@ -1,21 +1,21 @@
 import Logging
 import ParleyKafka
 import ParleyProtocol
+import ParleyServiceKit
 import ServiceLifecycle
 
 extension EdgeContext {
     /// Handles records of this edge's `chat.deliver.<edge>`: writes each to the sessions it
     /// addresses. Messages written to seed-mode sessions are acked on their behalf.
     func deliver(_ records: [KafkaRecord], logger: Logger) {
-        for record in records {
-            guard let envelope = try? Envelope.decode(DeliverEnvelope.self, from: record.value) else {
-                logger.error("dropping malformed deliver record", metadata: ["parley.offset": "\(record.offset)"])
-                continue
-            }
+        let envelopes = BatchedRecords.decode(DeliverEnvelope.self, records) { record, error in
+            logger.error("dropping malformed deliver record", metadata: ["parley.offset": "\(record.offset)", "parley.error": "\(error)"])
+        }
+        for envelope in envelopes {
             for (session, messages) in hub.deliver(envelope) {
                 let acks = messages.map { AckedMessage(msg: $0.msg, from: $0.from, id: $0.id) }
                 _ = session.acked(messages.map(\.msg))
-                publish(AckEnvelope(user: session.user, acks: acks), key: session.user, topic: topics.acks)
+                publishAck(AckEnvelope(user: session.user, acks: acks))
             }
         }
     }

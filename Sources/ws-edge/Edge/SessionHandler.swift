@@ -36,8 +36,10 @@ struct SessionHandler: Sendable {
             session.close(session.closeReason ?? .goingAway)
             await group.waitForAll()
         }
-        edge.hub.remove(session)
+        // Report the disconnect before leaving the hub: shutdown waits for an empty hub and
+        // then reports edge_stopped, which must come after every disconnect.
         edge.publishPresence(.disconnect, user: user, session: session.id)
+        edge.hub.remove(session)
         logger.debug("session closed", metadata: ["parley.reason": "\(session.closeReason.map { "\($0)" } ?? "client")"])
     }
 
@@ -108,7 +110,7 @@ struct SessionHandler: Sendable {
             send(clientID: id, to: to, body: body, session: session, logger: logger)
         case .ack(let msgs):
             let acked = session.acked(msgs)
-            edge.publish(AckEnvelope(user: session.user, acks: acked), key: session.user, topic: edge.topics.acks)
+            edge.publishAck(AckEnvelope(user: session.user, acks: acked))
         case .ping:
             session.enqueue(.frame(.pong))
         case .watch(let users):

@@ -1,0 +1,496 @@
+import Edge
+import Foundation
+import HTTPTypes
+import JWTKit
+import NIOWebSocket
+import ParleyKafka
+import ParleyProtocol
+import ParleyServiceKit
+import ParleyTestSupport
+import Testing
+
+/// The JWT secret the edges under test verify with.
+let edgeSecret = "service-test-secret-0123456789-abcdefghij"  // >= 32 bytes: see the note on JWTKit in the report
+
+/// Starts ws-edge `edgeID` on `prefix` with dev login on (plus `extra` flags), without relay-svc or presence-svc.
+func startEdge(prefix: String, edgeID: String, extra: [String] = []) async throws -> RunningService {
+    let arguments = serviceArguments(prefix: prefix, redis: false)
+        + ["--edge-id", edgeID, "--dev-login", "true", "--jwt-secret", edgeSecret, "--web-root", "", "--heartbeat-interval", "1s"] + extra
+    let configuration = try loadConfiguration(EdgeConfiguration.self, arguments)
+    return try await RunningService.start("edge-\(edgeID)") { logger, onServerRunning in
+        try await buildEdge(configuration, logger: logger, onServerRunning: onServerRunning)
+    }
+}
+
+enum EdgeShared {
+    // Spelled out instead of @TaskLocal: the macro's `$stack` is not visible to the @Suite attribute.
+    static let stack = TaskLocal<ServiceStack?>(wrappedValue: nil)
+    static let edgeID = uniqueID("edge")
+}
+
+/// A token signed like the edge's, or with another secret / expiry / subject.
+private struct TestClaims: JWTPayload {
+    var sub: SubjectClaim
+    var exp: ExpirationClaim
+    func verify(using algorithm: some JWTAlgorithm) async throws {}
+}
+
+private func signToken(user: String, secret: String = edgeSecret, expires: Date = Date().addingTimeInterval(3600)) async throws -> String {
+    let keys = JWTKeyCollection()
+    await keys.add(hmac: HMACKey(from: secret), digestAlgorithm: .sha256)
+    return try await keys.sign(TestClaims(sub: .init(value: user), exp: .init(value: expires)))
+}
+
+/// Dev login: `POST /api/login`.
+private func login(_ user: String, port: Int) async throws -> String {
+    let response = try await httpRequest(port: port, .post, "/api/login", headers: [.contentType: "application/json"],
+                                         body: #"{"user":"\#(user)"}"#)
+    try #require(response.status == .ok, "login of \(user): \(response.status) \(response.body)")
+    struct Token: Decodable { let token: String; let user: String }
+    let token = try JSONDecoder().decode(Token.self, from: Data(response.body.utf8))
+    #expect(token.user == user)
+    return token.token
+}
+
+/// Connects `user` and waits for the welcome frame.
+private func connect(_ user: String, port: Int, edgeID: String) async throws -> (client: WebSocketTestClient, session: String) {
+    let client = WebSocketTestClient(user, port: port, token: try await signToken(user: user))
+    let welcome = try await client.next()
+    try #require(welcome.type == "welcome", "first frame: \(welcome)")
+    #expect(welcome.user == user)
+    #expect(welcome.edge == edgeID)
+    return (client, try #require(welcome.session))
+}
+
+/// A WebSocket upgrade request (what a browser sends), answered before any upgrade.
+private func upgradeStatus(port: Int, path: String, headers: HTTPFields = [:]) async throws -> HTTPResponse.Status {
+    var fields: HTTPFields = [.connection: "Upgrade", .upgrade: "websocket", .secWebSocketVersion: "13",
+                              .secWebSocketKey: "dGhlIHNhbXBsZSBub25jZQ=="]
+    fields.append(contentsOf: headers)
+    return try await httpRequest(port: port, .get, path, headers: fields).status
+}
+
+/// ws-edge alone (no relay, presence or offline service): the test is the WebSocket client,
+/// reads what the edge produces (chat.inbound, chat.acks, presence.events) and writes its
+/// chat.deliver.<edge> topic as relay-svc would.
+@Suite("ws-edge", SharedStack(slot: EdgeShared.stack, start: {
+    try await ServiceStack.start("edge") { try await startEdge(prefix: $0, edgeID: EdgeShared.edgeID) }
+}))
+struct EdgeServiceTests {
+    @Test("without a token, or with a forged, expired or malformed one, /ws answers 401 before the upgrade")
+    func unauthorized() async throws {
+        let stack = try sharedStack(EdgeShared.stack)
+        let port = stack.service.port
+        let user = uniqueID("ivan")
+        let forged = try await signToken(user: user, secret: "another-secret-of-enough-bytes-0123456789")
+        let expired = try await signToken(user: user, expires: Date().addingTimeInterval(-60))
+        let badSubject = try await signToken(user: "not a user id!")
+
+        #expect(try await upgradeStatus(port: port, path: "/ws") == .unauthorized)
+        #expect(try await upgradeStatus(port: port, path: "/ws?token=\(forged)") == .unauthorized)
+        #expect(try await upgradeStatus(port: port, path: "/ws?token=\(expired)") == .unauthorized)
+        #expect(try await upgradeStatus(port: port, path: "/ws?token=\(badSubject)") == .unauthorized)
+        #expect(try await upgradeStatus(port: port, path: "/ws?token=not.a.jwt") == .unauthorized)
+        #expect(try await upgradeStatus(port: port, path: "/ws", headers: [.authorization: "Bearer \(expired)"]) == .unauthorized)
+        #expect(try await upgradeStatus(port: port, path: "/ws", headers: [.authorization: "Bearer \(forged)"]) == .unauthorized)
+
+        // A WebSocket client with an expired token gets no session.
+        let refused = WebSocketTestClient("expired", port: port, token: expired)
+        await #expect(throws: (any Error).self) { _ = try await refused.closeFrame() }
+        #expect(refused.all.isEmpty)
+
+        // A valid token works as a bearer header as well as in the query.
+        let valid = try await signToken(user: user)
+        let viaHeader = WebSocketTestClient("header", port: port, token: valid, bearer: true)
+        #expect(try await viaHeader.next().type == "welcome")
+        await viaHeader.disconnect()
+    }
+
+    @Test("dev login issues a token that opens a session; the welcome frame comes first")
+    func devLogin() async throws {
+        let stack = try sharedStack(EdgeShared.stack)
+        let port = stack.service.port
+        let user = uniqueID("lena")
+        let token = try await login(user, port: port)
+        let bad = try await httpRequest(port: port, .post, "/api/login", body: #"{"user":"no spaces allowed"}"#)
+        #expect(bad.status == .badRequest)
+        let whoami = try await httpRequest(port: port, .get, "/api/whoami", headers: [.authorization: "Bearer \(token)"])
+        #expect(whoami.status == .ok && whoami.body.contains(user))
+
+        let client = WebSocketTestClient(user, port: port, token: token)
+        let welcome = try await client.next()
+        #expect(welcome.type == "welcome")
+        #expect(welcome.user == user)
+        #expect(welcome.edge == EdgeShared.edgeID)
+        #expect(!(welcome.session ?? "").isEmpty)
+        #expect(try await client.roundTrip().isEmpty)
+        await client.disconnect()
+    }
+
+    @Test("send: the InboundEnvelope is on chat.inbound, keyed by the recipient, before the client gets sent")
+    func sendIsDurableBeforeSent() async throws {
+        let stack = try sharedStack(EdgeShared.stack)
+        let topics = stack.topics
+        let alice = uniqueID("alice"), bob = uniqueID("bob")
+        let (client, session) = try await connect(alice, port: stack.service.port, edgeID: EdgeShared.edgeID)
+
+        client.send(#"{"type":"send","id":"c1","to":"\#(bob)","body":"hello bob"}"#)
+        let sent = try await client.next()
+        #expect(sent.type == "sent")
+        #expect(sent.id == "c1")
+        let msg = try #require(sent.msg)
+        #expect(MessageID.isValid(msg))
+
+        // Right after `sent`: a reader starting at the end of chat.inbound does not see the
+        // record (it was already stored), a reader from the beginning does.
+        let fromEnd = try await TopicReader.start(topics.inbound, partitions: 2, from: .end)
+        let marker = chatMessage(from: alice, to: bob, body: "marker")
+        try await stack.producer.send(InboundEnvelope(message: marker, edge: "test", session: "t"), topic: topics.inbound, key: bob)
+        let afterSent = try await fromEnd.waitFor(InboundEnvelope.self, "the marker") { records -> [String]? in
+            let ids = records.filter { $0.value.message.from == alice }.map(\.value.message.msg)  // other tests send too
+            return ids.contains(marker.msg) ? ids : nil
+        }
+        #expect(afterSent == [marker.msg], "the send was produced after `sent` was answered")
+
+        let fromStart = try await TopicReader.start(topics.inbound, partitions: 2)
+        let record = try await fromStart.waitFor(InboundEnvelope.self, "the send") { $0.first { $0.value.message.msg == msg } }
+        #expect(record.key == bob)
+        #expect(record.value.message == ChatMessage(msg: msg, from: alice, to: bob, body: "hello bob", ts: try #require(sent.ts), id: "c1"))
+        #expect(record.value.edge == EdgeShared.edgeID)
+        #expect(record.value.session == session)
+
+        // A client retry of c1 gets the same msg id.
+        client.send(#"{"type":"send","id":"c1","to":"\#(bob)","body":"hello bob"}"#)
+        let again = try await client.next()
+        #expect(again.type == "sent" && again.id == "c1" && again.msg == msg)
+
+        await fromEnd.stop()
+        await fromStart.stop()
+        await client.disconnect()
+    }
+
+    @Test("a DeliverEnvelope reaches the addressed sessions of its user and no one else")
+    func deliverRouting() async throws {
+        let stack = try sharedStack(EdgeShared.stack)
+        let topic = stack.topics.deliver(edge: EdgeShared.edgeID)
+        let port = stack.service.port
+        let alice = uniqueID("alice"), carol = uniqueID("carol"), bob = uniqueID("bob")
+        let (a1, a1Session) = try await connect(alice, port: port, edgeID: EdgeShared.edgeID)
+        let (a2, a2Session) = try await connect(alice, port: port, edgeID: EdgeShared.edgeID)
+        let (c1, _) = try await connect(carol, port: port, edgeID: EdgeShared.edgeID)
+
+        let toAll = chatMessage(from: bob, to: alice, body: "to every session", id: "b1")
+        let toA2 = chatMessage(from: bob, to: alice, body: "to a2 only", id: "b2")
+        let notA1 = chatMessage(from: bob, to: alice, body: "all but a1", id: "b3")
+        let forCarol = chatMessage(from: bob, to: carol, body: "carol's", id: "b4")
+        let receipt = AckedMessageReceipt(msg: MessageID.make(), by: bob, id: "a-9")
+        try await stack.producer.send(batch: [
+            DeliverEnvelope(user: alice, messages: [toAll]),
+            DeliverEnvelope(user: alice, sessions: [a2Session], messages: [toA2]),
+            DeliverEnvelope(user: alice, exceptSession: a1Session, messages: [notA1]),
+            DeliverEnvelope(user: alice, receipts: [receipt]),
+            DeliverEnvelope(user: alice, sessions: [a1Session], presence: [PresenceStatus(user: bob, status: .online)]),
+            DeliverEnvelope(user: carol, messages: [forCarol]),
+        ], topic: topic) { $0.user }
+
+        let carolFrame = try await c1.next()
+        #expect(carolFrame.type == "message" && carolFrame.msg == forCarol.msg)
+        #expect(carolFrame.from == bob && carolFrame.to == carol && carolFrame.body == "carol's" && carolFrame.ts == forCarol.ts)
+        // carol's record came last, so the others were handed to alice's sessions before it.
+        #expect(try await c1.roundTrip().isEmpty)
+
+        let a1Frames = try await a1.roundTrip()
+        #expect(a1Frames.map(\.type) == ["message", "receipt", "presence"])
+        #expect(a1Frames.first?.msg == toAll.msg)
+        #expect(a1Frames[safe: 1] == ServerFrameJSON(type: "receipt", id: "a-9", msg: receipt.msg, by: bob, status: "delivered"))
+        #expect(a1Frames[safe: 2] == ServerFrameJSON(type: "presence", user: bob, status: "online"))
+
+        let a2Frames = try await a2.roundTrip()
+        #expect(a2Frames.map(\.type) == ["message", "message", "message", "receipt"])
+        #expect(a2Frames.compactMap(\.msg) == [toAll.msg, toA2.msg, notA1.msg, receipt.msg])
+
+        // A deliver record for a user with no session here is dropped quietly.
+        try await stack.producer.send(DeliverEnvelope(user: uniqueID("nobody"), messages: [toAll]), topic: topic, key: "nobody")
+        try await stack.producer.sendRaw(Array("not an envelope".utf8), topic: topic, key: "x")
+        try await stack.producer.send(DeliverEnvelope(user: carol, messages: [toA2]), topic: topic, key: carol)
+        #expect(try await c1.next().msg == toA2.msg, "the deliver loop survived a malformed record")
+
+        await a1.disconnect()
+        await a2.disconnect()
+        await c1.disconnect()
+    }
+
+    @Test("ack: the AckEnvelope on chat.acks names sender and client id of the messages this session delivered")
+    func ack() async throws {
+        let stack = try sharedStack(EdgeShared.stack)
+        let alice = uniqueID("alice"), bob = uniqueID("bob")
+        let acks = try await TopicReader.start(stack.topics.acks, partitions: 2)
+        let (client, _) = try await connect(alice, port: stack.service.port, edgeID: EdgeShared.edgeID)
+
+        let message = chatMessage(from: bob, to: alice, body: "please ack", id: "b-7")
+        try await stack.producer.send(DeliverEnvelope(user: alice, messages: [message]), topic: stack.topics.deliver(edge: EdgeShared.edgeID),
+                                      key: alice)
+        #expect(try await client.next().msg == message.msg)
+
+        let unknown = MessageID.make()
+        client.send(#"{"type":"ack","msgs":["\#(message.msg)","\#(unknown)"]}"#)
+        let record = try await acks.waitFor(AckEnvelope.self, "the ack") { $0.first { $0.value.user == alice } }
+        #expect(record.key == alice)
+        #expect(record.value.acks == [AckedMessage(msg: message.msg, from: bob, id: "b-7"), AckedMessage(msg: unknown, from: nil, id: nil)])
+        #expect(try await client.roundTrip().isEmpty, "an ack gets no answer")
+        await acks.stop()
+        await client.disconnect()
+    }
+
+    @Test("bad frames get the documented error frame and the session stays usable")
+    func badFrames() async throws {
+        let stack = try sharedStack(EdgeShared.stack)
+        let alice = uniqueID("alice"), bob = uniqueID("bob")
+        let (client, _) = try await connect(alice, port: stack.service.port, edgeID: EdgeShared.edgeID)
+        let inbound = try await TopicReader.start(stack.topics.inbound, partitions: 2)
+
+        let cases: [(frame: String, code: String, id: String?)] = [
+            ("{nope", "bad_request", nil),
+            ("[1,2,3]", "bad_request", nil),
+            (#"{"id":"x0"}"#, "bad_request", "x0"),
+            (#"{"type":"dance","id":"x1"}"#, "unknown_type", "x1"),
+            (#"{"type":7}"#, "bad_request", nil),
+            (#"{"type":"send","id":"c2","to":"\#(bob)","body":5}"#, "bad_request", "c2"),
+            (#"{"type":"send","id":"c3","to":"not a user!","body":"hi"}"#, "invalid_recipient", "c3"),
+            (#"{"type":"send","id":"c4","to":"","body":"hi"}"#, "invalid_recipient", "c4"),
+            (#"{"type":"send","id":"c5","to":"\#(bob)","body":"\#(String(repeating: "x", count: 4097))"}"#, "too_large", "c5"),
+            (#"{"type":"send","id":"c6","to":"\#(bob)","body":""}"#, "bad_request", "c6"),
+            (#"{"type":"ack","msgs":["not-a-msg-id"]}"#, "bad_request", nil),
+            (#"{"type":"ack","msgs":[]}"#, "bad_request", nil),
+            (#"{"type":"watch","users":["bad id!"]}"#, "invalid_recipient", nil),
+        ]
+        for (frame, code, id) in cases {
+            client.send(frame)
+            let answers = try await client.roundTrip()
+            #expect(answers.count == 1, "\(frame.prefix(60)): \(answers)")
+            #expect(answers.first?.type == "error", "\(frame.prefix(60))")
+            #expect(answers.first?.code == code, "\(frame.prefix(60))")
+            #expect(answers.first?.id == id, "\(frame.prefix(60))")
+            #expect((answers.first?.message ?? "").isEmpty == false)
+        }
+        client.sendBinary([0, 1, 2, 3])
+        let binary = try await client.roundTrip()
+        #expect(binary.map(\.type) == ["error"])
+        #expect(binary.first?.code == "bad_request")
+
+        // Still a working session, and none of the refused sends reached chat.inbound.
+        client.send(#"{"type":"send","id":"ok","to":"\#(bob)","body":"fine"}"#)
+        let sent = try await client.next()
+        #expect(sent.type == "sent" && sent.id == "ok")
+        _ = try await inbound.waitFor(InboundEnvelope.self, "the good send") { $0.first { $0.value.message.msg == sent.msg } }
+        #expect(inbound.decoded(InboundEnvelope.self).filter { $0.value.message.from == alice }.map(\.value.message.id) == ["ok"])
+        await inbound.stop()
+        await client.disconnect()
+    }
+
+    @Test("a frame above max-frame-bytes closes that session with 1009; other sessions stay")
+    func oversizeFrame() async throws {
+        let stack = try sharedStack(EdgeShared.stack)
+        let (big, _) = try await connect(uniqueID("olaf"), port: stack.service.port, edgeID: EdgeShared.edgeID)
+        let (other, _) = try await connect(uniqueID("otto"), port: stack.service.port, edgeID: EdgeShared.edgeID)
+        big.send(#"{"type":"send","id":"big","to":"bob","body":"\#(String(repeating: "y", count: 20_000))"}"#)
+        let close = try await big.closeFrame()
+        #expect(close?.closeCode == .messageTooLarge)
+        #expect(try await other.roundTrip().isEmpty)
+        await other.disconnect()
+    }
+
+    @Test("sessions opening and closing produce connect and disconnect events keyed by the edge id")
+    func presenceEvents() async throws {
+        let stack = try sharedStack(EdgeShared.stack)
+        let events = try await TopicReader.start(stack.topics.presenceEvents, partitions: 2)
+        let user = uniqueID("pia")
+        let (client, session) = try await connect(user, port: stack.service.port, edgeID: EdgeShared.edgeID)
+        let connected = try await events.waitFor(PresenceEvent.self, "the connect event") {
+            $0.first { $0.value.kind == .connect && $0.value.session == session }
+        }
+        #expect(connected.key == EdgeShared.edgeID)
+        #expect(connected.value.user == user && connected.value.edge == EdgeShared.edgeID)
+
+        // watch asks presence-svc through a query event.
+        client.send(#"{"type":"watch","users":["someone"]}"#)
+        let query = try await events.waitFor(PresenceEvent.self, "the query event") {
+            $0.first { $0.value.kind == .query && $0.value.session == session }
+        }
+        #expect(query.value.users == ["someone"] && query.value.user == user && query.key == EdgeShared.edgeID)
+
+        await client.disconnect()
+        let disconnected = try await events.waitFor(PresenceEvent.self, "the disconnect event") {
+            $0.first { $0.value.kind == .disconnect && $0.value.session == session }
+        }
+        #expect(disconnected.key == EdgeShared.edgeID)
+        #expect(disconnected.value.user == user)
+
+        let edgeEvents = events.decoded(PresenceEvent.self).filter { $0.value.edge == EdgeShared.edgeID }
+        #expect(edgeEvents.allSatisfy { $0.key == EdgeShared.edgeID })
+        #expect(edgeEvents.first?.value.kind == .edgeStarted)
+        #expect(edgeEvents.contains { $0.value.kind == .heartbeat })
+        await events.stop()
+    }
+
+    @Test("a flood closes only the flooding session with 1008; another user's session keeps working")
+    func flood() async throws {
+        let prefix = TestEnvironment.uniquePrefix("edge-flood")
+        let edgeID = uniqueID("edge-flood")
+        try await withService("edge-flood", build: { logger, onServerRunning in
+            let arguments = serviceArguments(prefix: prefix, redis: false)
+                + ["--edge-id", edgeID, "--dev-login", "true", "--jwt-secret", edgeSecret, "--web-root", "",
+                   "--send-rate", "1", "--send-burst", "5"]
+            return try await buildEdge(try loadConfiguration(EdgeConfiguration.self, arguments), logger: logger, onServerRunning: onServerRunning)
+        }) { edge in
+            let events = try await TopicReader.start(Topics(prefix: prefix).presenceEvents, partitions: 2)
+            let (flooder, floodSession) = try await connect(uniqueID("flo"), port: edge.port, edgeID: edgeID)
+            let (calm, _) = try await connect(uniqueID("cal"), port: edge.port, edgeID: edgeID)
+            for _ in 0..<60 { flooder.send(#"{"type":"ping"}"#) }
+            let close = try await flooder.closeFrame()
+            #expect(close?.closeCode == .policyViolation)
+            // Frames still queued when the flood closes the session are dropped, so the client
+            // may or may not see its `rate_limited` errors; it never sees more than it may send.
+            let answers = flooder.frames.dropFirst()  // after the welcome
+            #expect(answers.allSatisfy { $0.type == "pong" || ($0.type == "error" && $0.code == "rate_limited") })
+            #expect(answers.filter { $0.type == "pong" }.count <= 10)
+            _ = try await events.waitFor(PresenceEvent.self, "the flooder's disconnect") {
+                $0.first { $0.value.kind == .disconnect && $0.value.session == floodSession }
+            }
+
+            #expect(try await calm.roundTrip().isEmpty)
+            #expect(!calm.isClosed)
+            await calm.disconnect()
+            await events.stop()
+        }
+    }
+
+    @Test("a user over --max-sessions-per-user gets 1008 without a session; others are unaffected")
+    func tooManySessions() async throws {
+        let prefix = TestEnvironment.uniquePrefix("edge-max")
+        let edgeID = uniqueID("edge-max")
+        try await withService("edge-max", build: { logger, onServerRunning in
+            let arguments = serviceArguments(prefix: prefix, redis: false)
+                + ["--edge-id", edgeID, "--jwt-secret", edgeSecret, "--web-root", "", "--max-sessions-per-user", "2"]
+            return try await buildEdge(try loadConfiguration(EdgeConfiguration.self, arguments), logger: logger, onServerRunning: onServerRunning)
+        }) { edge in
+            let user = uniqueID("max")
+            let (first, _) = try await connect(user, port: edge.port, edgeID: edgeID)
+            let (second, _) = try await connect(user, port: edge.port, edgeID: edgeID)
+            // Raw bytes rather than a WebSocket client: exactly what the edge writes.
+            let third = try await RawWebSocket.upgrade(port: edge.port, path: "/ws?token=\(try await signToken(user: user))")
+            let code = try await eventually("the refused session's close frame") { third.closeCode }
+            #expect(code == 1008)
+            #expect(third.status == 101)
+            #expect(!third.frames.contains { $0.opcode == 0x1 }, "no welcome for a refused session")
+            await third.close()
+            #expect(try await first.roundTrip().isEmpty)
+            #expect(try await second.roundTrip().isEmpty)
+            // Dev login is off here: no login endpoint and no seed endpoint.
+            #expect(try await httpRequest(port: edge.port, .post, "/api/login", body: #"{"user":"x"}"#).status != .ok)
+            #expect(try await upgradeStatus(port: edge.port, path: "/read?user=\(user)") != .switchingProtocols)
+            await first.disconnect()
+            await second.disconnect()
+        }
+    }
+
+    @Test("the seed's GET /read: no token, raw text frames, and what it is sent counts as acked")
+    func seedMode() async throws {
+        let stack = try sharedStack(EdgeShared.stack)
+        let port = stack.service.port
+        let user = uniqueID("seed"), bob = uniqueID("bob")
+        #expect(try await upgradeStatus(port: port, path: "/read") == .badRequest)
+        #expect(try await upgradeStatus(port: port, path: "/read?user=not%20valid") == .badRequest)
+        let inbound = try await TopicReader.start(stack.topics.inbound, partitions: 2)
+        let acks = try await TopicReader.start(stack.topics.acks, partitions: 2)
+        let events = try await TopicReader.start(stack.topics.presenceEvents, partitions: 2)
+        let client = WebSocketTestClient(user, port: port, path: "/read?user=\(user)", token: nil)
+        let session = try await events.waitFor(PresenceEvent.self, "the seed session's connect") {
+            $0.first { $0.value.kind == .connect && $0.value.user == user }?.value.session
+        }
+
+        client.send(#"{"user":"\#(bob)","msg":"hi from the tutorial"}"#)
+        let sent = try await inbound.waitFor(InboundEnvelope.self, "the seed send") { $0.first { $0.value.message.from == user } }
+        #expect(sent.key == bob)
+        #expect(sent.value.message.to == bob && sent.value.message.body == "hi from the tutorial")
+        #expect(sent.value.session == session)
+
+        let message = chatMessage(from: bob, to: user, body: "raw text please", id: "b-1")
+        try await stack.producer.send(DeliverEnvelope(user: user, messages: [message]), topic: stack.topics.deliver(edge: EdgeShared.edgeID),
+                                      key: user)
+        #expect(try await client.nextItem() == .text("raw text please"))
+        let ack = try await acks.waitFor(AckEnvelope.self, "the ack on the seed session's behalf") { $0.first { $0.value.user == user } }
+        #expect(ack.value.acks == [AckedMessage(msg: message.msg, from: bob, id: "b-1")])
+        #expect(client.all.count == 1, "no welcome, no sent: the seed protocol has neither")
+        await client.disconnect()
+        await inbound.stop()
+        await acks.stop()
+        await events.stop()
+    }
+
+    @Test("graceful shutdown closes sessions with 1001 and reports their disconnects and edge_stopped")
+    func gracefulShutdown() async throws {
+        let prefix = TestEnvironment.uniquePrefix("edge-stop")
+        let edgeID = uniqueID("edge-stop")
+        let events = try await eventsReader(prefix: prefix)
+        let edge = try await startEdge(prefix: prefix, edgeID: edgeID)
+        let user = uniqueID("stop")
+        let (client, session) = try await connect(user, port: edge.port, edgeID: edgeID)
+        try await edge.stop()
+        let close = try await client.closeFrame()
+        #expect(close?.closeCode == .goingAway)
+        let kinds = try await events.waitFor(PresenceEvent.self, "edge_stopped") { records -> [PresenceEvent]? in
+            let mine = records.map(\.value).filter { $0.edge == edgeID }
+            return mine.contains { $0.kind == .edgeStopped } ? mine : nil
+        }
+        #expect(kinds.first?.kind == .edgeStarted)
+        #expect(kinds.contains { $0.kind == .connect && $0.session == session })
+        #expect(kinds.contains { $0.kind == .disconnect && $0.session == session })
+        await events.stop()
+    }
+
+    @Test("the edge follows every partition of presence.changes, also when its --topic-partitions differs from the topic's")
+    func presenceChangesOnEveryPartition() async throws {
+        let stack = try sharedStack(EdgeShared.stack)
+        let prefix = TestEnvironment.uniquePrefix("edge-parts")
+        let topics = Topics(prefix: prefix)
+        let edgeID = uniqueID("edge-parts")
+        // The shared topics exist with 2 partitions (another process created them) ...
+        try await createTopics(TopicSetup.shared(topics, partitions: 2))
+        // ... and this edge is configured with 1.
+        try await withService("edge-parts", build: { logger, onServerRunning in
+            let arguments = serviceArguments(prefix: prefix, redis: false)
+                + ["--edge-id", edgeID, "--jwt-secret", edgeSecret, "--web-root", "", "--topic-partitions", "1"]
+            return try await buildEdge(try loadConfiguration(EdgeConfiguration.self, arguments), logger: logger, onServerRunning: onServerRunning)
+        }) { edge in
+            let watcher = uniqueID("watcher"), x = uniqueID("x"), y = uniqueID("y")
+            let (client, _) = try await connect(watcher, port: edge.port, edgeID: edgeID)
+            client.send(#"{"type":"watch","users":["\#(x)","\#(y)"]}"#)
+            #expect(try await client.roundTrip().isEmpty)
+            for (user, partition) in [(y, Int32(0)), (x, Int32(1))] {
+                let change = PresenceChange(kind: .sessionOnline, user: user, session: "s", edge: "e", status: .online, transition: true)
+                _ = try await stack.producer.producer.send(KafkaOutgoingRecord(topic: topics.presenceChanges, key: Array(user.utf8),
+                                                                               value: Envelope.encode(change), partition: partition))
+            }
+            // The two partitions are read independently: the frames may come in either order.
+            var online: Set<String> = []
+            while online != [x, y] {
+                let frame = try await client.next(where: { $0.type == "presence" })
+                #expect(frame.status == "online")
+                online.insert(frame.user ?? "")
+            }
+            await client.disconnect()
+        }
+    }
+}
+
+/// Reads `prefix`'s presence.events (created first, with the 2 partitions the services would give it).
+private func eventsReader(prefix: String) async throws -> TopicReader {
+    let topics = Topics(prefix: prefix)
+    try await createTopics(TopicSetup.shared(topics, partitions: 2))
+    return try await TopicReader.start(topics.presenceEvents, partitions: 2)
+}
+
+extension Array {
+    subscript(safe index: Int) -> Element? { indices.contains(index) ? self[index] : nil }
+}

@@ -1,0 +1,212 @@
+import ParleyKafka
+import ParleyProtocol
+import ParleyRedis
+import ParleyServiceKit
+import ParleyTestSupport
+import Presence
+import Testing
+
+/// Starts presence-svc on `prefix` (plus `extra` flags).
+func startPresence(prefix: String, redisURL: String = TestEnvironment.redisURL, extra: [String] = []) async throws -> RunningService {
+    let configuration = try loadConfiguration(PresenceConfiguration.self, serviceArguments(prefix: prefix, redisURL: redisURL) + extra)
+    return try await RunningService.start("presence") { logger, onServerRunning in
+        try await buildPresence(configuration, logger: logger, onServerRunning: onServerRunning)
+    }
+}
+
+enum PresenceShared {
+    // Spelled out instead of @TaskLocal: the macro's `$stack` is not visible to the @Suite attribute.
+    static let stack = TaskLocal<ServiceStack?>(wrappedValue: nil)
+}
+
+/// A presence event as the edge sends it (keyed by the edge id, so one edge's events stay in order).
+private func send(_ stack: ServiceStack, _ kind: PresenceEvent.Kind, edge: String, user: String? = nil, session: String? = nil,
+                  users: [String]? = nil, ts: UInt64 = UnixTime.nowMilliseconds) async throws {
+    try await stack.producer.send(PresenceEvent(kind: kind, edge: edge, user: user, session: session, users: users, ts: ts),
+                                  topic: stack.topics.presenceEvents, key: edge)
+}
+
+private func changes(of user: String, in reader: TopicReader) -> [PresenceChange] {
+    reader.decoded(PresenceChange.self).filter { $0.value.user == user }.map(\.value)
+}
+
+private func waitForChanges(of user: String, count: Int, in reader: TopicReader) async throws -> [PresenceChange] {
+    try await eventually("\(count) presence changes of \(user)") {
+        let found = changes(of: user, in: reader)
+        return found.count >= count ? found : nil
+    }
+}
+
+/// presence-svc alone: the test plays the edges (presence.events) and reads presence.changes,
+/// the edges' deliver topics and Redis.
+@Suite("presence-svc", SharedStack(slot: PresenceShared.stack, start: {
+    try await ServiceStack.start("presence") { try await startPresence(prefix: $0) }
+}))
+struct PresenceServiceTests {
+    @Test("connect and disconnect keep presence:{user} and edgesessions:{edge}; only the first and last session are transitions")
+    func connectAndDisconnect() async throws {
+        let stack = try sharedStack(PresenceShared.stack)
+        let user = uniqueID("ulla"), edge = uniqueID("edge")
+        let reader = try await TopicReader.start(stack.topics.presenceChanges, partitions: 2)
+
+        try await send(stack, .connect, edge: edge, user: user, session: "s1")
+        try await send(stack, .connect, edge: edge, user: user, session: "s2")
+        try await send(stack, .connect, edge: edge, user: user, session: "s2")  // a replayed event
+        let online = try await waitForChanges(of: user, count: 3, in: reader)
+        #expect(online == [
+            PresenceChange(kind: .sessionOnline, user: user, session: "s1", edge: edge, status: .online, transition: true),
+            PresenceChange(kind: .sessionOnline, user: user, session: "s2", edge: edge, status: .online, transition: false),
+            PresenceChange(kind: .sessionOnline, user: user, session: "s2", edge: edge, status: .online, transition: false),
+        ])
+        #expect(reader.decoded(PresenceChange.self).filter { $0.value.user == user }.allSatisfy { $0.key == user })
+        #expect(try await stack.redis.hgetall(RedisKeys.presence(user)) == ["s1": edge, "s2": edge])
+        #expect(try await stack.redis.smembers(RedisKeys.edgeSessions(edge)) == ["\(user)\ts1", "\(user)\ts2"])
+
+        try await send(stack, .disconnect, edge: edge, user: user, session: "s1")
+        try await send(stack, .disconnect, edge: edge, user: user, session: "s1")  // replayed: no change
+        try await send(stack, .disconnect, edge: edge, user: user, session: "s2")
+        let all = try await waitForChanges(of: user, count: 5, in: reader)
+        #expect(Array(all.dropFirst(3)) == [
+            PresenceChange(kind: .sessionOffline, user: user, session: "s1", edge: edge, status: .online, transition: false),
+            PresenceChange(kind: .sessionOffline, user: user, session: "s2", edge: edge, status: .offline, transition: true),
+        ])
+        #expect(try await stack.redis.exists(RedisKeys.presence(user)) == false)
+        #expect(try await stack.redis.smembers(RedisKeys.edgeSessions(edge)).isEmpty)
+        _ = try await stack.redis.zrem(RedisKeys.edges, edge)
+        await reader.stop()
+    }
+
+    @Test("edge_started drops the sessions an earlier run of that edge id left, with offline changes")
+    func edgeStarted() async throws {
+        let stack = try sharedStack(PresenceShared.stack)
+        let ulla = uniqueID("ulla"), vera = uniqueID("vera"), edge = uniqueID("edge"), other = uniqueID("edge")
+        let reader = try await TopicReader.start(stack.topics.presenceChanges, partitions: 2)
+
+        try await send(stack, .connect, edge: edge, user: ulla, session: "u1")
+        try await send(stack, .connect, edge: edge, user: vera, session: "v1")
+        try await send(stack, .connect, edge: other, user: vera, session: "v2")  // vera is also elsewhere
+        _ = try await waitForChanges(of: vera, count: 2, in: reader)
+        _ = try await waitForChanges(of: ulla, count: 1, in: reader)
+
+        // The edge restarts with the same id.
+        let started = UnixTime.nowMilliseconds
+        try await send(stack, .edgeStarted, edge: edge, ts: started)
+        let ullaChanges = try await waitForChanges(of: ulla, count: 2, in: reader)
+        #expect(ullaChanges.last == PresenceChange(kind: .sessionOffline, user: ulla, session: "u1", edge: edge,
+                                                   status: .offline, transition: true))
+        let veraChanges = try await waitForChanges(of: vera, count: 3, in: reader)
+        #expect(veraChanges.last == PresenceChange(kind: .sessionOffline, user: vera, session: "v1", edge: edge,
+                                                   status: .online, transition: false))
+        #expect(try await stack.redis.exists(RedisKeys.presence(ulla)) == false)
+        #expect(try await stack.redis.hgetall(RedisKeys.presence(vera)) == ["v2": other])
+        #expect(try await stack.redis.exists(RedisKeys.edgeSessions(edge)) == false)
+        #expect(try await stack.redis.send(["ZSCORE", .init(RedisKeys.edges), .init(edge)]).int == Int64(started))
+
+        // Sessions of the new run count again.
+        try await send(stack, .connect, edge: edge, user: ulla, session: "u2")
+        let again = try await waitForChanges(of: ulla, count: 3, in: reader)
+        #expect(again.last == PresenceChange(kind: .sessionOnline, user: ulla, session: "u2", edge: edge, status: .online, transition: true))
+        try await send(stack, .edgeStopped, edge: edge)
+        try await send(stack, .edgeStopped, edge: other)
+        _ = try await waitForChanges(of: ulla, count: 4, in: reader)
+        _ = try await stack.redis.zrem(RedisKeys.edges, [edge, other])
+        await reader.stop()
+    }
+
+    @Test("a query is answered with the users' statuses on the asking edge's deliver topic, for the asking session")
+    func query() async throws {
+        let stack = try sharedStack(PresenceShared.stack)
+        let asker = uniqueID("quinn"), online = uniqueID("olive"), offline = uniqueID("otto")
+        let edge = uniqueID("edge")
+        try await createDeliverTopics(stack.topics, edges: [edge])
+        let deliver = try await TopicReader.start(stack.topics.deliver(edge: edge))
+
+        try await send(stack, .connect, edge: edge, user: online, session: "o1")
+        try await send(stack, .query, edge: edge, user: asker, session: "q1", users: [online, offline])
+        let answer = try await deliver.waitFor(DeliverEnvelope.self, "the answer") { $0.first { $0.value.user == asker } }
+        #expect(answer.key == asker)
+        #expect(answer.value.sessions == ["q1"])
+        #expect(answer.value.presence == [PresenceStatus(user: online, status: .online), PresenceStatus(user: offline, status: .offline)])
+        #expect(answer.value.messages.isEmpty && answer.value.receipts.isEmpty)
+        try await send(stack, .edgeStopped, edge: edge)
+        try await waitUntil("the edge's sessions removed") { try await stack.redis.exists(RedisKeys.presence(online)) == false }
+        _ = try await stack.redis.zrem(RedisKeys.edges, edge)
+        await deliver.stop()
+    }
+
+    @Test("malformed and incomplete events are skipped; the next good event is applied")
+    func malformedEvents() async throws {
+        let stack = try sharedStack(PresenceShared.stack)
+        let user = uniqueID("mona"), edge = uniqueID("edge")
+        let reader = try await TopicReader.start(stack.topics.presenceChanges, partitions: 2)
+
+        try await stack.producer.sendRaw(Array("garbage".utf8), topic: stack.topics.presenceEvents, key: edge)
+        try await stack.producer.sendRaw(Array(#"{"v":1,"kind":"explode","edge":"x","ts":1}"#.utf8), topic: stack.topics.presenceEvents, key: edge)
+        try await send(stack, .connect, edge: edge, user: user)  // no session
+        try await send(stack, .query, edge: edge, user: user, session: "m0")  // no users
+        try await send(stack, .connect, edge: edge, user: user, session: "m1")
+        let found = try await waitForChanges(of: user, count: 1, in: reader)
+        #expect(found == [PresenceChange(kind: .sessionOnline, user: user, session: "m1", edge: edge, status: .online, transition: true)])
+        #expect(try await stack.redis.hgetall(RedisKeys.presence(user)) == ["m1": edge])
+        try await send(stack, .disconnect, edge: edge, user: user, session: "m1")
+        _ = try await waitForChanges(of: user, count: 2, in: reader)
+        _ = try await stack.redis.zrem(RedisKeys.edges, edge)
+        await reader.stop()
+    }
+
+    @Test("an edge whose heartbeats stop is expired and all its sessions removed; a live edge keeps its sessions")
+    func deadEdgeExpires() async throws {
+        let stack = try sharedStack(PresenceShared.stack)
+        // A database of its own: the `edges` ZSET is one key per Redis database, and this
+        // instance's 2 s timeout must not sweep the edges of the other presence tests.
+        let redisURL = TestEnvironment.redisURL + "/1"
+        let prefix = TestEnvironment.uniquePrefix("presence-sweep")
+        let topics = Topics(prefix: prefix)
+        let redis = try testRedis(url: redisURL)
+        let dead = uniqueID("dead"), alive = uniqueID("alive")
+        let ulla = uniqueID("ulla"), vera = uniqueID("vera"), walt = uniqueID("walt")
+
+        try await withService("presence-sweep", build: { logger, onServerRunning in
+            let configuration = try loadConfiguration(PresenceConfiguration.self, serviceArguments(prefix: prefix, redisURL: redisURL)
+                + ["--edge-timeout", "2s", "--sweep-interval", "200ms"])
+            return try await buildPresence(configuration, logger: logger, onServerRunning: onServerRunning)
+        }) { _ in
+            let reader = try await TopicReader.start(topics.presenceChanges, partitions: 2)
+            func event(_ kind: PresenceEvent.Kind, _ edge: String, _ user: String? = nil, _ session: String? = nil,
+                       ts: UInt64 = UnixTime.nowMilliseconds) async throws {
+                try await stack.producer.send(PresenceEvent(kind: kind, edge: edge, user: user, session: session, ts: ts),
+                                              topic: topics.presenceEvents, key: edge)
+            }
+            // The live edge's heartbeat is stamped ahead (as by a clock running fast), so a
+            // stalled test machine cannot make it look dead.
+            try await event(.heartbeat, alive, ts: UnixTime.nowMilliseconds + 600_000)
+            try await event(.connect, alive, walt, "w1")
+            try await event(.heartbeat, dead)
+            try await event(.connect, dead, ulla, "u1")
+            try await event(.connect, dead, vera, "v1")
+            try await event(.connect, dead, vera, "v2")
+
+            let expected: [(String, [String])] = [(ulla, ["u1"]), (vera, ["v1", "v2"])]
+            for (user, sessions) in expected {
+                let found = try await waitForChanges(of: user, count: 2 * sessions.count, in: reader)
+                let offline = found.filter { $0.kind == .sessionOffline }
+                #expect(Set(offline.map(\.session)) == Set(sessions))
+                #expect(offline.last?.status == .offline)
+                #expect(offline.last?.transition == true)
+                #expect(offline.filter(\.transition).count == 1)
+                #expect(try await redis.exists(RedisKeys.presence(user)) == false)
+            }
+            try await waitUntil("the dead edge left the edges set") {
+                try await redis.send(["ZSCORE", .init(RedisKeys.edges), .init(dead)]).isNull
+            }
+            #expect(try await redis.exists(RedisKeys.edgeSessions(dead)) == false)
+            #expect(try await redis.hgetall(RedisKeys.presence(walt)) == ["w1": alive])
+            #expect(changes(of: walt, in: reader).map(\.kind) == [.sessionOnline])
+            try await event(.edgeStopped, alive)
+            try await waitUntil("the live edge's sessions removed") { try await redis.exists(RedisKeys.presence(walt)) == false }
+            _ = try await redis.zrem(RedisKeys.edges, alive)
+            await reader.stop()
+        }
+        await redis.close()
+    }
+}

@@ -1,0 +1,103 @@
+import NIOCore
+import NIOPosix
+import Synchronization
+
+/// A bare WebSocket upgrade over TCP that records every byte the server sends, without a
+/// WebSocket client library in between: for checking exactly what the edge writes on the wire
+/// (e.g. the close frame of a refused session).
+final class RawWebSocket: Sendable {
+    private final class Collector: ChannelInboundHandler, Sendable {
+        typealias InboundIn = ByteBuffer
+        let bytes = Mutex<[UInt8]>([])
+        let closed = Atomic<Bool>(false)
+
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            let buffer = unwrapInboundIn(data)
+            bytes.withLock { $0 += buffer.readableBytesView }
+        }
+
+        func channelInactive(context: ChannelHandlerContext) {
+            closed.store(true, ordering: .sequentiallyConsistent)
+            context.fireChannelInactive()
+        }
+    }
+
+    private let collector: Collector
+    private let channel: any Channel
+
+    private init(collector: Collector, channel: any Channel) {
+        self.collector = collector
+        self.channel = channel
+    }
+
+    /// Connects to 127.0.0.1:`port` and sends a WebSocket upgrade request for `path`.
+    static func upgrade(port: Int, path: String, headers: [(String, String)] = []) async throws -> RawWebSocket {
+        let collector = Collector()
+        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(collector) }
+            }
+            .connect(host: "127.0.0.1", port: port).get()
+        var request = "GET \(path) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
+            + "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+        for (name, value) in headers { request += "\(name): \(value)\r\n" }
+        request += "\r\n"
+        try await channel.writeAndFlush(ByteBuffer(string: request))
+        return RawWebSocket(collector: collector, channel: channel)
+    }
+
+    /// Everything received so far.
+    var received: [UInt8] { collector.bytes.withLock { $0 } }
+    var isClosed: Bool { collector.closed.load(ordering: .sequentiallyConsistent) }
+
+    /// The HTTP status of the response, once its status line arrived.
+    var status: Int? {
+        let text = String(decoding: received.prefix(64), as: UTF8.self)
+        guard text.hasPrefix("HTTP/1.1 "), text.count >= 12 else { return nil }
+        return Int(text.dropFirst(9).prefix(3))
+    }
+
+    /// The server's WebSocket frames after the 101 response: (opcode, payload). Server frames are
+    /// unmasked; payloads here are short (< 126 bytes) or use the 16-bit length.
+    var frames: [(opcode: UInt8, payload: [UInt8])] {
+        let bytes = received
+        guard let end = headerEnd(bytes) else { return [] }
+        var index = end
+        var frames: [(UInt8, [UInt8])] = []
+        while index + 2 <= bytes.count {
+            let opcode = bytes[index] & 0x0F
+            var length = Int(bytes[index + 1] & 0x7F)
+            var start = index + 2
+            if length == 126 {
+                guard start + 2 <= bytes.count else { break }
+                length = Int(bytes[start]) << 8 | Int(bytes[start + 1])
+                start += 2
+            } else if length == 127 {
+                break
+            }
+            guard start + length <= bytes.count else { break }
+            frames.append((opcode, Array(bytes[start..<start + length])))
+            index = start + length
+        }
+        return frames
+    }
+
+    /// The close code of the server's close frame, once it arrived.
+    var closeCode: UInt16? {
+        guard let close = frames.first(where: { $0.opcode == 0x8 }), close.payload.count >= 2 else { return nil }
+        return UInt16(close.payload[0]) << 8 | UInt16(close.payload[1])
+    }
+
+    func close() async {
+        try? await channel.close()
+    }
+
+    private func headerEnd(_ bytes: [UInt8]) -> Int? {
+        let marker: [UInt8] = [13, 10, 13, 10]
+        guard bytes.count >= 4 else { return nil }
+        for index in 0...(bytes.count - 4) where Array(bytes[index..<index + 4]) == marker {
+            return index + 4
+        }
+        return nil
+    }
+}

@@ -15,3 +15,12 @@ setup:
 
 clean:
 	rm -rf .build .parley
+
+# Measurement (docs/benchmarks.md): `make bench` runs the load generator against a release stack;
+# `make microbench` runs the micro-benchmarks of the hot pure code (Benchmarks/).
+.PHONY: bench microbench
+bench:
+	@scripts/bench.sh
+
+microbench:
+	@scripts/microbench.sh

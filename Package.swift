@@ -19,6 +19,9 @@ let package = Package(
         .executable(name: "relay-svc", targets: ["relay-svc"]),
         .executable(name: "presence-svc", targets: ["presence-svc"]),
         .executable(name: "offline-svc", targets: ["offline-svc"]),
+        // For the micro-benchmarks package in Benchmarks/.
+        .library(name: "ParleyProtocol", targets: ["ParleyProtocol"]),
+        .library(name: "ParleyServiceKit", targets: ["ParleyServiceKit"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),

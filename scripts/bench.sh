@@ -6,21 +6,30 @@
 #   REPS=3          repetitions of each scenario (ramp: RAMP_REPS, default 2)
 #   QUICK=1         one repetition each, shorter steps (a smoke run, ~6 min)
 #   CONNS_MAX=38000 the largest conns run (19,000 per edge; one process may hold 20,000 fds)
-#   ONLY="floor conns pairs ramp"   run a subset (the report then uses what the results file has)
-#   RESULTS=FILE    where the JSON lines go (default bench/results/parley-latest.jsonl, replaced)
+#   ONLY="floor conns pairs ramp capacity"   run a subset (the report uses what the results file has)
+#   APPEND=1        add to RESULTS instead of replacing it (e.g. ONLY=capacity APPEND=1)
+#   RESULTS=FILE    where the JSON lines go (default bench/results/parley-latest.jsonl, replaced);
+#                   the commands run go to FILE's name with .commands.txt
+#   DOC=FILE        the document to (re)write (default docs/benchmarks.md; DOC= writes none)
 #   SCRATCH=DIR     build folder (default .build-bench, so it never waits on a debug build's lock)
 #   SKIP_BUILD=1    reuse the last release build
+#   EDGE_WRAPPER=CMD   run each ws-edge through CMD (see start_edge)
 #   PEER_RESULTS=FILE  JSON lines of the same tool against a peer, for the comparison table
 #                      (default bench/results/peer-socketio.jsonl if it exists)
+#
+# `scripts/bench.sh stack` only starts the measurement stack, prints the parley_bench.py flags for
+# it (.parley/bench/stack.env too) and waits for Ctrl-C: for profiling and ad-hoc runs.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 
 REPS=${REPS:-3}; RAMP_REPS=${RAMP_REPS:-2}
 CONNS_MAX=${CONNS_MAX:-38000}
-ONLY=${ONLY:-floor conns pairs ramp}
+ONLY=${ONLY:-floor conns pairs ramp capacity}
 SCRATCH=${SCRATCH:-.build-bench}
 RESULTS=${RESULTS:-bench/results/parley-latest.jsonl}
+COMMANDS="${RESULTS%.jsonl}.commands.txt"
+DOC=${DOC-docs/benchmarks.md}
 PEER_RESULTS=${PEER_RESULTS:-bench/results/peer-socketio.jsonl}
 PAIRS_D=30; RAMP_D=8; HOLD=10
 if [ "${QUICK:-0}" = 1 ]; then REPS=1; RAMP_REPS=1; PAIRS_D=15; RAMP_D=5; HOLD=5; fi
@@ -47,22 +56,30 @@ fi
 BIN_DIR=$(swift build -c release --scratch-path "$SCRATCH" --show-bin-path)
 
 PIDFLAGS=(); URLFLAGS=(); KAFKA_PORT=""; REDIS_PORT=""
+# EDGE_WRAPPER runs each ws-edge through a command, e.g. EDGE_WRAPPER="env MALLOC_ARENA_MAX=2"
+# (an experiment) or "heaptrack -o FILE" (a memory profile; the pid is then the wrapper's).
+start_edge() { # run dir, number, port
+  local name="ws-edge-$2"
+  # shellcheck disable=SC2086
+  ${EDGE_WRAPPER:-} "$BIN_DIR/ws-edge" --edge-id "bench-edge-$2" --http-port "$3" >"$1/$name.log" 2>&1 &
+  PIDS+=($!); echo "$!" >"$1/$name.pid"
+}
 start_stack() {
   stop_all; PIDS=()
-  local run="$STATE/run"; rm -rf "$run"; mkdir -p "$run"
+  STACK_NO=$((${STACK_NO:-0} + 1))
+  local run="$STATE/run-$STACK_NO"; mkdir -p "$run"
   REDIS_PORT=$(free_port); KAFKA_PORT=$(free_port)
   local e1 e2 pr pp po; e1=$(free_port); e2=$(free_port); pr=$(free_port); pp=$(free_port); po=$(free_port)
   start_redis "$REDIS_PORT" "$run"; local redis_pid=${PIDS[-1]}
   start_tansu "$KAFKA_PORT" "$run"; local tansu_pid=${PIDS[-1]}
   export PARLEY_KAFKA_BROKERS="127.0.0.1:$KAFKA_PORT" PARLEY_REDIS_URL="redis://127.0.0.1:$REDIS_PORT"
   export PARLEY_KAFKA_SESSION_TIMEOUT=3s PARLEY_TOPIC_PARTITIONS=4 PARLEY_DEV_LOGIN=true
-  export PARLEY_JWT_SECRET=bench-secret-0123456789abcdef PARLEY_LOG_LEVEL=warning
+  export PARLEY_JWT_SECRET=bench-secret-0123456789abcdef-0123456789 PARLEY_LOG_LEVEL=warning
   export PARLEY_SEND_RATE=100000 PARLEY_SEND_BURST=100000
   start_service "$run" presence-svc presence-svc --http-port "$pp"
   start_service "$run" offline-svc offline-svc --http-port "$po"
   start_service "$run" relay-svc relay-svc --http-port "$pr"
-  start_service "$run" ws-edge-1 ws-edge --edge-id bench-edge-1 --http-port "$e1"
-  start_service "$run" ws-edge-2 ws-edge --edge-id bench-edge-2 --http-port "$e2"
+  start_edge "$run" 1 "$e1"; start_edge "$run" 2 "$e2"
   local s; for s in "presence-svc $pp" "offline-svc $po" "relay-svc $pr" "ws-edge-1 $e1" "ws-edge-2 $e2"; do
     set -- $s; wait_ready "$2" 90 "$1"
   done
@@ -73,15 +90,30 @@ start_stack() {
   sleep 2  # let the first heartbeats and group joins settle before measuring
 }
 
+if [ "${1:-}" = stack ]; then
+  rm -rf "$STATE"/run-*
+  start_stack
+  {
+    echo "URLFLAGS='${URLFLAGS[*]}'"; echo "PIDFLAGS='${PIDFLAGS[*]}'"
+    echo "KAFKA=127.0.0.1:$KAFKA_PORT"; echo "REDIS=127.0.0.1:$REDIS_PORT"
+  } >"$STATE/stack.env"
+  cat "$STATE/stack.env"
+  echo "bench: stack running (logs: .parley/bench/run-1/*.log); Ctrl-C stops it"
+  wait -n "${PIDS[@]}" || true
+  echo "bench: a process exited; see .parley/bench/run-1/*.log" >&2
+  exit 1
+fi
+
 run() { # scenario args...: one bounded run, failures reported but the set goes on
   echo "bench: $*" >&2
-  echo "parley_bench.py $*" >>"$STATE/commands.txt"
+  echo "parley_bench.py $*" >>"$COMMANDS"
   timeout 900 $BENCH "$@" --out "$RESULTS" >/dev/null || echo "bench: !! '$1' failed (rc=$?)" >&2
 }
 
 wants() { [[ " $ONLY " == *" $1 "* ]]; }
 
-: >"$RESULTS"; : >"$STATE/commands.txt"
+if [ "${APPEND:-0}" != 1 ]; then : >"$RESULTS"; : >"$COMMANDS"; fi
+rm -rf "$STATE"/run-*
 T0=$SECONDS
 echo "bench: machine load before start: $(cut -d' ' -f1-3 /proc/loadavg)"
 
@@ -111,10 +143,19 @@ if wants ramp; then
       --quiet-max 10 --refine 2 --p99-limit-ms 50 --max-time 480 --label ramp
   done
 fi
+if wants capacity; then
+  # carrying capacity: the same ramp with a loose latency limit (p99 <= 1 s, still no loss)
+  for i in $(seq "$RAMP_REPS"); do
+    start_stack
+    run ramp "${URLFLAGS[@]}" "${PIDFLAGS[@]}" -P 100 --start-rate 1000 --factor 1.5 -D "$RAMP_D" --drain 3 \
+      --quiet-max 10 --refine 2 --p99-limit-ms 1000 --max-time 480 --label ramp-capacity
+  done
+fi
 stop_all; PIDS=()
 echo "bench: standard set done in $((SECONDS - T0)) s"
 
+[ -n "$DOC" ] || { echo "bench: results in $RESULTS (no document written)"; exit 0; }
 peer=(); [ -f "$PEER_RESULTS" ] && peer=(--peer "$PEER_RESULTS")
-$PY bench/report.py "$RESULTS" "${peer[@]}" --commands "$STATE/commands.txt" --doc docs/benchmarks.md \
-  --elapsed $((SECONDS - T0)) --reps "$REPS" --ramp-reps "$RAMP_REPS"
-echo "bench: wrote docs/benchmarks.md (raw lines: $RESULTS)"
+$PY bench/report.py "$RESULTS" "${peer[@]}" --commands "$COMMANDS" --doc "$DOC" \
+  --elapsed "$([ "${APPEND:-0}" = 1 ] && echo 0 || echo $((SECONDS - T0)))" --reps "$REPS" --ramp-reps "$RAMP_REPS"
+echo "bench: wrote $DOC (raw lines: $RESULTS)"

@@ -1,0 +1,1141 @@
+#!/usr/bin/env python3
+"""parley-bench: Parley's load generator (asyncio + uvloop + picows, HdrHistogram latencies).
+
+Scenarios (each bounded in count and time; every target must be on 127.0.0.0/8):
+
+  conns   N idle authenticated sessions spread over the edges, several generator processes and
+          several 127.0.0.x source addresses; server RSS per connection, connect rate, failures.
+  pairs   P sender/receiver pairs on different edges, open-loop aggregate rate R for D seconds;
+          sent / sent-acknowledged / delivered / lost / duplicates, end-to-end latency
+          percentiles, CPU of every server process and CPU per delivered message.
+  ramp    pairs phases at rising rates until p99 > limit or anything is lost.
+  floor   the physical floor of the message path: one broker produce->consume round trip
+          (Parley's low-latency client settings) and one Redis round trip.
+
+Protocols: `parley` (POST /api/login, ws /ws?token=, welcome, send/sent/message/ack) and
+`socketio` (Engine.IO v4 / Socket.IO v5 over websocket, `send` / `message` events) so the same
+tool can drive a Socket.IO peer for comparisons.
+
+Every run prints a human table on stderr and one JSON line on stdout (`--out FILE` appends it).
+"""
+import argparse
+import asyncio
+import ipaddress
+import json
+import math
+import os
+import random
+import resource
+import socket
+import string
+import subprocess
+import sys
+import time
+from urllib.parse import urlsplit
+
+TOOL_VERSION = 1
+IP_BIND_ADDRESS_NO_PORT = 24  # linux/in.h
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+MAX_CONNS_PER_PROC = 15000   # RLIMIT_NOFILE is 20000 here and cannot be raised
+MAX_TIME_DEFAULT = 600.0
+
+
+# ----------------------------------------------------------------------------- safety
+
+def loopback_host(host):
+    """Returns an IPv4 loopback address for host, or raises SystemExit: loopback only."""
+    if host == "localhost":
+        return "127.0.0.1"
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        raise SystemExit(f"refusing target {host!r}: only literal 127.0.0.0/8 addresses (or localhost)")
+    if ip.version != 4 or ip not in ipaddress.ip_network("127.0.0.0/8"):
+        raise SystemExit(f"refusing target {host!r}: not in 127.0.0.0/8")
+    return str(ip)
+
+
+def parse_url(url):
+    u = urlsplit(url if "://" in url else "http://" + url)
+    if u.scheme not in ("http", "ws"):
+        raise SystemExit(f"unsupported scheme in {url!r} (http:// or ws://)")
+    host = loopback_host(u.hostname or "")
+    return host, u.port or 80
+
+
+def parse_hostport(spec, default_port):
+    host, _, port = spec.rpartition(":") if ":" in spec else (spec, "", str(default_port))
+    return loopback_host(host), int(port)
+
+
+# ----------------------------------------------------------------------------- /proc
+
+def read_rss_kb(pid):
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+def read_cpu_s(pid):
+    """user+system CPU seconds of a process (all its threads)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            data = f.read()
+    except OSError:
+        return None
+    fields = data[data.rindex(")") + 2:].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def read_machine():
+    with open("/proc/stat") as f:
+        parts = f.readline().split()[1:]
+    vals = list(map(int, parts))
+    idle = vals[3] + vals[4]
+    return sum(vals), idle
+
+
+def self_cpu_s():
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    c = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime, c.ru_utime + c.ru_stime
+
+
+class CpuWindow:
+    """CPU of the given pids, of this generator and of the machine between start() and stop()."""
+
+    def __init__(self, pids):
+        self.pids = pids
+
+    def start(self):
+        self.t0 = time.monotonic()
+        self.c0 = {label: read_cpu_s(pid) for label, pid in self.pids.items()}
+        self.g0 = self_cpu_s()
+        self.m0 = read_machine()
+        return self
+
+    def stop(self):
+        dt = time.monotonic() - self.t0
+        out = {"window_s": round(dt, 3), "per_pid": {}}
+        for label, pid in self.pids.items():
+            c1 = read_cpu_s(pid)
+            if c1 is None or self.c0[label] is None:
+                out["per_pid"][label] = None
+                continue
+            used = c1 - self.c0[label]
+            out["per_pid"][label] = {"cpu_s": round(used, 3), "pct": round(100 * used / dt, 1)}
+        g1 = self_cpu_s()
+        gen = (g1[0] - self.g0[0]) + (g1[1] - self.g0[1])
+        out["generator"] = {"cpu_s": round(gen, 3), "pct": round(100 * gen / dt, 1)}
+        m1 = read_machine()
+        total, idle = m1[0] - self.m0[0], m1[1] - self.m0[1]
+        out["machine_busy_pct"] = round(100 * (total - idle) / total, 1) if total else None
+        return out
+
+
+def group_cpu(cpu, infra):
+    """Sum CPU seconds/pct over non-infra pids (Parley) and over all pids (server)."""
+    parley_s = server_s = 0.0
+    for label, v in cpu["per_pid"].items():
+        if v is None:
+            continue
+        server_s += v["cpu_s"]
+        if label not in infra:
+            parley_s += v["cpu_s"]
+    dt = cpu["window_s"]
+    return {"parley_cpu_s": round(parley_s, 3), "parley_pct": round(100 * parley_s / dt, 1),
+            "server_cpu_s": round(server_s, 3), "server_pct": round(100 * server_s / dt, 1)}
+
+
+# ----------------------------------------------------------------------------- stats
+
+def new_hist():
+    from hdrh.histogram import HdrHistogram
+    return HdrHistogram(1, 120_000_000, 3)  # microseconds, 1 us .. 120 s
+
+
+def hist_ms(h):
+    if h.get_total_count() == 0:
+        return None
+    q = lambda p: round(h.get_value_at_percentile(p) / 1000, 3)
+    return {"n": h.get_total_count(), "p50": q(50), "p90": q(90), "p99": q(99), "p999": q(99.9),
+            "max": round(h.get_max_value() / 1000, 3), "mean": round(h.get_mean_value() / 1000, 3)}
+
+
+def fmt(v, nd=2):
+    if v is None:
+        return "-"
+    if isinstance(v, float):
+        return f"{v:.{nd}f}"
+    return str(v)
+
+
+def table(title, rows):
+    w = max(len(k) for k, _ in rows) if rows else 0
+    lines = [f"== {title}"] + [f"  {k.ljust(w)}  {v}" for k, v in rows]
+    print("\n".join(lines), file=sys.stderr, flush=True)
+
+
+def emit(args, rec):
+    rec.setdefault("tool", "parley-bench")
+    rec.setdefault("tool_version", TOOL_VERSION)
+    rec.setdefault("label", args.label)
+    rec.setdefault("time", time.strftime("%Y-%m-%dT%H:%M:%S%z"))
+    line = json.dumps(rec, separators=(",", ":"))
+    print(line, flush=True)
+    if args.out:
+        with open(args.out, "a") as f:
+            f.write(line + "\n")
+
+
+def parse_pids(specs):
+    pids = {}
+    for s in specs or []:
+        label, _, pid = s.partition("=")
+        if not pid.isdigit():
+            raise SystemExit(f"--pid wants LABEL=PID, got {s!r}")
+        pids[label] = int(pid)
+    return pids
+
+
+# ----------------------------------------------------------------------------- HTTP login
+
+class HttpConn:
+    """A tiny HTTP/1.1 keep-alive client for POST /api/login (JSON in, JSON out)."""
+
+    def __init__(self, host, port, src=None):
+        self.host, self.port, self.src = host, port, src
+        self.reader = self.writer = None
+
+    async def _open(self):
+        sock = make_socket(self.src)
+        await asyncio.get_running_loop().sock_connect(sock, (self.host, self.port))
+        self.reader, self.writer = await asyncio.open_connection(sock=sock)
+
+    async def post_json(self, path, obj):
+        body = json.dumps(obj).encode()
+        req = (f"POST {path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\nContent-Type: application/json\r\n"
+               f"Content-Length: {len(body)}\r\nConnection: keep-alive\r\n\r\n").encode() + body
+        for attempt in (0, 1):
+            try:
+                if self.writer is None:
+                    await self._open()
+                self.writer.write(req)
+                status_line = await self.reader.readline()
+                if not status_line:
+                    raise ConnectionError("closed")
+                status = int(status_line.split()[1])
+                length, chunked, close = 0, False, False
+                while True:
+                    line = await self.reader.readline()
+                    if line in (b"\r\n", b"\n", b""):
+                        break
+                    k, _, v = line.decode("latin-1").partition(":")
+                    k, v = k.strip().lower(), v.strip().lower()
+                    if k == "content-length":
+                        length = int(v)
+                    elif k == "transfer-encoding" and "chunked" in v:
+                        chunked = True
+                    elif k == "connection" and v == "close":
+                        close = True
+                if chunked:
+                    data = b""
+                    while True:
+                        n = int((await self.reader.readline()).strip(), 16)
+                        if n == 0:
+                            await self.reader.readline()
+                            break
+                        data += await self.reader.readexactly(n)
+                        await self.reader.readline()
+                else:
+                    data = await self.reader.readexactly(length)
+                if close:
+                    self.close()
+                if status != 200:
+                    raise RuntimeError(f"login HTTP {status}: {data[:200]!r}")
+                return json.loads(data)
+            except (ConnectionError, asyncio.IncompleteReadError, OSError):
+                self.close()
+                if attempt:
+                    raise
+
+    def close(self):
+        if self.writer is not None:
+            self.writer.close()
+        self.reader = self.writer = None
+
+
+class HttpPool:
+    def __init__(self, host, port, size, srcs):
+        self.free = asyncio.Queue()
+        for i in range(size):
+            self.free.put_nowait(HttpConn(host, port, srcs[i % len(srcs)] if srcs else None))
+        self.all = list(self.free._queue)
+
+    async def post_json(self, path, obj):
+        c = await self.free.get()
+        try:
+            return await c.post_json(path, obj)
+        finally:
+            self.free.put_nowait(c)
+
+    def close(self):
+        for c in self.all:
+            c.close()
+
+
+def make_socket(src):
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.setblocking(False)
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    if src:
+        s.setsockopt(socket.IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, 1)
+        s.bind((src, 0))
+    return s
+
+
+# ----------------------------------------------------------------------------- protocols
+
+def _picows():
+    from picows import WSListener, WSMsgType, ws_connect
+    return WSListener, WSMsgType, ws_connect
+
+
+WSListener, WSMsgType, ws_connect = _picows()
+
+
+class Conn(WSListener):
+    """One client connection. `ready` resolves when the protocol says the session is usable."""
+
+    def __init__(self, proto, user, index=-1):
+        self.proto, self.user, self.index = proto, user, index
+        self.transport = None
+        self.ready = asyncio.get_running_loop().create_future()
+        self.alive = False
+        self.handler = None          # pairs: the rig's callbacks
+        self.pending_acks = []
+
+    def on_ws_connected(self, transport):
+        self.transport = transport
+        self.alive = True
+
+    def on_ws_disconnected(self, transport):
+        was = self.alive
+        self.alive = False
+        if not self.ready.done():
+            self.ready.set_exception(ConnectionError("closed before ready"))
+        if was and self.handler is not None:
+            self.handler.on_disconnect(self)
+
+    def on_ws_frame(self, transport, frame):
+        t = frame.msg_type
+        if t == WSMsgType.TEXT:
+            self.on_text(frame.get_payload_as_utf8_text())
+        elif t == WSMsgType.CLOSE:
+            transport.disconnect()
+
+    def send_text(self, s):
+        self.transport.send(WSMsgType.TEXT, s.encode() if isinstance(s, str) else s)
+
+    def close(self):
+        if self.transport is not None and self.alive:
+            self.transport.disconnect()
+
+
+class ParleyConn(Conn):
+    def on_text(self, s):
+        m = json.loads(s)
+        t = m.get("type")
+        if t == "message":
+            if self.handler is not None:
+                self.handler.on_message(self, m.get("from"), m.get("to"), m.get("body"), m.get("msg"))
+        elif t == "sent":
+            if self.handler is not None:
+                self.handler.on_sent(self, m.get("id"))
+        elif t == "receipt":
+            if self.handler is not None:
+                self.handler.receipts += 1
+        elif t == "welcome":
+            if not self.ready.done():
+                self.ready.set_result(True)
+        elif t == "error":
+            if self.handler is not None:
+                self.handler.on_error(self, m.get("code"))
+            elif not self.ready.done():
+                self.ready.set_exception(RuntimeError(f"error before welcome: {m.get('code')}"))
+
+    def send_dm(self, to, body, cid):
+        self.send_text('{"type":"send","id":"%s","to":"%s","body":"%s"}' % (cid, to, body))
+
+    def queue_ack(self, msg):
+        self.pending_acks.append(msg)
+
+    def flush_acks(self):
+        if self.pending_acks and self.alive:
+            self.send_text('{"type":"ack","msgs":["%s"]}' % '","'.join(self.pending_acks))
+        self.pending_acks = []
+
+
+class SocketIOConn(Conn):
+    def on_text(self, s):
+        if s.startswith("42"):
+            ev = json.loads(s[2:])
+            if ev and ev[0] == "message" and self.handler is not None:
+                d = ev[1]
+                self.handler.on_message(self, d.get("from"), d.get("to"), d.get("body"), None)
+        elif s == "2":
+            self.send_text("3")
+        elif s.startswith("0"):
+            self.send_text("40")
+        elif s.startswith("40"):
+            if not self.ready.done():
+                self.ready.set_result(True)
+        elif s.startswith("44"):
+            if not self.ready.done():
+                self.ready.set_exception(RuntimeError("socket.io connect refused: " + s[:100]))
+
+    def send_dm(self, to, body, cid):
+        self.send_text('42["send",{"to":"%s","body":"%s"}]' % (to, body))
+
+    def queue_ack(self, msg):
+        pass
+
+    def flush_acks(self):
+        pass
+
+
+class Protocol:
+    """How to log in and connect for one protocol; holds per-URL login pools."""
+
+    def __init__(self, name, urls, srcs, pool_size):
+        self.name = name
+        self.urls = [parse_url(u) for u in urls]
+        self.srcs = srcs
+        self.pool_size = pool_size
+        self.pools = {}
+        self.conn_class = ParleyConn if name == "parley" else SocketIOConn
+
+    def pool(self, i):
+        if i not in self.pools:
+            h, p = self.urls[i]
+            self.pools[i] = HttpPool(h, p, self.pool_size, self.srcs)
+        return self.pools[i]
+
+    async def connect(self, url_index, user, src=None, index=-1, timeout=30.0, read_buffer=4096):
+        h, p = self.urls[url_index]
+        if self.name == "parley":
+            tok = (await self.pool(url_index).post_json("/api/login", {"user": user}))["token"]
+            url = f"ws://{h}:{p}/ws?token={tok}"
+        else:
+            url = f"ws://{h}:{p}/socket.io/?EIO=4&transport=websocket&user={user}"
+
+        def factory(_parsed, src=src):
+            return make_socket(src) if src else None
+
+        _, conn = await asyncio.wait_for(
+            ws_connect(lambda: self.conn_class(self, user, index), url, socket_factory=factory,
+                       read_buffer_init_size=read_buffer, websocket_handshake_timeout=timeout),
+            timeout)
+        await asyncio.wait_for(conn.ready, timeout)
+        return conn
+
+    def close(self):
+        for p in self.pools.values():
+            p.close()
+        self.pools = {}
+
+
+def run_nonce():
+    return "".join(random.choice(string.ascii_lowercase + string.digits) for _ in range(6))
+
+
+def src_ips(n):
+    # 127.0.0.1 is where the servers listen; sources start at .2
+    return [f"127.0.0.{2 + i}" for i in range(n)]
+
+
+def raise_nofile():
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
+# ----------------------------------------------------------------------------- conns
+
+async def open_many(proto, jobs, concurrency, timeout):
+    """jobs: [(url_index, user, src)] -> (conns, failures{reason: n}, connect latency hist)"""
+    sem = asyncio.Semaphore(concurrency)
+    conns, failures, hist = [], {}, new_hist()
+
+    async def one(job):
+        ui, user, src = job
+        async with sem:
+            t = time.monotonic()
+            try:
+                c = await proto.connect(ui, user, src, timeout=timeout, read_buffer=1024)
+            except Exception as e:  # noqa: BLE001 - every failure is counted by kind
+                reason = type(e).__name__
+                failures[reason] = failures.get(reason, 0) + 1
+                return
+            hist.record_value(max(1, int((time.monotonic() - t) * 1e6)))
+            conns.append((ui, c))
+
+    await asyncio.gather(*(one(j) for j in jobs))
+    return conns, failures, hist
+
+
+async def conns_worker(args):
+    """A generator process of `conns`: connects its share, reports, holds until told to stop."""
+    raise_nofile()
+    spec = json.loads(args.spec)
+    srcs = spec["srcs"]
+    proto = Protocol(spec["protocol"], spec["urls"], srcs, spec["pool"])
+    jobs = [(i % len(spec["urls"]), f"{spec['prefix']}{i}", srcs[i % len(srcs)])
+            for i in range(spec["first"], spec["first"] + spec["count"])]
+    t0 = time.time()
+    c0 = self_cpu_s()[0]
+    conns, failures, hist = await open_many(proto, jobs, spec["concurrency"], spec["timeout"])
+    t1 = time.time()
+    proto.close()
+    per_url = [0] * len(spec["urls"])
+    for ui, _ in conns:
+        per_url[ui] += 1
+    rep = {"event": "connected", "ok": len(conns), "failures": failures, "t0": t0, "t1": t1,
+           "per_url": per_url, "cpu_s": self_cpu_s()[0] - c0, "hist": hist.encode().decode()}
+    print(json.dumps(rep), flush=True)
+    loop = asyncio.get_running_loop()
+    line = await loop.run_in_executor(None, sys.stdin.readline)
+    alive = sum(1 for _, c in conns if c.alive)
+    print(json.dumps({"event": "end", "alive": alive, "cmd": line.strip()}), flush=True)
+    for _, c in conns:
+        c.close()
+    await asyncio.sleep(0.5)
+
+
+def rss_all(pids):
+    return {label: read_rss_kb(pid) for label, pid in pids.items()}
+
+
+async def scen_conns(args):
+    pids = parse_pids(args.pid)
+    n = args.n
+    procs = args.procs or max(1 if n < 2000 else 2, math.ceil(n / MAX_CONNS_PER_PROC))
+    if math.ceil(n / procs) > MAX_CONNS_PER_PROC + 4000:
+        raise SystemExit(f"{n} connections need more than {procs} generator processes (fd limit)")
+    nsrc = args.src_ips or max(1, math.ceil(n / 20000))
+    srcs = src_ips(nsrc)
+    urls = args.url
+    edge_labels = args.edge_label or [l for l in pids if l.startswith("ws-edge")][:len(urls)]
+    prefix = f"c{run_nonce()}_"
+
+    rss_before = rss_all(pids)
+    share = [n // procs + (1 if i < n % procs else 0) for i in range(procs)]
+    workers, first = [], 0
+    cpu = CpuWindow(pids).start()
+    for i in range(procs):
+        spec = {"protocol": args.protocol, "urls": urls, "srcs": srcs, "first": first, "count": share[i],
+                "prefix": prefix, "concurrency": max(1, args.concurrency // procs), "pool": args.login_pool,
+                "timeout": args.timeout}
+        first += share[i]
+        workers.append(await asyncio.create_subprocess_exec(
+            sys.executable, os.path.abspath(__file__), "_conns-worker", "--spec", json.dumps(spec),
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE))
+    reps = []
+    deadline = time.monotonic() + args.max_time
+    for w in workers:
+        line = await asyncio.wait_for(w.stdout.readline(), max(1, deadline - time.monotonic()))
+        if not line:
+            raise SystemExit("a generator worker died while connecting")
+        reps.append(json.loads(line))
+    connect_cpu = cpu.stop()
+    ok = sum(r["ok"] for r in reps)
+    failures = {}
+    for r in reps:
+        for k, v in r["failures"].items():
+            failures[k] = failures.get(k, 0) + v
+    per_url = [sum(r["per_url"][i] for r in reps) for i in range(len(urls))]
+    t0, t1 = min(r["t0"] for r in reps), max(r["t1"] for r in reps)
+    hist = new_hist()
+    for r in reps:
+        hist.decode_and_add(r["hist"].encode())
+    await asyncio.sleep(args.settle)
+    rss_after = rss_all(pids)
+    await asyncio.sleep(args.hold)
+    rss_end = rss_all(pids)
+    alive = 0
+    for w in workers:
+        w.stdin.write(b"stop\n")
+        await w.stdin.drain()
+    for w in workers:
+        line = await asyncio.wait_for(w.stdout.readline(), 60)
+        alive += json.loads(line)["alive"] if line else 0
+    for w in workers:
+        await w.wait()
+
+    def per_conn(before, after, count):
+        if before is None or after is None or not count:
+            return None
+        return round((after - before) / count, 2)
+
+    per_pid = {}
+    for label in pids:
+        per_pid[label] = {"before_kb": rss_before[label], "after_kb": rss_after[label], "end_kb": rss_end[label]}
+    edges = {}
+    for i, label in enumerate(edge_labels):
+        if label in pids:
+            edges[label] = {"sessions": per_url[i], "kb_per_conn": per_conn(rss_before[label], rss_after[label], per_url[i]),
+                            "kb_per_conn_end": per_conn(rss_before[label], rss_end[label], per_url[i])}
+    tot = lambda d, keys: sum(d[k] for k in keys if d.get(k) is not None)
+    all_labels = list(pids)
+    parley_labels = [l for l in pids if l not in args.infra]
+    rec = {
+        "scenario": "conns", "protocol": args.protocol, "n": n, "connected": ok, "failed": n - ok,
+        "failures": failures, "alive_end": alive, "generator_procs": procs, "src_ips": nsrc,
+        "concurrency": args.concurrency, "connect_s": round(t1 - t0, 3),
+        "connect_rate": round(ok / (t1 - t0), 1) if t1 > t0 else None, "connect_ms": hist_ms(hist),
+        "edges": edges,
+        "kb_per_conn_all": per_conn(tot(rss_before, all_labels), tot(rss_after, all_labels), ok),
+        "kb_per_conn_parley": per_conn(tot(rss_before, parley_labels), tot(rss_after, parley_labels), ok),
+        "rss_per_pid": per_pid,
+        "connect_cpu": {"window_s": connect_cpu["window_s"], "per_pid": connect_cpu["per_pid"],
+                        "generator_workers_cpu_s": round(sum(r["cpu_s"] for r in reps), 2),
+                        "machine_busy_pct": connect_cpu["machine_busy_pct"]},
+        "settle_s": args.settle, "hold_s": args.hold,
+    }
+    rows = [("connected / failed", f"{ok} / {n - ok}  {failures or ''}"), ("alive after hold", alive),
+            ("generator procs / src IPs", f"{procs} / {nsrc}"),
+            ("connect rate /s", fmt(rec["connect_rate"], 0)),
+            ("connect ms p50/p99/max", "/".join(fmt(rec["connect_ms"][k]) for k in ("p50", "p99", "max")) if rec["connect_ms"] else "-")]
+    for label, e in edges.items():
+        rows.append((f"{label} sessions, KB/conn (end)", f"{e['sessions']}, {fmt(e['kb_per_conn'])} ({fmt(e['kb_per_conn_end'])})"))
+    rows.append(("KB/conn all pids / Parley only", f"{fmt(rec['kb_per_conn_all'])} / {fmt(rec['kb_per_conn_parley'])}"))
+    for label in pids:
+        rows.append((f"RSS {label} KB before/after/end", f"{rss_before[label]} / {rss_after[label]} / {rss_end[label]}"))
+    table(f"conns N={n} ({args.protocol})", rows)
+    emit(args, rec)
+
+
+# ----------------------------------------------------------------------------- pairs
+
+class PairsRig:
+    def __init__(self, args, proto):
+        self.args, self.proto = args, proto
+        self.senders, self.receivers = [], []
+        self.phase = None
+        self.disconnected = 0
+        self.receipts = 0
+        self.acks_frames = 0
+        self.stale = 0
+        self.ack_task = None
+
+    async def open(self):
+        a = self.args
+        n_urls = len(self.proto.urls)
+        prefix = f"p{run_nonce()}_"
+        srcs = src_ips(a.src_ips or 1)
+        self.proto.srcs = srcs
+        self.names_s = [f"{prefix}s{i}" for i in range(a.P)]
+        self.names_r = [f"{prefix}r{i}" for i in range(a.P)]
+        # receivers first, so nothing is sent to a user who is not connected yet
+        rj = [((i + 1) % n_urls, self.names_r[i], srcs[i % len(srcs)]) for i in range(a.P)]
+        sj = [(i % n_urls, self.names_s[i], srcs[i % len(srcs)]) for i in range(a.P)]
+        self.receivers = await self._open(rj)
+        self.senders = await self._open(sj)
+        self.proto.close()
+        for c in self.senders + self.receivers:
+            c.handler = self
+        if a.ack_interval_ms > 0:
+            self.ack_task = asyncio.get_running_loop().create_task(self._ack_loop())
+
+    async def _open(self, jobs):
+        sem = asyncio.Semaphore(50)
+
+        async def one(i, job):
+            async with sem:
+                return await self.proto.connect(job[0], job[1], job[2], index=i, read_buffer=16384)
+        return await asyncio.gather(*(one(i, j) for i, j in enumerate(jobs)))
+
+    async def _ack_loop(self):
+        iv = self.args.ack_interval_ms / 1000
+        while True:
+            await asyncio.sleep(iv)
+            for c in self.receivers:
+                if c.pending_acks:
+                    c.flush_acks()
+                    self.acks_frames += 1
+
+    def close(self):
+        if self.ack_task:
+            self.ack_task.cancel()
+        for c in self.senders + self.receivers:
+            c.close()
+
+    # -- callbacks
+    def on_disconnect(self, conn):
+        self.disconnected += 1
+
+    def on_error(self, conn, code):
+        ph = self.phase
+        if ph is not None:
+            ph["errors"][code] = ph["errors"].get(code, 0) + 1
+
+    def on_sent(self, conn, cid):
+        ph = self.phase
+        if ph is None or not cid or cid[0] != ph["tag"]:
+            return
+        seq = int(cid[1:])
+        if seq < len(ph["send_us"]) and not ph["sent_acked"][seq]:
+            ph["sent_acked"][seq] = 1
+            ph["n_sent_acked"] += 1
+            ph["sent_hist"].record_value(max(1, time.monotonic_ns() // 1000 - ph["send_us"][seq]))
+
+    def on_message(self, conn, frm, to, body, msg):
+        now = time.monotonic_ns() // 1000
+        if msg is not None:
+            if self.args.ack_interval_ms > 0:
+                conn.pending_acks.append(msg)
+            else:
+                conn.send_text('{"type":"ack","msgs":["%s"]}' % msg)
+                self.acks_frames += 1
+        ph = self.phase
+        try:
+            tag, seq, _ = body.split("|", 2)
+            seq = int(seq)
+        except (AttributeError, ValueError):
+            if ph:
+                ph["bad"] += 1
+            return
+        if ph is None or tag != ph["tag"]:
+            self.stale += 1
+            return
+        if conn.index != seq % self.args.P or to != conn.user or frm != self.names_s[seq % self.args.P]:
+            ph["misrouted"] += 1
+            return
+        if ph["delivered"][seq]:
+            ph["dups"] += 1
+            return
+        ph["delivered"][seq] = 1
+        ph["n_delivered"] += 1
+        if now <= ph["deadline_us"]:
+            ph["n_in_time"] += 1
+            ph["hist"].record_value(max(1, now - ph["send_us"][seq]))
+        else:
+            ph["n_late"] += 1
+        ph["last_arrival"] = time.monotonic()
+
+    async def run_phase(self, tag, rate, duration, drain, pids, measure=True):
+        a = self.args
+        total = int(round(rate * duration))
+        pad = max(0, a.body_size - 24)
+        padding = "x" * pad
+        ph = {"tag": tag, "send_us": [], "sent_acked": bytearray(total), "n_sent_acked": 0,
+              "delivered": bytearray(total), "n_delivered": 0, "n_in_time": 0, "n_late": 0, "dups": 0,
+              "misrouted": 0, "bad": 0, "errors": {}, "hist": new_hist(), "sent_hist": new_hist(),
+              "deadline_us": 1 << 62, "last_arrival": time.monotonic()}
+        self.stale = 0
+        self.acks_frames = 0
+        self.receipts = 0
+        disc0 = self.disconnected
+        lag = new_hist()
+        self.phase = ph
+        P = a.P
+        names_r = self.names_r
+        senders = self.senders
+        send_us = ph["send_us"]
+        tick = a.tick_ms / 1000
+        cpu = CpuWindow(pids).start() if measure else None
+        t0 = time.monotonic()
+        t0_us = int(t0 * 1e6)
+        k = 0
+        while k < total:
+            now = time.monotonic()
+            due = min(total, int((now - t0) * rate) + 1)
+            while k < due:
+                i = k % P
+                t_us = time.monotonic_ns() // 1000
+                if (k & 15) == 0:
+                    lag.record_value(max(1, t_us - (t0_us + int(k * 1e6 / rate))))
+                send_us.append(t_us)
+                s = senders[i]
+                if s.alive:
+                    s.send_dm(names_r[i], f"{tag}|{k}|{t_us}|{padding}", f"{tag}{k}")
+                k += 1
+            await asyncio.sleep(tick)
+        t_send_end = time.monotonic()
+        cpu_send = cpu.stop() if measure else None
+        ph["deadline_us"] = int((t_send_end + drain) * 1e6)
+        while time.monotonic() < t_send_end + drain and ph["n_delivered"] < total:
+            await asyncio.sleep(0.02)
+        in_time = ph["n_in_time"]
+        # keep listening for late arrivals until 1 s of quiet (bounded by quiet_max)
+        qend = time.monotonic() + a.quiet_max
+        while ph["n_delivered"] < total and time.monotonic() < qend and time.monotonic() - ph["last_arrival"] < 1.0:
+            await asyncio.sleep(0.05)
+        if not measure:
+            return None
+        achieved = total / (t_send_end - t0) if t_send_end > t0 else 0
+        g = group_cpu(cpu_send, a.infra)
+        delivered_in_window = in_time
+        rec = {
+            "rate": rate, "duration_s": duration, "pairs": P, "body_size": a.body_size,
+            "ack_interval_ms": a.ack_interval_ms, "sent": total, "achieved_send_rate": round(achieved, 1),
+            "generator_bound": achieved < 0.95 * rate, "send_lag_ms": hist_ms(lag),
+            "sent_acked": ph["n_sent_acked"], "sent_ack_ms": hist_ms(ph["sent_hist"]),
+            "delivered": in_time, "lost": total - in_time, "lost_late": ph["n_late"],
+            "lost_never": total - ph["n_delivered"], "dups": ph["dups"], "misrouted": ph["misrouted"],
+            "stale": self.stale, "bad": ph["bad"], "errors": ph["errors"],
+            "disconnected": self.disconnected - disc0, "ack_frames": self.acks_frames, "receipts": self.receipts,
+            "latency_ms": hist_ms(ph["hist"]), "drain_s": drain,
+            "cpu": {**cpu_send, **g,
+                    "parley_us_per_msg": round(g["parley_cpu_s"] * 1e6 / total, 1) if total else None,
+                    "server_us_per_msg": round(g["server_cpu_s"] * 1e6 / total, 1) if total else None,
+                    "generator_us_per_msg": round(cpu_send["generator"]["cpu_s"] * 1e6 / total, 1) if total else None},
+        }
+        self.phase = None
+        return rec
+
+
+def pairs_rows(r):
+    lat = r["latency_ms"] or {}
+    c = r["cpu"]
+    rows = [("rate target / achieved", f"{r['rate']} / {r['achieved_send_rate']}" + ("  GENERATOR-BOUND" if r["generator_bound"] else "")),
+            ("sent / sent-acked / delivered", f"{r['sent']} / {r['sent_acked']} / {r['delivered']}"),
+            ("lost (late / never) / dups", f"{r['lost']} ({r['lost_late']} / {r['lost_never']}) / {r['dups']}"),
+            ("misrouted / stale / bad / disconnected", f"{r['misrouted']} / {r['stale']} / {r['bad']} / {r['disconnected']}"),
+            ("errors", r["errors"] or "-"),
+            ("latency ms p50/p90/p99/p99.9/max", "/".join(fmt(lat.get(k)) for k in ("p50", "p90", "p99", "p999", "max"))),
+            ("sent-ack ms p50/p99", "/".join(fmt((r["sent_ack_ms"] or {}).get(k)) for k in ("p50", "p99"))),
+            ("send lag ms p99", fmt((r["send_lag_ms"] or {}).get("p99")))]
+    for label, v in c["per_pid"].items():
+        rows.append((f"cpu {label} %", fmt(v["pct"], 1) if v else "-"))
+    rows += [("cpu Parley / all servers %", f"{c['parley_pct']} / {c['server_pct']}"),
+             ("cpu generator %", c["generator"]["pct"]), ("machine busy %", c["machine_busy_pct"]),
+             ("Parley CPU us per msg", c["parley_us_per_msg"]), ("all servers CPU us per msg", c["server_us_per_msg"])]
+    return rows
+
+
+async def idle_cpu(pids, infra, seconds):
+    if seconds <= 0:
+        return None
+    w = CpuWindow(pids).start()
+    await asyncio.sleep(seconds)
+    c = w.stop()
+    return {"window_s": c["window_s"], "per_pid_pct": {k: (v["pct"] if v else None) for k, v in c["per_pid"].items()},
+            **group_cpu(c, infra)}
+
+
+async def scen_pairs(args):
+    pids = parse_pids(args.pid)
+    proto = Protocol(args.protocol, args.url, None, 4)
+    rig = PairsRig(args, proto)
+    await rig.open()
+    try:
+        idle = await idle_cpu(pids, args.infra, args.idle)
+        await rig.run_phase("w", args.R, args.warmup, 2.0, pids, measure=False)
+        r = await rig.run_phase("m", args.R, args.D, args.drain, pids)
+    finally:
+        rig.close()
+    r.update({"scenario": "pairs", "protocol": args.protocol, "urls": args.url, "idle_cpu": idle})
+    table(f"pairs P={args.P} R={args.R} D={args.D}s ({args.protocol})", pairs_rows(r))
+    emit(args, r)
+
+
+async def scen_ramp(args):
+    pids = parse_pids(args.pid)
+    proto = Protocol(args.protocol, args.url, None, 4)
+    rig = PairsRig(args, proto)
+    await rig.open()
+    steps = []
+    phase_no = [0]
+    tags = "abcdefghijklnopqrstuvxyz"  # no 'm' (measured pairs) or 'w' (warmup)
+
+    def ok(r):
+        return (r["lost"] == 0 and r["latency_ms"] is not None and r["latency_ms"]["p99"] <= args.p99_limit_ms
+                and not r["generator_bound"] and r["disconnected"] == 0)
+
+    def why(r):
+        if r["generator_bound"]:
+            return "generator-bound"
+        if r["lost"]:
+            return f"lost {r['lost']}"
+        if r["disconnected"]:
+            return f"disconnected {r['disconnected']}"
+        return f"p99 {r['latency_ms']['p99'] if r['latency_ms'] else '-'} ms"
+
+    async def step(rate):
+        tag = tags[phase_no[0] % len(tags)]
+        phase_no[0] += 1
+        await rig.run_phase(tag, rate, min(2.0, args.D / 4), 2.0, pids, measure=False)
+        tag = tags[phase_no[0] % len(tags)]
+        phase_no[0] += 1
+        r = await rig.run_phase(tag, rate, args.D, args.drain, pids)
+        r["pass"] = ok(r)
+        r["why"] = "ok" if r["pass"] else why(r)
+        steps.append(r)
+        lat = r["latency_ms"] or {}
+        print(f"  ramp step {rate:>8.0f} msg/s: {'PASS' if r['pass'] else 'FAIL'} ({r['why']}) "
+              f"p50 {fmt(lat.get('p50'))} p99 {fmt(lat.get('p99'))} ms, lost {r['lost']}, "
+              f"Parley cpu {r['cpu']['parley_pct']}% tansu {fmt((r['cpu']['per_pid'].get('tansu') or {}).get('pct'), 1)}% "
+              f"gen {r['cpu']['generator']['pct']}%", file=sys.stderr, flush=True)
+        emit(args, {"scenario": "ramp-step", "protocol": args.protocol, **r})
+        return r
+
+    t_start = time.monotonic()
+    best, first_fail, stop_reason = None, None, None
+    try:
+        rate = args.start_rate
+        while True:
+            if time.monotonic() - t_start > args.max_time:
+                stop_reason = "max-time"
+                break
+            r = await step(rate)
+            if r["pass"]:
+                best = rate
+                if rate >= args.max_rate:
+                    stop_reason = "max-rate"
+                    break
+                rate = min(args.max_rate, rate * args.factor)
+            else:
+                first_fail = rate
+                stop_reason = r["why"]
+                break
+        if best is None and first_fail is not None:
+            # the first step failed: halve until something passes
+            rate = first_fail / 2
+            while rate >= 100 and time.monotonic() - t_start < args.max_time:
+                r = await step(rate)
+                if r["pass"]:
+                    best = rate
+                    break
+                first_fail = rate
+                rate /= 2
+        if best is not None and first_fail is not None:
+            lo, hi = best, first_fail
+            for _ in range(args.refine):
+                if time.monotonic() - t_start > args.max_time:
+                    break
+                mid = round((lo + hi) / 2)
+                r = await step(mid)
+                if r["pass"]:
+                    lo = mid
+                else:
+                    hi = mid
+            best, first_fail = lo, hi
+    finally:
+        rig.close()
+    brief = [{"rate": s["rate"], "pass": s["pass"], "why": s["why"], "p50": (s["latency_ms"] or {}).get("p50"),
+              "p99": (s["latency_ms"] or {}).get("p99"), "lost": s["lost"], "parley_pct": s["cpu"]["parley_pct"],
+              "server_pct": s["cpu"]["server_pct"], "parley_us_per_msg": s["cpu"]["parley_us_per_msg"],
+              "per_pid_pct": {k: (v["pct"] if v else None) for k, v in s["cpu"]["per_pid"].items()},
+              "generator_pct": s["cpu"]["generator"]["pct"], "machine_busy_pct": s["cpu"]["machine_busy_pct"]}
+             for s in steps]
+    rec = {"scenario": "ramp", "protocol": args.protocol, "pairs": args.P, "step_s": args.D,
+           "p99_limit_ms": args.p99_limit_ms, "max_sustainable_rate": best, "first_failing_rate": first_fail,
+           "stop_reason": stop_reason, "steps": brief}
+    table(f"ramp P={args.P} ({args.protocol})", [("max sustainable msg/s", best), ("first failing msg/s", first_fail),
+                                                 ("stop reason", stop_reason)])
+    emit(args, rec)
+
+
+# ----------------------------------------------------------------------------- floor
+
+def scen_floor(args):
+    from confluent_kafka import Consumer, Producer, TopicPartition, OFFSET_END
+    from confluent_kafka.admin import AdminClient, NewTopic
+
+    kh, kp = parse_hostport(args.kafka, 9092)
+    rh, rp = parse_hostport(args.redis, 6379)
+    brokers = f"{kh}:{kp}"
+    topic = f"bench.floor.{run_nonce()}"
+    admin = AdminClient({"bootstrap.servers": brokers})
+    fut = admin.create_topics([NewTopic(topic, num_partitions=1, replication_factor=1)])[topic]
+    fut.result(15)
+    low = {"socket.nagle.disable": True}
+    prod = Producer({"bootstrap.servers": brokers, **low, "linger.ms": 1, "acks": "all",
+                     "enable.idempotence": True, "allow.auto.create.topics": False})
+    cons = Consumer({"bootstrap.servers": brokers, **low, "group.id": f"bench-floor-{run_nonce()}",
+                     "fetch.wait.max.ms": 10, "enable.auto.commit": False, "allow.auto.create.topics": False})
+    cons.assign([TopicPartition(topic, 0, OFFSET_END)])
+
+    deadline = time.monotonic() + args.max_time
+    value = b"x" * args.body_size
+
+    # produce acknowledged (what the edge waits for before `sent`)
+    h_ack = new_hist()
+    for i in range(args.n + 10):
+        t = time.monotonic_ns()
+        prod.produce(topic, value=value, key=b"k")
+        prod.flush(10)
+        if i >= 10:
+            h_ack.record_value(max(1, (time.monotonic_ns() - t) // 1000))
+        if time.monotonic() > deadline:
+            break
+
+    # produce -> consume, one message at a time (the consumer has been polling since assign)
+    h_hop = new_hist()
+    got = 0
+    while True:  # drain what the ack loop produced
+        m = cons.poll(0.5)
+        if m is None:
+            break
+    for i in range(args.n + 10):
+        tag = f"{i}|".encode()
+        t = time.monotonic_ns()
+        prod.produce(topic, value=tag + value, key=b"k")
+        prod.poll(0)
+        while True:
+            m = cons.poll(1.0)
+            prod.poll(0)
+            if m is None:
+                if time.monotonic() > deadline:
+                    break
+                continue
+            if m.error() is None and m.value().startswith(tag):
+                break
+        if i >= 10 and m is not None:
+            h_hop.record_value(max(1, (time.monotonic_ns() - t) // 1000))
+            got += 1
+        if time.monotonic() > deadline:
+            break
+    prod.flush(5)
+    cons.close()
+
+    # one Redis round trip (PING)
+    h_redis = new_hist()
+    s = socket.create_connection((rh, rp), timeout=5)
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    for i in range(args.n * 5 + 50):
+        t = time.monotonic_ns()
+        s.sendall(b"PING\r\n")
+        buf = b""
+        while not buf.endswith(b"\r\n"):
+            buf += s.recv(64)
+        if i >= 50:
+            h_redis.record_value(max(1, (time.monotonic_ns() - t) // 1000))
+    s.close()
+
+    ack, hop, red = hist_ms(h_ack), hist_ms(h_hop), hist_ms(h_redis)
+    path = {k: round(2 * hop[k] + red[k], 3) for k in ("p50", "p90", "p99")} if hop and red else None
+    rec = {"scenario": "floor", "broker": brokers, "redis": f"{rh}:{rp}", "n": args.n, "body_size": args.body_size,
+           "client_settings": {"socket.nagle.disable": True, "fetch.wait.max.ms": 10, "linger.ms": 1, "acks": "all",
+                               "enable.idempotence": True},
+           "produce_ack_ms": ack, "broker_hop_ms": hop, "redis_rtt_ms": red,
+           "path_floor_ms": path,
+           "path_floor_note": "Parley's message path = 2 broker hops (chat.inbound -> relay -> chat.deliver.<edge>) "
+                              "+ 1 Redis round trip (relay's pipeline); path_floor = 2*hop + redis at each percentile"}
+    rows = [("produce acked ms p50/p99", f"{ack['p50']} / {ack['p99']}"),
+            ("broker hop produce->consume ms p50/p90/p99", f"{hop['p50']} / {hop['p90']} / {hop['p99']}" if hop else "-"),
+            ("redis RTT ms p50/p99", f"{red['p50']} / {red['p99']}"),
+            ("path floor (2 hops + redis) ms p50/p99", f"{path['p50']} / {path['p99']}" if path else "-")]
+    table("floor", rows)
+    emit(args, rec)
+
+
+# ----------------------------------------------------------------------------- CLI
+
+def build_parser():
+    p = argparse.ArgumentParser(prog="parley_bench.py", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="cmd", required=True)
+
+    def common(q, servers=True):
+        if servers:
+            q.add_argument("--url", action="append", required=True,
+                           help="server base URL, http://127.0.0.x:PORT (repeat for each edge/node)")
+            q.add_argument("--protocol", choices=["parley", "socketio"], default="parley")
+            q.add_argument("--pid", action="append", default=[], help="LABEL=PID of a server process (repeat)")
+            q.add_argument("--infra", type=lambda s: set(s.split(",")), default={"tansu", "redis"},
+                           help="labels not counted as Parley's own CPU/RSS (default tansu,redis)")
+        q.add_argument("--label", default="")
+        q.add_argument("--out", help="append the JSON line(s) to this file")
+        q.add_argument("--max-time", type=float, default=MAX_TIME_DEFAULT, help="hard cap of the run, seconds")
+
+    c = sub.add_parser("conns", help="N idle authenticated sessions")
+    common(c)
+    c.add_argument("-n", type=int, default=10000)
+    c.add_argument("--procs", type=int, default=0, help="generator processes (0: auto, <=15000 conns each)")
+    c.add_argument("--src-ips", type=int, default=0, help="127.0.0.x source addresses (0: auto)")
+    c.add_argument("--concurrency", type=int, default=100, help="connects in flight, over all processes")
+    c.add_argument("--login-pool", type=int, default=8, help="keep-alive login connections per edge per process")
+    c.add_argument("--settle", type=float, default=5.0)
+    c.add_argument("--hold", type=float, default=10.0)
+    c.add_argument("--timeout", type=float, default=30.0, help="per-connect timeout")
+    c.add_argument("--edge-label", action="append", help="pid label of the edge behind each --url, in order")
+
+    def pairs_opts(q):
+        common(q)
+        q.add_argument("-P", type=int, default=100, help="sender/receiver pairs")
+        q.add_argument("--body-size", type=int, default=100)
+        q.add_argument("--drain", type=float, default=5.0, help="seconds after the last send that still count")
+        q.add_argument("--quiet-max", type=float, default=10.0, help="max extra wait for late arrivals")
+        q.add_argument("--ack-interval-ms", type=float, default=5.0,
+                       help="receivers batch acks and flush every this many ms (0: one ack frame per message)")
+        q.add_argument("--tick-ms", type=float, default=1.0, help="send loop timer")
+        q.add_argument("--src-ips", type=int, default=1)
+
+    pr = sub.add_parser("pairs", help="P cross-edge pairs at aggregate rate R for D s")
+    pairs_opts(pr)
+    pr.add_argument("-R", type=float, default=1000)
+    pr.add_argument("-D", type=float, default=30)
+    pr.add_argument("--warmup", type=float, default=2.0)
+    pr.add_argument("--idle", type=float, default=3.0, help="seconds of idle CPU measured before the run")
+
+    rp = sub.add_parser("ramp", help="pairs at rising rates until p99 > limit or any loss")
+    pairs_opts(rp)
+    rp.add_argument("-D", type=float, default=8, help="seconds per step")
+    rp.add_argument("--start-rate", type=float, default=1000)
+    rp.add_argument("--factor", type=float, default=1.25)
+    rp.add_argument("--max-rate", type=float, default=50000)
+    rp.add_argument("--refine", type=int, default=2)
+    rp.add_argument("--p99-limit-ms", type=float, default=50.0)
+
+    fl = sub.add_parser("floor", help="broker produce->consume and Redis round trips")
+    common(fl, servers=False)
+    fl.add_argument("--kafka", required=True, help="127.0.0.1:PORT of the broker")
+    fl.add_argument("--redis", required=True, help="127.0.0.1:PORT of Redis")
+    fl.add_argument("-n", type=int, default=500)
+    fl.add_argument("--body-size", type=int, default=300)
+
+    w = sub.add_parser("_conns-worker")
+    w.add_argument("--spec", required=True)
+    return p
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    if args.cmd == "_conns-worker":
+        spec = json.loads(args.spec)
+        for u in spec["urls"]:
+            parse_url(u)
+        import uvloop
+        uvloop.run(conns_worker(args))
+        return
+    if args.cmd == "floor":
+        scen_floor(args)
+        return
+    for u in args.url:
+        parse_url(u)  # refuses anything outside 127.0.0.0/8
+    import uvloop
+
+    async def capped(coro):
+        try:
+            await asyncio.wait_for(coro, args.max_time + 120)
+        except asyncio.TimeoutError:
+            raise SystemExit(f"run exceeded --max-time {args.max_time}s")
+
+    if args.cmd == "conns":
+        uvloop.run(capped(scen_conns(args)))
+    elif args.cmd == "pairs":
+        uvloop.run(capped(scen_pairs(args)))
+    elif args.cmd == "ramp":
+        uvloop.run(capped(scen_ramp(args)))
+
+
+if __name__ == "__main__":
+    main()

@@ -49,28 +49,24 @@ public final class KafkaProducer: Sendable {
     /// returns their deliveries, in the same order, once all are acknowledged. If any fails,
     /// throws the first failure, but only after every enqueued record has completed.
     public func send(batch records: [KafkaOutgoingRecord]) async throws -> [KafkaDelivery] {
+        try await enqueue(batch: records).deliveries()
+    }
+
+    /// Enqueues all records in this order and returns as soon as they are queued, so the caller
+    /// can enqueue the next batch (in order) while this one is in flight; await
+    /// ``KafkaPendingBatch/deliveries()`` for the acknowledgements. If a record cannot be
+    /// enqueued, the later ones are not (that would break the order) and `deliveries()` throws.
+    public func enqueue(batch records: [KafkaOutgoingRecord]) async -> KafkaPendingBatch {
         var promises: [KafkaPromise<KafkaDelivery>] = []
         promises.reserveCapacity(records.count)
-        var firstError: (any Error)?
         for record in records {
             do {
                 promises.append(try await enqueue(record))
             } catch {
-                firstError = error  // later records are not sent: sending them would break the order
-                break
+                return KafkaPendingBatch(promises: promises, enqueueError: error)
             }
         }
-        var deliveries: [KafkaDelivery] = []
-        deliveries.reserveCapacity(promises.count)
-        for promise in promises {
-            do {
-                deliveries.append(try await promise.value())
-            } catch {
-                if firstError == nil { firstError = error }
-            }
-        }
-        if let firstError { throw firstError }
-        return deliveries
+        return KafkaPendingBatch(promises: promises, enqueueError: nil)
     }
 
     /// Flushes outstanding records (waiting at most `timeout`), fails what is left with
@@ -223,5 +219,28 @@ func logClientError(_ logger: Logger, _ handle: OpaquePointer, _ err: Int32, _ r
         logger.debug("Kafka \(role) error: \(reason)", metadata: ["parley.kafka.error": "\(code.name)"])
     } else {
         logger.warning("Kafka \(role) error: \(reason)", metadata: ["parley.kafka.error": "\(code.name)"])
+    }
+}
+
+/// Records enqueued by ``KafkaProducer/enqueue(batch:)`` whose acknowledgements are pending.
+public struct KafkaPendingBatch: Sendable {
+    let promises: [KafkaPromise<KafkaDelivery>]
+    let enqueueError: (any Error)?
+
+    /// Waits for every enqueued record; throws the first failure (an enqueue failure first)
+    /// after all have completed.
+    public func deliveries() async throws -> [KafkaDelivery] {
+        var firstError = enqueueError
+        var deliveries: [KafkaDelivery] = []
+        deliveries.reserveCapacity(promises.count)
+        for promise in promises {
+            do {
+                deliveries.append(try await promise.value())
+            } catch {
+                if firstError == nil { firstError = error }
+            }
+        }
+        if let firstError { throw firstError }
+        return deliveries
     }
 }

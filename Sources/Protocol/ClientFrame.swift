@@ -9,78 +9,84 @@ public enum ClientFrame: Sendable, Equatable {
     /// `{"type":"watch","users":["bob",…]}`: replaces the session's presence watch list.
     case watch(users: [String])
 
-    private struct Head: Decodable {
+    /// Every field any frame has, each nil when absent or of the wrong type, so a frame is
+    /// parsed once whatever its type.
+    private struct Fields: Decodable {
         let type: String?
         let id: String?
+        let to: String?
+        let body: String?
+        let msgs: [String]?
+        let users: [String]?
 
         init(from decoder: any Decoder) throws {
             let container = try decoder.container(keyedBy: CodingKeys.self)
             type = try? container.decodeIfPresent(String.self, forKey: .type)
             id = try? container.decodeIfPresent(String.self, forKey: .id)
+            to = try? container.decodeIfPresent(String.self, forKey: .to)
+            body = try? container.decodeIfPresent(String.self, forKey: .body)
+            msgs = try? container.decodeIfPresent([String].self, forKey: .msgs)
+            users = try? container.decodeIfPresent([String].self, forKey: .users)
         }
 
-        enum CodingKeys: String, CodingKey { case type, id }
+        enum CodingKeys: String, CodingKey { case type, id, to, body, msgs, users }
     }
-
-    private struct Send: Decodable { let id: String; let to: String; let body: String }
-    private struct Ack: Decodable { let msgs: [String] }
-    private struct Watch: Decodable { let users: [String] }
 
     /// Decodes and validates one text frame. Unknown fields are ignored.
     public static func decode(_ text: some Collection<UInt8>, limits: ProtocolLimits) throws(ProtocolError) -> ClientFrame {
         guard text.count <= limits.maxFrameBytes else {
             throw ProtocolError(.tooLarge, "frame is larger than \(limits.maxFrameBytes) bytes")
         }
-        guard let head = try? JSONCoding.decode(Head.self, from: text) else {
+        guard let frame = try? JSONCoding.decode(Fields.self, from: text) else {
             throw ProtocolError(.badRequest, "frame is not a JSON object")
         }
-        guard let type = head.type else {
-            throw ProtocolError(.badRequest, "frame has no string \"type\"", clientID: head.id)
+        guard let type = frame.type else {
+            throw ProtocolError(.badRequest, "frame has no string \"type\"", clientID: frame.id)
         }
         switch type {
         case "send":
-            guard let send = try? JSONCoding.decode(Send.self, from: text) else {
-                throw ProtocolError(.badRequest, "send needs string fields id, to and body", clientID: head.id)
+            guard let id = frame.id, let to = frame.to, let body = frame.body else {
+                throw ProtocolError(.badRequest, "send needs string fields id, to and body", clientID: frame.id)
             }
-            guard !send.id.isEmpty, send.id.utf8.count <= limits.maxClientIDBytes else {
+            guard !id.isEmpty, id.utf8.count <= limits.maxClientIDBytes else {
                 throw ProtocolError(.badRequest, "id must be 1-\(limits.maxClientIDBytes) bytes", clientID: nil)
             }
-            guard UserID.isValid(send.to) else {
-                throw ProtocolError(.invalidRecipient, "to must be 1-64 characters of A-Z a-z 0-9 _ . -", clientID: send.id)
+            guard UserID.isValid(to) else {
+                throw ProtocolError(.invalidRecipient, "to must be 1-64 characters of A-Z a-z 0-9 _ . -", clientID: id)
             }
-            guard !send.body.isEmpty else {
-                throw ProtocolError(.badRequest, "body must not be empty", clientID: send.id)
+            guard !body.isEmpty else {
+                throw ProtocolError(.badRequest, "body must not be empty", clientID: id)
             }
-            guard send.body.utf8.count <= limits.maxBodyBytes else {
-                throw ProtocolError(.tooLarge, "body is larger than \(limits.maxBodyBytes) bytes", clientID: send.id)
+            guard body.utf8.count <= limits.maxBodyBytes else {
+                throw ProtocolError(.tooLarge, "body is larger than \(limits.maxBodyBytes) bytes", clientID: id)
             }
-            return .send(id: send.id, to: send.to, body: send.body)
+            return .send(id: id, to: to, body: body)
         case "ack":
-            guard let ack = try? JSONCoding.decode(Ack.self, from: text) else {
+            guard let msgs = frame.msgs else {
                 throw ProtocolError(.badRequest, "ack needs msgs, an array of message ids")
             }
-            guard !ack.msgs.isEmpty, ack.msgs.count <= limits.maxAckMessages else {
+            guard !msgs.isEmpty, msgs.count <= limits.maxAckMessages else {
                 throw ProtocolError(.badRequest, "ack takes 1-\(limits.maxAckMessages) message ids")
             }
-            guard ack.msgs.allSatisfy(MessageID.isValid) else {
+            guard msgs.allSatisfy(MessageID.isValid) else {
                 throw ProtocolError(.badRequest, "ack has a malformed message id")
             }
-            return .ack(msgs: ack.msgs)
+            return .ack(msgs: msgs)
         case "ping":
             return .ping
         case "watch":
-            guard let watch = try? JSONCoding.decode(Watch.self, from: text) else {
+            guard let users = frame.users else {
                 throw ProtocolError(.badRequest, "watch needs users, an array of user ids")
             }
-            guard watch.users.count <= limits.maxWatchUsers else {
+            guard users.count <= limits.maxWatchUsers else {
                 throw ProtocolError(.tooLarge, "watch takes at most \(limits.maxWatchUsers) users")
             }
-            guard watch.users.allSatisfy(UserID.isValid) else {
+            guard users.allSatisfy(UserID.isValid) else {
                 throw ProtocolError(.invalidRecipient, "watch has an invalid user id")
             }
-            return .watch(users: watch.users)
+            return .watch(users: users)
         default:
-            throw ProtocolError(.unknownType, "unknown type \(String(type.prefix(32)).debugDescription)", clientID: head.id)
+            throw ProtocolError(.unknownType, "unknown type \(String(type.prefix(32)).debugDescription)", clientID: frame.id)
         }
     }
 }

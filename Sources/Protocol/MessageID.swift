@@ -26,7 +26,8 @@ public enum MessageID {
         bytes[6] = 0x70 | UInt8(counter >> 8)
         bytes[7] = UInt8(truncatingIfNeeded: counter)
         var random = SystemRandomNumberGenerator()
-        for i in 8..<16 { bytes[i] = random.next() }
+        let tail: UInt64 = random.next()
+        for i in 8..<16 { bytes[i] = UInt8(truncatingIfNeeded: tail >> (8 * UInt64(i - 8))) }
         bytes[8] = 0x80 | (bytes[8] & 0x3F)
         return format(bytes)
     }
@@ -40,10 +41,13 @@ public enum MessageID {
         return format(bytes)
     }
 
-    /// The time part of an id, or nil when `id` is not a UUIDv7 string.
+    /// The time part of an id (its first 12 hex digits), or nil when `id` is not an id.
     public static func unixMilliseconds(of id: String) -> UInt64? {
-        let hex = id.replacingOccurrences(of: "-", with: "")
-        guard hex.utf8.count == 32, id.utf8.count == 36, let ms = UInt64(hex.prefix(12), radix: 16) else { return nil }
+        guard isValid(id) else { return nil }
+        var ms: UInt64 = 0
+        for (index, c) in id.utf8.enumerated() where index < 13 && index != 8 {
+            ms = ms << 4 | UInt64(c <= 57 ? c - 48 : c - 87)
+        }
         return ms
     }
 

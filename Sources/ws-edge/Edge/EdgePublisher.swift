@@ -6,8 +6,8 @@ import ServiceLifecycle
 import Synchronization
 
 /// Everything the edge produces (sends, acks, presence events) goes through one queue that is
-/// flushed as one ordered produce batch at a time: a session's records keep their order, and
-/// under load many sends share one broker round trip (group commit). Each record's completion
+/// enqueued into the producer in order, a batch at a time with several batches in flight: a
+/// session's records keep their order, and under load many sends share one broker round trip. Each record's completion
 /// runs when the broker acknowledged its batch, or failed. Acks of all sessions are coalesced
 /// into batched `chat.acks` records at each flush.
 final class EdgePublisher: Service, Sendable {
@@ -65,22 +65,28 @@ final class EdgePublisher: Service, Sendable {
         if accepted { wake.yield() }
     }
 
-    /// Flushes batches until graceful shutdown, then flushes what is left and returns.
+    /// Flushes batches until graceful shutdown, then flushes what is left and returns once every
+    /// batch in flight is settled.
     func run() async throws {
-        await withGracefulShutdownHandler {
-            for await _ in wakeups {
-                await flush()
-                if state.withLock({ $0.stopping && $0.queue.isEmpty && $0.acks.isEmpty }) { break }
+        await withDiscardingTaskGroup { inFlight in
+            await withGracefulShutdownHandler {
+                for await _ in wakeups {
+                    await flush(into: &inFlight)
+                    if state.withLock({ $0.stopping && $0.queue.isEmpty && $0.acks.isEmpty }) { break }
+                }
+            } onGracefulShutdown: {
+                self.state.withLock { $0.stopping = true }
+                self.wake.yield()
             }
-        } onGracefulShutdown: {
-            self.state.withLock { $0.stopping = true }
-            self.wake.yield()
+            await flush(into: &inFlight)
         }
-        await flush()
         wake.finish()
     }
 
-    private func flush() async {
+    /// Enqueues everything queued, in order, one batch after another without waiting for the
+    /// broker in between (the producer keeps their order); a child task per batch awaits its
+    /// acknowledgements and runs the completions.
+    private func flush(into inFlight: inout DiscardingTaskGroup) async {
         while true {
             let (batch, acks) = state.withLock { state -> ([Pending], [AckEnvelope]) in
                 let count = min(maxBatch, state.queue.count)
@@ -91,15 +97,18 @@ final class EdgePublisher: Service, Sendable {
                 return (Array(state.queue.prefix(count)), state.acks)
             }
             guard !batch.isEmpty || !acks.isEmpty else { return }
-            let result: Result<Void, any Error>
-            do {
-                _ = try await producer.send(batch: batch.map(\.record) + BatchedRecords.make(acks, topic: acksTopic))
-                result = .success(())
-            } catch {
-                logger.error("produce failed", metadata: ["parley.records": "\(batch.count)", "parley.error": "\(error)"])
-                result = .failure(error)
+            let pending = await producer.enqueue(batch: batch.map(\.record) + BatchedRecords.make(acks, topic: acksTopic))
+            inFlight.addTask { [logger] in
+                let result: Result<Void, any Error>
+                do {
+                    _ = try await pending.deliveries()
+                    result = .success(())
+                } catch {
+                    logger.error("produce failed", metadata: ["parley.records": "\(batch.count)", "parley.error": "\(error)"])
+                    result = .failure(error)
+                }
+                for item in batch { item.completion?(result) }
             }
-            for pending in batch { pending.completion?(result) }
         }
     }
 }

@@ -3,6 +3,7 @@ import Foundation
 /// The JSON coders used for every frame and envelope, so all parts encode alike.
 enum JSONCoding {
     static func encode<T: Encodable>(_ value: T) -> [UInt8] {
+        if let writable = value as? any JSONWritable { return writable.json }
         // Encoding our own Codable types cannot fail (no floats that could be NaN, no custom encoders).
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.withoutEscapingSlashes]

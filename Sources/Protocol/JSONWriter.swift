@@ -21,6 +21,39 @@ struct JSONWriter {
         bytes.append(contentsOf: String(value).utf8)
     }
 
+    mutating func field(_ key: StaticString, _ value: Int) {
+        writeKey(key)
+        bytes.append(contentsOf: String(value).utf8)
+    }
+
+    /// A field whose value is JSON written elsewhere.
+    mutating func field(_ key: StaticString, json: [UInt8]) {
+        writeKey(key)
+        bytes.append(contentsOf: json)
+    }
+
+    /// An array field of strings.
+    mutating func field(_ key: StaticString, strings: [String]) {
+        writeKey(key)
+        bytes.append(UInt8(ascii: "["))
+        for (index, value) in strings.enumerated() {
+            if index > 0 { bytes.append(UInt8(ascii: ",")) }
+            string(value)
+        }
+        bytes.append(UInt8(ascii: "]"))
+    }
+
+    /// An array field of values written by `write`.
+    mutating func field<T>(_ key: StaticString, array: [T], _ write: (T) -> [UInt8]) {
+        writeKey(key)
+        bytes.append(UInt8(ascii: "["))
+        for (index, value) in array.enumerated() {
+            if index > 0 { bytes.append(UInt8(ascii: ",")) }
+            bytes.append(contentsOf: write(value))
+        }
+        bytes.append(UInt8(ascii: "]"))
+    }
+
     mutating func finish() -> [UInt8] {
         bytes.append(UInt8(ascii: "}"))
         return bytes

@@ -105,3 +105,38 @@ struct EnvelopeBatchTests {
         #expect(Envelope.encodeBatches([AckEnvelope](), maxBytes: 200).isEmpty)
     }
 }
+
+@Suite("Hand-written envelope JSON")
+struct EnvelopeJSONTests {
+    /// The JSON the Codable conformance would write, as a Foundation object for comparison.
+    func codable<T: Encodable>(_ value: T) throws -> NSDictionary {
+        try #require(JSONSerialization.jsonObject(with: JSONEncoder().encode(value)) as? NSDictionary)
+    }
+
+    func written<T: Encodable>(_ value: T) throws -> NSDictionary {
+        try #require(JSONSerialization.jsonObject(with: Data(Envelope.encode(value))) as? NSDictionary)
+    }
+
+    @Test func matchesWhatCodableWritesForEveryHotEnvelope() throws {
+        let tricky = ChatMessage(msg: MessageID.make(), from: "a\"b", to: "c\\d", body: "line\nnext\t\u{1} é 👋 </script>",
+                                 ts: 1_800_000_000_123, id: nil)
+        let plain = ChatMessage(msg: MessageID.make(), from: "alice", to: "bob", body: "hi", ts: 1, id: "c1")
+        #expect(try written(tricky) == codable(tricky))
+        #expect(try written(plain) == codable(plain))
+        let inbound = InboundEnvelope(message: tricky, edge: "e1", session: "s1")
+        #expect(try written(inbound) == codable(inbound))
+        let inbox = InboxEnvelope(message: plain, delivered: ["s1", "s2"])
+        #expect(try written(inbox) == codable(inbox))
+        let ack = AckEnvelope(user: "bob", acks: [AckedMessage(msg: "m", from: "alice", id: nil), AckedMessage(msg: "n", from: nil, id: "c")])
+        #expect(try written(ack) == codable(ack))
+        for deliver in [
+            DeliverEnvelope(user: "bob", sessions: ["s1"], messages: [plain, tricky],
+                            receipts: [AckedMessageReceipt(msg: "m", by: "bob", id: nil)],
+                            presence: [PresenceStatus(user: "carol", status: .online)]),
+            DeliverEnvelope(user: "bob", exceptSession: "s0"),
+        ] {
+            #expect(try written(deliver) == codable(deliver))
+            #expect(try Envelope.decode(DeliverEnvelope.self, from: Envelope.encode(deliver)) == deliver)
+        }
+    }
+}

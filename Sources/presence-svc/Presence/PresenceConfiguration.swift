@@ -27,5 +27,8 @@ public struct PresenceConfiguration: ServiceConfiguration {
         redis = try RedisSettingsConfiguration(values: values)
         edgeTimeout = values.duration(PresenceSettings.edgeTimeout)
         sweepInterval = values.duration(PresenceSettings.sweepInterval)
+        guard edgeTimeout >= .seconds(1), sweepInterval >= .milliseconds(10) else {
+            throw ConfigurationError("invalid PARLEY_EDGE_TIMEOUT or PARLEY_SWEEP_INTERVAL: at least 1s and 10ms")
+        }
     }
 }

@@ -26,6 +26,9 @@ public struct RelayConfiguration: ServiceConfiguration {
         common = try CommonConfiguration(values: values, clientID: Self.serviceName)
         redis = try RedisSettingsConfiguration(values: values)
         dedupTTL = values.duration(RelaySettings.dedupTTL)
+        guard dedupTTL >= .seconds(1) else {
+            throw ConfigurationError("invalid PARLEY_DEDUP_TTL: must be at least 1s")
+        }
         batchSize = values.int(RelaySettings.batchSize)
     }
 }

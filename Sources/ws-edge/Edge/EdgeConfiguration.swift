@@ -90,5 +90,8 @@ public struct EdgeConfiguration: ServiceConfiguration {
         maxSessionsPerUser = values.int(EdgeSettings.maxSessionsPerUser)
         outboundQueue = values.int(EdgeSettings.outboundQueue)
         heartbeatInterval = values.duration(EdgeSettings.heartbeatInterval)
+        guard heartbeatInterval >= .milliseconds(100) else {
+            throw ConfigurationError("invalid PARLEY_HEARTBEAT_INTERVAL: at least 100ms")
+        }
     }
 }

@@ -80,6 +80,7 @@ extension DeliverEnvelope: JSONWritable {
             p.field("status", status.status.rawValue)
             return p.finish()
         }
+        if resync { w.field("resync", json: Array("true".utf8)) }
         return w.finish()
     }
 }

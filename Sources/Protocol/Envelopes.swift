@@ -163,18 +163,22 @@ public struct DeliverEnvelope: Codable, Sendable, Equatable {
     public let messages: [ChatMessage]
     public let receipts: [AckedMessageReceipt]
     public let presence: [PresenceStatus]
+    /// Set by presence-svc when it had given this edge up for dead but hears from it again:
+    /// the edge reports every session it holds once more (`user` is empty then).
+    public let resync: Bool
 
     public init(user: String, sessions: [String]? = nil, exceptSession: String? = nil, messages: [ChatMessage] = [],
-                receipts: [AckedMessageReceipt] = [], presence: [PresenceStatus] = []) {
+                receipts: [AckedMessageReceipt] = [], presence: [PresenceStatus] = [], resync: Bool = false) {
         self.user = user
         self.sessions = sessions
         self.exceptSession = exceptSession
         self.messages = messages
         self.receipts = receipts
         self.presence = presence
+        self.resync = resync
     }
 
-    enum CodingKeys: String, CodingKey { case v, user, sessions, exceptSession, messages, receipts, presence }
+    enum CodingKeys: String, CodingKey { case v, user, sessions, exceptSession, messages, receipts, presence, resync }
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -185,6 +189,20 @@ public struct DeliverEnvelope: Codable, Sendable, Equatable {
         messages = try c.decodeIfPresent([ChatMessage].self, forKey: .messages) ?? []
         receipts = try c.decodeIfPresent([AckedMessageReceipt].self, forKey: .receipts) ?? []
         presence = try c.decodeIfPresent([PresenceStatus].self, forKey: .presence) ?? []
+        resync = try c.decodeIfPresent(Bool.self, forKey: .resync) ?? false
+    }
+
+    /// `resync` is written only when set (deliver envelopes are on the hot path).
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(v, forKey: .v)
+        try c.encode(user, forKey: .user)
+        try c.encodeIfPresent(sessions, forKey: .sessions)
+        try c.encodeIfPresent(exceptSession, forKey: .exceptSession)
+        try c.encode(messages, forKey: .messages)
+        try c.encode(receipts, forKey: .receipts)
+        try c.encode(presence, forKey: .presence)
+        if resync { try c.encode(true, forKey: .resync) }
     }
 }
 

@@ -134,6 +134,7 @@ struct EnvelopeJSONTests {
                             receipts: [AckedMessageReceipt(msg: "m", by: "bob", id: nil)],
                             presence: [PresenceStatus(user: "carol", status: .online)]),
             DeliverEnvelope(user: "bob", exceptSession: "s0"),
+            DeliverEnvelope(user: "", resync: true),
         ] {
             #expect(try written(deliver) == codable(deliver))
             #expect(try Envelope.decode(DeliverEnvelope.self, from: Envelope.encode(deliver)) == deliver)

@@ -28,6 +28,7 @@ public struct PresenceStore: Sendable {
     public func apply(_ records: [KafkaRecord]) async throws {
         var outputs: [KafkaOutgoingRecord] = []
         var queries = DeliveryBatch()
+        var resyncs: [String] = []
         for record in records {
             guard let event = try? Envelope.decode(PresenceEvent.self, from: record.value) else {
                 malformed.increment()
@@ -37,16 +38,21 @@ public struct PresenceStore: Sendable {
             switch event.kind {
             case .connect:
                 guard let user = event.user, let session = event.session else { continue }
-                outputs += try await connect(user: user, session: session, edge: event.edge, at: event.ts)
+                outputs += try await connect(user: user, session: session, edge: event.edge)
             case .disconnect:
                 guard let user = event.user, let session = event.session else { continue }
                 outputs += try await disconnect(user: user, session: session, edge: event.edge)
             case .heartbeat:
-                _ = try await redis.send(["ZADD", .init(RedisKeys.edges), .init(Int(event.ts)), .init(event.edge)])
+                // Liveness is when this service heard from the edge, not the edge's clock: a
+                // heartbeat delayed in the broker must not make a live edge look dead. An edge
+                // that was given up for dead (ZADD adds it anew) is asked to report its sessions.
+                let added = try await redis.send(["ZADD", .init(RedisKeys.edges), .init(Int(UnixTime.nowMilliseconds)),
+                                                  .init(event.edge)])
+                if added.int == 1 { resyncs.append(event.edge) }
             case .edgeStarted, .edgeStopped:
                 outputs += try await removeEdge(event.edge)
                 if event.kind == .edgeStarted {
-                    _ = try await redis.send(["ZADD", .init(RedisKeys.edges), .init(Int(event.ts)), .init(event.edge)])
+                    _ = try await redis.send(["ZADD", .init(RedisKeys.edges), .init(Int(UnixTime.nowMilliseconds)), .init(event.edge)])
                 }
             case .query:
                 guard let user = event.user, let session = event.session, let users = event.users else { continue }
@@ -56,6 +62,25 @@ public struct PresenceStore: Sendable {
         }
         outputs += queries.records(topics)
         if !outputs.isEmpty { _ = try await producer.send(batch: outputs) }
+        await requestResync(resyncs)
+    }
+
+    /// Asks edges that were given up for dead but are heard from again to report their
+    /// sessions. Best effort and not awaited: an edge whose deliver topic is gone must not
+    /// stall presence.
+    private func requestResync(_ edges: [String]) async {
+        for edge in edges {
+            logger.warning("heard from an edge given up for dead, asking it to resync", metadata: ["parley.edge": "\(edge)"])
+            let pending = await producer.enqueue(batch: BatchedRecords.make([DeliverEnvelope(user: "", resync: true)],
+                                                                          topic: topics.deliver(edge: edge)))
+            Task { [logger] in
+                do {
+                    _ = try await pending.deliveries()
+                } catch {
+                    logger.error("resync request failed", metadata: ["parley.edge": "\(edge)", "parley.error": "\(error)"])
+                }
+            }
+        }
     }
 
     /// Removes the sessions of every edge whose last heartbeat is older than `timeout`.
@@ -71,12 +96,11 @@ public struct PresenceStore: Sendable {
         }
     }
 
-    private func connect(user: String, session: String, edge: String, at ts: UInt64) async throws -> [KafkaOutgoingRecord] {
+    private func connect(user: String, session: String, edge: String) async throws -> [KafkaOutgoingRecord] {
         let replies = try await redis.transaction([
             ["HSET", .init(RedisKeys.presence(user)), .init(session), .init(edge)],
             ["SADD", .init(RedisKeys.edgeSessions(edge)), .init(member(user, session))],
             ["HLEN", .init(RedisKeys.presence(user))],
-            ["ZADD", .init(RedisKeys.edges), "GT", .init(Int(ts)), .init(edge)],
         ])
         let added = replies[0].int == 1
         let count = replies[2].int ?? 0

@@ -12,6 +12,11 @@ extension EdgeContext {
             logger.error("dropping malformed deliver record", metadata: ["parley.offset": "\(record.offset)", "parley.error": "\(error)"])
         }
         for envelope in envelopes {
+            if envelope.resync {
+                logger.warning("presence-svc asked for a resync, reporting every session again")
+                for session in hub.all { publishPresence(.connect, user: session.user, session: session.id) }
+                continue
+            }
             for (session, messages) in hub.deliver(envelope) {
                 let acks = messages.map { AckedMessage(msg: $0.msg, from: $0.from, id: $0.id) }
                 _ = session.acked(messages.map(\.msg))

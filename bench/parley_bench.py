@@ -789,6 +789,8 @@ class PairsRig:
             "sent_acked": ph["n_sent_acked"], "sent_ack_ms": hist_ms(ph["sent_hist"]),
             "delivered": in_time, "lost": total - in_time, "lost_late": ph["n_late"],
             "lost_never": total - ph["n_delivered"], "dups": ph["dups"], "misrouted": ph["misrouted"],
+            # which messages never arrived (up to 20), to trace them in the logs and the inbox
+            "lost_never_ids": [f"{ph['tag']}|{k}|to={self.names_r[k % P]}" for k in range(total) if not ph["delivered"][k]][:20],
             "stale": self.stale, "bad": ph["bad"], "errors": ph["errors"],
             "disconnected": self.disconnected - disc0, "ack_frames": self.acks_frames, "receipts": self.receipts,
             "latency_ms": hist_ms(ph["hist"]), "drain_s": drain,

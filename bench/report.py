@@ -1,7 +1,11 @@
 #!/usr/bin/env python3
 """Writes the measured part of docs/benchmarks.md from parley_bench.py JSON lines.
 
-  report.py RESULTS.jsonl [--peer PEER.jsonl] [--doc docs/benchmarks.md] [--commands FILE]
+  report.py RESULTS.jsonl [--peer PEER.jsonl] [--baseline BEFORE.jsonl] [--doc docs/benchmarks.md]
+            [--commands FILE]
+
+With --baseline (JSON lines of an earlier `make bench` on the same machine), a "before → after"
+table of the headline figures comes first, as after/before ratios of medians.
 
 Only the block between `<!-- generated:begin -->` and `<!-- generated:end -->` is replaced; the
 hand-written sections around it (analysis, profile) are kept. Figures are medians over the runs
@@ -132,7 +136,71 @@ def verdict(ok):
     return "**met**" if ok else "**missed**"
 
 
-def build(results, peer, commands, elapsed, reps, ramp_reps):
+def baseline_table(before, after):
+    """Before → after of the headline figures: medians of each file, ratio after/before."""
+    by = lambda recs, scen, label: [r for r in recs if r.get("scenario") == scen and r.get("label") == label]
+    first = lambda recs: min((r.get("time", "") for r in recs), default="")[:16].replace("T", " ")
+    L = ["### Before → after (same machine, same tool and settings)", ""]
+    L.append(f"Before: `{os.path.basename(before['path'])}` (measured {first(before['recs'])}); after: this run "
+             f"(measured {first(after)}). Medians over each file's runs; ratio = after / before (< 1 is better for "
+             "costs and latencies, > 1 for rates).")
+    L.append("")
+    L.append("| metric | before | after | after/before |")
+    L.append("|---|---|---|---|")
+    b, a = before["recs"], after
+
+    def row(name, recs_b, recs_a, path, nd=1, unit=""):
+        x, y = med(recs_b, path), med(recs_a, path)
+        if x is None and y is None:
+            return
+        ratio = f"{y / x:.2f}×" if x and y is not None else "-"
+        L.append(f"| {name} | {num(x, nd)}{unit if x is not None else ''} | {num(y, nd)}{unit if y is not None else ''} | {ratio} |")
+
+    pb, pa = by(b, "pairs", "pairs-1000"), by(a, "pairs", "pairs-1000")
+    row("**Parley CPU µs per delivered message**, 1,000 msg/s", pb, pa, "cpu.parley_us_per_msg", 1, " µs")
+    row("all servers (+Tansu, Redis) CPU µs per message", pb, pa, "cpu.server_us_per_msg", 1, " µs")
+    for label in ("ws-edge-1", "ws-edge-2", "relay-svc", "offline-svc", "tansu", "redis"):
+        row(f"CPU {label} % of a core, 1,000 msg/s", pb, pa, f"cpu.per_pid.{label}.pct", 1, " %")
+    row("`sent` ack p50", pb, pa, "sent_ack_ms.p50", 2, " ms")
+    row("`sent` ack p99", pb, pa, "sent_ack_ms.p99", 2, " ms")
+    row("end-to-end latency p50, 1,000 msg/s", pb, pa, "latency_ms.p50", 2, " ms")
+    row("end-to-end latency p99, 1,000 msg/s", pb, pa, "latency_ms.p99", 2, " ms")
+    row("end-to-end latency p99.9, 1,000 msg/s", pb, pa, "latency_ms.p999", 2, " ms")
+    if pb or pa:
+        L.append(f"| lost / duplicates (sum over runs), 1,000 msg/s | {sum(vals(pb, 'lost'))} / {sum(vals(pb, 'dups'))} "
+                 f"({len(pb)} runs) | {sum(vals(pa, 'lost'))} / {sum(vals(pa, 'dups'))} ({len(pa)} runs) | |")
+    row("path floor p50 (2 broker hops + Redis)", [r for r in b if r.get("scenario") == "floor"],
+        [r for r in a if r.get("scenario") == "floor"], "path_floor_ms.p50", 2, " ms")
+    for label, name in (("ramp", "ramp: max rate with p99 ≤ 50 ms, no loss"),
+                        ("ramp-capacity", "ramp-capacity: max rate without loss, p99 ≤ 1 s")):
+        rb, ra = by(b, "ramp", label), by(a, "ramp", label)
+        if not (rb or ra):
+            continue
+        def show(rs):
+            if not rs:
+                return "not run"
+            v = med(rs, "max_sustainable_rate")
+            if v:
+                return f"{num(v, 0)} msg/s"
+            lowest = min((s["rate"] for r in rs for s in r["steps"]), default=None)
+            return f"none (down to {num(float(lowest), 0)} msg/s)" if lowest else "none"
+        x, y = med(rb, "max_sustainable_rate"), med(ra, "max_sustainable_rate")
+        ratio = f"{y / x:.2f}×" if x and y else "-"
+        L.append(f"| {name} | {show(rb)} | {show(ra)} | {ratio} |")
+    cb, ca = [r for r in b if r.get("scenario") == "conns"], [r for r in a if r.get("scenario") == "conns"]
+    for n in sorted({r["n"] for r in cb} | {r["n"] for r in ca}):
+        xb = [edge_kb(r) for r in cb if r["n"] == n and edge_kb(r) is not None]
+        xa = [edge_kb(r) for r in ca if r["n"] == n and edge_kb(r) is not None]
+        x = statistics.median(xb) if xb else None
+        y = statistics.median(xa) if xa else None
+        ratio = f"{y / x:.2f}×" if x and y else "-"
+        L.append(f"| KB RSS per idle session per edge, N={n:,} | {num(x) + ' KB' if x else 'not run'} | "
+                 f"{num(y) + ' KB' if y else 'not run'} | {ratio} |")
+    L.append("")
+    return L
+
+
+def build(results, peer, commands, elapsed, reps, ramp_reps, baseline=None):
     by = lambda recs, scen, label=None: [r for r in recs if r.get("scenario") == scen and (label is None or r.get("label") == label)]
     floor = by(results, "floor")
     pairs = by(results, "pairs")
@@ -152,6 +220,8 @@ def build(results, peer, commands, elapsed, reps, ramp_reps):
              "with uvloop + picows. **Everything shares the same 2 cores**: the broker, Redis, the five Parley "
              "processes and the load generator.")
     L.append("")
+    if baseline and baseline["recs"]:
+        L += baseline_table(baseline, results)
 
     # ---------------------------------------------------------------- headline / targets
     f50 = med(floor, "path_floor_ms.p50")
@@ -178,15 +248,17 @@ def build(results, peer, commands, elapsed, reps, ramp_reps):
     if p50 is not None and f50:
         r = p50 / f50
         L.append(f"| p50 ≤ 2× floor at 1,000 msg/s | p50 {num(p50, 2)} ms = {r:.1f}× the path floor ({num(f50, 2)} ms) | "
-                 f"{verdict(r <= TARGETS['p50_floor_ratio'])} |")
+                 f"{verdict(r <= TARGETS['p50_floor_ratio'])}{over(r, TARGETS['p50_floor_ratio'])} |")
     if p99 is not None:
         L.append(f"| p99 ≤ 30 ms at 1,000 msg/s across two edges, nothing lost | p99 {num(p99, 1)} ms, lost {lost} | "
-                 f"{verdict(p99 <= TARGETS['p99_ms'] and lost == 0)} |")
+                 f"{verdict(p99 <= TARGETS['p99_ms'] and lost == 0)}{over(p99, TARGETS['p99_ms'])}"
+                 f"{'' if lost == 0 else f' ({lost} lost)'} |")
     if ramps:
         lowest = min((s["rate"] for r in ramps for s in r["steps"]), default=None)
         L.append(f"| ramp ≥ 10,000 msg/s with p99 ≤ 50 ms | "
                  f"{num(ramp_rate, 0) + ' msg/s' if ramp_rate else f'no passing step (down to {num(float(lowest), 0)} msg/s)'} | "
-                 f"{verdict((ramp_rate or 0) >= TARGETS['ramp_rate'])} |")
+                 f"{verdict((ramp_rate or 0) >= TARGETS['ramp_rate'])}"
+                 f"{under(ramp_rate, TARGETS['ramp_rate']) if ramp_rate else ' (no rate held)'} |")
     L.append("")
 
     # ---------------------------------------------------------------- peer comparison
@@ -194,11 +266,13 @@ def build(results, peer, commands, elapsed, reps, ramp_reps):
         pc = by(peer, "conns")
         pp = by(peer, "pairs")
         pr = by(peer, "ramp", "ramp")
-        L.append("### Parley vs the Socket.IO + Redis peer (same tool, same settings, back to back)")
+        peer_date = min((r.get("time", "") for r in peer), default="")[:16].replace("T", " ")
+        L.append("### Parley vs the Socket.IO + Redis peer (same tool, same settings)")
         L.append("")
         L.append(f"The peer (python-socketio + aiohttp + `AsyncRedisManager`, 2 nodes + Redis) was driven by the same "
-                 f"`parley_bench.py --protocol socketio` runs right after Parley's ({len(pc)} conns, {len(pp)} pairs, "
-                 f"{len(pr)} ramp runs; `bench/peer_suite.sh`). Medians; peer figures count its 2 nodes + Redis.")
+                 f"`parley_bench.py --protocol socketio` runs on this machine, measured {peer_date} "
+                 f"({len(pc)} conns, {len(pp)} pairs, {len(pr)} ramp runs; `bench/peer_suite.sh`); Parley's column is "
+                 f"this run ({date}). Medians; peer figures count its 2 nodes + Redis.")
         L.append("")
         L.append("| metric | Parley | peer | ratio | issue asks |")
         L.append("|---|---|---|---|---|")
@@ -409,8 +483,10 @@ def main():
     ap.add_argument("--elapsed", type=int, default=0)
     ap.add_argument("--reps", type=int, default=0)
     ap.add_argument("--ramp-reps", type=int, default=0)
+    ap.add_argument("--baseline", help="JSON lines of an earlier run on this machine: adds a before → after table")
     a = ap.parse_args()
-    body = build(load(a.results), load(a.peer), a.commands, a.elapsed, a.reps, a.ramp_reps)
+    baseline = {"path": a.baseline, "recs": load(a.baseline)} if a.baseline else None
+    body = build(load(a.results), load(a.peer), a.commands, a.elapsed, a.reps, a.ramp_reps, baseline)
     block = f"{BEGIN}\n{body}\n{END}"
     if os.path.exists(a.doc):
         doc = open(a.doc).read()

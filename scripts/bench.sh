@@ -16,6 +16,8 @@
 #   EDGE_WRAPPER=CMD   run each ws-edge through CMD (see start_edge)
 #   PEER_RESULTS=FILE  JSON lines of the same tool against a peer, for the comparison table
 #                      (default bench/results/peer-socketio.jsonl if it exists)
+#   BASELINE=FILE      JSON lines of an earlier run on this machine, for a before → after table
+#                      (default bench/results/parley-before.jsonl if it exists; BASELINE= for none)
 #
 # `scripts/bench.sh stack` only starts the measurement stack, prints the parley_bench.py flags for
 # it (.parley/bench/stack.env too) and waits for Ctrl-C: for profiling and ad-hoc runs.
@@ -31,6 +33,7 @@ RESULTS=${RESULTS:-bench/results/parley-latest.jsonl}
 COMMANDS="${RESULTS%.jsonl}.commands.txt"
 DOC=${DOC-docs/benchmarks.md}
 PEER_RESULTS=${PEER_RESULTS:-bench/results/peer-socketio.jsonl}
+BASELINE=${BASELINE-bench/results/parley-before.jsonl}
 PAIRS_D=30; RAMP_D=8; HOLD=10
 if [ "${QUICK:-0}" = 1 ]; then REPS=1; RAMP_REPS=1; PAIRS_D=15; RAMP_D=5; HOLD=5; fi
 STATE="$ROOT/.parley/bench"
@@ -156,6 +159,7 @@ echo "bench: standard set done in $((SECONDS - T0)) s"
 
 [ -n "$DOC" ] || { echo "bench: results in $RESULTS (no document written)"; exit 0; }
 peer=(); [ -f "$PEER_RESULTS" ] && peer=(--peer "$PEER_RESULTS")
+[ -n "$BASELINE" ] && [ -f "$BASELINE" ] && peer+=(--baseline "$BASELINE")
 $PY bench/report.py "$RESULTS" "${peer[@]}" --commands "$COMMANDS" --doc "$DOC" \
   --elapsed "$([ "${APPEND:-0}" = 1 ] && echo 0 || echo $((SECONDS - T0)))" --reps "$REPS" --ramp-reps "$RAMP_REPS"
 echo "bench: wrote $DOC (raw lines: $RESULTS)"

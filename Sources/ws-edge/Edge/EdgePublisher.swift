@@ -27,6 +27,7 @@ final class EdgePublisher: Service, Sendable {
     private let producer: KafkaProducer
     private let acksTopic: String
     private let maxBatch: Int
+    private let maxInFlight = 4
     private let logger: Logger
     private let state = Mutex(State())
     private let wakeups: AsyncStream<Void>
@@ -68,26 +69,30 @@ final class EdgePublisher: Service, Sendable {
     /// Flushes batches until graceful shutdown, then flushes what is left and returns once every
     /// batch in flight is settled.
     func run() async throws {
-        await withDiscardingTaskGroup { inFlight in
+        let (completions, completed) = AsyncStream.makeStream(of: Void.self)
+        var window = InFlightWindow(limit: maxInFlight, completions: completions.makeAsyncIterator(), completed: completed)
+        await withDiscardingTaskGroup { group in
             await withGracefulShutdownHandler {
                 for await _ in wakeups {
-                    await flush(into: &inFlight)
+                    await flush(into: &group, window: &window)
                     if state.withLock({ $0.stopping && $0.queue.isEmpty && $0.acks.isEmpty }) { break }
                 }
             } onGracefulShutdown: {
                 self.state.withLock { $0.stopping = true }
                 self.wake.yield()
             }
-            await flush(into: &inFlight)
+            await flush(into: &group, window: &window)
         }
         wake.finish()
     }
 
-    /// Enqueues everything queued, in order, one batch after another without waiting for the
-    /// broker in between (the producer keeps their order); a child task per batch awaits its
-    /// acknowledgements and runs the completions.
-    private func flush(into inFlight: inout DiscardingTaskGroup) async {
+    /// Enqueues everything queued, in order, without waiting for the broker between batches (the
+    /// producer keeps their order), but with at most `maxInFlight` batches unacknowledged: under
+    /// load the queue then grows and batches get larger instead of more numerous. A child task per
+    /// batch awaits its acknowledgements and runs the completions.
+    private func flush(into group: inout DiscardingTaskGroup, window: inout InFlightWindow) async {
         while true {
+            await window.waitForRoom()
             let (batch, acks) = state.withLock { state -> ([Pending], [AckEnvelope]) in
                 let count = min(maxBatch, state.queue.count)
                 defer {
@@ -98,7 +103,9 @@ final class EdgePublisher: Service, Sendable {
             }
             guard !batch.isEmpty || !acks.isEmpty else { return }
             let pending = await producer.enqueue(batch: batch.map(\.record) + BatchedRecords.make(acks, topic: acksTopic))
-            inFlight.addTask { [logger] in
+            window.opened()
+            let completed = window.completed
+            group.addTask { [logger] in
                 let result: Result<Void, any Error>
                 do {
                     _ = try await pending.deliveries()
@@ -108,8 +115,29 @@ final class EdgePublisher: Service, Sendable {
                     result = .failure(error)
                 }
                 for item in batch { item.completion?(result) }
+                completed.yield()
             }
         }
+    }
+}
+
+/// Counts produce batches in flight; completed batches report through an unbounded stream.
+private struct InFlightWindow {
+    let limit: Int
+    var completions: AsyncStream<Void>.Iterator
+    let completed: AsyncStream<Void>.Continuation
+    private var open = 0
+
+    init(limit: Int, completions: AsyncStream<Void>.Iterator, completed: AsyncStream<Void>.Continuation) {
+        self.limit = limit
+        self.completions = completions
+        self.completed = completed
+    }
+
+    mutating func opened() { open += 1 }
+
+    mutating func waitForRoom() async {
+        while open >= limit, await completions.next() != nil { open -= 1 }
     }
 }
 

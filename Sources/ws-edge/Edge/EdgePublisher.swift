@@ -6,10 +6,10 @@ import ServiceLifecycle
 import Synchronization
 
 /// Everything the edge produces (sends, acks, presence events) goes through one queue that is
-/// enqueued into the producer in order, a batch at a time with several batches in flight: a
-/// session's records keep their order, and under load many sends share one broker round trip. Each record's completion
-/// runs when the broker acknowledged its batch, or failed. Acks of all sessions are coalesced
-/// into batched `chat.acks` records at each flush.
+/// enqueued into the producer in order, a batch at a time with a few batches in flight: a
+/// session's records keep their order, and under load many sends share one broker round trip.
+/// Each record's completion runs when the broker acknowledged its batch, or failed. Acks of all
+/// sessions are coalesced into batched `chat.acks` records at each flush.
 final class EdgePublisher: Service, Sendable {
     typealias Completion = @Sendable (Result<Void, any Error>) -> Void
 

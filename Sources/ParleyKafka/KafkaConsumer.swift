@@ -145,6 +145,9 @@ final class ConsumerCore: RDClientEvents {
     let wake: WakePipe
     let buffer: ConsumerBuffer
     let assignment = Mutex(Assignment())
+    /// Partitions revoked by a rebalance callback since the poll loop last looked (both run on
+    /// the consumer thread; the Mutex only satisfies Sendable).
+    private let revokedSincePoll = Mutex<Set<TopicPartition>>([])
     let lag = Mutex<Int64?>(nil)
     let commits = Mutex(PromiseTable<Void>())
     let closed = KafkaPromise<Void>()
@@ -252,6 +255,16 @@ final class ConsumerCore: RDClientEvents {
 
     // MARK: Callbacks (consumer thread)
 
+    /// Removes from `batch` the records of partitions revoked since the last call.
+    private func dropRevoked(from batch: inout [KafkaRecord]) {
+        let revoked = revokedSincePoll.withLock { revoked in
+            defer { revoked.removeAll() }
+            return revoked
+        }
+        guard !revoked.isEmpty else { return }
+        batch.removeAll { revoked.contains(TopicPartition(topic: $0.topic, partition: $0.partition)) }
+    }
+
     func rebalance(_ handle: OpaquePointer, _ err: rd_kafka_resp_err_t, _ partitions: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>?) {
         let list = partitions.map { readPartitionList($0) } ?? []
         let changed = Set(list.map { TopicPartition(topic: $0.topic, partition: $0.partition) })
@@ -289,7 +302,9 @@ final class ConsumerCore: RDClientEvents {
                 state.assigned = !state.partitions.isEmpty
                 return state.partitions
             }
-            buffer.drop(changed.subtracting(remaining))
+            let revoked = changed.subtracting(remaining)
+            buffer.drop(revoked)
+            revokedSincePoll.withLock { $0.formUnion(revoked) }
             logger.info("Kafka partitions revoked", metadata: [
                 "parley.partitions": "\(description)", "parley.kafka.lost": "\(lost)",
             ])
@@ -334,6 +349,10 @@ final class ConsumerCore: RDClientEvents {
                     var batch: [KafkaRecord] = []
                     mayHaveMore = false
                     while batch.count < room, let message = rd_kafka_consumer_poll(handle, 0) {
+                        // A rebalance served inside that poll dropped the revoked partitions'
+                        // buffered records; drop the ones this round already collected too, or
+                        // committing them would move the offset past the dropped ones (loss).
+                        dropRevoked(from: &batch)
                         if let record = handleMessage(message), floors.isEmpty || record.offset >= floors[TopicPartition(topic: record.topic, partition: record.partition)] ?? 0 {
                             batch.append(record)
                         }
@@ -343,6 +362,7 @@ final class ConsumerCore: RDClientEvents {
                     }
                     if fetched > 0 && batch.count < room { mayHaveMore = true }  // an error message may precede more
                     if fetched == 0 { mayHaveMore = false }
+                    dropRevoked(from: &batch)  // the last poll, which returned nothing, may have served a rebalance
                     buffer.push(batch)
                 }
             }

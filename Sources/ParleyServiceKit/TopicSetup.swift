@@ -17,22 +17,23 @@ public enum TopicSetup {
         KafkaTopicSpec(name: topics.deliver(edge: edge), partitions: 1, config: ["retention.ms": deliverRetention])
     }
 
-    /// The partition count of an existing topic (it may differ from `--topic-partitions` when
-    /// another process or an operator created it).
-    public static func partitions(of topic: String, kafka: KafkaConfiguration, logger: Logger) async throws -> Int32 {
-        let admin = try KafkaAdmin(configuration: kafka, logger: logger)
-        defer { Task { await admin.shutdown() } }
-        return try await retryingAtStart("reading metadata of \(topic)", logger: logger) {
-            try await admin.partitionCount(of: topic, timeout: .seconds(10))
-        }
-    }
-
     /// Creates `specs`, retrying while the broker is starting.
     public static func ensure(_ specs: [KafkaTopicSpec], kafka: KafkaConfiguration, logger: Logger) async throws {
+        _ = try await ensure(specs, kafka: kafka, logger: logger, partitionsOf: nil)
+    }
+
+    /// Creates `specs` and returns the partition count of `topic` (which may differ from
+    /// `--topic-partitions` when another process or an operator created it), with one admin client.
+    public static func ensure(_ specs: [KafkaTopicSpec], kafka: KafkaConfiguration, logger: Logger,
+                              partitionsOf topic: String?) async throws -> Int32? {
         let admin = try KafkaAdmin(configuration: kafka, logger: logger)
         defer { Task { await admin.shutdown() } }
         try await retryingAtStart("creating topics", logger: logger) {
             try await admin.createTopics(specs, timeout: .seconds(10))
+        }
+        guard let topic else { return nil }
+        return try await retryingAtStart("reading metadata of \(topic)", logger: logger) {
+            try await admin.partitionCount(of: topic, timeout: .seconds(10))
         }
     }
 }

@@ -19,9 +19,9 @@ public func buildEdge(_ configuration: EdgeConfiguration, logger baseLogger: Log
     }()
     let common = configuration.common
     let topics = common.topics
-    try await TopicSetup.ensure(TopicSetup.shared(topics, partitions: common.topicPartitions)
-                                + [TopicSetup.deliver(topics, edge: configuration.edgeID)],
-                                kafka: common.kafka, logger: logger)
+    let changesPartitions = try await TopicSetup.ensure(
+        TopicSetup.shared(topics, partitions: common.topicPartitions) + [TopicSetup.deliver(topics, edge: configuration.edgeID)],
+        kafka: common.kafka, logger: logger, partitionsOf: topics.presenceChanges) ?? common.topicPartitions
     let producer = try KafkaProducer(configuration: common.kafka, logger: logger)
     let publisher = EdgePublisher(producer: producer, acksTopic: topics.acks, logger: logger)
     let authority = await TokenAuthority(secret: configuration.jwtSecret, ttl: configuration.tokenTTL)
@@ -29,7 +29,6 @@ public func buildEdge(_ configuration: EdgeConfiguration, logger baseLogger: Log
 
     let deliver = try KafkaConsumer(configuration: common.kafka,
                                     assignments: [(topics.deliver(edge: edge.id), 0, .end)], logger: logger)
-    let changesPartitions = try await TopicSetup.partitions(of: topics.presenceChanges, kafka: common.kafka, logger: logger)
     let changes = try KafkaConsumer(configuration: common.kafka,
                                     assignments: (0..<changesPartitions).map { (topics.presenceChanges, $0, .end) },
                                     logger: logger)

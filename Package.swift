@@ -101,7 +101,7 @@ let package = Package(
             dependencies: [.product(name: "Logging", package: "swift-log")],
             path: "Tests/ParleyTestSupport", swiftSettings: strict),
         .testTarget(
-            name: "ParleyKafkaTests", dependencies: ["ParleyKafka", "ParleyTestSupport"],
+            name: "ParleyKafkaTests", dependencies: ["ParleyKafka", "CRDKafka", "ParleyTestSupport"],
             swiftSettings: strict, linkerSettings: rpath),
         .testTarget(
             name: "ParleyRedisTests", dependencies: ["ParleyRedis", "ParleyTestSupport"], swiftSettings: strict),

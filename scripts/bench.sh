@@ -77,7 +77,7 @@ start_stack() {
   start_tansu "$KAFKA_PORT" "$run"; local tansu_pid=${PIDS[-1]}
   export PARLEY_KAFKA_BROKERS="127.0.0.1:$KAFKA_PORT" PARLEY_REDIS_URL="redis://127.0.0.1:$REDIS_PORT"
   export PARLEY_KAFKA_SESSION_TIMEOUT=3s PARLEY_TOPIC_PARTITIONS=4 PARLEY_DEV_LOGIN=true
-  export PARLEY_JWT_SECRET=bench-secret-0123456789abcdef-0123456789 PARLEY_LOG_LEVEL=warning
+  export PARLEY_JWT_SECRET=bench-secret-0123456789abcdef-0123456789 PARLEY_LOG_LEVEL=${BENCH_LOG_LEVEL:-warning}
   export PARLEY_SEND_RATE=100000 PARLEY_SEND_BURST=100000
   start_service "$run" presence-svc presence-svc --http-port "$pp"
   start_service "$run" offline-svc offline-svc --http-port "$po"

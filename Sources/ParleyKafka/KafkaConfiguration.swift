@@ -20,6 +20,9 @@ public struct KafkaConfiguration: Sendable {
     /// How many fetched records a consumer keeps ready for ``KafkaConsumer/nextBatch(maxCount:)``;
     /// when full, the consumer stops polling librdkafka until the application catches up.
     public var consumerBufferSize: Int = 2048
+    /// How long a consumer waits for a skipped offset to become readable before it moves past
+    /// the hole (see ``KafkaConsumer``: offsets are handed out without gaps). Default 2 s.
+    public var offsetGapTimeout: Duration = .seconds(2)
     /// Extra librdkafka properties (see librdkafka's CONFIGURATION.md), applied last: they
     /// override everything above.
     public var properties: [String: String] = [:]

@@ -16,6 +16,11 @@ import Synchronization
 /// the `AsyncSequence` conformance read from it. The sequence ends after ``shutdown()`` and
 /// throws ``KafkaError`` after a fatal client error. Partition EOF and transient errors (broker
 /// down, unknown topic) are logged and do not end it.
+///
+/// Records of a partition are handed out without gaps: a fetched record past the next expected
+/// offset makes the consumer seek back and read again until the missing one arrives (brokers
+/// such as Tansu 0.6 can show a later record batch before an earlier one), for at most
+/// ``KafkaConfiguration/offsetGapTimeout``; see ``offsetGaps``.
 public final class KafkaConsumer: Sendable, AsyncSequence {
     public typealias Element = KafkaRecord
 
@@ -100,6 +105,11 @@ public final class KafkaConsumer: Sendable, AsyncSequence {
     /// until known.
     public var lag: Int64? { core.lag.withLock { $0 } }
 
+    /// Offset gaps seen so far: `found` counts fetched records past a missing offset (each made
+    /// the consumer seek back), `skipped` the gaps still open after
+    /// ``KafkaConfiguration/offsetGapTimeout``, whose missing offsets were never handed out.
+    public var offsetGaps: (found: Int, skipped: Int) { core.gapCounts.withLock { ($0.found, $0.skipped) } }
+
     /// Leaves the group (`rd_kafka_consumer_close`, bounded by the session timeout + 5 s),
     /// destroys the handle and ends the sequence. Idempotent; concurrent calls all wait.
     public func shutdown() async {
@@ -149,6 +159,9 @@ final class ConsumerCore: RDClientEvents {
     /// the consumer thread; the Mutex only satisfies Sendable).
     private let revokedSincePoll = Mutex<Set<TopicPartition>>([])
     let lag = Mutex<Int64?>(nil)
+    /// Owned by the consumer thread (the poll loop and the rebalance callback it serves).
+    private let gapGuard: Mutex<OffsetGapGuard>
+    let gapCounts = Mutex((found: 0, skipped: 0))
     let commits = Mutex(PromiseTable<Void>())
     let closed = KafkaPromise<Void>()
     private let stopRequested = Mutex(false)
@@ -161,6 +174,7 @@ final class ConsumerCore: RDClientEvents {
         self.logger = logger
         self.mode = mode
         closeTimeout = configuration.sessionTimeout + .seconds(5)
+        gapGuard = Mutex(OffsetGapGuard(timeout: configuration.offsetGapTimeout))
         let wake = try WakePipe()
         self.wake = wake
         buffer = ConsumerBuffer(capacity: configuration.consumerBufferSize) { wake.signal() }
@@ -270,6 +284,7 @@ final class ConsumerCore: RDClientEvents {
         let changed = Set(list.map { TopicPartition(topic: $0.topic, partition: $0.partition) })
         let cooperative = String(cString: rd_kafka_rebalance_protocol(handle)) == "COOPERATIVE"
         let description = list.map { "\($0.topic)[\($0.partition)]" }.joined(separator: ",")
+        gapGuard.withLock { $0.forget(changed) }
         switch err {
         case RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS:
             if cooperative {
@@ -330,9 +345,9 @@ final class ConsumerCore: RDClientEvents {
 
     private func run(_ client: RDClient, commitQueue: OpaquePointer) {
         let handle = client.handle.raw
-        var floors: [TopicPartition: Int64] = [:]
         if case .manual(let partitions) = mode, !shouldStop {
-            floors = assignManually(handle, partitions)
+            let now = ContinuousClock.now
+            buffer.push(assignManually(handle, partitions).filter { admit($0, handle, now: now) })
         }
         var mayHaveMore = true
         var lastLagUpdate = ContinuousClock.now - .seconds(10)
@@ -348,12 +363,13 @@ final class ConsumerCore: RDClientEvents {
                 if room > 0 {
                     var batch: [KafkaRecord] = []
                     mayHaveMore = false
+                    let now = ContinuousClock.now
                     while batch.count < room, let message = rd_kafka_consumer_poll(handle, 0) {
                         // A rebalance served inside that poll dropped the revoked partitions'
                         // buffered records; drop the ones this round already collected too, or
                         // committing them would move the offset past the dropped ones (loss).
                         dropRevoked(from: &batch)
-                        if let record = handleMessage(message), floors.isEmpty || record.offset >= floors[TopicPartition(topic: record.topic, partition: record.partition)] ?? 0 {
+                        if let record = handleMessage(message), admit(record, handle, now: now) {
                             batch.append(record)
                         }
                         rd_kafka_message_destroy(message)
@@ -366,15 +382,68 @@ final class ConsumerCore: RDClientEvents {
                     buffer.push(batch)
                 }
             }
+            let openGaps = seekGaps(handle)
             let now = ContinuousClock.now
             if now - lastLagUpdate >= .seconds(1) {
                 updateLag(handle)
                 lastLagUpdate = now
             }
             if mayHaveMore && !failed && buffer.space > 0 { continue }
-            wake.wait(timeoutMS: 1000)
+            wake.wait(timeoutMS: openGaps ? 10 : 1000)
         }
         close(client, commitQueue: commitQueue)
+    }
+
+    /// Whether `record` may be handed out (see ``OffsetGapGuard``); a record past a new gap
+    /// makes the partition seek back to the missing offset.
+    private func admit(_ record: KafkaRecord, _ handle: OpaquePointer, now: ContinuousClock.Instant) -> Bool {
+        let partition = TopicPartition(topic: record.topic, partition: record.partition)
+        switch gapGuard.withLock({ $0.admit(partition, offset: record.offset, now: now) }) {
+        case .accept:
+            return true
+        case .drop:
+            return false
+        case .seek(let missing):
+            gapCounts.withLock { $0.found += 1 }
+            logger.notice("Kafka offset gap, reading again", metadata: [
+                "parley.topic": "\(record.topic)", "parley.partition": "\(record.partition)",
+                "parley.kafka.missing": "\(missing)", "parley.offset": "\(record.offset)",
+            ])
+            seek(handle, partition, to: missing)
+            return false
+        }
+    }
+
+    /// Seeks again for gaps still open, moves past those open too long; true while gaps are open.
+    private func seekGaps(_ handle: OpaquePointer) -> Bool {
+        let (seeks, open) = gapGuard.withLock { gaps -> ([OffsetGapGuard.Seek], Bool) in
+            guard gaps.hasOpenGaps else { return ([], false) }
+            return (gaps.due(now: .now), gaps.hasOpenGaps)
+        }
+        for seek in seeks {
+            if seek.skipped {
+                gapCounts.withLock { $0.skipped += 1 }
+                logger.warning("Kafka offset gap not filled in time; moving past it", metadata: [
+                    "parley.topic": "\(seek.partition.topic)", "parley.partition": "\(seek.partition.partition)",
+                    "parley.offset": "\(seek.offset)",
+                ])
+            }
+            self.seek(handle, seek.partition, to: seek.offset)
+        }
+        return open
+    }
+
+    /// Starts an asynchronous seek; records fetched from the old position may still arrive and
+    /// are dropped by the gap guard.
+    private func seek(_ handle: OpaquePointer, _ partition: TopicPartition, to offset: Int64) {
+        let error = withPartitionList([(topic: partition.topic, partition: partition.partition, offset: offset)]) {
+            takeError(rd_kafka_seek_partitions(handle, $0, 0))
+        }
+        if let error {
+            logger.warning("Kafka seek failed: \(error)", metadata: [
+                "parley.topic": "\(partition.topic)", "parley.partition": "\(partition.partition)",
+            ])
+        }
     }
 
     /// Converts a polled message into a record; logs and drops errors and EOF markers.
@@ -415,8 +484,9 @@ final class ConsumerCore: RDClientEvents {
     /// last offset + 1, so the queried end can point into the last batch (and so would
     /// `RD_KAFKA_OFFSET_END`, which uses the same request). The high watermark in Fetch responses
     /// is right, so: start at the queried end, wait for the first fetch response's high
-    /// watermark, and drop records below it. Returns those per-partition floors.
-    private func assignManually(_ handle: OpaquePointer, _ partitions: [AssignedPartition]) -> [TopicPartition: Int64] {
+    /// watermark, and have the gap guard drop records below it. Returns the records fetched
+    /// meanwhile, for the caller to admit.
+    private func assignManually(_ handle: OpaquePointer, _ partitions: [AssignedPartition]) -> [KafkaRecord] {
         var entries: [(topic: String, partition: Int32, offset: Int64)] = []
         var atEnd: Set<TopicPartition> = []
         for part in partitions {
@@ -444,7 +514,7 @@ final class ConsumerCore: RDClientEvents {
         let err = withPartitionList(entries) { rd_kafka_assign(handle, $0) }
         guard err == RD_KAFKA_RESP_ERR_NO_ERROR else {
             fail(KafkaError(err, "cannot assign partitions"))
-            return [:]
+            return []
         }
 
         // Learn the true end of each `.end` partition from its first fetch response.
@@ -471,7 +541,9 @@ final class ConsumerCore: RDClientEvents {
             logger.warning("Kafka high watermark not learned at start; old records may be delivered",
                            metadata: ["parley.partitions": "\(atEnd.map { "\($0.topic)[\($0.partition)]" }.joined(separator: ","))"])
         }
-        buffer.push(held.filter { $0.offset >= floors[TopicPartition(topic: $0.topic, partition: $0.partition)] ?? 0 })
+        gapGuard.withLock { gaps in
+            for (partition, floor) in floors { gaps.expect(partition, at: floor) }
+        }
 
         assignment.withLock { state in
             state.partitions = Set(entries.map { TopicPartition(topic: $0.topic, partition: $0.partition) })
@@ -481,7 +553,7 @@ final class ConsumerCore: RDClientEvents {
             "parley.partitions": "\(entries.map { "\($0.topic)[\($0.partition)]@\($0.offset)" }.joined(separator: ","))",
             "parley.kafka.floors": "\(floors.map { "\($0.key.topic)[\($0.key.partition)]>=\($0.value)" }.joined(separator: ","))",
         ])
-        return floors
+        return held
     }
 
     private func updateLag(_ handle: OpaquePointer) {

@@ -20,6 +20,8 @@ public struct ConsumerLoop: Service {
     private let recordsIn: Counter
     private let failures: Counter
     private let lag: Gauge
+    private let gapsFound: Counter
+    private let gapsSkipped: Counter
 
     public init(name: String, consumer: KafkaConsumer, maxBatch: Int = 500, commits: Bool = true, logger: Logger,
                 handle: @escaping Handler) {
@@ -32,10 +34,13 @@ public struct ConsumerLoop: Service {
         recordsIn = Counter(label: "parley_records_in_total", dimensions: [("consumer", name)])
         failures = Counter(label: "parley_batch_failures_total", dimensions: [("consumer", name)])
         lag = Gauge(label: "parley_consumer_lag", dimensions: [("consumer", name)])
+        gapsFound = Counter(label: "parley_kafka_offset_gaps_total", dimensions: [("consumer", name), ("outcome", "found")])
+        gapsSkipped = Counter(label: "parley_kafka_offset_gaps_total", dimensions: [("consumer", name), ("outcome", "skipped")])
     }
 
     public func run() async throws {
         let consumer = self.consumer
+        var gapsSeen = (found: 0, skipped: 0)
         try await withGracefulShutdownHandler {
             while let batch = try await consumer.nextBatch(maxCount: maxBatch) {
                 guard !batch.isEmpty else { continue }
@@ -57,6 +62,10 @@ public struct ConsumerLoop: Service {
                     }
                 }
                 if let current = consumer.lag { lag.record(current) }
+                let gaps = consumer.offsetGaps
+                gapsFound.increment(by: gaps.found - gapsSeen.found)
+                gapsSkipped.increment(by: gaps.skipped - gapsSeen.skipped)
+                gapsSeen = gaps
             }
         } onGracefulShutdown: {
             Task { await consumer.shutdown() }

@@ -11,25 +11,25 @@ public enum ClientFrame: Sendable, Equatable {
 
     /// Every field any frame has, each nil when absent or of the wrong type, so a frame is
     /// parsed once whatever its type.
-    private struct Fields: Decodable {
-        let type: String?
-        let id: String?
-        let to: String?
-        let body: String?
-        let msgs: [String]?
-        let users: [String]?
+    private struct Fields: JSONReadable {
+        var type: String?
+        var id: String?
+        var to: String?
+        var body: String?
+        var msgs: [String]?
+        var users: [String]?
 
-        init(from decoder: any Decoder) throws {
-            let container = try decoder.container(keyedBy: CodingKeys.self)
-            type = try? container.decodeIfPresent(String.self, forKey: .type)
-            id = try? container.decodeIfPresent(String.self, forKey: .id)
-            to = try? container.decodeIfPresent(String.self, forKey: .to)
-            body = try? container.decodeIfPresent(String.self, forKey: .body)
-            msgs = try? container.decodeIfPresent([String].self, forKey: .msgs)
-            users = try? container.decodeIfPresent([String].self, forKey: .users)
+        init(json reader: inout JSONReader) throws(JSONReader.Failure) {
+            try reader.readObject { (r: inout JSONReader, key: JSONReader.Key) throws(JSONReader.Failure) in
+                if key == "type" { type = try r.readIfString() }
+                else if key == "id" { id = try r.readIfString() }
+                else if key == "to" { to = try r.readIfString() }
+                else if key == "body" { body = try r.readIfString() }
+                else if key == "msgs" { msgs = try r.readIfStringArray() }
+                else if key == "users" { users = try r.readIfStringArray() }
+                else { try r.skipValue() }
+            }
         }
-
-        enum CodingKeys: String, CodingKey { case type, id, to, body, msgs, users }
     }
 
     /// Decodes and validates one text frame. Unknown fields are ignored.
@@ -37,7 +37,7 @@ public enum ClientFrame: Sendable, Equatable {
         guard text.count <= limits.maxFrameBytes else {
             throw ProtocolError(.tooLarge, "frame is larger than \(limits.maxFrameBytes) bytes")
         }
-        guard let frame = try? JSONCoding.decode(Fields.self, from: text) else {
+        guard let frame = try? JSONCoding.read(Fields.self, from: text) else {
             throw ProtocolError(.badRequest, "frame is not a JSON object")
         }
         guard let type = frame.type else {

@@ -11,6 +11,17 @@ enum JSONCoding {
     }
 
     static func decode<T: Decodable>(_ type: T.Type, from bytes: some Collection<UInt8>) throws -> T {
-        try JSONDecoder().decode(type, from: Data(bytes))
+        if let readable = type as? any JSONReadable.Type {
+            return try read(readable, from: bytes) as! T  // the cast cannot fail: `readable` is `T.self`
+        }
+        return try JSONDecoder().decode(type, from: Data(bytes))
+    }
+
+    /// Reads a ``JSONReadable`` type (no `Decodable` needed).
+    static func read<T: JSONReadable>(_ type: T.Type, from bytes: some Collection<UInt8>) throws -> T {
+        if let value = try bytes.withContiguousStorageIfAvailable({ try JSONReader.read(type, from: $0) }) {
+            return value
+        }
+        return try Array(bytes).withUnsafeBufferPointer { try JSONReader.read(type, from: $0) }
     }
 }

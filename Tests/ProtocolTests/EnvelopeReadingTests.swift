@@ -1,0 +1,83 @@
+import Foundation
+import ParleyProtocol
+import Testing
+
+/// The hot envelopes are read by a hand-written reader; it must read what JSONDecoder reads.
+@Suite("Envelope reading")
+struct EnvelopeReadingTests {
+    let tricky = ChatMessage(msg: MessageID.make(), from: "a\"b", to: "c\\d", body: "line\nnext\t\u{1} é 👋 </script> \u{2028}",
+                             ts: 1_800_000_000_123, id: nil)
+    let plain = ChatMessage(msg: MessageID.make(), from: "alice", to: "bob", body: "hi", ts: 1, id: "c1")
+
+    func foundation<T: Decodable>(_ type: T.Type, _ json: String) throws -> T {
+        try JSONDecoder().decode(type, from: Data(json.utf8))
+    }
+
+    func parley<T: Decodable>(_ type: T.Type, _ json: String) throws -> T {
+        try Envelope.decode(type, from: Array(json.utf8))
+    }
+
+    @Test func readsWhatEitherEncoderWrites() throws {
+        let deliver = DeliverEnvelope(user: "bob", sessions: ["s1"], exceptSession: "s0", messages: [plain, tricky],
+                                      receipts: [AckedMessageReceipt(msg: "m", by: "bob", id: nil)],
+                                      presence: [PresenceStatus(user: "carol", status: .online)], resync: true)
+        let encoder = JSONEncoder()
+        func check<T: Codable & Equatable>(_ value: T) throws {
+            #expect(try Envelope.decode(T.self, from: Envelope.encode(value)) == value)
+            #expect(try Envelope.decode(T.self, from: Array(encoder.encode(value))) == value)
+        }
+        try check(plain)
+        try check(tricky)
+        try check(InboundEnvelope(message: tricky, edge: "e1", session: "s1"))
+        try check(InboxEnvelope(message: plain, delivered: ["s1", "s2"]))
+        try check(AckEnvelope(user: "bob", acks: [AckedMessage(msg: "m", from: "alice", id: nil), AckedMessage(msg: "n", from: nil, id: "c")]))
+        try check(deliver)
+        try check(DeliverEnvelope(user: ""))
+        try check(EnvelopeBatch(items: [deliver, DeliverEnvelope(user: "x", exceptSession: "s")]))
+        try check(EnvelopeBatch(items: [InboxEnvelope(message: tricky, delivered: [])]))
+    }
+
+    @Test func agreesWithJSONDecoderOnEscapesNullsWhitespaceAndUnknownKeys() throws {
+        let documents = [
+            #"{"msg":"m","from":"a","to":"b","body":"\u00e9\ud83d\udc4b\/\b\f\n\r\t\"\\","ts":5,"id":null}"#,
+            #" { "future" : {"a":[1,-2.5e3,true,false,null,{"b":"}"}]} , "msg" : "m" , "from":"a","to":"b","body":"","ts":0 } "#,
+            #"{"v":7,"user":"bob","sessions":null,"exceptSession":null,"messages":null,"receipts":[],"presence":null,"resync":null}"#,
+        ]
+        #expect(try parley(ChatMessage.self, documents[0]) == foundation(ChatMessage.self, documents[0]))
+        #expect(try parley(ChatMessage.self, documents[1]) == foundation(ChatMessage.self, documents[1]))
+        #expect(try parley(ChatMessage.self, documents[0]).body == "é👋/\u{8}\u{c}\n\r\t\"\\")
+        #expect(try parley(DeliverEnvelope.self, documents[2]) == foundation(DeliverEnvelope.self, documents[2]))
+        let batch = #"{"items":[{"v":1,"user":"u","acks":[{"msg":"m","extra":[[]]}]}],"v":1}"#
+        #expect(try parley(EnvelopeBatch<AckEnvelope>.self, batch) == foundation(EnvelopeBatch<AckEnvelope>.self, batch))
+    }
+
+    @Test(arguments: [
+        "", "garbage", "{", "{}", "[]", "null",
+        #"{"msg":"m","from":"a","to":"b","body":"x","ts":1} trailing"#,
+        #"{"msg":"m","from":"a","to":"b","body":"x"}"#,  // ts missing
+        #"{"msg":"m","from":"a","to":"b","body":"x","ts":-1}"#,
+        #"{"msg":"m","from":"a","to":"b","body":"x","ts":1.5}"#,
+        #"{"msg":"m","from":"a","to":"b","body":"x","ts":01}"#,
+        #"{"msg":"m","from":"a","to":"b","body":"x","ts":99999999999999999999}"#,
+        #"{"msg":"m","from":"a","to":"b","body":"x","ts":"1"}"#,
+        #"{"msg":1,"from":"a","to":"b","body":"x","ts":1}"#,
+        #"{"msg":"m","from":"a","to":"b","body":"\x","ts":1}"#,
+        #"{"msg":"m","from":"a","to":"b","body":"\ud83d","ts":1}"#,
+        #"{"msg":"m","from":"a","to":"b","body":"\u12","ts":1}"#,
+        "{\"msg\":\"m\",\"from\":\"a\",\"to\":\"b\",\"body\":\"raw\ncontrol\",\"ts\":1}",
+        #"{"msg":"m","from":"a","to":"b","body":"x","ts":1,}"#,
+        #"{"msg":"m" "from":"a","to":"b","body":"x","ts":1}"#,
+        #"{"msg":"m","from":"a","to":"b","body":"x","ts":1,"deep":"# + String(repeating: "[", count: 100) + String(repeating: "]", count: 100) + "}",
+    ])
+    func refusesMalformedInput(_ json: String) {
+        #expect(throws: (any Error).self) { try parley(ChatMessage.self, json) }
+    }
+
+    @Test func refusesInvalidUTF8AndUnknownStatus() {
+        var bytes = Array(#"{"msg":"m","from":"a","to":"b","body":"xx","ts":1}"#.utf8)
+        let body = bytes.firstIndex(of: UInt8(ascii: "x"))!
+        bytes[body] = 0xFF
+        #expect(throws: (any Error).self) { try Envelope.decode(ChatMessage.self, from: bytes) }
+        #expect(throws: (any Error).self) { try parley(PresenceStatus.self, #"{"user":"u","status":"away"}"#) }
+    }
+}

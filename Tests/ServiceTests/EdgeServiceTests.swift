@@ -365,6 +365,29 @@ struct EdgeServiceTests {
         }
     }
 
+    @Test("the edge pings every session; one that never answers is closed within two intervals, one that answers stays")
+    func keepAlive() async throws {
+        let prefix = TestEnvironment.uniquePrefix("edge-ping")
+        let edgeID = uniqueID("edge-ping")
+        try await withService("edge-ping", build: { logger, onServerRunning in
+            let arguments = serviceArguments(prefix: prefix, redis: false)
+                + ["--edge-id", edgeID, "--jwt-secret", edgeSecret, "--web-root", "", "--ping-interval", "300ms"]
+            return try await buildEdge(try loadConfiguration(EdgeConfiguration.self, arguments), logger: logger, onServerRunning: onServerRunning)
+        }) { edge in
+            let alive = try await connect(uniqueID("pong"), port: edge.port, edgeID: edgeID).0  // its client answers pings
+            // Raw bytes: this client reads but never answers a ping.
+            let silent = try await RawWebSocket.upgrade(port: edge.port, path: "/ws?token=\(try await signToken(user: uniqueID("mute")))")
+            let code = try await eventually("the silent session's close frame", timeout: .seconds(10)) { silent.closeCode }
+            #expect(code == 1001)
+            #expect(silent.frames.contains { $0.opcode == 0x9 }, "it was pinged first")
+            try await eventually("the silent connection closed") { silent.isClosed ? true : nil }
+            try await Task.sleep(for: .seconds(1))  // a few more ping rounds
+            #expect(try await alive.roundTrip().isEmpty, "the answering session is still open")
+            await silent.close()
+            await alive.disconnect()
+        }
+    }
+
     @Test("a user over --max-sessions-per-user gets 1008 without a session; others are unaffected")
     func tooManySessions() async throws {
         let prefix = TestEnvironment.uniquePrefix("edge-max")

@@ -1,6 +1,5 @@
 import Foundation
 import Hummingbird
-import HummingbirdWebSocket
 import Logging
 import ParleyKafka
 import ParleyProtocol
@@ -40,17 +39,14 @@ public func buildEdge(_ configuration: EdgeConfiguration, logger baseLogger: Log
     readiness.add("presence.changes assigned") { changes.isAssigned }
     readiness.add("accepting sessions") { !edge.isShuttingDown }
 
-    let router = Router(context: BasicWebSocketRequestContext.self)
+    let router = Router(context: BasicRequestContext.self)
     EdgeRoutes.add(to: router, edge: edge, readiness: readiness)
     if !configuration.webRoot.isEmpty {
         router.middlewares.add(FileMiddleware(configuration.webRoot, searchForIndexHtml: true, logger: logger))
     }
     let app = Application(
         router: router,
-        server: .gatedWebSocketUpgrade(
-            webSocketRouter: router,
-            configuration: .init(maxFrameSize: configuration.limits.maxFrameBytes, autoPing: .enabled(timePeriod: .seconds(30))),
-            admits: { EdgeRoutes.admitsUpgrade($0, edge: edge) }),
+        server: .edge(edge),
         configuration: .init(address: .hostname(common.httpHost, port: common.httpPort), serverName: nil),
         onServerRunning: { channel in
             logger.info("ready", metadata: ["parley.port": "\(channel.localAddress?.port ?? 0)"])
@@ -68,6 +64,7 @@ public func buildEdge(_ configuration: EdgeConfiguration, logger baseLogger: Log
             edge.followPresence($0)
         },
         app,
+        SessionKeepAlive(edge: edge),
         EdgeLifecycle(edge: edge, logger: logger),
     ]
 }

@@ -28,10 +28,12 @@ public enum EdgeSettings {
         help: "frames queued for one slow session before it is closed (its inbox keeps the messages)")
     public static let heartbeatInterval = Setting("heartbeat-interval", .duration, default: "3s",
         help: "how often the edge tells presence-svc it is alive")
+    public static let pingInterval = Setting("ping-interval", .duration, default: "30s",
+        help: "how often sessions are pinged; one silent for a whole interval is closed")
 
     public static let all: [Setting] = CommonSettings.kafka + CommonSettings.process(httpPort: 8080) + [
         edgeID, jwtSecret, devLogin, tokenTTL, webRoot, maxBodyBytes, maxFrameBytes, sendRate, sendBurst,
-        maxSessionsPerUser, outboundQueue, heartbeatInterval,
+        maxSessionsPerUser, outboundQueue, heartbeatInterval, pingInterval,
     ]
 }
 
@@ -53,6 +55,7 @@ public struct EdgeConfiguration: ServiceConfiguration {
     public var maxSessionsPerUser: Int
     public var outboundQueue: Int
     public var heartbeatInterval: Duration
+    public var pingInterval: Duration
 
     /// The secret dev login signs with when no secret is configured (local stack only).
     public static let developmentSecret = "parley-development-secret-not-for-production"
@@ -92,6 +95,10 @@ public struct EdgeConfiguration: ServiceConfiguration {
         heartbeatInterval = values.duration(EdgeSettings.heartbeatInterval)
         guard heartbeatInterval >= .milliseconds(100) else {
             throw ConfigurationError("invalid PARLEY_HEARTBEAT_INTERVAL: at least 100ms")
+        }
+        pingInterval = values.duration(EdgeSettings.pingInterval)
+        guard pingInterval >= .milliseconds(100) else {
+            throw ConfigurationError("invalid PARLEY_PING_INTERVAL: at least 100ms")
         }
     }
 }

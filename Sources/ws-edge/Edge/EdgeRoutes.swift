@@ -1,7 +1,6 @@
 import Foundation
 import Hummingbird
 import HummingbirdCore
-import HummingbirdWebSocket
 import NIOHTTP1
 import ParleyProtocol
 import ParleyServiceKit
@@ -12,7 +11,7 @@ enum EdgeRoutes {
     struct LoginResponse: ResponseEncodable { let token: String; let user: String }
     struct WhoAmI: ResponseEncodable { let user: String }
 
-    static func add(to router: Router<BasicWebSocketRequestContext>, edge: EdgeContext, readiness: Readiness) {
+    static func add(to router: Router<BasicRequestContext>, edge: EdgeContext, readiness: Readiness) {
         router.addOperationalRoutes(readiness: readiness)
         if edge.configuration.devLogin {
             router.post("/api/login") { request, context -> LoginResponse in
@@ -30,42 +29,42 @@ enum EdgeRoutes {
             guard let user = authenticate(request, edge: edge) else { throw HTTPError(.unauthorized) }
             return WhoAmI(user: user)
         }
-        router.ws("/ws") { request, _ in
+        // Upgrades are taken before routing (``EdgeChildChannel``); what reaches these routes was
+        // not admitted, or is no upgrade at all.
+        router.get("/ws") { request, _ -> Response in
             guard authenticate(request, edge: edge) != nil else { throw HTTPError(.unauthorized) }
-            return edge.isShuttingDown ? .dontUpgrade : .upgrade([:])
-        } onUpgrade: { inbound, outbound, context in
-            guard let user = authenticate(context.request, edge: edge) else { return }
-            await SessionHandler(edge: edge).run(user: user, raw: false, inbound: inbound, outbound: outbound, logger: context.logger)
+            if edge.isShuttingDown { throw HTTPError(.serviceUnavailable, message: "the edge is shutting down") }
+            throw HTTPError(.upgradeRequired, message: "expected a WebSocket upgrade")
         }
         if edge.configuration.devLogin {
             // The seed tutorial's endpoint: no token, the user named in the query, raw text frames.
-            router.ws("/read") { request, _ in
+            router.get("/read") { request, _ -> Response in
                 guard let user = request.uri.queryParameters.get("user"), UserID.isValid(user) else {
                     throw HTTPError(.badRequest, message: "user must be 1-64 characters of A-Z a-z 0-9 _ . -")
                 }
-                return .upgrade([:])
-            } onUpgrade: { inbound, outbound, context in
-                guard let user = context.request.uri.queryParameters.get("user"), UserID.isValid(user) else { return }
-                await SessionHandler(edge: edge).run(user: user, raw: true, inbound: inbound, outbound: outbound, logger: context.logger)
+                throw HTTPError(.upgradeRequired, message: "expected a WebSocket upgrade")
             }
         }
     }
 
-    /// Whether an upgrade request may become a WebSocket: a valid token on `/ws`, a valid
-    /// `user` on `/read` (dev login only). Runs in the channel pipeline (``UpgradeGate``).
-    static func admitsUpgrade(_ head: HTTPRequestHead, edge: EdgeContext) -> Bool {
+    /// Who a WebSocket upgrade request is for, or nil if it may not upgrade: a valid token on
+    /// `/ws` while the edge accepts sessions, a valid `user` on `/read` (dev login only; a seed
+    /// session, `raw`).
+    static func webSocketUser(_ head: HTTPRequestHead, edge: EdgeContext) -> (user: String, raw: Bool)? {
         let uri = URI(head.uri)
         switch uri.path {
         case "/ws":
+            guard !edge.isShuttingDown else { return nil }
             var token = uri.queryParameters.get("token")
             if let header = head.headers.first(name: "authorization"), header.hasPrefix("Bearer ") {
                 token = String(header.dropFirst("Bearer ".count))
             }
-            return token.flatMap(edge.authority.user(for:)) != nil
+            return token.flatMap(edge.authority.user(for:)).map { ($0, false) }
         case "/read":
-            return edge.configuration.devLogin && uri.queryParameters.get("user").map(UserID.isValid) == true
+            guard edge.configuration.devLogin, let user = uri.queryParameters.get("user"), UserID.isValid(user) else { return nil }
+            return (user, true)
         default:
-            return true
+            return nil
         }
     }
 

@@ -61,3 +61,21 @@ struct EdgeLifecycle: Service {
         logger.info("sessions closed", metadata: ["parley.remaining": "\(edge.hub.count)"])
     }
 }
+
+/// The edge's one keep-alive for all sessions: every `ping-interval` each session that was heard
+/// from since the last round gets a ping, and one that stayed silent for a whole round (no
+/// frame, not even the pong) is closed, so dead connections leave within two intervals.
+struct SessionKeepAlive: Service {
+    let edge: EdgeContext
+
+    func run() async throws {
+        let interval = edge.configuration.pingInterval
+        while !Task.isShuttingDownGracefully, !Task.isCancelled {
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
+            guard !Task.isShuttingDownGracefully, !Task.isCancelled else { return }
+            for session in edge.hub.all where !session.pingRound() {
+                session.close(.unresponsive)
+            }
+        }
+    }
+}

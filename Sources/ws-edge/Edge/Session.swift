@@ -1,17 +1,24 @@
+import NIOCore
+import NIOWebSocket
 import ParleyProtocol
 import Synchronization
 
-/// One WebSocket session on this edge: its identity, its bounded outbound queue, and the
-/// messages delivered to it that it has not acked yet (so acks can name the sender).
+/// One WebSocket session on this edge: its identity, its channel, and the messages delivered to
+/// it that it has not acked yet (so acks can name the sender).
+///
+/// Frames are written straight to the session's NIO channel from any thread (NIO runs them on
+/// the channel's event loop, in the order they were handed over); no task is parked per session.
+/// At most `queueLimit` frames may be waiting for the socket: a client that stops reading is
+/// disconnected instead of growing the edge's memory.
 final class Session: Sendable {
     /// Why the edge closes a session, with the WebSocket close code.
     enum CloseReason: Sendable, Equatable {
-        case overflow, flood, tooManySessions, goingAway
+        case overflow, flood, tooManySessions, goingAway, unresponsive
 
         var code: UInt16 {
             switch self {
             case .overflow, .flood, .tooManySessions: 1008
-            case .goingAway: 1001
+            case .goingAway, .unresponsive: 1001
             }
         }
 
@@ -21,11 +28,12 @@ final class Session: Sendable {
             case .flood: "too many frames"
             case .tooManySessions: "too many sessions for this user"
             case .goingAway: "server going away"
+            case .unresponsive: "no answer to pings"
             }
         }
     }
 
-    /// What the writer task sends.
+    /// What goes out to the client.
     enum Outbound: Sendable {
         case frame(ServerFrame)
         /// A raw text frame (the seed-compatible `/read` mode).
@@ -36,8 +44,12 @@ final class Session: Sendable {
     let user: String
     /// A seed-compatible `/read` session: gets message bodies as raw text and cannot ack.
     let raw: Bool
-    let outbound: AsyncStream<Outbound>
-    private let continuation: AsyncStream<Outbound>.Continuation
+    private let channel: any Channel
+    private let queueLimit: Int
+    /// Frames handed to the channel whose write has not completed yet.
+    private let unwritten = Atomic<Int>(0)
+    /// Whether anything arrived from the client since the last ping round.
+    private let heard = Atomic<Bool>(true)
     private let state: Mutex<State>
 
     private struct State {
@@ -49,29 +61,41 @@ final class Session: Sendable {
 
     /// Most delivered-but-unacked messages remembered for receipts.
     static let unackedLimit = 4096
+    /// How long a closing session may take to get its close frame out before the connection is
+    /// dropped.
+    static let closeGrace = TimeAmount.seconds(5)
 
-    init(id: String, user: String, raw: Bool, queueLimit: Int) {
+    init(id: String, user: String, raw: Bool, channel: any Channel, queueLimit: Int) {
         self.id = id
         self.user = user
         self.raw = raw
-        (outbound, continuation) = AsyncStream.makeStream(of: Outbound.self, bufferingPolicy: .bufferingOldest(queueLimit))
+        self.channel = channel
+        self.queueLimit = queueLimit
         state = Mutex(State())
     }
 
-    /// Queues a frame; returns false (and asks to close the session) when the queue is full.
+    /// Writes a frame; returns false (and closes the session) when `queueLimit` frames are
+    /// already waiting for the socket, or when the session is closing.
     @discardableResult
     func enqueue(_ item: Outbound) -> Bool {
-        switch continuation.yield(item) {
-        case .enqueued: return true
-        case .dropped:
+        guard closeReason == nil else { return false }
+        guard unwritten.wrappingAdd(1, ordering: .relaxed).newValue <= queueLimit else {
+            self.unwritten.wrappingSubtract(1, ordering: .relaxed)
             close(.overflow)
             return false
-        case .terminated: return false
-        @unknown default: return false
         }
+        let bytes: [UInt8] = switch item {
+        case .frame(let frame): frame.encoded()
+        case .raw(let text): Array(text.utf8)
+        }
+        let frame = WebSocketFrame(fin: true, opcode: .text, data: channel.allocator.buffer(bytes: bytes))
+        channel.writeAndFlush(frame).whenComplete { _ in
+            self.unwritten.wrappingSubtract(1, ordering: .relaxed)
+        }
+        return true
     }
 
-    /// Queues a chat message and remembers who sent it, for the receipt when it is acked.
+    /// Writes a chat message and remembers who sent it, for the receipt when it is acked.
     func deliver(_ message: ChatMessage) -> Bool {
         if message.to == user {
             state.withLock { state in
@@ -97,17 +121,48 @@ final class Session: Sendable {
         }
     }
 
-    /// Asks the writer to close the session; the first reason wins.
+    /// Closes the session: sends a close frame with the reason's code after the frames already
+    /// written, then closes the connection (at once for `.overflow`: a close frame could not pass
+    /// the client's full buffer). The first reason wins; later calls do nothing.
     func close(_ reason: CloseReason) {
-        let first = state.withLock { state -> Bool in
+        guard markClosed(reason) else { return }
+        let channel = self.channel
+        guard reason != .overflow else {
+            channel.close(promise: nil)
+            return
+        }
+        var data = channel.allocator.buffer(capacity: 2 + reason.text.utf8.count)
+        data.write(webSocketErrorCode: WebSocketErrorCode(codeNumber: Int(reason.code)))
+        data.writeString(reason.text)
+        channel.writeAndFlush(WebSocketFrame(fin: true, opcode: .connectionClose, data: data)).whenComplete { _ in
+            channel.close(promise: nil)
+        }
+        channel.eventLoop.scheduleTask(in: Self.closeGrace) { channel.close(promise: nil) }
+    }
+
+    /// Records that the session ended (e.g. the client closed it) without writing anything;
+    /// true when this was the first reason.
+    @discardableResult
+    func markClosed(_ reason: CloseReason) -> Bool {
+        state.withLock { state in
             guard state.closeReason == nil else { return false }
             state.closeReason = reason
             return true
         }
-        if first { continuation.finish() }
     }
 
     var closeReason: CloseReason? { state.withLock { $0.closeReason } }
+
+    /// Notes that the client sent something (it is alive).
+    func heardFrom() { heard.store(true, ordering: .relaxed) }
+
+    /// One round of the edge's keep-alive: true when the client was heard from since the last
+    /// round (and it is sent a ping now), false when it stayed silent for a whole round.
+    func pingRound() -> Bool {
+        guard heard.exchange(false, ordering: .relaxed) else { return false }
+        channel.writeAndFlush(WebSocketFrame(fin: true, opcode: .ping, data: channel.allocator.buffer(capacity: 0)), promise: nil)
+        return true
+    }
 
     /// Replaces the watch list; returns the previous one.
     func watch(_ users: Set<String>) -> Set<String> {

@@ -28,9 +28,12 @@ public struct ServiceBackbone: Sendable {
         [ClosingService { await producer.shutdown(timeout: .seconds(5)) }, ClosingService { await redis.close() }]
     }
 
-    /// A consumer in `group` of `topic` whose assignment is part of readiness.
-    public func consumer(_ common: CommonConfiguration, group: String, topic: String, logger: Logger) throws -> KafkaConsumer {
-        let consumer = try KafkaConsumer(configuration: common.kafka, groupID: common.topics.prefix + group,
+    /// A consumer in `group` of `topic` whose assignment is part of readiness; `background` for
+    /// one off the message path (see ``KafkaConfiguration/background``).
+    public func consumer(_ common: CommonConfiguration, group: String, topic: String, background: Bool = false,
+                         logger: Logger) throws -> KafkaConsumer {
+        let consumer = try KafkaConsumer(configuration: background ? common.kafka.background : common.kafka,
+                                         groupID: common.topics.prefix + group,
                                          topics: [topic], logger: logger)
         readiness.add("\(topic) assigned") { consumer.isAssigned }
         return consumer

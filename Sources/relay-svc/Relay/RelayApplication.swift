@@ -11,7 +11,7 @@ public func buildRelay(_ configuration: RelayConfiguration, logger: Logger,
     let router = Router(topics: common.topics, redis: backbone.redis, producer: backbone.producer,
                         dedupTTL: configuration.dedupTTL, logger: logger)
     let inbound = try backbone.consumer(common, group: "relay.inbound", topic: common.topics.inbound, logger: logger)
-    let acks = try backbone.consumer(common, group: "relay.acks", topic: common.topics.acks, logger: logger)
+    let acks = try backbone.consumer(common, group: "relay.acks", topic: common.topics.acks, background: true, logger: logger)
     return backbone.closers + [
         ConsumerLoop(name: "relay.inbound", consumer: inbound, maxBatch: configuration.batchSize, logger: logger,
                      handle: router.routeInbound),

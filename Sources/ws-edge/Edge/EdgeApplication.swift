@@ -28,7 +28,7 @@ public func buildEdge(_ configuration: EdgeConfiguration, logger baseLogger: Log
 
     let deliver = try KafkaConsumer(configuration: common.kafka,
                                     assignments: [(topics.deliver(edge: edge.id), 0, .end)], logger: logger)
-    let changes = try KafkaConsumer(configuration: common.kafka,
+    let changes = try KafkaConsumer(configuration: common.kafka.background,
                                     assignments: (0..<changesPartitions).map { (topics.presenceChanges, $0, .end) },
                                     logger: logger)
     // Sessions of an earlier run with this id are gone: presence-svc drops them on this event.

@@ -54,12 +54,10 @@ enum EdgeRoutes {
         let uri = URI(head.uri)
         switch uri.path {
         case "/ws":
-            guard !edge.isShuttingDown else { return nil }
-            var token = uri.queryParameters.get("token")
-            if let header = head.headers.first(name: "authorization"), header.hasPrefix("Bearer ") {
-                token = String(header.dropFirst("Bearer ".count))
-            }
-            return token.flatMap(edge.authority.user(for:)).map { ($0, false) }
+            guard !edge.isShuttingDown,
+                  let token = token(query: uri.queryParameters.get("token"), authorization: head.headers.first(name: "authorization"))
+            else { return nil }
+            return edge.authority.user(for: token).map { ($0, false) }
         case "/read":
             guard edge.configuration.devLogin, let user = uri.queryParameters.get("user"), UserID.isValid(user) else { return nil }
             return (user, true)
@@ -70,11 +68,13 @@ enum EdgeRoutes {
 
     /// The user of the request's token (`Authorization: Bearer` or `?token=`), or nil.
     static func authenticate(_ request: Request, edge: EdgeContext) -> String? {
-        var token = request.uri.queryParameters.get("token")
-        if let header = request.headers[.authorization], header.hasPrefix("Bearer ") {
-            token = String(header.dropFirst("Bearer ".count))
-        }
-        guard let token else { return nil }
-        return edge.authority.user(for: token)
+        token(query: request.uri.queryParameters.get("token"), authorization: request.headers[.authorization])
+            .flatMap(edge.authority.user(for:))
+    }
+
+    /// The token of a request: the `Authorization: Bearer` header, else the `token` query parameter.
+    private static func token(query: String?, authorization: String?) -> String? {
+        if let authorization, authorization.hasPrefix("Bearer ") { return String(authorization.dropFirst("Bearer ".count)) }
+        return query
     }
 }

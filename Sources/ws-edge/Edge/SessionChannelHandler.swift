@@ -12,6 +12,7 @@ final class SessionChannelHandler: ChannelInboundHandler {
     typealias OutboundOut = WebSocketFrame
 
     private let edge: EdgeContext
+    private let frames: FrameHandler
     private let user: String
     private let raw: Bool
     private var logger: Logger
@@ -21,6 +22,7 @@ final class SessionChannelHandler: ChannelInboundHandler {
 
     init(edge: EdgeContext, user: String, raw: Bool, logger: Logger) {
         self.edge = edge
+        frames = FrameHandler(edge: edge)
         self.user = user
         self.raw = raw
         self.logger = logger
@@ -69,7 +71,7 @@ final class SessionChannelHandler: ChannelInboundHandler {
                 return
             }
             let text = frame.unmaskedData
-            FrameHandler(edge: edge).handle(text: text.readableBytesView, session: session, logger: logger)
+            frames.handle(text: text.readableBytesView, session: session, logger: logger)
         case .ping:
             let pong = WebSocketFrame(fin: true, opcode: .pong, data: frame.unmaskedData)
             context.writeAndFlush(wrapOutboundOut(pong), promise: nil)

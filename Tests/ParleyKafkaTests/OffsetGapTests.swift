@@ -84,6 +84,40 @@ struct OffsetGapConsumerTests {
     }
 }
 
+extension OffsetGapConsumerTests {
+    @Test("records of several concurrent producers on one partition are handed out in offset order without gaps")
+    func concurrentProducers() async throws {
+        let topic = TestEnvironment.uniquePrefix() + "gap-concurrent"
+        try await createTopics([KafkaTopicSpec(name: topic, partitions: 1)])
+        let consumer = try KafkaConsumer(configuration: testConfiguration("concurrent-consumer"),
+                                         assignments: [(topic: topic, partition: 0, start: .beginning)],
+                                         logger: testLogger("concurrent-consumer"))
+        // Four producers (four connections, as four edges), 2,000 records each in batches of 20,
+        // all at once: the situation in which Tansu 0.6 showed later batches before earlier ones.
+        let producers = try (0..<4).map { try KafkaProducer(configuration: testConfiguration("concurrent-\($0)"), logger: testLogger("producer")) }
+        let sent = try await withThrowingTaskGroup(of: [String].self) { group in
+            for (index, producer) in producers.enumerated() {
+                group.addTask {
+                    var values: [String] = []
+                    for batch in 0..<100 {
+                        let records = (0..<20).map { "p\(index)-\(batch * 20 + $0)" }
+                        _ = try await producer.send(batch: records.map { KafkaOutgoingRecord(topic: topic, key: nil, value: bytes($0)) })
+                        values += records
+                    }
+                    return values
+                }
+            }
+            return try await group.reduce(into: []) { $0 += $1 }
+        }
+        let records = try await collect(consumer, count: sent.count, timeout: .seconds(60))
+        #expect(records.map(\.offset) == Array(0..<Int64(sent.count)))
+        #expect(Set(records.map { text($0.value) }) == Set(sent))
+        #expect(consumer.offsetGaps.skipped == 0)
+        await consumer.shutdown()
+        for producer in producers { await producer.shutdown(timeout: .seconds(5)) }
+    }
+}
+
 /// Produces `values` to partition 0 of `topic` in one committed transaction (blocking).
 private func produceInTransaction(topic: String, values: [String]) throws {
     struct Failure: Error, CustomStringConvertible { let description: String }

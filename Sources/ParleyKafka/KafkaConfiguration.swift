@@ -38,8 +38,8 @@ public struct KafkaConfiguration: Sendable {
         self.clientID = clientID
     }
 
-    /// This configuration for a consumer off the message path (presence, acks): fetches that find
-    /// nothing wait up to 100 ms at the broker instead of 10 ms.
+    /// This configuration for a consumer off the message path (e.g. acks, presence for watchers):
+    /// fetches that find nothing wait up to 100 ms at the broker instead of 10 ms.
     public var background: KafkaConfiguration {
         var copy = self
         copy.fetchWait = copy.fetchWait ?? .milliseconds(100)

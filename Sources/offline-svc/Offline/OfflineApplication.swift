@@ -13,7 +13,7 @@ public func buildOffline(_ configuration: OfflineConfiguration, logger: Logger,
                       replayBatch: configuration.replayBatch, logger: logger)
     let messages = try backbone.consumer(common, group: "offline.inbox", topic: common.topics.inbox, logger: logger)
     let acks = try backbone.consumer(common, group: "offline.acks", topic: common.topics.acks, background: true, logger: logger)
-    let changes = try backbone.consumer(common, group: "offline.presence", topic: common.topics.presenceChanges, background: true, logger: logger)
+    let changes = try backbone.consumer(common, group: "offline.presence", topic: common.topics.presenceChanges, logger: logger)
     return backbone.closers + [
         ConsumerLoop(name: "offline.inbox", consumer: messages, logger: logger, handle: inbox.append),
         ConsumerLoop(name: "offline.acks", consumer: acks, logger: logger, handle: inbox.remove),

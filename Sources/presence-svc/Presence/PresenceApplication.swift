@@ -9,7 +9,7 @@ public func buildPresence(_ configuration: PresenceConfiguration, logger: Logger
     let common = configuration.common
     let backbone = try await ServiceBackbone.start(common, redis: configuration.redis, logger: logger)
     let store = PresenceStore(topics: common.topics, redis: backbone.redis, producer: backbone.producer, logger: logger)
-    let events = try backbone.consumer(common, group: "presence", topic: common.topics.presenceEvents, background: true, logger: logger)
+    let events = try backbone.consumer(common, group: "presence", topic: common.topics.presenceEvents, logger: logger)
     return backbone.closers + [
         ConsumerLoop(name: "presence.events", consumer: events, logger: logger, handle: store.apply),
         EdgeSweeper(store: store, timeout: configuration.edgeTimeout, interval: configuration.sweepInterval, logger: logger),

@@ -70,6 +70,9 @@ def test_every_session_of_a_user_gets_the_message_and_the_sender_syncs(stack, us
         a2 = await ChatClient.connect(stack, 2, alice)
         b1 = await ChatClient.connect(stack, 1, bob)
         b2 = await ChatClient.connect(stack, 2, bob)
+        # Copies to the sender's other sessions are not durable: they go to the sessions presence
+        # knows when relay-svc routes, so wait until both of alice's are registered.
+        wait_until(lambda: len(stack.redis("HKEYS", f"presence:{{{alice}}}")) == 2, 20, "both alice sessions online")
         sent = await a1.sent(await a1.send(bob, "to both of you"))
         for b in (b1, b2):
             m = await b.wait_for(lambda fs, b=b: b.unique_messages(), what="message on each session")

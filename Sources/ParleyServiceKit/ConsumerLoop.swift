@@ -5,9 +5,10 @@ import ServiceLifecycle
 
 /// Consumes batches, hands each to `handle`, and commits the batch only after `handle`
 /// returned, so every output of a record is acknowledged before its offset is committed
-/// (at-least-once). A failing batch is retried with backoff, never skipped; records that can
-/// never be handled (malformed) are the handler's to log and drop. Consumers of manually
-/// assigned partitions read from the end (`commits: false`) and commit nothing.
+/// (at-least-once); that commit overlaps with handling the next batch. A failing batch is
+/// retried with backoff, never skipped; records that can never be handled (malformed) are the
+/// handler's to log and drop. Consumers of manually assigned partitions read from the end
+/// (`commits: false`) and commit nothing.
 public struct ConsumerLoop: Service {
     public typealias Handler = @Sendable ([KafkaRecord]) async throws -> Void
 
@@ -19,6 +20,7 @@ public struct ConsumerLoop: Service {
     private let handle: Handler
     private let recordsIn: Counter
     private let failures: Counter
+    private let commitFailures: Counter
     private let lag: Gauge
     private let gapsFound: Counter
     private let gapsSkipped: Counter
@@ -33,6 +35,7 @@ public struct ConsumerLoop: Service {
         self.handle = handle
         recordsIn = Counter(label: "parley_records_in_total", dimensions: [("consumer", name)])
         failures = Counter(label: "parley_batch_failures_total", dimensions: [("consumer", name)])
+        commitFailures = Counter(label: "parley_commit_failures_total", dimensions: [("consumer", name)])
         lag = Gauge(label: "parley_consumer_lag", dimensions: [("consumer", name)])
         gapsFound = Counter(label: "parley_kafka_offset_gaps_total", dimensions: [("consumer", name), ("outcome", "found")])
         gapsSkipped = Counter(label: "parley_kafka_offset_gaps_total", dimensions: [("consumer", name), ("outcome", "skipped")])
@@ -42,33 +45,63 @@ public struct ConsumerLoop: Service {
         let consumer = self.consumer
         var gapsSeen = (found: 0, skipped: 0)
         try await withGracefulShutdownHandler {
-            while let batch = try await consumer.nextBatch(maxCount: maxBatch) {
-                guard !batch.isEmpty else { continue }
-                recordsIn.increment(by: batch.count)
-                var delay = Duration.milliseconds(100)
-                while true {
-                    do {
-                        try await handle(batch)
-                        if commits { try await consumer.commit(batch) }
-                        break
-                    } catch {
-                        if Task.isCancelled || Task.isShuttingDownGracefully { return }
-                        failures.increment()
-                        logger.error("batch failed, retrying", metadata: [
-                            "parley.consumer": "\(name)", "parley.records": "\(batch.count)", "parley.error": "\(error)",
-                        ])
-                        try? await Task.sleep(for: delay)
-                        delay = min(delay * 2, .seconds(5))
+            // A batch's commit runs while the next batch is handled (commits stay in batch order:
+            // each waits for the one before). Handling waits for nothing but the broker's acks
+            // of its own outputs.
+            try await withThrowingTaskGroup(of: Void.self) { commitsInFlight in
+                var committing = false
+                while let batch = try await consumer.nextBatch(maxCount: maxBatch) {
+                    guard !batch.isEmpty else { continue }
+                    recordsIn.increment(by: batch.count)
+                    guard await handleRetrying(batch) else { break }
+                    if commits {
+                        if committing { try await commitsInFlight.next() }
+                        commitsInFlight.addTask { await commit(batch) }
+                        committing = true
                     }
+                    if let current = consumer.lag { lag.record(current) }
+                    let gaps = consumer.offsetGaps
+                    gapsFound.increment(by: gaps.found - gapsSeen.found)
+                    gapsSkipped.increment(by: gaps.skipped - gapsSeen.skipped)
+                    gapsSeen = gaps
                 }
-                if let current = consumer.lag { lag.record(current) }
-                let gaps = consumer.offsetGaps
-                gapsFound.increment(by: gaps.found - gapsSeen.found)
-                gapsSkipped.increment(by: gaps.skipped - gapsSeen.skipped)
-                gapsSeen = gaps
             }
         } onGracefulShutdown: {
             Task { await consumer.shutdown() }
+        }
+    }
+
+    /// Hands `batch` to the handler until it succeeds, with backoff; false when the loop is
+    /// cancelled or shutting down meanwhile.
+    private func handleRetrying(_ batch: [KafkaRecord]) async -> Bool {
+        var delay = Duration.milliseconds(100)
+        while true {
+            do {
+                try await handle(batch)
+                return true
+            } catch {
+                if Task.isCancelled || Task.isShuttingDownGracefully { return false }
+                failures.increment()
+                logger.error("batch failed, retrying", metadata: [
+                    "parley.consumer": "\(name)", "parley.records": "\(batch.count)", "parley.error": "\(error)",
+                ])
+                try? await Task.sleep(for: delay)
+                delay = min(delay * 2, .seconds(5))
+            }
+        }
+    }
+
+    /// Commits a handled batch. A failed commit (e.g. the partition was revoked meanwhile) loses
+    /// nothing: the next commit of the same partitions covers it, or its records are delivered
+    /// again after the rebalance or a restart (at-least-once).
+    private func commit(_ batch: [KafkaRecord]) async {
+        do {
+            try await consumer.commit(batch)
+        } catch {
+            commitFailures.increment()
+            logger.warning("commit failed; these records may be handled again", metadata: [
+                "parley.consumer": "\(name)", "parley.records": "\(batch.count)", "parley.error": "\(error)",
+            ])
         }
     }
 }

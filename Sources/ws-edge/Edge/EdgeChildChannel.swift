@@ -12,7 +12,7 @@ import NIOWebSocket
 /// ``SessionChannelHandler`` in the channel pipeline and ends this connection's task: a session
 /// is then NIO handlers and a ``Session`` object, not a parked Swift task (tasks cost ~30 KB per
 /// idle session, measured). A refused upgrade reaches the router as a plain request, whose route
-/// answers 401 or 400.
+/// answers it (401 without a valid token, 503 while shutting down, 400 for a bad seed user).
 struct EdgeChildChannel: ServerChildChannel, HTTPChannelHandler {
     enum UpgradeResult: Sendable {
         case webSocket

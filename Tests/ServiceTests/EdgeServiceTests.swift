@@ -22,6 +22,18 @@ func startEdge(prefix: String, edgeID: String, extra: [String] = []) async throw
     }
 }
 
+/// Runs `body` against an edge of its own on topic prefix `prefix`: no dev login unless `extra`
+/// turns it on, no web root, `extra` settings last. `body` gets the edge and its id.
+private func withOwnEdge<T: Sendable>(_ name: String, prefix: String, extra: [String],
+                                      _ body: (RunningService, String) async throws -> T) async throws -> T {
+    let edgeID = uniqueID(name)
+    return try await withService(name, build: { logger, onServerRunning in
+        let arguments = serviceArguments(prefix: prefix, redis: false)
+            + ["--edge-id", edgeID, "--jwt-secret", edgeSecret, "--web-root", ""] + extra
+        return try await buildEdge(try loadConfiguration(EdgeConfiguration.self, arguments), logger: logger, onServerRunning: onServerRunning)
+    }) { try await body($0, edgeID) }
+}
+
 enum EdgeShared {
     // Spelled out instead of @TaskLocal: the macro's `$stack` is not visible to the @Suite attribute.
     static let stack = TaskLocal<ServiceStack?>(wrappedValue: nil)
@@ -336,13 +348,7 @@ struct EdgeServiceTests {
     @Test("a flood closes only the flooding session with 1008; another user's session keeps working")
     func flood() async throws {
         let prefix = TestEnvironment.uniquePrefix("edge-flood")
-        let edgeID = uniqueID("edge-flood")
-        try await withService("edge-flood", build: { logger, onServerRunning in
-            let arguments = serviceArguments(prefix: prefix, redis: false)
-                + ["--edge-id", edgeID, "--dev-login", "true", "--jwt-secret", edgeSecret, "--web-root", "",
-                   "--send-rate", "1", "--send-burst", "5"]
-            return try await buildEdge(try loadConfiguration(EdgeConfiguration.self, arguments), logger: logger, onServerRunning: onServerRunning)
-        }) { edge in
+        try await withOwnEdge("edge-flood", prefix: prefix, extra: ["--dev-login", "true", "--send-rate", "1", "--send-burst", "5"]) { edge, edgeID in
             let events = try await TopicReader.start(Topics(prefix: prefix).presenceEvents, partitions: 2)
             let (flooder, floodSession) = try await connect(uniqueID("flo"), port: edge.port, edgeID: edgeID)
             let (calm, _) = try await connect(uniqueID("cal"), port: edge.port, edgeID: edgeID)
@@ -368,12 +374,7 @@ struct EdgeServiceTests {
     @Test("the edge pings every session; one that never answers is closed within two intervals, one that answers stays")
     func keepAlive() async throws {
         let prefix = TestEnvironment.uniquePrefix("edge-ping")
-        let edgeID = uniqueID("edge-ping")
-        try await withService("edge-ping", build: { logger, onServerRunning in
-            let arguments = serviceArguments(prefix: prefix, redis: false)
-                + ["--edge-id", edgeID, "--jwt-secret", edgeSecret, "--web-root", "", "--ping-interval", "300ms"]
-            return try await buildEdge(try loadConfiguration(EdgeConfiguration.self, arguments), logger: logger, onServerRunning: onServerRunning)
-        }) { edge in
+        try await withOwnEdge("edge-ping", prefix: prefix, extra: ["--ping-interval", "300ms"]) { edge, edgeID in
             let alive = try await connect(uniqueID("pong"), port: edge.port, edgeID: edgeID).0  // its client answers pings
             // Raw bytes: this client reads but never answers a ping.
             let silent = try await RawWebSocket.upgrade(port: edge.port, path: "/ws?token=\(try await signToken(user: uniqueID("mute")))")
@@ -391,12 +392,7 @@ struct EdgeServiceTests {
     @Test("a user over --max-sessions-per-user gets 1008 without a session; others are unaffected")
     func tooManySessions() async throws {
         let prefix = TestEnvironment.uniquePrefix("edge-max")
-        let edgeID = uniqueID("edge-max")
-        try await withService("edge-max", build: { logger, onServerRunning in
-            let arguments = serviceArguments(prefix: prefix, redis: false)
-                + ["--edge-id", edgeID, "--jwt-secret", edgeSecret, "--web-root", "", "--max-sessions-per-user", "2"]
-            return try await buildEdge(try loadConfiguration(EdgeConfiguration.self, arguments), logger: logger, onServerRunning: onServerRunning)
-        }) { edge in
+        try await withOwnEdge("edge-max", prefix: prefix, extra: ["--max-sessions-per-user", "2"]) { edge, edgeID in
             let user = uniqueID("max")
             let (first, _) = try await connect(user, port: edge.port, edgeID: edgeID)
             let (second, _) = try await connect(user, port: edge.port, edgeID: edgeID)
@@ -477,15 +473,10 @@ struct EdgeServiceTests {
         let stack = try sharedStack(EdgeShared.stack)
         let prefix = TestEnvironment.uniquePrefix("edge-parts")
         let topics = Topics(prefix: prefix)
-        let edgeID = uniqueID("edge-parts")
         // The shared topics exist with 2 partitions (another process created them) ...
         try await createTopics(TopicSetup.shared(topics, partitions: 2))
         // ... and this edge is configured with 1.
-        try await withService("edge-parts", build: { logger, onServerRunning in
-            let arguments = serviceArguments(prefix: prefix, redis: false)
-                + ["--edge-id", edgeID, "--jwt-secret", edgeSecret, "--web-root", "", "--topic-partitions", "1"]
-            return try await buildEdge(try loadConfiguration(EdgeConfiguration.self, arguments), logger: logger, onServerRunning: onServerRunning)
-        }) { edge in
+        try await withOwnEdge("edge-parts", prefix: prefix, extra: ["--topic-partitions", "1"]) { edge, edgeID in
             let watcher = uniqueID("watcher"), x = uniqueID("x"), y = uniqueID("y")
             let (client, _) = try await connect(watcher, port: edge.port, edgeID: edgeID)
             client.send(#"{"type":"watch","users":["\#(x)","\#(y)"]}"#)

@@ -51,41 +51,38 @@ struct JSONReader {
 
     /// Calls `body` with each key; `body` must read or skip the value.
     mutating func readObject(_ body: (inout JSONReader, Key) throws(Failure) -> Void) throws(Failure) {
-        try enter(UInt8(ascii: "{"))
-        defer { depth -= 1 }
-        skipWhitespace()
-        if peek() == UInt8(ascii: "}") {
-            index += 1
-            return
-        }
-        while true {
-            skipWhitespace()
-            let key = try readKey()
-            skipWhitespace()
-            try expect(UInt8(ascii: ":"))
-            skipWhitespace()
-            try body(&self, key)
-            skipWhitespace()
-            if try next() == UInt8(ascii: "}") { return }
-            guard bytes[index - 1] == UInt8(ascii: ",") else { throw Failure(message: "expected , or }", offset: index - 1) }
+        try readSequence(open: UInt8(ascii: "{"), close: UInt8(ascii: "}")) { (reader: inout JSONReader) throws(Failure) in
+            let key = try reader.readKey()
+            reader.skipWhitespace()
+            try reader.expect(UInt8(ascii: ":"))
+            reader.skipWhitespace()
+            try body(&reader, key)
         }
     }
 
     /// Calls `body` once per element; `body` must read or skip it.
     mutating func readArray(_ body: (inout JSONReader) throws(Failure) -> Void) throws(Failure) {
-        try enter(UInt8(ascii: "["))
+        try readSequence(open: UInt8(ascii: "["), close: UInt8(ascii: "]"), body)
+    }
+
+    /// The comma-separated members of an object or array between `open` and `close`.
+    private mutating func readSequence(open: UInt8, close: UInt8,
+                                       _ member: (inout JSONReader) throws(Failure) -> Void) throws(Failure) {
+        try enter(open)
         defer { depth -= 1 }
         skipWhitespace()
-        if peek() == UInt8(ascii: "]") {
+        if peek() == close {
             index += 1
             return
         }
         while true {
             skipWhitespace()
-            try body(&self)
+            try member(&self)
             skipWhitespace()
-            if try next() == UInt8(ascii: "]") { return }
-            guard bytes[index - 1] == UInt8(ascii: ",") else { throw Failure(message: "expected , or ]", offset: index - 1) }
+            if try next() == close { return }
+            guard bytes[index - 1] == UInt8(ascii: ",") else {
+                throw Failure(message: "expected , or \(Character(Unicode.Scalar(close)))", offset: index - 1)
+            }
         }
     }
 

@@ -49,15 +49,13 @@ public struct ConsumerLoop: Service {
             // each waits for the one before). Handling waits for nothing but the broker's acks
             // of its own outputs.
             try await withThrowingTaskGroup(of: Void.self) { commitsInFlight in
-                var committing = false
                 while let batch = try await consumer.nextBatch(maxCount: maxBatch) {
                     guard !batch.isEmpty else { continue }
                     recordsIn.increment(by: batch.count)
                     guard await handleRetrying(batch) else { break }
                     if commits {
-                        if committing { try await commitsInFlight.next() }
+                        try await commitsInFlight.next()  // the previous batch's commit, if any
                         commitsInFlight.addTask { await commit(batch) }
-                        committing = true
                     }
                     if let current = consumer.lag { lag.record(current) }
                     let gaps = consumer.offsetGaps

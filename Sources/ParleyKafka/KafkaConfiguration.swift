@@ -39,10 +39,11 @@ public struct KafkaConfiguration: Sendable {
     }
 
     /// This configuration for a consumer off the message path (e.g. acks, presence for watchers):
-    /// fetches that find nothing wait up to 100 ms at the broker instead of 10 ms.
+    /// with ``lowLatency``, fetches that find nothing wait up to 100 ms at the broker instead of
+    /// 10 ms; an explicit ``fetchWait`` or librdkafka's default (without ``lowLatency``) stays.
     public var background: KafkaConfiguration {
         var copy = self
-        copy.fetchWait = copy.fetchWait ?? .milliseconds(100)
+        if copy.fetchWait == nil, lowLatency { copy.fetchWait = .milliseconds(100) }
         return copy
     }
 

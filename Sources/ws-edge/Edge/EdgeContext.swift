@@ -11,6 +11,7 @@ final class EdgeContext: Sendable {
     let configuration: EdgeConfiguration
     let topics: Topics
     let hub: SessionHub
+    let outboxes = LoopOutboxes()
     let publisher: EdgePublisher
     let recentSends = RecentSends()
     let authority: TokenAuthority

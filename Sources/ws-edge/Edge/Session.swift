@@ -6,10 +6,11 @@ import Synchronization
 /// One WebSocket session on this edge: its identity, its channel, and the messages delivered to
 /// it that it has not acked yet (so acks can name the sender).
 ///
-/// Frames are written straight to the session's NIO channel from any thread (NIO runs them on
-/// the channel's event loop, in the order they were handed over); no task is parked per session.
-/// At most `queueLimit` frames may be waiting for the socket: a client that stops reading is
-/// disconnected instead of growing the edge's memory.
+/// Frames may be handed over from any thread and leave in the order they were handed over: on
+/// the channel's event loop they are written at once, from elsewhere they wait in the session
+/// until the loop's ``LoopOutbox`` writes them (one hop and one flush for all that arrived in the
+/// meantime); no task is parked per session. At most `queueLimit` frames may be waiting for the
+/// socket: a client that stops reading is disconnected instead of growing the edge's memory.
 final class Session: Sendable {
     /// Why the edge closes a session, with the WebSocket close code.
     enum CloseReason: Sendable, Equatable {
@@ -45,6 +46,7 @@ final class Session: Sendable {
     /// A seed-compatible `/read` session: gets message bodies as raw text and cannot ack.
     let raw: Bool
     private let channel: any Channel
+    private let outbox: LoopOutbox
     private let queueLimit: Int
     /// Frames handed to the channel whose write has not completed yet.
     private let unwritten = Atomic<Int>(0)
@@ -54,6 +56,10 @@ final class Session: Sendable {
 
     private struct State {
         var closeReason: CloseReason?
+        /// Frames handed over off the event loop, not yet written.
+        var waiting: [WebSocketFrame] = []
+        /// Whether the outbox will write `waiting`.
+        var scheduled = false
         var unacked: [String: AckedMessage] = [:]
         var unackedOrder: [String] = []
         var watching: Set<String> = []
@@ -65,11 +71,12 @@ final class Session: Sendable {
     /// dropped.
     static let closeGrace = TimeAmount.seconds(5)
 
-    init(id: String, user: String, raw: Bool, channel: any Channel, queueLimit: Int) {
+    init(id: String, user: String, raw: Bool, channel: any Channel, outbox: LoopOutbox, queueLimit: Int) {
         self.id = id
         self.user = user
         self.raw = raw
         self.channel = channel
+        self.outbox = outbox
         self.queueLimit = queueLimit
         state = Mutex(State())
     }
@@ -80,7 +87,7 @@ final class Session: Sendable {
     func enqueue(_ item: Outbound) -> Bool {
         guard closeReason == nil else { return false }
         guard unwritten.wrappingAdd(1, ordering: .relaxed).newValue <= queueLimit else {
-            self.unwritten.wrappingSubtract(1, ordering: .relaxed)
+            unwritten.wrappingSubtract(1, ordering: .relaxed)
             close(.overflow)
             return false
         }
@@ -89,10 +96,40 @@ final class Session: Sendable {
         case .raw(let text): Array(text.utf8)
         }
         let frame = WebSocketFrame(fin: true, opcode: .text, data: channel.allocator.buffer(bytes: bytes))
-        channel.writeAndFlush(frame).whenComplete { _ in
-            self.unwritten.wrappingSubtract(1, ordering: .relaxed)
+        let onLoop = channel.eventLoop.inEventLoop
+        let schedule = state.withLock { state -> Bool? in
+            guard state.closeReason == nil else { return nil }
+            state.waiting.append(frame)
+            guard !onLoop, !state.scheduled else { return false }
+            state.scheduled = true
+            return true
+        }
+        guard let schedule else {
+            unwritten.wrappingSubtract(1, ordering: .relaxed)
+            return false
+        }
+        if onLoop {
+            writeWaiting()
+        } else if schedule {
+            outbox.schedule(self)
         }
         return true
+    }
+
+    /// Writes the frames waiting, with one flush; on the channel's event loop only.
+    func writeWaiting() {
+        let frames = state.withLock { state -> [WebSocketFrame] in
+            defer {
+                state.waiting.removeAll()
+                state.scheduled = false
+            }
+            return state.waiting
+        }
+        guard let last = frames.last else { return }
+        for frame in frames.dropLast() { channel.write(frame, promise: nil) }
+        channel.writeAndFlush(last).whenComplete { _ in
+            self.unwritten.wrappingSubtract(frames.count, ordering: .relaxed)
+        }
     }
 
     /// Writes a chat message and remembers who sent it, for the receipt when it is acked.
@@ -134,10 +171,13 @@ final class Session: Sendable {
         var data = channel.allocator.buffer(capacity: 2 + reason.text.utf8.count)
         data.write(webSocketErrorCode: WebSocketErrorCode(codeNumber: Int(reason.code)))
         data.writeString(reason.text)
-        channel.writeAndFlush(WebSocketFrame(fin: true, opcode: .connectionClose, data: data)).whenComplete { _ in
-            channel.close(promise: nil)
+        channel.eventLoop.execute { [data] in
+            self.writeWaiting()
+            channel.writeAndFlush(WebSocketFrame(fin: true, opcode: .connectionClose, data: data)).whenComplete { _ in
+                channel.close(promise: nil)
+            }
+            channel.eventLoop.scheduleTask(in: Self.closeGrace) { channel.close(promise: nil) }
         }
-        channel.eventLoop.scheduleTask(in: Self.closeGrace) { channel.close(promise: nil) }
     }
 
     /// Records that the session ended (e.g. the client closed it) without writing anything;

@@ -31,7 +31,7 @@ final class SessionChannelHandler: ChannelInboundHandler {
 
     func handlerAdded(context: ChannelHandlerContext) {
         let session = Session(id: UUID().uuidString.lowercased(), user: user, raw: raw, channel: context.channel,
-                              queueLimit: edge.configuration.outboundQueue)
+                              outbox: edge.outboxes.outbox(for: context.eventLoop), queueLimit: edge.configuration.outboundQueue)
         logger[metadataKey: "parley.user"] = "\(user)"
         logger[metadataKey: "parley.session"] = "\(session.id)"
         guard edge.hub.add(session) else {

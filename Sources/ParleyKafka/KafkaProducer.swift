@@ -54,19 +54,23 @@ public final class KafkaProducer: Sendable {
 
     /// Enqueues all records in this order and returns as soon as they are queued, so the caller
     /// can enqueue the next batch (in order) while this one is in flight; await
-    /// ``KafkaPendingBatch/deliveries()`` for the acknowledgements. If a record cannot be
-    /// enqueued, the later ones are not (that would break the order) and `deliveries()` throws.
+    /// ``KafkaPendingBatch/deliveries()`` (or use ``KafkaPendingBatch/onSettled(_:)``) for the
+    /// acknowledgements. If a record cannot be enqueued, the later ones are not (that would
+    /// break the order) and the batch fails.
     public func enqueue(batch records: [KafkaOutgoingRecord]) async -> KafkaPendingBatch {
-        var promises: [KafkaPromise<KafkaDelivery>] = []
-        promises.reserveCapacity(records.count)
+        let batch = BatchDeliveries()
+        var enqueueError: (any Error)?
         for record in records {
             do {
-                promises.append(try await enqueue(record))
+                try await enqueue(record, settler: batch.add())
             } catch {
-                return KafkaPendingBatch(promises: promises, enqueueError: error)
+                batch.withdrawLast()
+                enqueueError = error
+                break
             }
         }
-        return KafkaPendingBatch(promises: promises, enqueueError: nil)
+        batch.seal(enqueueError: enqueueError)
+        return KafkaPendingBatch(batch: batch)
     }
 
     /// Flushes outstanding records (waiting at most `timeout`), fails what is left with
@@ -78,10 +82,18 @@ public final class KafkaProducer: Sendable {
 
     /// Hands the record to librdkafka, retrying briefly while its queue is full.
     private func enqueue(_ record: KafkaOutgoingRecord) async throws -> KafkaPromise<KafkaDelivery> {
+        let promise = KafkaPromise<KafkaDelivery>()
+        try await enqueue(record, settler: Settler(fulfill: promise.fulfill))
+        return promise
+    }
+
+    /// Hands the record to librdkafka, retrying briefly while its queue is full; `settler` gets
+    /// its delivery report (on the poll thread).
+    private func enqueue(_ record: KafkaOutgoingRecord, settler: Settler<KafkaDelivery>) async throws {
         let deadline = ContinuousClock.now + configuration.messageTimeout
         var backoff = Duration.milliseconds(2)
         while true {
-            let (id, promise) = state.pending.withLock { $0.register() }
+            let id = state.pending.withLock { $0.register(settler) }
             let err: rd_kafka_resp_err_t
             do {
                 err = try client.withHandle("send to \(record.topic)") { handle in
@@ -91,7 +103,7 @@ public final class KafkaProducer: Sendable {
                 _ = state.pending.withLock { $0.remove(id) }
                 throw error
             }
-            if err == RD_KAFKA_RESP_ERR_NO_ERROR { return promise }
+            if err == RD_KAFKA_RESP_ERR_NO_ERROR { return }
             _ = state.pending.withLock { $0.remove(id) }
             if err == RD_KAFKA_RESP_ERR__QUEUE_FULL, ContinuousClock.now < deadline {
                 try await Task.sleep(for: backoff)
@@ -178,8 +190,8 @@ final class ProducerState: RDClientEvents {
             rd_kafka_purge(handle, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT | RD_KAFKA_PURGE_F_NON_BLOCKING)
             rd_kafka_poll(handle, 0)  // serves the purged records' delivery reports
         }
-        for promise in pending.withLock({ $0.removeAll() }) {
-            promise.fulfill(.failure(.shutDown("send")))
+        for settler in pending.withLock({ $0.removeAll() }) {
+            settler.fulfill(.failure(.shutDown("send")))
         }
         client.destroy()
         logger.debug("Kafka producer closed")
@@ -188,16 +200,16 @@ final class ProducerState: RDClientEvents {
 
     func deliveryReport(_ message: UnsafePointer<rd_kafka_message_t>) {
         let id = UInt(bitPattern: message.pointee._private)
-        guard let promise = pending.withLock({ $0.remove(id) }) else { return }
+        guard let settler = pending.withLock({ $0.remove(id) }) else { return }
         let topic = message.pointee.rkt.map { String(cString: rd_kafka_topic_name($0)) } ?? ""
         let err = message.pointee.err
         if err == RD_KAFKA_RESP_ERR_NO_ERROR {
-            promise.fulfill(.success(KafkaDelivery(topic: topic, partition: message.pointee.partition, offset: message.pointee.offset)))
+            settler.fulfill(.success(KafkaDelivery(topic: topic, partition: message.pointee.partition, offset: message.pointee.offset)))
         } else {
             logger.debug("Kafka delivery failed", metadata: [
                 "parley.topic": "\(topic)", "parley.kafka.error": "\(KafkaError.Code(err).name)",
             ])
-            promise.fulfill(.failure(KafkaError(err, "delivery to topic \(topic) failed")))
+            settler.fulfill(.failure(KafkaError(err, "delivery to topic \(topic) failed")))
         }
     }
 
@@ -224,23 +236,19 @@ func logClientError(_ logger: Logger, _ handle: OpaquePointer, _ err: Int32, _ r
 
 /// Records enqueued by ``KafkaProducer/enqueue(batch:)`` whose acknowledgements are pending.
 public struct KafkaPendingBatch: Sendable {
-    let promises: [KafkaPromise<KafkaDelivery>]
-    let enqueueError: (any Error)?
+    let batch: BatchDeliveries
 
     /// Waits for every enqueued record; throws the first failure (an enqueue failure first)
     /// after all have completed.
     public func deliveries() async throws -> [KafkaDelivery] {
-        var firstError = enqueueError
-        var deliveries: [KafkaDelivery] = []
-        deliveries.reserveCapacity(promises.count)
-        for promise in promises {
-            do {
-                deliveries.append(try await promise.value())
-            } catch {
-                if firstError == nil { firstError = error }
-            }
+        try await withCheckedThrowingContinuation { continuation in
+            batch.onSettled { continuation.resume(with: $0) }
         }
-        if let firstError { throw firstError }
-        return deliveries
+    }
+
+    /// Runs `body` with the outcome of ``deliveries()`` once every record completed: at once if
+    /// they have, else on the producer's poll thread, so `body` must be quick and not block.
+    public func onSettled(_ body: @escaping @Sendable (Result<[KafkaDelivery], any Error>) -> Void) {
+        batch.onSettled(body)
     }
 }

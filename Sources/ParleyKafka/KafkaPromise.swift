@@ -41,28 +41,120 @@ final class KafkaPromise<Value: Sendable>: Sendable {
     }
 }
 
-/// Promises keyed by small integer ids, which travel through librdkafka as opaque pointers.
+/// What settles one entry of a ``PromiseTable``: a promise, or one record of a batch.
+struct Settler<Value: Sendable>: Sendable {
+    let fulfill: @Sendable (Result<Value, KafkaError>) -> Void
+}
+
+/// What waits for librdkafka's answers, keyed by small integer ids that travel through
+/// librdkafka as opaque pointers.
 struct PromiseTable<Value: Sendable>: ~Copyable {
     private var nextID: UInt = 1
-    private var entries: [UInt: KafkaPromise<Value>] = [:]
+    private var entries: [UInt: Settler<Value>] = [:]
 
     init() {}
 
+    /// Registers a new promise.
     mutating func register() -> (UInt, KafkaPromise<Value>) {
+        let promise = KafkaPromise<Value>()
+        return (register(Settler(fulfill: promise.fulfill)), promise)
+    }
+
+    mutating func register(_ settler: Settler<Value>) -> UInt {
         let id = nextID
         nextID &+= 1
         if nextID == 0 { nextID = 1 }  // 0 would be a null opaque pointer
-        let promise = KafkaPromise<Value>()
-        entries[id] = promise
-        return (id, promise)
+        entries[id] = settler
+        return id
     }
 
-    mutating func remove(_ id: UInt) -> KafkaPromise<Value>? { entries.removeValue(forKey: id) }
+    mutating func remove(_ id: UInt) -> Settler<Value>? { entries.removeValue(forKey: id) }
 
-    mutating func removeAll() -> [KafkaPromise<Value>] {
+    mutating func removeAll() -> [Settler<Value>] {
         defer { entries.removeAll() }
         return Array(entries.values)
     }
 
     var count: Int { entries.count }
+}
+
+/// The deliveries of one batch of records, settled once, when the last of them is: by then
+/// every record was acknowledged, or failed. One settlement per batch instead of one per record
+/// keeps the hand-offs between librdkafka's poll thread and Swift tasks per batch.
+final class BatchDeliveries: Sendable {
+    typealias Outcome = Result<[KafkaDelivery], any Error>
+
+    private struct State {
+        var deliveries: [KafkaDelivery?] = []
+        var failure: (any Error)?
+        var unsettled = 0
+        var sealed = false
+        var outcome: Outcome?
+        var waiters: [@Sendable (Outcome) -> Void] = []
+
+        /// The outcome, once sealed and nothing is unsettled (the first failure wins; an enqueue
+        /// failure is recorded first).
+        mutating func settleIfDone() -> [@Sendable (Outcome) -> Void] {
+            guard sealed, unsettled == 0, outcome == nil else { return [] }
+            outcome = failure.map { .failure($0) } ?? .success(deliveries.map { $0! })
+            defer { waiters.removeAll() }
+            return waiters
+        }
+    }
+
+    private let state = Mutex(State())
+
+    /// Adds a record about to be enqueued; `settler` reports its delivery.
+    func add() -> Settler<KafkaDelivery> {
+        let index = state.withLock { state in
+            state.deliveries.append(nil)
+            state.unsettled += 1
+            return state.deliveries.count - 1
+        }
+        return Settler { result in self.settle(index, result) }
+    }
+
+    /// Withdraws the last added record (librdkafka did not take it).
+    func withdrawLast() {
+        state.withLock { state in
+            state.deliveries.removeLast()
+            state.unsettled -= 1
+        }
+    }
+
+    /// No more records will be added; `enqueueError` is why, if the batch stopped early.
+    func seal(enqueueError: (any Error)?) {
+        let waiters = state.withLock { state in
+            if let enqueueError { state.failure = enqueueError }
+            state.sealed = true
+            return state.settleIfDone()
+        }
+        notify(waiters)
+    }
+
+    /// Runs `body` once the batch is settled: at once if it is, else on the thread that settles it.
+    func onSettled(_ body: @escaping @Sendable (Outcome) -> Void) {
+        let outcome = state.withLock { state -> Outcome? in
+            if state.outcome == nil { state.waiters.append(body) }
+            return state.outcome
+        }
+        if let outcome { body(outcome) }
+    }
+
+    private func settle(_ index: Int, _ result: Result<KafkaDelivery, KafkaError>) {
+        let waiters = state.withLock { state in
+            switch result {
+            case .success(let delivery): state.deliveries[index] = delivery
+            case .failure(let error): if state.failure == nil { state.failure = error }
+            }
+            state.unsettled -= 1
+            return state.settleIfDone()
+        }
+        notify(waiters)
+    }
+
+    private func notify(_ waiters: [@Sendable (Outcome) -> Void]) {
+        guard !waiters.isEmpty, let outcome = state.withLock({ $0.outcome }) else { return }
+        for waiter in waiters { waiter(outcome) }
+    }
 }

@@ -11,6 +11,8 @@ import Synchronization
 /// Each record's completion runs when the broker acknowledged its batch, or failed. Acks of all
 /// sessions are coalesced into batched `chat.acks` records at each flush.
 final class EdgePublisher: Service, Sendable {
+    /// Learns whether the broker acknowledged a record; runs on the producer's poll thread, so it
+    /// must be quick and must not block.
     typealias Completion = @Sendable (Result<Void, any Error>) -> Void
 
     private struct Pending {
@@ -71,26 +73,26 @@ final class EdgePublisher: Service, Sendable {
     func run() async throws {
         let (completions, completed) = AsyncStream.makeStream(of: Void.self)
         var window = InFlightWindow(limit: maxInFlight, completions: completions.makeAsyncIterator(), completed: completed)
-        await withDiscardingTaskGroup { group in
-            await withGracefulShutdownHandler {
-                for await _ in wakeups {
-                    await flush(into: &group, window: &window)
-                    if state.withLock({ $0.stopping && $0.queue.isEmpty && $0.acks.isEmpty }) { break }
-                }
-            } onGracefulShutdown: {
-                self.state.withLock { $0.stopping = true }
-                self.wake.yield()
+        await withGracefulShutdownHandler {
+            for await _ in wakeups {
+                await flush(window: &window)
+                if state.withLock({ $0.stopping && $0.queue.isEmpty && $0.acks.isEmpty }) { break }
             }
-            await flush(into: &group, window: &window)
+        } onGracefulShutdown: {
+            self.state.withLock { $0.stopping = true }
+            self.wake.yield()
         }
+        await flush(window: &window)
+        await window.waitForAll()
         wake.finish()
     }
 
     /// Enqueues everything queued, in order, without waiting for the broker between batches (the
     /// producer keeps their order), but with at most `maxInFlight` batches unacknowledged: under
-    /// load the queue then grows and batches get larger instead of more numerous. A child task per
-    /// batch awaits its acknowledgements and runs the completions.
-    private func flush(into group: inout DiscardingTaskGroup, window: inout InFlightWindow) async {
+    /// load the queue then grows and batches get larger instead of more numerous. A batch's
+    /// completions run on the producer's poll thread when the broker acknowledged it (they only
+    /// hand frames to sessions).
+    private func flush(window: inout InFlightWindow) async {
         while true {
             await window.waitForRoom()
             let (batch, acks) = state.withLock { state -> ([Pending], [AckEnvelope]) in
@@ -105,14 +107,10 @@ final class EdgePublisher: Service, Sendable {
             let pending = await producer.enqueue(batch: batch.map(\.record) + BatchedRecords.make(acks, topic: acksTopic))
             window.opened()
             let completed = window.completed
-            group.addTask { [logger] in
-                let result: Result<Void, any Error>
-                do {
-                    _ = try await pending.deliveries()
-                    result = .success(())
-                } catch {
+            pending.onSettled { [logger] outcome in
+                let result = outcome.map { _ in () }
+                if case .failure(let error) = outcome {
                     logger.error("produce failed", metadata: ["parley.records": "\(batch.count)", "parley.error": "\(error)"])
-                    result = .failure(error)
                 }
                 for item in batch { item.completion?(result) }
                 completed.yield()
@@ -138,6 +136,10 @@ private struct InFlightWindow {
 
     mutating func waitForRoom() async {
         while open >= limit, await completions.next() != nil { open -= 1 }
+    }
+
+    mutating func waitForAll() async {
+        while open > 0, await completions.next() != nil { open -= 1 }
     }
 }
 

@@ -959,7 +959,7 @@ def scen_floor(args):
     fut = admin.create_topics([NewTopic(topic, num_partitions=1, replication_factor=1)])[topic]
     fut.result(15)
     low = {"socket.nagle.disable": True}
-    prod = Producer({"bootstrap.servers": brokers, **low, "linger.ms": 1, "acks": "all",
+    prod = Producer({"bootstrap.servers": brokers, **low, "linger.ms": args.linger_ms, "acks": "all",
                      "enable.idempotence": True, "allow.auto.create.topics": False})
     cons = Consumer({"bootstrap.servers": brokers, **low, "group.id": f"bench-floor-{run_nonce()}",
                      "fetch.wait.max.ms": 10, "enable.auto.commit": False, "allow.auto.create.topics": False})
@@ -1025,7 +1025,7 @@ def scen_floor(args):
     ack, hop, red = hist_ms(h_ack), hist_ms(h_hop), hist_ms(h_redis)
     path = {k: round(2 * hop[k] + red[k], 3) for k in ("p50", "p90", "p99")} if hop and red else None
     rec = {"scenario": "floor", "broker": brokers, "redis": f"{rh}:{rp}", "n": args.n, "body_size": args.body_size,
-           "client_settings": {"socket.nagle.disable": True, "fetch.wait.max.ms": 10, "linger.ms": 1, "acks": "all",
+           "client_settings": {"socket.nagle.disable": True, "fetch.wait.max.ms": 10, "linger.ms": args.linger_ms, "acks": "all",
                                "enable.idempotence": True},
            "produce_ack_ms": ack, "broker_hop_ms": hop, "redis_rtt_ms": red,
            "path_floor_ms": path,
@@ -1103,6 +1103,8 @@ def build_parser():
     fl.add_argument("--redis", required=True, help="127.0.0.1:PORT of Redis")
     fl.add_argument("-n", type=int, default=500)
     fl.add_argument("--body-size", type=int, default=300)
+    fl.add_argument("--linger-ms", type=float, default=10.0,
+                    help="the producer's linger.ms (Parley's --kafka-linger; 1 gives the broker's own floor)")
 
     w = sub.add_parser("_conns-worker")
     w.add_argument("--spec", required=True)

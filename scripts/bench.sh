@@ -13,6 +13,7 @@
 #   DOC=FILE        the document to (re)write (default docs/benchmarks.md; DOC= writes none)
 #   SCRATCH=DIR     build folder (default .build-bench, so it never waits on a debug build's lock)
 #   SKIP_BUILD=1    reuse the last release build
+#   LINGER_MS=10    the services' --kafka-linger in ms (default: theirs), also used by the floor
 #   EDGE_WRAPPER=CMD   run each ws-edge through CMD (see start_edge)
 #   PEER_RESULTS=FILE  JSON lines of the same tool against a peer, for the comparison table
 #                      (default bench/results/peer-socketio.jsonl if it exists)
@@ -35,6 +36,7 @@ DOC=${DOC-docs/benchmarks.md}
 PEER_RESULTS=${PEER_RESULTS:-bench/results/peer-socketio.jsonl}
 BASELINE=${BASELINE-bench/results/parley-before.jsonl}
 PAIRS_D=30; RAMP_D=8; HOLD=10
+LINGER_MS=${LINGER_MS:-10}  # the services' --kafka-linger (their default), also the floor's
 if [ "${QUICK:-0}" = 1 ]; then REPS=1; RAMP_REPS=1; PAIRS_D=15; RAMP_D=5; HOLD=5; fi
 STATE="$ROOT/.parley/bench"
 PY="$ROOT/.venv/bin/python"
@@ -78,7 +80,7 @@ start_stack() {
   export PARLEY_KAFKA_BROKERS="127.0.0.1:$KAFKA_PORT" PARLEY_REDIS_URL="redis://127.0.0.1:$REDIS_PORT"
   export PARLEY_KAFKA_SESSION_TIMEOUT=3s PARLEY_TOPIC_PARTITIONS=4 PARLEY_DEV_LOGIN=true
   export PARLEY_JWT_SECRET=bench-secret-0123456789abcdef-0123456789 PARLEY_LOG_LEVEL=${BENCH_LOG_LEVEL:-warning}
-  export PARLEY_SEND_RATE=100000 PARLEY_SEND_BURST=100000
+  export PARLEY_SEND_RATE=100000 PARLEY_SEND_BURST=100000 PARLEY_KAFKA_LINGER="${LINGER_MS}ms"
   start_service "$run" presence-svc presence-svc --http-port "$pp"
   start_service "$run" offline-svc offline-svc --http-port "$po"
   start_service "$run" relay-svc relay-svc --http-port "$pr"
@@ -122,8 +124,11 @@ echo "bench: machine load before start: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 if wants floor; then
   start_stack
-  run floor --kafka "127.0.0.1:$KAFKA_PORT" --redis "127.0.0.1:$REDIS_PORT" -n 500 --label floor
-  run floor --kafka "127.0.0.1:$KAFKA_PORT" --redis "127.0.0.1:$REDIS_PORT" -n 500 --label floor
+  # With the stack's linger (its floor) and with linger 1 ms (the broker's own floor).
+  for i in 1 2; do
+    run floor --kafka "127.0.0.1:$KAFKA_PORT" --redis "127.0.0.1:$REDIS_PORT" -n 500 --linger-ms "$LINGER_MS" --label floor
+    run floor --kafka "127.0.0.1:$KAFKA_PORT" --redis "127.0.0.1:$REDIS_PORT" -n 500 --linger-ms 1 --label floor-linger1
+  done
 fi
 if wants conns; then
   for n in 10000 "$CONNS_MAX"; do

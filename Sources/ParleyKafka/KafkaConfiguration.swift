@@ -14,9 +14,13 @@ public struct KafkaConfiguration: Sendable {
     /// is down) fails with ``KafkaError/Code/messageTimedOut``. Default 10 s.
     public var messageTimeout: Duration = .seconds(10)
     /// Latency over throughput. When true (the default) sets `socket.nagle.disable=true` on
-    /// every client, `fetch.wait.max.ms=10` on consumers and `linger.ms=1` on producers;
-    /// when false librdkafka's defaults apply (Nagle on, 500 ms fetch wait, 5 ms linger).
+    /// every client and `fetch.wait.max.ms=10` on consumers; when false librdkafka's defaults
+    /// apply (Nagle on, 500 ms fetch wait).
     public var lowLatency: Bool = true
+    /// How long a producer gathers records into one batch before sending it (`linger.ms`). Nil
+    /// means librdkafka's default (5 ms). A broker pays per batch it stores and serves, so a
+    /// longer linger trades latency on an idle broker for less broker work under load.
+    public var linger: Duration? = nil
     /// A consumer's `fetch.wait.max.ms`: how long the broker may hold a fetch that finds nothing
     /// new. Nil means 10 ms with ``lowLatency``, librdkafka's 500 ms without. Consumers off the
     /// message path use a longer wait (``background``): an idle fetch loop every 10 ms costs the
@@ -65,7 +69,7 @@ public struct KafkaConfiguration: Sendable {
             // (librdkafka's default waits 30 s, so it would end as a plain message timeout).
             ("topic.metadata.propagation.max.ms", String(min(30_000, max(1, messageTimeout.milliseconds / 2)))),
         ]
-        if lowLatency { result.append(("linger.ms", "1")) }
+        if let linger { result.append(("linger.ms", String(linger.milliseconds))) }
         return result + properties.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
     }
 

@@ -11,7 +11,9 @@ public enum CommonSettings {
     public static let kafkaMessageTimeout = Setting("kafka-message-timeout", .duration, default: "10s",
         help: "how long a produce may wait for the broker before it fails")
     public static let kafkaLowLatency = Setting("kafka-low-latency", .boolean, default: "true",
-        help: "Nagle off, fetch.wait.max.ms=10, linger.ms=1 (false: librdkafka defaults)")
+        help: "Nagle off and fetch.wait.max.ms=10 (false: librdkafka defaults)")
+    public static let kafkaLinger = Setting("kafka-linger", .duration, default: "10ms",
+        help: "how long producers gather records into one batch (linger.ms); the broker pays per batch")
     public static let kafkaProperties = Setting("kafka-properties", .string, default: "",
         help: "extra librdkafka properties, key=value[,key=value...], applied last")
     public static let topicPrefix = Setting("topic-prefix", .string, default: "",
@@ -33,7 +35,7 @@ public enum CommonSettings {
     }
 
     /// Settings of a process that uses Kafka (all of them).
-    public static let kafka: [Setting] = [kafkaBrokers, kafkaSessionTimeout, kafkaMessageTimeout, kafkaLowLatency,
+    public static let kafka: [Setting] = [kafkaBrokers, kafkaSessionTimeout, kafkaMessageTimeout, kafkaLowLatency, kafkaLinger,
                                           kafkaProperties, topicPrefix, topicPartitions]
     /// Settings of a process that uses Redis (the services, not the edge).
     public static let redis: [Setting] = [redisURL, redisPoolSize]
@@ -55,6 +57,7 @@ public struct CommonConfiguration: Sendable {
         kafka.sessionTimeout = values.duration(CommonSettings.kafkaSessionTimeout)
         kafka.messageTimeout = values.duration(CommonSettings.kafkaMessageTimeout)
         kafka.lowLatency = values.bool(CommonSettings.kafkaLowLatency)
+        kafka.linger = values.duration(CommonSettings.kafkaLinger)
         guard let properties = SettingParser.keyValues(values.string(CommonSettings.kafkaProperties)) else {
             throw ConfigurationError("invalid PARLEY_KAFKA_PROPERTIES: expected key=value[,key=value...]")
         }

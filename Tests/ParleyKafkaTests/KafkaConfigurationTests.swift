@@ -21,4 +21,17 @@ struct KafkaConfigurationTests {
         configuration.properties = ["fetch.wait.max.ms": "7"]
         #expect(fetchWait(configuration.background) == "7")
     }
+
+    @Test("linger is the producers' linger.ms; unset leaves librdkafka's default; properties override it")
+    func linger() {
+        func linger(_ configuration: KafkaConfiguration) -> String? {
+            configuration.producerProperties.last { $0.0 == "linger.ms" }?.1
+        }
+        var configuration = KafkaConfiguration(brokers: "127.0.0.1:1", clientID: "t")
+        #expect(linger(configuration) == nil)
+        configuration.linger = .milliseconds(10)
+        #expect(linger(configuration) == "10")
+        configuration.properties = ["linger.ms": "3"]
+        #expect(linger(configuration) == "3")
+    }
 }

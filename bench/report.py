@@ -346,10 +346,10 @@ def build(results, peer, commands, elapsed, reps, ramp_reps, baseline=None):
         L.append("|---|---|---|---|")
         sets = [(floor, "")] + ([(floor1, ", linger 1 ms")] if floor1 and floor1 != floor else [])
         for recs, suffix in sets:
-            for name, key in (("produce, until acknowledged", "produce_ack_ms"), ("one broker hop, produce → consume", "broker_hop_ms"),
+            for name, key in (("produce, until acknowledged (flushed at once: no linger)", "produce_ack_ms"), ("one broker hop, produce → consume", "broker_hop_ms"),
                               ("one Redis round trip (PING)", "redis_rtt_ms"),
                               ("**path floor** = 2 hops + 1 Redis round trip", "path_floor_ms")):
-                if suffix and key == "redis_rtt_ms":
+                if suffix and key in ("redis_rtt_ms", "produce_ack_ms"):
                     continue
                 L.append(f"| {name}{suffix} | {mmm(recs, key + '.p50', 2)} | {mmm(recs, key + '.p90', 2)} | {mmm(recs, key + '.p99', 2)} |")
         L.append("")

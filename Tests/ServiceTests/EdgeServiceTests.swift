@@ -232,6 +232,31 @@ struct EdgeServiceTests {
         await c1.disconnect()
     }
 
+    @Test("deliveries and `sent` replies handed to one session from two threads at once all arrive; deliveries in order")
+    func deliveriesAndSentInterleaved() async throws {
+        let stack = try sharedStack(EdgeShared.stack)
+        let alice = uniqueID("alice"), bob = uniqueID("bob")
+        let (client, _) = try await connect(alice, port: stack.service.port, edgeID: EdgeShared.edgeID)
+
+        // 200 messages in 40 deliver records (the deliver loop hands them over) while alice sends
+        // 20 messages (their `sent` replies come from the producer's delivery reports).
+        let messages = (0..<200).map { chatMessage(from: bob, to: alice, body: "m\($0)") }
+        let records = stride(from: 0, to: messages.count, by: 5).map { DeliverEnvelope(user: alice, messages: Array(messages[$0..<$0 + 5])) }
+        async let delivered: Void = stack.producer.send(batch: records, topic: stack.topics.deliver(edge: EdgeShared.edgeID)) { $0.user }
+        for i in 0..<20 { client.send(#"{"type":"send","id":"s\#(i)","to":"\#(bob)","body":"x"}"#) }
+        try await delivered
+
+        var received: [ServerFrameJSON] = []
+        while received.filter({ $0.type == "message" }).count < 200 || received.filter({ $0.type == "sent" }).count < 20 {
+            received.append(try await client.next())
+        }
+        #expect(received.filter { $0.type == "message" }.map(\.msg) == messages.map(\.msg))
+        // `sent` follows each produce batch's acknowledgement; batches may settle out of order.
+        #expect(Set(received.filter { $0.type == "sent" }.compactMap(\.id)) == Set((0..<20).map { "s\($0)" }))
+        #expect(received.allSatisfy { $0.type == "message" || $0.type == "sent" })
+        await client.disconnect()
+    }
+
     @Test("ack: the AckEnvelope on chat.acks names sender and client id of the messages this session delivered")
     func ack() async throws {
         let stack = try sharedStack(EdgeShared.stack)

@@ -14,6 +14,7 @@
 #   SCRATCH=DIR     build folder (default .build-bench, so it never waits on a debug build's lock)
 #   SKIP_BUILD=1    reuse the last release build
 #   LINGER_MS=10    the services' --kafka-linger in ms (default: theirs), also used by the floor
+#   RAMP_START=250  the first rate (msg/s) of the latency ramp
 #   EDGE_WRAPPER=CMD   run each ws-edge through CMD (see start_edge)
 #   PEER_RESULTS=FILE  JSON lines of the same tool against a peer, for the comparison table
 #                      (default bench/results/peer-socketio.jsonl if it exists)

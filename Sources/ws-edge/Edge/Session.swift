@@ -85,7 +85,6 @@ final class Session: Sendable {
     /// already waiting for the socket, or when the session is closing.
     @discardableResult
     func enqueue(_ item: Outbound) -> Bool {
-        guard closeReason == nil else { return false }
         guard unwritten.wrappingAdd(1, ordering: .relaxed).newValue <= queueLimit else {
             unwritten.wrappingSubtract(1, ordering: .relaxed)
             close(.overflow)

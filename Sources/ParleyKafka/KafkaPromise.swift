@@ -92,14 +92,22 @@ final class BatchDeliveries: Sendable {
         var outcome: Outcome?
         var waiters: [@Sendable (Outcome) -> Void] = []
 
-        /// The outcome, once sealed and nothing is unsettled (the first failure wins; an enqueue
-        /// failure is recorded first).
-        mutating func settleIfDone() -> [@Sendable (Outcome) -> Void] {
-            guard sealed, unsettled == 0, outcome == nil else { return [] }
-            outcome = failure.map { .failure($0) } ?? .success(deliveries.map { $0! })
+        /// Settles the batch once it is sealed and nothing is unsettled (the first failure wins;
+        /// an enqueue failure is recorded first): the outcome and who waits for it.
+        mutating func settleIfDone() -> Settled? {
+            guard sealed, unsettled == 0, outcome == nil else { return nil }
+            let outcome: Outcome = failure.map { .failure($0) } ?? .success(deliveries.map { $0! })
+            self.outcome = outcome
             defer { waiters.removeAll() }
-            return waiters
+            return Settled(outcome: outcome, waiters: waiters)
         }
+    }
+
+    private struct Settled {
+        let outcome: Outcome
+        let waiters: [@Sendable (Outcome) -> Void]
+
+        func notify() { for waiter in waiters { waiter(outcome) } }
     }
 
     private let state = Mutex(State())
@@ -124,12 +132,12 @@ final class BatchDeliveries: Sendable {
 
     /// No more records will be added; `enqueueError` is why, if the batch stopped early.
     func seal(enqueueError: (any Error)?) {
-        let waiters = state.withLock { state in
+        let settled = state.withLock { state in
             if let enqueueError { state.failure = enqueueError }
             state.sealed = true
             return state.settleIfDone()
         }
-        notify(waiters)
+        settled?.notify()
     }
 
     /// Runs `body` once the batch is settled: at once if it is, else on the thread that settles it.
@@ -142,7 +150,7 @@ final class BatchDeliveries: Sendable {
     }
 
     private func settle(_ index: Int, _ result: Result<KafkaDelivery, KafkaError>) {
-        let waiters = state.withLock { state in
+        let settled = state.withLock { state in
             switch result {
             case .success(let delivery): state.deliveries[index] = delivery
             case .failure(let error): if state.failure == nil { state.failure = error }
@@ -150,11 +158,6 @@ final class BatchDeliveries: Sendable {
             state.unsettled -= 1
             return state.settleIfDone()
         }
-        notify(waiters)
-    }
-
-    private func notify(_ waiters: [@Sendable (Outcome) -> Void]) {
-        guard !waiters.isEmpty, let outcome = state.withLock({ $0.outcome }) else { return }
-        for waiter in waiters { waiter(outcome) }
+        settled?.notify()
     }
 }

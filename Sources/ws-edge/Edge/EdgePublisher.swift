@@ -71,8 +71,7 @@ final class EdgePublisher: Service, Sendable {
     /// Flushes batches until graceful shutdown, then flushes what is left and returns once every
     /// batch in flight is settled.
     func run() async throws {
-        let (completions, completed) = AsyncStream.makeStream(of: Void.self)
-        var window = InFlightWindow(limit: maxInFlight, completions: completions.makeAsyncIterator(), completed: completed)
+        var window = InFlightWindow(limit: maxInFlight)
         await withGracefulShutdownHandler {
             for await _ in wakeups {
                 await flush(window: &window)
@@ -122,24 +121,28 @@ final class EdgePublisher: Service, Sendable {
 /// Counts produce batches in flight; completed batches report through an unbounded stream.
 private struct InFlightWindow {
     let limit: Int
-    var completions: AsyncStream<Void>.Iterator
+    /// Where a settled batch reports (from any thread).
     let completed: AsyncStream<Void>.Continuation
+    private var completions: AsyncStream<Void>.Iterator
     private var open = 0
 
-    init(limit: Int, completions: AsyncStream<Void>.Iterator, completed: AsyncStream<Void>.Continuation) {
+    init(limit: Int) {
         self.limit = limit
-        self.completions = completions
-        self.completed = completed
+        let (stream, continuation) = AsyncStream.makeStream(of: Void.self)
+        completions = stream.makeAsyncIterator()
+        completed = continuation
     }
 
     mutating func opened() { open += 1 }
 
-    mutating func waitForRoom() async {
-        while open >= limit, await completions.next() != nil { open -= 1 }
-    }
+    /// Waits until fewer than `limit` batches are in flight.
+    mutating func waitForRoom() async { await waitUntilOpen(below: limit) }
 
-    mutating func waitForAll() async {
-        while open > 0, await completions.next() != nil { open -= 1 }
+    /// Waits until every batch has settled.
+    mutating func waitForAll() async { await waitUntilOpen(below: 1) }
+
+    private mutating func waitUntilOpen(below bound: Int) async {
+        while open >= bound, await completions.next() != nil { open -= 1 }
     }
 }
 

@@ -8,13 +8,9 @@ import Synchronization
 /// wake-up per event loop, not one per frame, and a session's frames of one batch leave in one
 /// system call.
 final class LoopOutbox: Sendable {
-    private struct Waiting {
-        var sessions: [Session] = []
-        var scheduled = false
-    }
-
     private let loop: any EventLoop
-    private let waiting = Mutex(Waiting())
+    /// Sessions with frames waiting; a drain is scheduled whenever this is not empty.
+    private let waiting = Mutex<[Session]>([])
 
     init(loop: any EventLoop) {
         self.loop = loop
@@ -24,19 +20,14 @@ final class LoopOutbox: Sendable {
     /// its frames are written.
     func schedule(_ session: Session) {
         let first = waiting.withLock { waiting -> Bool in
-            waiting.sessions.append(session)
-            defer { waiting.scheduled = true }
-            return !waiting.scheduled
+            defer { waiting.append(session) }
+            return waiting.isEmpty
         }
         if first { loop.execute { self.drain() } }
     }
 
     private func drain() {
-        let sessions = waiting.withLock { waiting -> [Session] in
-            defer { waiting = Waiting() }
-            return waiting.sessions
-        }
-        for session in sessions { session.writeWaiting() }
+        for session in waiting.withLock({ $0.take() }) { session.writeWaiting() }
     }
 }
 

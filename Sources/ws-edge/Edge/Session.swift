@@ -56,10 +56,9 @@ final class Session: Sendable {
 
     private struct State {
         var closeReason: CloseReason?
-        /// Frames handed over off the event loop, not yet written.
+        /// Frames not yet written. Whenever this is not empty a write of them is coming: the
+        /// outbox's drain, or (on the event loop) the ``Session/enqueue(_:)`` that added them.
         var waiting: [WebSocketFrame] = []
-        /// Whether the outbox will write `waiting`.
-        var scheduled = false
         var unacked: [String: AckedMessage] = [:]
         var unackedOrder: [String] = []
         var watching: Set<String> = []
@@ -96,20 +95,18 @@ final class Session: Sendable {
         }
         let frame = WebSocketFrame(fin: true, opcode: .text, data: channel.allocator.buffer(bytes: bytes))
         let onLoop = channel.eventLoop.inEventLoop
-        let schedule = state.withLock { state -> Bool? in
+        let wasEmpty = state.withLock { state -> Bool? in
             guard state.closeReason == nil else { return nil }
-            state.waiting.append(frame)
-            guard !onLoop, !state.scheduled else { return false }
-            state.scheduled = true
-            return true
+            defer { state.waiting.append(frame) }
+            return state.waiting.isEmpty
         }
-        guard let schedule else {
+        guard let wasEmpty else {
             unwritten.wrappingSubtract(1, ordering: .relaxed)
             return false
         }
         if onLoop {
             writeWaiting()
-        } else if schedule {
+        } else if wasEmpty {
             outbox.schedule(self)
         }
         return true
@@ -117,13 +114,7 @@ final class Session: Sendable {
 
     /// Writes the frames waiting, with one flush; on the channel's event loop only.
     func writeWaiting() {
-        let frames = state.withLock { state -> [WebSocketFrame] in
-            defer {
-                state.waiting.removeAll()
-                state.scheduled = false
-            }
-            return state.waiting
-        }
+        let frames = state.withLock { $0.waiting.take() }
         guard let last = frames.last else { return }
         for frame in frames.dropLast() { channel.write(frame, promise: nil) }
         channel.writeAndFlush(last).whenComplete { _ in

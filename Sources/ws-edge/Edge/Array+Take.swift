@@ -1,0 +1,7 @@
+extension Array {
+    /// Empties the array and returns what it held.
+    mutating func take() -> [Element] {
+        defer { self = [] }
+        return self
+    }
+}

@@ -30,14 +30,17 @@ struct EdgeChildChannel: ServerChildChannel, HTTPChannelHandler {
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
         channel.eventLoop.makeCompletedFuture {
             let maxFrame = edge.configuration.limits.maxFrameBytes
+            // Who the gate admitted (the token is verified once, there); only admitted upgrades
+            // reach the upgrader.
+            let admitted = NIOLoopBoundBox<(user: String, raw: Bool)?>(nil, eventLoop: channel.eventLoop)
             let upgrader = NIOTypedWebSocketServerUpgrader<UpgradeResult>(
                 maxFrameSize: maxFrame,
-                shouldUpgrade: { channel, head in
-                    channel.eventLoop.makeSucceededFuture(EdgeRoutes.webSocketUser(head, edge: edge) == nil ? nil : HTTPHeaders())
+                shouldUpgrade: { channel, _ in
+                    channel.eventLoop.makeSucceededFuture(admitted.value == nil ? nil : HTTPHeaders())
                 },
-                upgradePipelineHandler: { channel, head in
+                upgradePipelineHandler: { channel, _ in
                     channel.eventLoop.makeCompletedFuture {
-                        guard let admitted = EdgeRoutes.webSocketUser(head, edge: edge) else {
+                        guard let admitted = admitted.value else {
                             throw NIOWebSocketUpgradeError.unsupportedWebSocketTarget
                         }
                         let pipeline = channel.pipeline.syncOperations
@@ -66,7 +69,10 @@ struct EdgeChildChannel: ServerChildChannel, HTTPChannelHandler {
             // the gate turns such a request into a plain one, so the router answers it.
             let decoder = try channel.pipeline.syncOperations.context(handlerType: ByteToMessageHandler<HTTPRequestDecoder>.self)
             try channel.pipeline.syncOperations.addHandler(
-                UpgradeGate { EdgeRoutes.webSocketUser($0, edge: edge) != nil }, position: .after(decoder.handler))
+                UpgradeGate { head in
+                    admitted.value = EdgeRoutes.webSocketUser(head, edge: edge)
+                    return admitted.value != nil
+                }, position: .after(decoder.handler))
             return Value(upgradeResult: result, channel: channel)
         }
     }

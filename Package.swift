@@ -21,7 +21,7 @@ let package = Package(
         .executable(name: "offline-svc", targets: ["offline-svc"]),
         // For the micro-benchmarks package in Benchmarks/.
         .library(name: "ParleyProtocol", targets: ["ParleyProtocol"]),
-        .library(name: "ParleyServiceKit", targets: ["ParleyServiceKit"]),
+        .library(name: "ParleyChat", targets: ["ParleyChat"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
@@ -54,11 +54,12 @@ let package = Package(
         // The wire: client frames, Kafka envelopes, topic names, validation limits.
         .target(name: "ParleyProtocol", path: "Sources/Protocol", swiftSettings: strict),
 
-        // What the four executables share: settings, lifecycle, logging, metrics, health.
+        // Process plumbing every executable shares: settings, lifecycle, logging, metrics, health,
+        // consumer loops and topic set-up. No chat domain, no Redis.
         .target(
             name: "ParleyServiceKit",
             dependencies: [
-                "ParleyKafka", "ParleyRedis", "ParleyProtocol",
+                "ParleyKafka", "ParleyProtocol",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -66,12 +67,22 @@ let package = Package(
                 .product(name: "Hummingbird", package: "hummingbird"),
             ],
             swiftSettings: strict, linkerSettings: rpath),
+        // The chat domain edges and services share over Kafka: batched envelope records, deliver batches.
+        .target(name: "ParleyChat", dependencies: ["ParleyKafka", "ParleyProtocol"], swiftSettings: strict),
+        // What the backend services (relay, presence, offline) share: Redis settings and keys, the
+        // backbone they start with. Edges never depend on it (they never talk to Redis).
+        .target(
+            name: "ParleyBackend",
+            dependencies: ["ParleyServiceKit", "ParleyChat", "ParleyRedis", "ParleyKafka", "ParleyProtocol",
+                           .product(name: "Logging", package: "swift-log"),
+                           .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")],
+            swiftSettings: strict, linkerSettings: rpath),
 
         // Each service is a library (buildApplication, testable) and a tiny executable.
         .target(
             name: "Edge",
             dependencies: [
-                "ParleyServiceKit",
+                "ParleyServiceKit", "ParleyChat",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -85,15 +96,15 @@ let package = Package(
         .executableTarget(
             name: "ws-edge", dependencies: ["Edge"], path: "Sources/ws-edge/Main",
             swiftSettings: strict, linkerSettings: rpath),
-        .target(name: "Relay", dependencies: ["ParleyServiceKit"], path: "Sources/relay-svc/Relay", swiftSettings: strict),
+        .target(name: "Relay", dependencies: ["ParleyBackend", "ParleyChat", "ParleyRedis", "ParleyServiceKit"], path: "Sources/relay-svc/Relay", swiftSettings: strict),
         .executableTarget(
             name: "relay-svc", dependencies: ["Relay"], path: "Sources/relay-svc/Main",
             swiftSettings: strict, linkerSettings: rpath),
-        .target(name: "Presence", dependencies: ["ParleyServiceKit"], path: "Sources/presence-svc/Presence", swiftSettings: strict),
+        .target(name: "Presence", dependencies: ["ParleyBackend", "ParleyChat", "ParleyRedis", "ParleyServiceKit"], path: "Sources/presence-svc/Presence", swiftSettings: strict),
         .executableTarget(
             name: "presence-svc", dependencies: ["Presence"], path: "Sources/presence-svc/Main",
             swiftSettings: strict, linkerSettings: rpath),
-        .target(name: "Offline", dependencies: ["ParleyServiceKit"], path: "Sources/offline-svc/Offline", swiftSettings: strict),
+        .target(name: "Offline", dependencies: ["ParleyBackend", "ParleyChat", "ParleyRedis", "ParleyServiceKit"], path: "Sources/offline-svc/Offline", swiftSettings: strict),
         .executableTarget(
             name: "offline-svc", dependencies: ["Offline"], path: "Sources/offline-svc/Main",
             swiftSettings: strict, linkerSettings: rpath),
@@ -116,7 +127,7 @@ let package = Package(
         // check its output topics and Redis state.
         .testTarget(
             name: "ServiceTests",
-            dependencies: ["Edge", "Relay", "Presence", "Offline", "ParleyTestSupport",
+            dependencies: ["Edge", "Relay", "Presence", "Offline", "ParleyBackend", "ParleyChat", "ParleyRedis", "ParleyTestSupport",
                            .product(name: "HummingbirdTesting", package: "hummingbird"),
                            .product(name: "HummingbirdWSClient", package: "hummingbird-websocket")],
             swiftSettings: strict, linkerSettings: rpath),

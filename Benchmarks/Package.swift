@@ -17,7 +17,7 @@ let package = Package(
             dependencies: [
                 .product(name: "Benchmark", package: "benchmark"),
                 .product(name: "ParleyProtocol", package: "parley"),
-                .product(name: "ParleyServiceKit", package: "parley"),
+                .product(name: "ParleyChat", package: "parley"),
             ],
             path: "Benchmarks/ParleyHotPath",
             swiftSettings: [.swiftLanguageMode(.v6)],

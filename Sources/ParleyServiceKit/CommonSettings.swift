@@ -1,6 +1,5 @@
 import ParleyKafka
 import ParleyProtocol
-import ParleyRedis
 
 /// Settings every executable shares.
 public enum CommonSettings {
@@ -20,10 +19,6 @@ public enum CommonSettings {
         help: "prefix of every topic name, so several stacks can share a broker")
     public static let topicPartitions = Setting("topic-partitions", .integer(1...1024), default: "8",
         help: "partitions of the shared topics when this process creates them")
-    public static let redisURL = Setting("redis-url", .nonEmpty, default: "redis://127.0.0.1:6379",
-        help: "redis://[[user]:password@]host[:port][/db]")
-    public static let redisPoolSize = Setting("redis-pool-size", .integer(1...256), default: "8",
-        help: "Redis connections in the pool")
     public static let httpHost = Setting("http-host", .nonEmpty, default: "127.0.0.1",
         help: "address the HTTP server (health, metrics) binds to")
     public static let logLevel = Setting("log-level", .nonEmpty, default: "info",
@@ -37,8 +32,6 @@ public enum CommonSettings {
     /// Settings of a process that uses Kafka (all of them).
     public static let kafka: [Setting] = [kafkaBrokers, kafkaSessionTimeout, kafkaMessageTimeout, kafkaLowLatency, kafkaLinger,
                                           kafkaProperties, topicPrefix, topicPartitions]
-    /// Settings of a process that uses Redis (the services, not the edge).
-    public static let redis: [Setting] = [redisURL, redisPoolSize]
     /// Settings of every process.
     public static func process(httpPort port: Int) -> [Setting] { [httpHost, httpPort(default: port), logLevel] }
 }
@@ -71,20 +64,6 @@ public struct CommonConfiguration: Sendable {
             throw ConfigurationError("invalid PARLEY_LOG_LEVEL=\(values.string(CommonSettings.logLevel)): expected trace, debug, info, notice, warning, error or critical")
         }
         logLevel = level
-    }
-}
-
-/// Redis settings of a service.
-public struct RedisSettingsConfiguration: Sendable {
-    public let redis: RedisConfiguration
-
-    public init(values: SettingValues) throws {
-        do {
-            redis = try RedisConfiguration(url: values.string(CommonSettings.redisURL),
-                                           poolSize: values.int(CommonSettings.redisPoolSize))
-        } catch {
-            throw ConfigurationError("invalid PARLEY_REDIS_URL: \(error)")
-        }
     }
 }
 

@@ -1,4 +1,5 @@
 import Offline
+import ParleyBackend
 import ParleyKafka
 import ParleyProtocol
 import ParleyRedis

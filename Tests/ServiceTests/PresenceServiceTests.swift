@@ -1,3 +1,4 @@
+import ParleyBackend
 import ParleyKafka
 import ParleyProtocol
 import ParleyRedis

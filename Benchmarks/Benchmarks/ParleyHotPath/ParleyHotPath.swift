@@ -6,7 +6,7 @@
 // figures marked `*` in the output are per operation (wall clock ns, mallocs), throughput in K ops/s.
 import Benchmark
 import ParleyProtocol
-import ParleyServiceKit
+import ParleyChat
 
 private let limits = ProtocolLimits()
 private let body100 = String(repeating: "x", count: 100)

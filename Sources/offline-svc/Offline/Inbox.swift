@@ -1,5 +1,7 @@
 import Logging
 import Metrics
+import ParleyBackend
+import ParleyChat
 import ParleyKafka
 import ParleyProtocol
 import ParleyRedis

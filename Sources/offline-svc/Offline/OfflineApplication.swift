@@ -1,4 +1,5 @@
 import Logging
+import ParleyBackend
 import ParleyServiceKit
 import ServiceLifecycle
 

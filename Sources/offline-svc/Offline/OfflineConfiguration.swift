@@ -1,3 +1,4 @@
+import ParleyBackend
 import ParleyServiceKit
 
 /// offline-svc's settings.
@@ -9,7 +10,7 @@ public enum OfflineSettings {
     public static let replayBatch = Setting("replay-batch", .integer(1...10_000), default: "200",
         help: "messages per replay record sent to an edge")
 
-    public static let all: [Setting] = CommonSettings.kafka + CommonSettings.redis + CommonSettings.process(httpPort: 9103)
+    public static let all: [Setting] = CommonSettings.kafka + RedisSettings.all + CommonSettings.process(httpPort: 9103)
         + [inboxMax, inboxRetention, replayBatch]
 }
 

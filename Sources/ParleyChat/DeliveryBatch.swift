@@ -1,38 +1,5 @@
 import ParleyKafka
 import ParleyProtocol
-import ParleyRedis
-
-/// Where a user's sessions are: session id → edge id, from `presence:{user}`.
-public struct UserSessions: Sendable, Equatable {
-    public let user: String
-    public let sessions: [String: String]
-
-    public init(user: String, sessions: [String: String]) {
-        self.user = user
-        self.sessions = sessions
-    }
-
-    /// Reads an HGETALL reply.
-    public init(user: String, reply: RESPValue) {
-        var sessions: [String: String] = [:]
-        if let items = reply.array {
-            var index = 0
-            while index + 1 < items.count {
-                if let session = items[index].string, let edge = items[index + 1].string { sessions[session] = edge }
-                index += 2
-            }
-        }
-        self.init(user: user, sessions: sessions)
-    }
-
-    /// The HGETALL command for `user`'s sessions.
-    public static func command(_ user: String) -> RedisCommand { ["HGETALL", .init(RedisKeys.presence(user))] }
-
-    /// Edge ids holding at least one session, excluding `except`; sorted for stable output.
-    public func edges(excludingSession except: String? = nil) -> [String] {
-        Set(sessions.filter { $0.key != except }.map(\.value)).sorted()
-    }
-}
 
 /// Collects deliver envelopes per (edge, user) in order and turns them into Kafka records, so a
 /// batch produces one record per edge (``EnvelopeBatch``) instead of one per frame.
@@ -81,30 +48,5 @@ public struct DeliveryBatch: Sendable {
     private mutating func touch(_ key: Key) -> Key {
         if messages[key] == nil, receipts[key] == nil, presence[key] == nil { order.append(key) }
         return key
-    }
-}
-
-/// Kafka records that each carry an ``EnvelopeBatch``.
-public enum BatchedRecords {
-    /// Most bytes of one batched record, well below the brokers' default 1 MB record limit.
-    public static let maxBytes = 256 * 1024
-
-    /// Records of `items` for `topic` (no key: these topics need no per-key order).
-    public static func make<T: Encodable>(_ items: [T], topic: String) -> [KafkaOutgoingRecord] {
-        Envelope.encodeBatches(items, maxBytes: maxBytes).map { KafkaOutgoingRecord(topic: topic, key: nil, value: $0) }
-    }
-
-    /// The items of batched records, in order; malformed records are passed to `malformed`.
-    public static func decode<T: Codable & Sendable & Equatable>(
-        _ type: T.Type, _ records: [KafkaRecord], malformed: (KafkaRecord, any Error) -> Void
-    ) -> [T] {
-        records.flatMap { record -> [T] in
-            do {
-                return try Envelope.decode(EnvelopeBatch<T>.self, from: record.value).items
-            } catch {
-                malformed(record, error)
-                return []
-            }
-        }
     }
 }

@@ -1,0 +1,27 @@
+import ParleyKafka
+import ParleyProtocol
+
+/// Kafka records that each carry an ``EnvelopeBatch``.
+public enum BatchedRecords {
+    /// Most bytes of one batched record, well below the brokers' default 1 MB record limit.
+    public static let maxBytes = 256 * 1024
+
+    /// Records of `items` for `topic` (no key: these topics need no per-key order).
+    public static func make<T: Encodable>(_ items: [T], topic: String) -> [KafkaOutgoingRecord] {
+        Envelope.encodeBatches(items, maxBytes: maxBytes).map { KafkaOutgoingRecord(topic: topic, key: nil, value: $0) }
+    }
+
+    /// The items of batched records, in order; malformed records are passed to `malformed`.
+    public static func decode<T: Codable & Sendable & Equatable>(
+        _ type: T.Type, _ records: [KafkaRecord], malformed: (KafkaRecord, any Error) -> Void
+    ) -> [T] {
+        records.flatMap { record -> [T] in
+            do {
+                return try Envelope.decode(EnvelopeBatch<T>.self, from: record.value).items
+            } catch {
+                malformed(record, error)
+                return []
+            }
+        }
+    }
+}

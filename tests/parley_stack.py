@@ -4,6 +4,7 @@ executables as separate processes on free loopback ports, each logging to its ow
 Processes can be killed (SIGKILL, a crash) and started again, which the crash tests use.
 """
 
+import asyncio
 import json
 import os
 import pathlib
@@ -32,6 +33,22 @@ def wait_until(condition, timeout, what):
             pass
         time.sleep(0.1)
     raise TimeoutError(f"{what} not within {timeout} s")
+
+
+async def eventually(condition, timeout, what):
+    """`wait_until` for coroutines: `condition` runs in a worker thread (it may call redis-cli),
+    so the event loop keeps reading every client's frames while the test waits."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        try:
+            if await loop.run_in_executor(None, condition):
+                return
+        except OSError:
+            pass
+        if loop.time() >= deadline:
+            raise TimeoutError(f"{what} not within {timeout} s")
+        await asyncio.sleep(0.1)
 
 
 def http_ok(port, path):
@@ -154,10 +171,10 @@ class Stack:
                              capture_output=True, text=True, timeout=10, check=True)
         return [line for line in out.stdout.splitlines() if line]
 
-    def wait_online(self, user, sessions, timeout=20):
+    async def online(self, user, sessions, timeout=20):
         """Waits until presence-svc has `sessions` sessions of `user` in Redis."""
-        wait_until(lambda: len(self.redis("HKEYS", f"presence:{{{user}}}")) == sessions, timeout,
-                   f"{user} online with {sessions} sessions")
+        await eventually(lambda: len(self.redis("HKEYS", f"presence:{{{user}}}")) == sessions, timeout,
+                         f"{user} online with {sessions} sessions")
 
     def log(self, name):
         return (self.state / f"{name}.log").read_text(errors="replace")

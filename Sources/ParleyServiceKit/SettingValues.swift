@@ -17,11 +17,6 @@ public struct SettingValues: Sendable {
     public func bool(_ setting: Setting) -> Bool { SettingParser.bool(string(setting))! }
 
     public func duration(_ setting: Setting) -> Duration { SettingParser.duration(string(setting))! }
-
-    /// Comma-separated `key=value` pairs, e.g. extra librdkafka properties.
-    public func keyValues(_ setting: Setting) -> [String: String] {
-        SettingParser.keyValues(string(setting)) ?? [:]
-    }
 }
 
 /// Parses and validates setting values; every failure is one line naming the setting.

@@ -159,9 +159,9 @@ struct NginxTests {
     func nginxAcceptsConfig() throws {
         let candidates = [ProcessInfo.processInfo.environment["PARLEY_NGINX_BIN"], "/usr/sbin/nginx", "/usr/local/sbin/nginx", "/usr/bin/nginx"]
         guard let nginx = candidates.compactMap({ $0 }).first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
-            withKnownIssue("nginx is not installed (apt-get install nginx-light): compose/nginx.conf was not checked with nginx -t") {
-                throw DeployCheckError("nginx missing")
-            }
+            // scripts/setup.sh installs nginx-light for `make test`: a missing nginx is a failure,
+            // never a skipped check.
+            Issue.record("nginx is not installed (apt-get install nginx-light): compose/nginx.conf cannot be checked with nginx -t")
             return
         }
         let folder = try temporaryFolder("nginx")

@@ -30,25 +30,6 @@ func createTopics(_ specs: [KafkaTopicSpec], brokers: String = TestEnvironment.k
     await admin.shutdown()
 }
 
-struct TestTimeout: Error, CustomStringConvertible {
-    let what: String
-    var description: String { "timed out waiting for \(what)" }
-}
-
-/// Runs `body`, failing with ``TestTimeout`` if it does not finish within `timeout`.
-func withTimeout<T: Sendable>(_ timeout: Duration, _ what: String, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
-    try await withThrowingTaskGroup(of: T?.self) { group in
-        group.addTask { try await body() }
-        group.addTask {
-            try await Task.sleep(for: timeout)
-            return nil
-        }
-        defer { group.cancelAll() }
-        guard let first = try await group.next(), let value = first else { throw TestTimeout(what: what) }
-        return value
-    }
-}
-
 /// Reads exactly `count` records (fails after `timeout`, or if the consumer ends early).
 func collect(_ consumer: KafkaConsumer, count: Int, timeout: Duration = .seconds(20)) async throws -> [KafkaRecord] {
     try await withTimeout(timeout, "\(count) records") {

@@ -51,7 +51,7 @@ struct RedisPoolTests {
             // Occupy the only connection for a while (BLPOP with a 2 s server-side timeout).
             let blocker = Task { try await redis.send(["BLPOP", RedisArgument(key), "2"]) }
             // Wait until the blocker holds the connection: a second caller then has to queue.
-            try await waitUntil { await isBlockedOnList(key) }
+            try await waitUntil("a client blocked on \(key)") { await isBlockedOnList(key) }
             let waiter = Task { try await redis.ping() }
             waiter.cancel()
             let result = await waiter.result
@@ -70,7 +70,7 @@ extension RedisPoolTests {
         let configuration = try RedisConfiguration(url: TestEnvironment.redisURL, poolSize: 1)
         let redis = RedisClient(configuration: configuration, logger: testLogger)
         let blocker = Task { try await redis.send(["BLPOP", RedisArgument(key), "0.5"]) }
-        try await waitUntil { await isBlockedOnList(key) }
+        try await waitUntil("a client blocked on \(key)") { await isBlockedOnList(key) }
         let waiter = Task { try await redis.ping() }
         await redis.close()
         let waiterError = await redisError { try await waiter.value }
@@ -89,15 +89,4 @@ private func isBlockedOnList(_ key: String) async -> Bool {
         blocked = list.split(separator: "\n").contains { $0.contains("cmd=blpop") }
     }
     return blocked
-}
-
-/// Polls `condition` every 20 ms until it holds; fails the test after `timeout`.
-func waitUntil(timeout: Duration = .seconds(10), _ condition: () async -> Bool) async throws {
-    let deadline = ContinuousClock.now + timeout
-    while ContinuousClock.now < deadline {
-        if await condition() { return }
-        try await Task.sleep(for: .milliseconds(20))
-    }
-    Issue.record("condition not met within \(timeout)")
-    throw CancellationError()
 }

@@ -56,7 +56,7 @@ public final class ManagedServer: Sendable {
         }
         process.arguments = (process.arguments ?? []) + extraArguments
         let log = directory.appendingPathComponent("server.log")
-        FileManager.default.createFile(atPath: log.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
         let handle = try FileHandle(forWritingTo: log)
         process.standardOutput = handle
         process.standardError = handle
@@ -99,12 +99,9 @@ public func freeLoopbackPort() throws -> Int {
 
 /// Waits until something accepts TCP connections on 127.0.0.1:port.
 public func waitUntilListening(port: Int, timeout: Duration) async throws {
-    let deadline = ContinuousClock.now + timeout
-    while ContinuousClock.now < deadline {
-        if canConnect(port: port) { return }
-        try await Task.sleep(for: .milliseconds(50))
+    try await waitUntil("127.0.0.1:\(port) to accept connections", timeout: timeout, interval: .milliseconds(50)) {
+        canConnect(port: port)
     }
-    throw POSIXError(.ETIMEDOUT)
 }
 
 private func canConnect(port: Int) -> Bool {

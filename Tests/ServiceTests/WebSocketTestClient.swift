@@ -4,6 +4,7 @@ import HummingbirdWSClient
 import Logging
 import NIOCore
 import NIOWebSocket
+import ParleyTestSupport
 import Synchronization
 
 /// A server frame as the client sees it (every field the protocol defines, all optional but `type`).

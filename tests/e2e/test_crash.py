@@ -4,7 +4,7 @@ got `sent` still reaches its recipient (duplicates allowed, dropped by msg id)."
 import asyncio
 
 from client import ChatClient
-from parley_stack import wait_until
+from parley_stack import eventually
 
 IN_FLIGHT = 200
 
@@ -15,7 +15,7 @@ def run(coro):
 
 async def send_while_killing(stack, sender, recipient, victim):
     """Sends IN_FLIGHT messages back to back, kills `victim` after a quarter of them were
-    sent, restarts it, and returns the msg ids that got `sent`."""
+    sent, restarts it, waits for an answer to every send and returns the msg ids that got `sent`."""
     ids = []
     for i in range(IN_FLIGHT):
         ids.append(await sender.send(recipient, f"m{i}"))
@@ -23,8 +23,15 @@ async def send_while_killing(stack, sender, recipient, victim):
             await sender.sent(ids[0])
             stack.kill(victim)
     await asyncio.get_running_loop().run_in_executor(None, stack.restart, victim)
-    await asyncio.sleep(1)
+    # The edge answers every send (`sent` once the broker has it; the victim is never the sender's
+    # edge), so the set of acknowledged messages is fixed once each id has its answer.
+    await sender.wait_for(lambda fs: answered(sender) >= set(ids), 60, "an answer to every send")
     return {f["msg"] for f in sender.of_type("sent")}
+
+
+def answered(client):
+    """Client ids that got `sent` or `error`."""
+    return {f.get("id") for f in client.of_type("sent") + client.of_type("error")}
 
 
 async def receive_all(stack, edge, user, expected, first=None):
@@ -84,7 +91,7 @@ def test_recipient_edge_killed_sessions_expire_and_nothing_is_lost(stack, users)
     async def scenario():
         a = await ChatClient.connect(stack, 1, alice)
         b = await ChatClient.connect(stack, 2, bob)
-        wait_until(lambda: stack.redis("HVALS", f"presence:{{{bob}}}") == ["edge-2"], 20, "bob online on edge-2")
+        await eventually(lambda: stack.redis("HVALS", f"presence:{{{bob}}}") == ["edge-2"], 20, "bob online on edge-2")
         ids = []
         for i in range(IN_FLIGHT):
             ids.append(await a.send(bob, f"m{i}"))
@@ -93,7 +100,7 @@ def test_recipient_edge_killed_sessions_expire_and_nothing_is_lost(stack, users)
         await a.wait_for(lambda fs: len(a.of_type("sent")) >= IN_FLIGHT, 60, "every send acknowledged")
         sent = {f["msg"] for f in a.of_type("sent")}
         # The dead edge stops heartbeating: presence-svc removes bob's session within the bound.
-        wait_until(lambda: stack.redis("HVALS", f"presence:{{{bob}}}") == [], 30, "bob's session on the dead edge removed")
+        await eventually(lambda: stack.redis("HVALS", f"presence:{{{bob}}}") == [], 30, "bob's session on the dead edge removed")
         received = {m["msg"] for m in b.messages()}
         received |= await receive_all(stack, 1, bob, sent - received)
         assert sent <= received, f"{len(sent - received)} acknowledged messages never arrived"
@@ -108,12 +115,12 @@ def test_sigterm_closes_sessions_with_going_away_and_reports_them(stack, users):
 
     async def scenario():
         c = await ChatClient.connect(stack, 2, carol)
-        wait_until(lambda: stack.redis("HVALS", f"presence:{{{carol}}}") == ["edge-2"], 20, "carol online")
+        await eventually(lambda: stack.redis("HVALS", f"presence:{{{carol}}}") == ["edge-2"], 20, "carol online")
         code = await asyncio.get_running_loop().run_in_executor(None, stack.terminate, "ws-edge-2")
         assert code == 0
         await asyncio.wait_for(c.closed.wait(), 10)
         assert c.close_code == 1001
-        wait_until(lambda: stack.redis("HVALS", f"presence:{{{carol}}}") == [], 20, "carol's session reported closed")
+        await eventually(lambda: stack.redis("HVALS", f"presence:{{{carol}}}") == [], 20, "carol's session reported closed")
         await asyncio.get_running_loop().run_in_executor(None, stack.restart, "ws-edge-2")
 
     run(scenario())

@@ -66,9 +66,10 @@ struct DocsTests {
         let executables = "(?:ws-edge|relay-svc|presence-svc|offline-svc)"
         for document in Self.documents {
             let text = try Repo.read(document)
-            // Flags on a command line that runs one of the executables.
-            for line in text.split(separator: "\n") where line.range(of: "(?:swift run |/)\(executables)\\b", options: .regularExpression) != nil {
-                for flag in Self.matches(#"\s(--[a-z][a-z0-9-]*)"#, in: String(line)) where flag != "--help" {
+            // Flags after one of the executables on a command line.
+            for line in text.split(separator: "\n") {
+                guard let run = line.range(of: "(?:swift run |/)\(executables)\\b", options: .regularExpression) else { continue }
+                for flag in Self.matches(#"\s(--[a-z][a-z0-9-]*)"#, in: String(line[run.upperBound...])) where flag != "--help" {
                     #expect(flags.contains(flag), "\(document): \(flag) is not a setting of any executable: \(line)")
                 }
             }
@@ -81,7 +82,7 @@ struct DocsTests {
         let registered = Self.matches(#""(parley_[a-z0-9_]+)""#, in: sources)
         #expect(!registered.isEmpty)
         for document in Self.documents {
-            for metric in Self.matches(#"\b(parley_[a-z0-9_]*[a-z0-9])\b"#, in: try Repo.read(document)) {
+            for metric in Self.matches(#"\b(parley_[a-z0-9_]*[a-z0-9])\b(?!\.py)"#, in: try Repo.read(document)) {
                 // Prometheus adds _bucket/_sum/_count/_total suffixes to what the code registers.
                 let base = metric.replacingOccurrences(of: #"_(bucket|sum|count|total)$"#, with: "", options: .regularExpression)
                 #expect(registered.contains(metric) || registered.contains(base) || registered.contains { $0.hasPrefix(metric + "_") },

@@ -1,47 +1,38 @@
+import Metrics
 import NIOCore
 import Synchronization
 
-/// Frames for the sessions of one event loop, handed over from other threads (deliveries from
-/// Kafka, `sent` replies after the broker's acknowledgement) and written in one hop: the first
-/// session with frames waiting schedules a drain on the loop, sessions that get frames before it
-/// runs ride along, and each session is flushed once per drain. So a deliver batch costs one
-/// wake-up per event loop, not one per frame, and a session's frames of one batch leave in one
-/// system call.
+/// The one way into an event loop's sessions from other threads: deliveries (the deliver and
+/// presence consumers), settled sends (the producer's poll thread), keep-alive rounds and the
+/// shutdown's close. Work is queued here and applied on the loop in one hop: the first item
+/// queued schedules a drain, items queued before it runs ride along, and each session is flushed
+/// once per drain. So a deliver batch costs one wake-up per event loop, not one per frame, and a
+/// session's frames of one batch leave in one system call.
 final class LoopOutbox: Sendable {
-    private let loop: any EventLoop
-    /// Sessions with frames waiting; a drain is scheduled whenever this is not empty.
-    private let waiting = Mutex<[Session]>([])
+    let eventLoop: any EventLoop
+    /// Work waiting for the loop; a drain is scheduled whenever this is not empty.
+    private let waiting = Mutex<[LoopWork]>([])
+    private let local: NIOLoopBound<LoopSessions>
 
-    init(loop: any EventLoop) {
-        self.loop = loop
+    /// Makes the outbox of `eventLoop`; on that loop.
+    init(eventLoop: any EventLoop, reports: any SessionReports, messagesOut: Counter) {
+        self.eventLoop = eventLoop
+        local = NIOLoopBound(LoopSessions(reports: reports, messagesOut: messagesOut), eventLoop: eventLoop)
     }
 
-    /// Notes that `session` (of this loop) has frames waiting; called once per session until
-    /// its frames are written.
-    func schedule(_ session: Session) {
+    /// The loop's sessions; on the loop only.
+    var sessions: LoopSessions { local.value }
+
+    /// Queues work for the loop's sessions; from any thread.
+    func hand(_ work: LoopWork) {
         let first = waiting.withLock { waiting -> Bool in
-            defer { waiting.append(session) }
+            defer { waiting.append(work) }
             return waiting.isEmpty
         }
-        if first { loop.execute { self.drain() } }
+        if first { eventLoop.execute { self.drain() } }
     }
 
     private func drain() {
-        for session in waiting.withLock({ $0.take() }) { session.writeWaiting() }
-    }
-}
-
-/// One ``LoopOutbox`` per event loop of the edge's server.
-final class LoopOutboxes: Sendable {
-    private let outboxes = Mutex<[ObjectIdentifier: LoopOutbox]>([:])
-
-    func outbox(for loop: any EventLoop) -> LoopOutbox {
-        outboxes.withLock { outboxes in
-            let key = ObjectIdentifier(loop)
-            if let outbox = outboxes[key] { return outbox }
-            let outbox = LoopOutbox(loop: loop)
-            outboxes[key] = outbox
-            return outbox
-        }
+        local.value.apply(waiting.withLock { $0.take() })
     }
 }

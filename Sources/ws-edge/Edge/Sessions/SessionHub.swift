@@ -1,103 +1,113 @@
 import Metrics
-import ParleyProtocol
+import NIOCore
 import Synchronization
 
-/// Every session on this edge, by id and by user, and who watches whose presence. Deliveries
-/// from Kafka are fanned out here into the sessions' outbound queues.
+/// What the edge knows of its sessions across event loops: each loop's ``LoopOutbox`` (whose
+/// ``LoopSessions`` hold the sessions themselves), how many sessions each user holds here (for
+/// `--max-sessions-per-user`), and whether the edge still admits sessions. Its lock is taken when
+/// a session opens or closes and once per broadcast, never per frame.
 final class SessionHub: Sendable {
+    /// Whether a session may open.
+    enum Admission: Equatable {
+        case admitted, tooManySessions, shuttingDown
+    }
+
     private struct State {
-        var sessions: [String: Session] = [:]
-        var byUser: [String: [String]] = [:]
-        var watchers: [String: Set<String>] = [:]
+        var outboxes: [ObjectIdentifier: LoopOutbox] = [:]
+        var perUser: [String: Int] = [:]
+        var count = 0
+        var closing = false
+        var emptyWaiters: [UInt64: CheckedContinuation<Void, Never>] = [:]
+        var nextWaiter: UInt64 = 0
     }
 
     private let state = Mutex(State())
     private let maxSessionsPerUser: Int
+    private let reports: any SessionReports
+    private let metrics: EdgeMetrics
     private let active = Gauge(label: "parley_sessions_active")
-    private let messagesOut = Counter(label: "parley_messages_out_total")
 
-    init(maxSessionsPerUser: Int) {
+    init(maxSessionsPerUser: Int, reports: any SessionReports, metrics: EdgeMetrics) {
         self.maxSessionsPerUser = maxSessionsPerUser
+        self.reports = reports
+        self.metrics = metrics
     }
 
-    /// Registers a session; false when the user already has the most sessions allowed here.
-    func add(_ session: Session) -> Bool {
-        let (added, count) = state.withLock { state -> (Bool, Int) in
-            let current = state.byUser[session.user, default: []]
-            guard current.count < maxSessionsPerUser else { return (false, state.sessions.count) }
-            state.byUser[session.user] = current + [session.id]
-            state.sessions[session.id] = session
-            return (true, state.sessions.count)
-        }
-        active.record(count)
-        return added
-    }
-
-    func remove(_ session: Session) {
-        let count = state.withLock { state -> Int in
-            guard state.sessions.removeValue(forKey: session.id) != nil else { return state.sessions.count }
-            let remaining = state.byUser[session.user, default: []].filter { $0 != session.id }
-            state.byUser[session.user] = remaining.isEmpty ? nil : remaining
-            for user in session.watching { Self.unwatch(user, session.id, &state) }
-            return state.sessions.count
-        }
-        active.record(count)
-    }
-
-    /// Replaces a session's watch list.
-    func watch(_ session: Session, users: Set<String>) {
-        let previous = session.watch(users)
+    /// The outbox of `eventLoop`, made at its first session; on that loop.
+    func outbox(for eventLoop: any EventLoop) -> LoopOutbox {
         state.withLock { state in
-            for user in previous.subtracting(users) { Self.unwatch(user, session.id, &state) }
-            for user in users.subtracting(previous) { state.watchers[user, default: []].insert(session.id) }
+            let key = ObjectIdentifier(eventLoop)
+            if let outbox = state.outboxes[key] { return outbox }
+            let outbox = LoopOutbox(eventLoop: eventLoop, reports: reports, messagesOut: metrics.messagesOut)
+            state.outboxes[key] = outbox
+            return outbox
         }
     }
 
-    /// Writes what a deliver record carries to the addressed sessions of its user here.
-    /// Returns the messages written to seed-mode sessions, which count as acked.
-    func deliver(_ envelope: DeliverEnvelope) -> [(session: Session, messages: [ChatMessage])] {
-        let targets = state.withLock { state -> [Session] in
-            let ids = state.byUser[envelope.user] ?? []
-            return ids.compactMap { id in
-                if let only = envelope.sessions, !only.contains(id) { return nil }
-                if id == envelope.exceptSession { return nil }
-                return state.sessions[id]
-            }
+    /// Counts a session of `user` in, unless the user holds the most sessions allowed here or
+    /// the edge is shutting down. An admitted session is ``release(user:)``d when it closes.
+    func admit(user: String) -> Admission {
+        let (admission, count) = state.withLock { state -> (Admission, Int) in
+            guard !state.closing else { return (.shuttingDown, state.count) }
+            let current = state.perUser[user, default: 0]
+            guard current < maxSessionsPerUser else { return (.tooManySessions, state.count) }
+            state.perUser[user] = current + 1
+            state.count += 1
+            return (.admitted, state.count)
         }
-        var rawDelivered: [(Session, [ChatMessage])] = []
-        for session in targets {
-            var written: [ChatMessage] = []
-            for message in envelope.messages where session.deliver(message) {
-                written.append(message)
-            }
-            messagesOut.increment(by: written.count)
-            if session.raw {
-                if !written.isEmpty { rawDelivered.append((session, written)) }
-                continue
-            }
-            for receipt in envelope.receipts {
-                session.enqueue(.frame(.receipt(msg: receipt.msg, by: receipt.by, id: receipt.id)))
-            }
-            for status in envelope.presence {
-                session.enqueue(.frame(.presence(user: status.user, status: status.status)))
-            }
-        }
-        return rawDelivered
+        active.record(count)
+        return admission
     }
 
-    /// Tells every session watching `user` its new status.
-    func presenceChanged(user: String, status: PresenceStatus.Status) {
-        let targets = state.withLock { state in (state.watchers[user] ?? []).compactMap { state.sessions[$0] } }
-        for session in targets { session.enqueue(.frame(.presence(user: user, status: status))) }
+    /// Counts an admitted session of `user` out; the last one wakes ``waitUntilEmpty()``.
+    func release(user: String) {
+        let (count, waiters) = state.withLock { state -> (Int, [CheckedContinuation<Void, Never>]) in
+            let current = state.perUser[user, default: 0]
+            guard current > 0 else { return (state.count, []) }
+            state.perUser[user] = current > 1 ? current - 1 : nil
+            state.count -= 1
+            guard state.count == 0 else { return (state.count, []) }
+            defer { state.emptyWaiters = [:] }
+            return (0, Array(state.emptyWaiters.values))
+        }
+        active.record(count)
+        for waiter in waiters { waiter.resume() }
     }
 
-    /// Every session, e.g. to close them all at shutdown.
-    var all: [Session] { state.withLock { Array($0.sessions.values) } }
+    /// Hands `work` to every event loop that has sessions.
+    func broadcast(_ work: LoopWork) {
+        for outbox in state.withLock({ Array($0.outboxes.values) }) { outbox.hand(work) }
+    }
 
-    var count: Int { state.withLock { $0.sessions.count } }
+    /// Admits no more sessions and closes the open ones with `reason`.
+    func closeAll(_ reason: Session.CloseReason) {
+        state.withLock { $0.closing = true }
+        broadcast(.closeAll(reason))
+    }
 
-    private static func unwatch(_ user: String, _ session: String, _ state: inout State) {
-        state.watchers[user]?.remove(session)
-        if state.watchers[user]?.isEmpty == true { state.watchers[user] = nil }
+    /// Whether ``closeAll(_:)`` was called.
+    var isClosing: Bool { state.withLock { $0.closing } }
+
+    /// Open sessions.
+    var count: Int { state.withLock { $0.count } }
+
+    /// Returns once no session is open (at once when none is), or when the task is cancelled.
+    func waitUntilEmpty() async {
+        let id = state.withLock { state in
+            defer { state.nextWaiter += 1 }
+            return state.nextWaiter
+        }
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (waiter: CheckedContinuation<Void, Never>) in
+                let now = state.withLock { state -> Bool in
+                    guard state.count > 0, !Task.isCancelled else { return true }
+                    state.emptyWaiters[id] = waiter
+                    return false
+                }
+                if now { waiter.resume() }
+            }
+        } onCancel: {
+            state.withLock { $0.emptyWaiters.removeValue(forKey: id) }?.resume()
+        }
     }
 }

@@ -123,6 +123,17 @@ let package = Package(
         .testTarget(
             name: "ServiceKitTests", dependencies: ["ParleyServiceKit", "ParleyTestSupport"],
             swiftSettings: strict, linkerSettings: rpath),
+        // ws-edge's own types (sessions, loops, hub, rate limits) on NIO's embedded and real
+        // event loops, without a broker.
+        .testTarget(
+            name: "EdgeTests",
+            dependencies: ["Edge", "ParleyProtocol",
+                           .product(name: "Metrics", package: "swift-metrics"),
+                           .product(name: "NIOCore", package: "swift-nio"),
+                           .product(name: "NIOEmbedded", package: "swift-nio"),
+                           .product(name: "NIOPosix", package: "swift-nio"),
+                           .product(name: "NIOWebSocket", package: "swift-nio")],
+            swiftSettings: strict, linkerSettings: rpath),
         // Each service alone against the real broker and redis-server: feed its input topics,
         // check its output topics and Redis state.
         .testTarget(

@@ -238,21 +238,39 @@ struct EdgeServiceTests {
         let alice = uniqueID("alice"), bob = uniqueID("bob")
         let (client, _) = try await connect(alice, port: stack.service.port, edgeID: EdgeShared.edgeID)
 
-        // 200 messages in 40 deliver records (the deliver loop hands them over) while alice sends
-        // 20 messages (their `sent` replies come from the producer's delivery reports).
-        let messages = (0..<200).map { chatMessage(from: bob, to: alice, body: "m\($0)") }
-        let records = stride(from: 0, to: messages.count, by: 5).map { DeliverEnvelope(user: alice, messages: Array(messages[$0..<$0 + 5])) }
-        async let delivered: Void = stack.producer.send(batch: records, topic: stack.topics.deliver(edge: EdgeShared.edgeID)) { $0.user }
-        for i in 0..<20 { client.send(#"{"type":"send","id":"s\#(i)","to":"\#(bob)","body":"x"}"#) }
-        try await delivered
+        // Rounds of 200 messages in 40 deliver records (the deliver consumer hands them over)
+        // while alice sends 20 messages (their `sent` replies come from the producer's delivery
+        // reports), until a round in which a `sent` arrived between two delivered messages: the
+        // two threads handed frames to the session at the same time. (EdgeTests'
+        // LoopOutboxThreadsTests forces the same with two threads in lockstep.)
+        var delivered: [ChatMessage] = [], sentIDs: [String] = [], received: [ServerFrameJSON] = []
+        var overlapped = false
+        for round in 0..<10 where !overlapped {
+            let messages = (0..<200).map { chatMessage(from: bob, to: alice, body: "r\(round)m\($0)") }
+            let records = stride(from: 0, to: messages.count, by: 5).map { DeliverEnvelope(user: alice, messages: Array(messages[$0..<$0 + 5])) }
+            let ids = (0..<20).map { "r\(round)s\($0)" }
+            // One record at a time, so the deliver consumer hands them over in many batches.
+            async let produced: Void = {
+                for record in records { try await stack.producer.send(record, topic: stack.topics.deliver(edge: EdgeShared.edgeID), key: alice) }
+            }()
+            for id in ids { client.send(#"{"type":"send","id":"\#(id)","to":"\#(bob)","body":"x"}"#) }
+            try await produced
+            delivered += messages
+            sentIDs += ids
 
-        var received: [ServerFrameJSON] = []
-        while received.filter({ $0.type == "message" }).count < 200 || received.filter({ $0.type == "sent" }).count < 20 {
-            received.append(try await client.next())
+            let start = received.count
+            while received.filter({ $0.type == "message" }).count < delivered.count || received.filter({ $0.type == "sent" }).count < sentIDs.count {
+                received.append(try await client.next())
+            }
+            let types = received[start...].map(\.type)
+            if let firstMessage = types.firstIndex(of: "message"), let lastMessage = types.lastIndex(of: "message") {
+                overlapped = types[firstMessage..<lastMessage].contains("sent")
+            }
         }
-        #expect(received.filter { $0.type == "message" }.map(\.msg) == messages.map(\.msg))
+        #expect(overlapped, "in some round a `sent` reply arrived between two delivered messages")
+        #expect(received.filter { $0.type == "message" }.map(\.msg) == delivered.map(\.msg))
         // `sent` follows each produce batch's acknowledgement; batches may settle out of order.
-        #expect(Set(received.filter { $0.type == "sent" }.compactMap(\.id)) == Set((0..<20).map { "s\($0)" }))
+        #expect(Set(received.filter { $0.type == "sent" }.compactMap(\.id)) == Set(sentIDs))
         #expect(received.allSatisfy { $0.type == "message" || $0.type == "sent" })
         await client.disconnect()
     }

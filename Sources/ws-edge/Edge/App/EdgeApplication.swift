@@ -22,7 +22,7 @@ public func buildEdge(_ configuration: EdgeConfiguration, logger baseLogger: Log
         TopicSetup.shared(topics, partitions: common.topicPartitions) + [TopicSetup.deliver(topics, edge: configuration.edgeID)],
         kafka: common.kafka, logger: logger, partitionsOf: topics.presenceChanges) ?? common.topicPartitions
     let producer = try KafkaProducer(configuration: common.kafka, logger: logger)
-    let publisher = EdgePublisher(producer: producer, acksTopic: topics.acks, logger: logger)
+    let publisher = EdgePublisher(producer: producer, edgeID: configuration.edgeID, topics: topics, logger: logger)
     let authority = await TokenAuthority(secret: configuration.jwtSecret, ttl: configuration.tokenTTL)
     let edge = EdgeContext(configuration: configuration, publisher: publisher, authority: authority)
 
@@ -32,7 +32,7 @@ public func buildEdge(_ configuration: EdgeConfiguration, logger baseLogger: Log
                                     assignments: (0..<changesPartitions).map { (topics.presenceChanges, $0, .end) },
                                     logger: logger)
     // Sessions of an earlier run with this id are gone: presence-svc drops them on this event.
-    edge.publishPresence(.edgeStarted)
+    publisher.publishPresence(.edgeStarted)
 
     let readiness = Readiness()
     readiness.add("deliver topic assigned") { deliver.isAssigned }
@@ -54,14 +54,18 @@ public func buildEdge(_ configuration: EdgeConfiguration, logger baseLogger: Log
         },
         logger: logger)
 
+    // The consumers hand each batch to a sink that only decodes it and queues it for the event
+    // loops; ConsumerLoop calls the sinks from its task (see RecordSink).
+    let deliverSink = DeliverSink(hub: edge.hub, logger: logger)
+    let presenceSink = PresenceChangesSink(hub: edge.hub)
     return [
         ClosingService { await producer.shutdown(timeout: .seconds(5)) },
         publisher,
         ConsumerLoop(name: "edge.deliver", consumer: deliver, maxBatch: 1000, commits: false, logger: logger) {
-            edge.deliver($0, logger: logger)
+            deliverSink.receive($0)
         },
         ConsumerLoop(name: "edge.presence", consumer: changes, maxBatch: 1000, commits: false, logger: logger) {
-            edge.followPresence($0)
+            presenceSink.receive($0)
         },
         app,
         SessionKeepAlive(edge: edge),

@@ -13,7 +13,8 @@ import Synchronization
 /// sessions are coalesced into batched `chat.acks` records at each flush.
 final class EdgePublisher: Service, Sendable {
     /// Learns whether the broker acknowledged a record; runs on the producer's poll thread, so it
-    /// must be quick and must not block.
+    /// must be quick and must not block: it hands the outcome to the session's ``LoopOutbox``,
+    /// where the reply is encoded.
     typealias Completion = @Sendable (Result<Void, any Error>) -> Void
 
     private struct Pending {
@@ -28,7 +29,8 @@ final class EdgePublisher: Service, Sendable {
     }
 
     private let producer: KafkaProducer
-    private let acksTopic: String
+    private let edgeID: String
+    private let topics: Topics
     private let maxBatch: Int
     private let maxInFlight = 4
     private let logger: Logger
@@ -36,16 +38,30 @@ final class EdgePublisher: Service, Sendable {
     private let wakeups: AsyncStream<Void>
     private let wake: AsyncStream<Void>.Continuation
 
-    init(producer: KafkaProducer, acksTopic: String, maxBatch: Int = 1000, logger: Logger) {
+    init(producer: KafkaProducer, edgeID: String, topics: Topics, maxBatch: Int = 1000, logger: Logger) {
         self.producer = producer
-        self.acksTopic = acksTopic
+        self.edgeID = edgeID
+        self.topics = topics
         self.maxBatch = maxBatch
         self.logger = logger
         (wakeups, wake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
     }
 
-    /// Queues a record; `completion` learns whether the broker acknowledged it.
-    func publish(_ record: KafkaOutgoingRecord, completion: Completion? = nil) {
+    /// Queues a send for `chat.inbound` (keyed by the recipient); `completion` learns whether the
+    /// broker acknowledged it.
+    func publishSend(_ envelope: InboundEnvelope, completion: Completion? = nil) {
+        publish(envelope, key: envelope.message.to, topic: topics.inbound, completion: completion)
+    }
+
+    /// Queues a presence event. Keyed by edge id so an edge's events stay in order
+    /// (edge_started before the sessions of that run).
+    func publishPresence(_ kind: PresenceEvent.Kind, user: String? = nil, session: String? = nil, users: [String]? = nil) {
+        let event = PresenceEvent(kind: kind, edge: edgeID, user: user, session: session, users: users, ts: UnixTime.nowMilliseconds)
+        publish(event, key: edgeID, topic: topics.presenceEvents)
+    }
+
+    private func publish<T: Encodable>(_ envelope: T, key: String, topic: String, completion: Completion? = nil) {
+        let record = KafkaOutgoingRecord(topic: topic, key: Array(key.utf8), value: Envelope.encode(envelope))
         let accepted = state.withLock { state -> Bool in
             guard !state.stopping else { return false }
             state.queue.append(Pending(record: record, completion: completion))
@@ -91,7 +107,7 @@ final class EdgePublisher: Service, Sendable {
     /// producer keeps their order), but with at most `maxInFlight` batches unacknowledged: under
     /// load the queue then grows and batches get larger instead of more numerous. A batch's
     /// completions run on the producer's poll thread when the broker acknowledged it (they only
-    /// hand frames to sessions).
+    /// hand the outcome to the sessions' loops).
     private func flush(window: inout InFlightWindow) async {
         while true {
             await window.waitForRoom()
@@ -104,7 +120,7 @@ final class EdgePublisher: Service, Sendable {
                 return (Array(state.queue.prefix(count)), state.acks)
             }
             guard !batch.isEmpty || !acks.isEmpty else { return }
-            let pending = await producer.enqueue(batch: batch.map(\.record) + BatchedRecords.make(acks, topic: acksTopic))
+            let pending = await producer.enqueue(batch: batch.map(\.record) + BatchedRecords.make(acks, topic: topics.acks))
             window.opened()
             let completed = window.completed
             pending.onSettled { [logger] outcome in
@@ -119,41 +135,11 @@ final class EdgePublisher: Service, Sendable {
     }
 }
 
-/// Counts produce batches in flight; completed batches report through an unbounded stream.
-private struct InFlightWindow {
-    let limit: Int
-    /// Where a settled batch reports (from any thread).
-    let completed: AsyncStream<Void>.Continuation
-    private var completions: AsyncStream<Void>.Iterator
-    private var open = 0
-
-    init(limit: Int) {
-        self.limit = limit
-        let (stream, continuation) = AsyncStream.makeStream(of: Void.self)
-        completions = stream.makeAsyncIterator()
-        completed = continuation
-    }
-
-    mutating func opened() { open += 1 }
-
-    /// Waits until fewer than `limit` batches are in flight.
-    mutating func waitForRoom() async { await waitUntilOpen(below: limit) }
-
-    /// Waits until every batch has settled.
-    mutating func waitForAll() async { await waitUntilOpen(below: 1) }
-
-    private mutating func waitUntilOpen(below bound: Int) async {
-        while open >= bound, await completions.next() != nil { open -= 1 }
-    }
+/// What a loop's sessions report to the rest of Parley without a reply: acks on behalf of
+/// seed-mode sessions, and every session again when presence-svc asks for a resync.
+protocol SessionReports: Sendable {
+    func publishAck(_ envelope: AckEnvelope)
+    func publishPresence(_ kind: PresenceEvent.Kind, user: String?, session: String?, users: [String]?)
 }
 
-/// Errors of the edge itself.
-enum EdgeError: Error, CustomStringConvertible {
-    case shuttingDown
-
-    var description: String {
-        switch self {
-        case .shuttingDown: "the edge is shutting down"
-        }
-    }
-}
+extension EdgePublisher: SessionReports {}

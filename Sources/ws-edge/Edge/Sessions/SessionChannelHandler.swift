@@ -16,7 +16,8 @@ final class SessionChannelHandler: ChannelInboundHandler {
     private let user: String
     private let raw: Bool
     private var logger: Logger
-    private var session: Session?
+    /// The open session and its loop's outbox; nil before it was admitted and after it closed.
+    private var session: (session: Session, outbox: LoopOutbox)?
     private var bucket: TokenBucket
     private var strikes = 0
 
@@ -30,77 +31,77 @@ final class SessionChannelHandler: ChannelInboundHandler {
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
+        let outbox = edge.hub.outbox(for: context.eventLoop)
         let session = Session(id: UUID().uuidString.lowercased(), user: user, raw: raw, channel: context.channel,
-                              outbox: edge.outboxes.outbox(for: context.eventLoop), queueLimit: edge.configuration.outboundQueue)
+                              queueLimit: edge.configuration.outboundQueue)
         logger[metadataKey: "parley.user"] = "\(user)"
         logger[metadataKey: "parley.session"] = "\(session.id)"
-        guard edge.hub.add(session) else {
-            edge.metrics.closed(.tooManySessions)
-            session.close(.tooManySessions)
+        switch edge.hub.admit(user: user) {
+        case .tooManySessions:
+            refuse(session, .tooManySessions)
             return
+        case .shuttingDown:
+            refuse(session, .goingAway)
+            return
+        case .admitted:
+            break
         }
-        self.session = session
+        outbox.sessions.add(session)
+        self.session = (session, outbox)
         if !raw {
-            session.enqueue(.frame(.welcome(user: user, session: session.id, edge: edge.id)))
+            session.send(.frame(.welcome(user: user, session: session.id, edge: edge.id)))
         }
-        edge.publishPresence(.connect, user: user, session: session.id)
+        edge.publisher.publishPresence(.connect, user: user, session: session.id)
         logger.debug("session opened")
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let frame = unwrapInboundIn(data)
-        guard let session else { return }
+        guard let (session, outbox) = session else { return }
         session.heardFrom()
         switch frame.opcode {
         case .text, .binary:
-            guard session.closeReason == nil else { return }
+            guard session.isOpen else { return }
             guard bucket.take() else {
                 strikes += 1
                 edge.metrics.rejected(.rateLimited)
                 if strikes > edge.configuration.sendBurst {
                     session.close(.flood)
                 } else {
-                    session.enqueue(.frame(.error(code: .rateLimited, message: "slow down", id: nil)))
+                    session.send(.frame(.error(code: .rateLimited, message: "slow down", id: nil)))
                 }
                 return
             }
             strikes = max(0, strikes - 1)  // a client that keeps pushing past the rate still adds up
             if frame.opcode == .binary {
                 edge.metrics.rejected(.badRequest)
-                session.enqueue(.frame(.error(code: .badRequest, message: "binary frames are not supported", id: nil)))
+                session.send(.frame(.error(code: .badRequest, message: "binary frames are not supported", id: nil)))
                 return
             }
             let text = frame.unmaskedData
-            frames.handle(text: text.readableBytesView, session: session, logger: logger)
+            frames.handle(text: text.readableBytesView, session: session, outbox: outbox, logger: logger)
         case .ping:
             let pong = WebSocketFrame(fin: true, opcode: .pong, data: frame.unmaskedData)
             context.writeAndFlush(wrapOutboundOut(pong), promise: nil)
         case .connectionClose:
-            // The client is done: echo its close code (RFC 6455 §5.5.1), then close.
-            session.markClosed(.goingAway)
             var data = frame.unmaskedData
-            let code = data.readWebSocketErrorCode() ?? .normalClosure
-            var reply = context.channel.allocator.buffer(capacity: 2)
-            reply.write(webSocketErrorCode: code)
-            context.writeAndFlush(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .connectionClose, data: reply)))
-                .whenComplete { [channel = context.channel] _ in channel.close(promise: nil) }
+            session.closedByClient(code: data.readWebSocketErrorCode() ?? .normalClosure)
         default:
             break  // pong (liveness is any frame), continuations (the aggregator joins them)
         }
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        if let session {
+        if let (session, outbox) = session {
             self.session = nil
-            if let reason = session.closeReason, reason != .goingAway || edge.isShuttingDown {
-                edge.metrics.closed(reason)
-            }
-            session.markClosed(.goingAway)
+            let end = session.connectionClosed()
+            if case .closedByEdge(let reason) = end { edge.metrics.closed(reason) }
             // Report the disconnect before leaving the hub: shutdown waits for an empty hub and
             // then reports edge_stopped, which must come after every disconnect.
-            edge.publishPresence(.disconnect, user: session.user, session: session.id)
-            edge.hub.remove(session)
-            logger.debug("session closed", metadata: ["parley.reason": "\(session.closeReason.map { "\($0)" } ?? "client")"])
+            edge.publisher.publishPresence(.disconnect, user: session.user, session: session.id)
+            outbox.sessions.remove(session)
+            edge.hub.release(user: session.user)
+            logger.debug("session closed", metadata: ["parley.end": "\(end)"])
         }
         context.fireChannelInactive()
     }
@@ -116,5 +117,11 @@ final class SessionChannelHandler: ChannelInboundHandler {
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         logger.debug("session error", metadata: ["parley.error": "\(error)"])
         context.close(promise: nil)
+    }
+
+    /// Closes a session that was not admitted; it never counted as open.
+    private func refuse(_ session: Session, _ reason: Session.CloseReason) {
+        edge.metrics.closed(reason)
+        session.close(reason)
     }
 }

@@ -1,0 +1,124 @@
+import Metrics
+import ParleyProtocol
+
+/// The sessions of one event loop, by id and by user, who among them watches whose presence,
+/// and what their sends need (recent client ids, message ids). Loop-bound like its sessions: the
+/// loop's session handlers and its ``LoopOutbox`` use it on the loop only, so nothing is locked.
+final class LoopSessions {
+    private var sessions: [String: Session] = [:]
+    private var byUser: [String: [Session]] = [:]
+    /// User → ids of the sessions watching that user.
+    private var watchers: [String: Set<String>] = [:]
+    private var recentSends = RecentSends()
+    private var messageIDs = MessageIDGenerator()
+    private let reports: any SessionReports
+    private let messagesOut: Counter
+
+    init(reports: any SessionReports, messagesOut: Counter) {
+        self.reports = reports
+        self.messagesOut = messagesOut
+    }
+
+    func add(_ session: Session) {
+        sessions[session.id] = session
+        byUser[session.user, default: []].append(session)
+    }
+
+    func remove(_ session: Session) {
+        guard sessions.removeValue(forKey: session.id) != nil else { return }
+        let remaining = byUser[session.user, default: []].filter { $0 !== session }
+        byUser[session.user] = remaining.isEmpty ? nil : remaining
+        for user in session.watching { unwatch(user, session.id) }
+    }
+
+    /// Replaces a session's watch list.
+    func watch(_ session: Session, users: Set<String>) {
+        for user in session.watching.subtracting(users) { unwatch(user, session.id) }
+        for user in users.subtracting(session.watching) { watchers[user, default: []].insert(session.id) }
+        session.watching = users
+    }
+
+    /// The message id for a send of (user, client id): the one a retry on this loop got before,
+    /// or a new one.
+    func messageID(user: String, clientID: String, unixMilliseconds: UInt64) -> String {
+        recentSends.messageID(user: user, clientID: clientID) { messageIDs.make(unixMilliseconds: unixMilliseconds) }.msg
+    }
+
+    /// A new message id (seed-mode sends, which have no client id).
+    func messageID(unixMilliseconds: UInt64) -> String {
+        messageIDs.make(unixMilliseconds: unixMilliseconds)
+    }
+
+    /// Applies work handed over from other threads; each session that got frames is flushed
+    /// once, at the end.
+    func apply(_ work: [LoopWork]) {
+        var flushing: [Session] = []
+        for item in work {
+            switch item {
+            case .deliver(let envelopes):
+                for envelope in envelopes { deliver(envelope, flushing: &flushing) }
+            case .presence(let changes):
+                for change in changes {
+                    for id in watchers[change.user] ?? [] {
+                        guard let session = sessions[id] else { continue }
+                        queue(.frame(.presence(user: change.user, status: change.status)), to: session, flushing: &flushing)
+                    }
+                }
+            case .settled(let send):
+                guard let session = sessions[send.session] else { continue }
+                let frame: ServerFrame = send.accepted
+                    ? .sent(id: send.clientID, msg: send.msg, ts: send.ts)
+                    : .error(code: .unavailable, message: "message not accepted, retry", id: send.clientID)
+                queue(.frame(frame), to: session, flushing: &flushing)
+            case .pingRound:
+                for session in sessions.values where !session.pingRound() { session.close(.unresponsive) }
+            case .closeAll(let reason):
+                for session in sessions.values { session.close(reason) }
+            }
+        }
+        for session in flushing { session.flush() }
+    }
+
+    /// Writes what a deliver record carries to the addressed sessions of its user on this loop.
+    /// Messages written to seed-mode sessions are acked on their behalf.
+    private func deliver(_ envelope: DeliverEnvelope, flushing: inout [Session]) {
+        if envelope.resync {
+            for session in sessions.values { reports.publishPresence(.connect, user: session.user, session: session.id, users: nil) }
+            return
+        }
+        for session in byUser[envelope.user] ?? [] {
+            if let only = envelope.sessions, !only.contains(session.id) { continue }
+            if session.id == envelope.exceptSession { continue }
+            let idle = !session.hasWaiting
+            defer { if idle, session.hasWaiting { flushing.append(session) } }
+            var written: [ChatMessage] = []
+            for message in envelope.messages where session.deliver(message) {
+                written.append(message)
+            }
+            messagesOut.increment(by: written.count)
+            if session.raw {
+                guard !written.isEmpty else { continue }
+                _ = session.acked(written.map(\.msg))
+                reports.publishAck(AckEnvelope(user: session.user, acks: written.map { AckedMessage(msg: $0.msg, from: $0.from, id: $0.id) }))
+                continue
+            }
+            for receipt in envelope.receipts {
+                session.queue(.frame(.receipt(msg: receipt.msg, by: receipt.by, id: receipt.id)))
+            }
+            for status in envelope.presence {
+                session.queue(.frame(.presence(user: status.user, status: status.status)))
+            }
+        }
+    }
+
+    /// Queues a frame; notes the session for the flush at the end of the drain when it is its first.
+    private func queue(_ item: Session.Outbound, to session: Session, flushing: inout [Session]) {
+        let idle = !session.hasWaiting
+        if session.queue(item), idle { flushing.append(session) }
+    }
+
+    private func unwatch(_ user: String, _ session: String) {
+        watchers[user]?.remove(session)
+        if watchers[user]?.isEmpty == true { watchers[user] = nil }
+    }
+}

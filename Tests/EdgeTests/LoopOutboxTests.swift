@@ -1,0 +1,163 @@
+@testable import Edge
+import NIOCore
+import NIOEmbedded
+import ParleyProtocol
+import Testing
+
+@Suite("LoopOutbox and LoopSessions")
+struct LoopOutboxTests {
+    @Test("work handed over waits for the loop, then is applied in one drain with one flush per session")
+    func oneDrain() throws {
+        let loop = EmbeddedEventLoop()
+        let outbox = embeddedOutbox(loop)
+        let alice = try EmbeddedSession(user: "alice", loop: loop)
+        outbox.sessions.add(alice.session)
+        let messages = (0..<3).map { chatMessage(from: "bob", to: "alice", body: "m\($0)") }
+        for message in messages { outbox.hand(.deliver([DeliverEnvelope(user: "alice", messages: [message])])) }
+        outbox.hand(.settled(SettledSend(session: alice.session.id, clientID: "c1", msg: "x", ts: 1, accepted: true)))
+        #expect(try alice.written().isEmpty, "nothing is written before the loop runs")
+
+        loop.run()
+        let frames = try alice.received()
+        #expect(frames.map(\.type) == ["message", "message", "message", "sent"])
+        #expect(frames.prefix(3).compactMap(\.msg) == messages.map(\.msg))
+        #expect(frames.last == ReceivedFrame(type: "sent", id: "c1", msg: "x"))
+        #expect(alice.probe.flushes == 1)
+
+        // The next hand-over schedules the next drain.
+        outbox.hand(.settled(SettledSend(session: alice.session.id, clientID: "c2", msg: "y", ts: 2, accepted: false)))
+        loop.run()
+        #expect(try alice.received() == [ReceivedFrame(type: "error", id: "c2", code: "unavailable")])
+        #expect(alice.probe.flushes == 2)
+    }
+
+    @Test("a deliver record reaches the addressed sessions of its user and no one else")
+    func routing() throws {
+        let loop = EmbeddedEventLoop()
+        let outbox = embeddedOutbox(loop)
+        let a1 = try EmbeddedSession(user: "alice", loop: loop)
+        let a2 = try EmbeddedSession(user: "alice", loop: loop)
+        let carol = try EmbeddedSession(user: "carol", loop: loop)
+        for s in [a1, a2, carol] { outbox.sessions.add(s.session) }
+
+        let toAll = chatMessage(from: "bob", to: "alice", body: "to every session")
+        let toA2 = chatMessage(from: "bob", to: "alice", body: "to a2 only")
+        let notA1 = chatMessage(from: "bob", to: "alice", body: "all but a1")
+        let receipt = AckedMessageReceipt(msg: MessageID.make(), by: "bob", id: "a-9")
+        outbox.hand(.deliver([
+            DeliverEnvelope(user: "alice", messages: [toAll]),
+            DeliverEnvelope(user: "alice", sessions: [a2.session.id], messages: [toA2]),
+            DeliverEnvelope(user: "alice", exceptSession: a1.session.id, messages: [notA1]),
+            DeliverEnvelope(user: "alice", receipts: [receipt]),
+            DeliverEnvelope(user: "alice", sessions: [a1.session.id], presence: [PresenceStatus(user: "bob", status: .online)]),
+            DeliverEnvelope(user: "nobody", messages: [toAll]),
+        ]))
+        loop.run()
+        let a1Frames = try a1.received()
+        #expect(a1Frames.map(\.type) == ["message", "receipt", "presence"])
+        #expect(a1Frames.first?.msg == toAll.msg)
+        #expect(a1Frames.dropFirst().first == ReceivedFrame(type: "receipt", id: "a-9", msg: receipt.msg, status: "delivered", by: "bob"))
+        #expect(a1Frames.last == ReceivedFrame(type: "presence", user: "bob", status: "online"))
+        #expect(try a2.received().compactMap(\.msg) == [toAll.msg, toA2.msg, notA1.msg, receipt.msg])
+        #expect(try carol.received().isEmpty)
+        #expect(a1.probe.flushes == 1 && a2.probe.flushes == 1 && carol.probe.flushes == 0)
+    }
+
+    @Test("messages written to a seed-mode session are acked on its behalf")
+    func seedAcks() throws {
+        let loop = EmbeddedEventLoop()
+        let reports = RecordedReports()
+        let outbox = embeddedOutbox(loop, reports: reports)
+        let seed = try EmbeddedSession(user: "alice", raw: true, loop: loop)
+        outbox.sessions.add(seed.session)
+        let message = chatMessage(from: "bob", to: "alice", body: "raw text please", id: "b-1")
+        outbox.hand(.deliver([DeliverEnvelope(user: "alice", messages: [message], receipts: [AckedMessageReceipt(msg: "r", by: "x", id: nil)])]))
+        loop.run()
+        #expect(try seed.written().map(\.text) == ["raw text please"], "no receipts for the seed protocol")
+        #expect(reports.acks == [AckEnvelope(user: "alice", acks: [AckedMessage(msg: message.msg, from: "bob", id: "b-1")])])
+        #expect(seed.session.acked([message.msg]) == [AckedMessage(msg: message.msg, from: nil, id: nil)], "no longer unacked")
+    }
+
+    @Test("a resync reports every session of the loop again")
+    func resync() throws {
+        let loop = EmbeddedEventLoop()
+        let reports = RecordedReports()
+        let outbox = embeddedOutbox(loop, reports: reports)
+        let sessions = try [EmbeddedSession(user: "alice", loop: loop), EmbeddedSession(user: "bob", loop: loop)]
+        for s in sessions { outbox.sessions.add(s.session) }
+        outbox.hand(.deliver([DeliverEnvelope(user: "", resync: true)]))
+        loop.run()
+        #expect(Set(reports.presence.compactMap(\.session)) == Set(sessions.map(\.session.id)))
+        #expect(reports.presence.allSatisfy { $0.kind == .connect })
+        #expect(reports.presence.count == sessions.count)
+    }
+
+    @Test("presence changes reach the sessions watching that user, after a new watch list only its users")
+    func watchers() throws {
+        let loop = EmbeddedEventLoop()
+        let outbox = embeddedOutbox(loop)
+        let watcher = try EmbeddedSession(user: "alice", loop: loop)
+        let other = try EmbeddedSession(user: "carol", loop: loop)
+        for s in [watcher, other] { outbox.sessions.add(s.session) }
+        outbox.sessions.watch(watcher.session, users: ["bob", "dave"])
+        outbox.hand(.presence([PresenceStatus(user: "bob", status: .online), PresenceStatus(user: "eve", status: .online)]))
+        loop.run()
+        #expect(try watcher.received() == [ReceivedFrame(type: "presence", user: "bob", status: "online")])
+        #expect(try other.received().isEmpty)
+
+        outbox.sessions.watch(watcher.session, users: ["eve"])
+        outbox.hand(.presence([PresenceStatus(user: "bob", status: .offline), PresenceStatus(user: "eve", status: .offline)]))
+        loop.run()
+        #expect(try watcher.received() == [ReceivedFrame(type: "presence", user: "eve", status: "offline")])
+
+        outbox.sessions.remove(watcher.session)
+        outbox.hand(.presence([PresenceStatus(user: "eve", status: .online)]))
+        loop.run()
+        #expect(try watcher.received().isEmpty, "a removed session watches no one")
+    }
+
+    @Test("a settled send of a session that is gone is dropped")
+    func settledForGoneSession() throws {
+        let loop = EmbeddedEventLoop()
+        let outbox = embeddedOutbox(loop)
+        let alice = try EmbeddedSession(user: "alice", loop: loop)
+        outbox.sessions.add(alice.session)
+        outbox.sessions.remove(alice.session)
+        outbox.hand(.settled(SettledSend(session: alice.session.id, clientID: "c1", msg: "x", ts: 1, accepted: true)))
+        loop.run()
+        #expect(try alice.written().isEmpty)
+    }
+
+    @Test("a ping round closes the sessions silent since the last round with 1001; closeAll closes every session")
+    func pingRoundAndCloseAll() throws {
+        let loop = EmbeddedEventLoop()
+        let outbox = embeddedOutbox(loop)
+        let silent = try EmbeddedSession(user: "alice", loop: loop)
+        let alive = try EmbeddedSession(user: "bob", loop: loop)
+        for s in [silent, alive] { outbox.sessions.add(s.session) }
+        outbox.hand(.pingRound)
+        loop.run()
+        alive.session.heardFrom()
+        outbox.hand(.pingRound)
+        loop.run()
+        #expect(silent.session.end == .closedByEdge(.unresponsive))
+        #expect(try silent.written().compactMap(\.close?.code) == [1001])
+        #expect(alive.session.isOpen)
+        #expect(try alive.written().map(\.opcode) == [.ping, .ping])
+
+        outbox.hand(.closeAll(.goingAway))
+        loop.run()
+        #expect(alive.session.end == .closedByEdge(.goingAway))
+        #expect(try alive.written().last?.close?.reason == "server going away")
+    }
+
+    @Test("a retry of a client id on the loop gets the first send's message id")
+    func sendIDs() {
+        let loop = EmbeddedEventLoop()
+        let sessions = embeddedOutbox(loop).sessions
+        let first = sessions.messageID(user: "alice", clientID: "c1", unixMilliseconds: 1_800_000_000_000)
+        #expect(sessions.messageID(user: "alice", clientID: "c1", unixMilliseconds: 1_800_000_000_001) == first)
+        #expect(sessions.messageID(user: "bob", clientID: "c1", unixMilliseconds: 1_800_000_000_001) != first)
+        #expect(sessions.messageID(unixMilliseconds: 1_800_000_000_001) > first)
+    }
+}

@@ -159,8 +159,12 @@ final class Session {
         var data = channel.allocator.buffer(capacity: 2 + reason.text.utf8.count)
         data.write(webSocketErrorCode: WebSocketErrorCode(codeNumber: Int(reason.code)))
         data.writeString(reason.text)
+        // Only our side closes after the close frame: closing the whole socket while the client's
+        // frames are still arriving makes the kernel answer them with a reset, and a client that
+        // reads the reset first never sees the close frame (1006 instead of the reason's code).
+        // The connection ends at the client's close frame, its FIN, or after the grace period.
         channel.writeAndFlush(WebSocketFrame(fin: true, opcode: .connectionClose, data: data)).whenComplete { _ in
-            channel.close(promise: nil)
+            channel.close(mode: .output, promise: nil)
         }
         channel.eventLoop.scheduleTask(in: Self.closeGrace) { channel.close(promise: nil) }
     }

@@ -1,6 +1,7 @@
 import Logging
 import ParleyKafka
 import ParleyRedis
+import ParleyServiceKit
 import ServiceLifecycle
 
 /// What relay-svc, presence-svc and offline-svc each start with: the shared topics created,

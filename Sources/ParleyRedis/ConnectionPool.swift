@@ -79,7 +79,7 @@ final class ConnectionPool: Sendable {
         switch next {
         case .waiter(let waiter): waiter.continuation.resume(returning: connection)
         case .idle: break
-        case .close: Task { await connection.disconnect() }
+        case .close: connection.disconnect()
         }
     }
 
@@ -95,7 +95,9 @@ final class ConnectionPool: Sendable {
             return (state.idle, state.waiters)
         }
         for waiter in waiters { waiter.continuation.resume(throwing: ConnectionPool.closedError) }
-        for connection in idle { await connection.disconnect() }
+        for connection in idle {
+            await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in connection.disconnect { done.resume() } }
+        }
     }
 
     static let closedError = RedisError(code: .closed, message: "the redis client is closed")

@@ -1,6 +1,3 @@
-/// One command, e.g. `["SET", "k", RedisArgument(bytes)]`.
-public typealias RedisCommand = [RedisArgument]
-
 /// One binary-safe argument of a command.
 ///
 /// Write arguments as string literals (`"GET"`), interpolations (`"inbox:{\(user)}"`), or with

@@ -102,11 +102,6 @@ final class ConnectionPool: Sendable {
 
     static let closedError = RedisError(code: .closed, message: "the redis client is closed")
 
-    /// Pool state, for tests and diagnostics.
-    var counts: (created: Int, idle: Int, waiting: Int) {
-        state.withLock { ($0.created, $0.idle.count, $0.waiters.count) }
-    }
-
     private func grant(_ state: inout State) -> Grant? {
         if state.closed { return .closed }
         if let connection = state.idle.popLast() { return .connection(connection) }

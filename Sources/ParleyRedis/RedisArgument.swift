@@ -10,8 +10,6 @@ public struct RedisArgument: Sendable, Hashable, ExpressibleByStringLiteral, Exp
     public init(_ s: String) { bytes = Array(s.utf8) }
     /// Raw bytes, sent as they are.
     public init(_ bytes: [UInt8]) { self.bytes = bytes }
-    /// Raw bytes, sent as they are.
-    public init(_ bytes: ArraySlice<UInt8>) { self.bytes = Array(bytes) }
     /// A decimal integer.
     public init(_ n: Int) { bytes = Array(String(n).utf8) }
     /// A decimal integer.

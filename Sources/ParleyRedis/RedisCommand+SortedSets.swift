@@ -38,15 +38,6 @@ extension RedisCommand where Reply == [String] {
             try reply.asStrings()
         }
     }
-
-    /// ZRANGEBYLEX: members between `min` and `max` in byte order, for a set whose members all
-    /// have the same score. Bounds in Redis syntax: `[abc` inclusive, `(abc` exclusive, `-` and
-    /// `+` for the ends. `limit` is (offset, count).
-    public static func zrangeByLex(_ key: String, _ min: String, _ max: String, limit: (offset: Int, count: Int)? = nil) -> Self {
-        var arguments: [RedisArgument] = ["ZRANGEBYLEX", RedisArgument(key), RedisArgument(min), RedisArgument(max)]
-        if let limit { arguments += ["LIMIT", RedisArgument(limit.offset), RedisArgument(limit.count)] }
-        return Self(arguments, keys: [key]) { reply throws(RedisError) in try reply.asStrings() }
-    }
 }
 
 extension RedisCommand where Reply == [RedisScoredMember] {

@@ -15,13 +15,6 @@ extension RedisCommand where Reply == String? {
     }
 }
 
-extension RedisCommand where Reply == [UInt8]? {
-    /// GET: the value's bytes, nil if the key does not exist.
-    public static func getBytes(_ key: String) -> Self {
-        Self(["GET", RedisArgument(key)], keys: [key]) { reply throws(RedisError) in try reply.asBytes() }
-    }
-}
-
 extension RedisCommand where Reply == Bool {
     /// SET, optionally only if the key does not exist (`nx`) and with a time to live (millisecond
     /// precision). False when `nx` is set and the key already existed.

@@ -8,6 +8,9 @@ import Darwin
 
 /// A Redis client over hiredis with a pool of blocking connections.
 ///
+/// - Commands are typed (``RedisCommand``): each knows its keys and what its reply decodes to.
+///   A ``RedisPipeline`` sends many in one round trip; a ``RedisScript`` is an atomic step, sent
+///   as EVALSHA and loaded transparently.
 /// - Up to ``RedisConfiguration/poolSize`` connections, opened on first need; further callers
 ///   wait in FIFO order as suspended tasks.
 /// - Every hiredis call runs on its connection's own serial DispatchQueue (a Dispatch worker
@@ -28,10 +31,6 @@ import Darwin
 /// Creating a client sets SIGPIPE to "ignore" for the process: hiredis 0.14 writes with
 /// `write(2)`, and a write to a connection the server has closed must fail with EPIPE rather
 /// than kill the process.
-///
-/// - Commands are typed (``RedisCommand``): each knows its keys and its reply's type. A
-///   ``RedisPipeline`` sends many in one round trip; a ``RedisScript`` is an atomic step, sent as
-///   EVALSHA and loaded transparently.
 ///
 /// Do not send SELECT, AUTH, MULTI, WATCH or SUBSCRIBE: they change the state of a pooled
 /// connection that the next caller would inherit. Make multi-step updates atomic with a
@@ -107,8 +106,8 @@ public final class RedisClient: Sendable {
         let connection = try await pool.lease()
         defer { pool.release(connection) }
         let replies = try await connection.exchange(requests)
-        if let failure = replies.firstIndex(where: { $0.errorMessage != nil }) {
-            throw RedisError(code: .server, message: replies[failure].errorMessage ?? "")
+        if let failure = replies.lazy.compactMap(\.errorMessage).first {
+            throw RedisError(code: .server, message: failure)
         }
         return replies
     }

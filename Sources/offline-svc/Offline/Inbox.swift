@@ -51,18 +51,19 @@ public struct Inbox: Sendable {
             pipeline.add(.hset(RedisKeys.inboxMessages(message.to), field: message.msg, value: Envelope.encode(message)))
         }
         let users = Array(Set(envelopes.map(\.message.to)))
-        let counts = users.map { user in
+        var reads: [(count: RedisPipeline.Entry<Int>, sessions: RedisPipeline.Entry<UserSessions>)] = []
+        for user in users {
             pipeline.add(.expire(RedisKeys.inbox(user), .seconds(retentionSeconds)))
             pipeline.add(.expire(RedisKeys.inboxMessages(user), .seconds(retentionSeconds)))
-            return (count: pipeline.add(.zcard(RedisKeys.inbox(user))), sessions: pipeline.add(UserSessions.command(user)))
+            reads.append((pipeline.add(.zcard(RedisKeys.inbox(user))), pipeline.add(UserSessions.command(user))))
         }
         let replies = try await redis.send(pipeline)
         appended.increment(by: envelopes.count)
 
         var presence: [String: UserSessions] = [:]
-        for (user, entries) in zip(users, counts) {
-            presence[user] = try replies[entries.sessions]
-            try await trim(user, count: try replies[entries.count])
+        for (user, read) in zip(users, reads) {
+            presence[user] = try replies[read.sessions]
+            try await trim(user, count: try replies[read.count])
         }
 
         var deliveries = DeliveryBatch()
@@ -111,14 +112,16 @@ public struct Inbox: Sendable {
     /// and drops those older than the retention: two round trips (the ids, then the bodies and the drop).
     public func replay(user: String, session: String, edge: String) async throws {
         let all = try await redis.send(.zrange(RedisKeys.inbox(user), 0, -1))
-        // Ids sort by time, byte-wise as ZRANGEBYLEX compares them: everything below the bound is too old.
+        // Members of one score come back in byte order, which is time order for ids: the ones
+        // below the retention's bound are a prefix.
         let bound = Array(MessageID.lowerBound(unixMilliseconds: UnixTime.nowMilliseconds - UInt64(retentionSeconds) * 1000).utf8)
         let expired = all.prefix { Array($0.utf8).lexicographicallyPrecedes(bound) }
         let ids = Array(all.dropFirst(expired.count))
         var pipeline = RedisPipeline()
         if !expired.isEmpty { delete(user, ids: Array(expired), in: &pipeline) }
-        let chunks = stride(from: 0, to: ids.count, by: replayBatch).map { start in
-            pipeline.add(.hmget(RedisKeys.inboxMessages(user), Array(ids[start..<min(start + replayBatch, ids.count)])))
+        var chunks: [RedisPipeline.Entry<[[UInt8]?]>] = []
+        for start in stride(from: 0, to: ids.count, by: replayBatch) {
+            chunks.append(pipeline.add(.hmget(RedisKeys.inboxMessages(user), Array(ids[start..<min(start + replayBatch, ids.count)]))))
         }
         guard !pipeline.isEmpty else { return }
         let replies = try await redis.send(pipeline)

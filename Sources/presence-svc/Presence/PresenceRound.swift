@@ -54,7 +54,8 @@ struct PresenceRound {
 
     /// The sessions `users` have, for the session that asked.
     mutating func query(users: [String], edge: String, user: String, session: String) {
-        let counts = users.map { ($0, pipeline.add(.hlen(RedisKeys.presence($0)))) }
+        var counts: [(user: String, count: RedisPipeline.Entry<Int>)] = []
+        for asked in users { counts.append((asked, pipeline.add(.hlen(RedisKeys.presence(asked))))) }
         effects.append(.query(edge: edge, user: user, session: session, counts))
     }
 
@@ -82,6 +83,7 @@ struct PresenceRound {
 
     /// Sends the pipeline and adds what its events publish to `outcome`; returns the replies for
     /// the reads a next round depends on.
+    @discardableResult
     func run(on redis: RedisClient, into outcome: inout PresenceOutcome) async throws -> RedisPipeline.Replies {
         let replies = try await redis.send(pipeline)
         for effect in effects {

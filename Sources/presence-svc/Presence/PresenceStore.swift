@@ -62,7 +62,7 @@ public struct PresenceStore: Sendable {
                 round.query(users: users, edge: event.edge, user: user, session: session)
             }
         }
-        _ = try await round.run(on: redis, into: &outcome)
+        try await round.run(on: redis, into: &outcome)
         let outputs = outcome.changes + outcome.queries.records(topics)
         if !outputs.isEmpty { _ = try await producer.send(batch: outputs) }
         await requestResync(outcome.resyncs)
@@ -93,8 +93,10 @@ public struct PresenceStore: Sendable {
         let live = edges.filter { $0.score > cutoff }.map(\.member)
         let dead = edges.filter { $0.score <= cutoff }.map(\.member)
         var reads = PresenceRound(topics: topics)
-        let counts = live.map { reads.count(of: $0) }
-        let indexes = dead.map { reads.index(of: $0) }
+        var counts: [RedisPipeline.Entry<Int>] = []
+        for edge in live { counts.append(reads.count(of: edge)) }
+        var indexes: [RedisPipeline.Entry<Set<String>>] = []
+        for edge in dead { indexes.append(reads.index(of: edge)) }
         var outcome = PresenceOutcome()
         let replies = try await reads.run(on: redis, into: &outcome)
         sessions.record(try counts.reduce(0) { total, entry throws(RedisError) in total + (try replies[entry]) })
@@ -105,7 +107,7 @@ public struct PresenceStore: Sendable {
             logger.warning("edge stopped heartbeating, removing its sessions", metadata: ["parley.edge": "\(edge)"])
             removals.removeEdge(edge, index: try replies[index])
         }
-        _ = try await removals.run(on: redis, into: &outcome)
+        try await removals.run(on: redis, into: &outcome)
         if !outcome.changes.isEmpty { _ = try await producer.send(batch: outcome.changes) }
         _ = try await redis.send(.zrem(RedisKeys.edges, dead))
         edgesRemoved.increment(by: dead.count)

@@ -48,13 +48,15 @@ public struct MessageRouter: Sendable {
 
         // One round trip: SET NX GET answers "new" (nil) or the msg id a retry was given first.
         var pipeline = RedisPipeline()
-        let firsts = envelopes.map { envelope in
+        var firsts: [RedisPipeline.Entry<String?>] = []
+        for envelope in envelopes {
             let message = envelope.message
-            return pipeline.add(.setIfAbsent(RedisKeys.dedup(message.from, clientID: message.id ?? message.msg), message.msg,
-                                             expire: dedupTTL))
+            firsts.append(pipeline.add(.setIfAbsent(RedisKeys.dedup(message.from, clientID: message.id ?? message.msg),
+                                                    message.msg, expire: dedupTTL)))
         }
         let users = Array(Set(envelopes.flatMap { [$0.message.to, $0.message.from] }))
-        let sessions = users.map { pipeline.add(UserSessions.command($0)) }
+        var sessions: [RedisPipeline.Entry<UserSessions>] = []
+        for user in users { sessions.append(pipeline.add(UserSessions.command(user))) }
         let replies = try await redis.send(pipeline)
         var presence: [String: UserSessions] = [:]
         for (user, entry) in zip(users, sessions) { presence[user] = try replies[entry] }
@@ -102,7 +104,8 @@ public struct MessageRouter: Sendable {
         guard !receipts.isEmpty else { return }
         let senders = Array(Set(receipts.map(\.sender)))
         var pipeline = RedisPipeline()
-        let sessions = senders.map { pipeline.add(UserSessions.command($0)) }
+        var sessions: [RedisPipeline.Entry<UserSessions>] = []
+        for sender in senders { sessions.append(pipeline.add(UserSessions.command(sender))) }
         let replies = try await redis.send(pipeline)
         var presence: [String: UserSessions] = [:]
         for (sender, entry) in zip(senders, sessions) { presence[sender] = try replies[entry] }

@@ -48,7 +48,8 @@ let package = Package(
             swiftSettings: strict, linkerSettings: rpath),
         .target(
             name: "ParleyRedis",
-            dependencies: ["CHiredis", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["CHiredis", .product(name: "Logging", package: "swift-log"),
+                           .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: strict),
 
         // The wire: client frames, Kafka envelopes, topic names, validation limits.
@@ -139,6 +140,7 @@ let package = Package(
         .testTarget(
             name: "ServiceTests",
             dependencies: ["Edge", "Relay", "Presence", "Offline", "ParleyBackend", "ParleyChat", "ParleyRedis", "ParleyTestSupport",
+                           .product(name: "MetricsTestKit", package: "swift-metrics"),
                            .product(name: "HummingbirdTesting", package: "hummingbird"),
                            .product(name: "HummingbirdWSClient", package: "hummingbird-websocket")],
             swiftSettings: strict, linkerSettings: rpath),

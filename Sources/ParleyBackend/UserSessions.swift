@@ -10,21 +10,10 @@ public struct UserSessions: Sendable, Equatable {
         self.sessions = sessions
     }
 
-    /// Reads an HGETALL reply.
-    public init(user: String, reply: RESPValue) {
-        var sessions: [String: String] = [:]
-        if let items = reply.array {
-            var index = 0
-            while index + 1 < items.count {
-                if let session = items[index].string, let edge = items[index + 1].string { sessions[session] = edge }
-                index += 2
-            }
-        }
-        self.init(user: user, sessions: sessions)
+    /// Reads `user`'s sessions (HGETALL of `presence:{user}`).
+    public static func command(_ user: String) -> RedisCommand<UserSessions> {
+        RedisCommand.hgetall(RedisKeys.presence(user)).map { UserSessions(user: user, sessions: $0) }
     }
-
-    /// The HGETALL command for `user`'s sessions.
-    public static func command(_ user: String) -> RedisCommand { ["HGETALL", .init(RedisKeys.presence(user))] }
 
     /// Edge ids holding at least one session, excluding `except`; sorted for stable output.
     public func edges(excludingSession except: String? = nil) -> [String] {

@@ -79,7 +79,7 @@ final class ConnectionPool: Sendable {
         switch next {
         case .waiter(let waiter): waiter.continuation.resume(returning: connection)
         case .idle: break
-        case .close: Task { await connection.disconnect() }
+        case .close: connection.disconnect()
         }
     }
 
@@ -95,15 +95,12 @@ final class ConnectionPool: Sendable {
             return (state.idle, state.waiters)
         }
         for waiter in waiters { waiter.continuation.resume(throwing: ConnectionPool.closedError) }
-        for connection in idle { await connection.disconnect() }
+        for connection in idle {
+            await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in connection.disconnect { done.resume() } }
+        }
     }
 
     static let closedError = RedisError(code: .closed, message: "the redis client is closed")
-
-    /// Pool state, for tests and diagnostics.
-    var counts: (created: Int, idle: Int, waiting: Int) {
-        state.withLock { ($0.created, $0.idle.count, $0.waiters.count) }
-    }
 
     private func grant(_ state: inout State) -> Grant? {
         if state.closed { return .closed }

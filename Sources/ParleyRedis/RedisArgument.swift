@@ -1,6 +1,3 @@
-/// One command, e.g. `["SET", "k", RedisArgument(bytes)]`.
-public typealias RedisCommand = [RedisArgument]
-
 /// One binary-safe argument of a command.
 ///
 /// Write arguments as string literals (`"GET"`), interpolations (`"inbox:{\(user)}"`), or with
@@ -13,8 +10,6 @@ public struct RedisArgument: Sendable, Hashable, ExpressibleByStringLiteral, Exp
     public init(_ s: String) { bytes = Array(s.utf8) }
     /// Raw bytes, sent as they are.
     public init(_ bytes: [UInt8]) { self.bytes = bytes }
-    /// Raw bytes, sent as they are.
-    public init(_ bytes: ArraySlice<UInt8>) { self.bytes = Array(bytes) }
     /// A decimal integer.
     public init(_ n: Int) { bytes = Array(String(n).utf8) }
     /// A decimal integer.

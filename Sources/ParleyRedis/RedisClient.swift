@@ -8,10 +8,13 @@ import Darwin
 
 /// A Redis client over hiredis with a pool of blocking connections.
 ///
+/// - Commands are typed (``RedisCommand``): each knows its keys and what its reply decodes to.
+///   A ``RedisPipeline`` sends many in one round trip; a ``RedisScript`` is an atomic step, sent
+///   as EVALSHA and loaded transparently.
 /// - Up to ``RedisConfiguration/poolSize`` connections, opened on first need; further callers
 ///   wait in FIFO order as suspended tasks.
-/// - Every hiredis call runs on its connection's own serial DispatchQueue, never on Swift's
-///   cooperative pool; callers await a continuation.
+/// - Every hiredis call runs on its connection's own serial DispatchQueue (a Dispatch worker
+///   thread), never on Swift's cooperative pool; callers await a continuation.
 /// - Each (re)connect sends AUTH and SELECT as configured.
 /// - Automatic reconnect: a connection that hit an I/O error is discarded and reopened on its
 ///   next use. A call that fails with a connection error on a connection that was already open
@@ -29,9 +32,9 @@ import Darwin
 /// `write(2)`, and a write to a connection the server has closed must fail with EPIPE rather
 /// than kill the process.
 ///
-/// Do not send SELECT, AUTH, MULTI/EXEC pairs, WATCH or SUBSCRIBE through ``send(_:)``: they
-/// change the state of a pooled connection that the next caller would inherit. Use
-/// ``transaction(_:)`` for MULTI/EXEC.
+/// Do not send SELECT, AUTH, MULTI, WATCH or SUBSCRIBE: they change the state of a pooled
+/// connection that the next caller would inherit. Make multi-step updates atomic with a
+/// ``RedisScript`` instead of MULTI/EXEC (a script on one slot also works on Redis Cluster).
 public final class RedisClient: Sendable {
     /// The configuration this client was made with.
     public let configuration: RedisConfiguration
@@ -52,60 +55,37 @@ public final class RedisClient: Sendable {
         _ = signal(SIGPIPE, SIG_IGN)
     }()
 
-    /// Sends one command and returns its reply.
+    /// Sends one command and returns its decoded reply.
     ///
     /// A server error reply throws ``RedisError`` with code ``RedisError/Code/server`` and the
     /// reply text as message (e.g. `WRONGTYPE Operation against a key holding the wrong kind of value`).
     @discardableResult
-    public func send(_ command: RedisCommand) async throws -> RESPValue {
-        try Self.validate(command)
-        let reply = try await withConnection { try await $0.exchange([command]) }[0]
-        if case .error(let message) = reply {
-            throw RedisError(code: .server, message: message)
-        }
-        return reply
+    public func send<Reply>(_ command: RedisCommand<Reply>) async throws -> Reply {
+        try command.decode(await execute([command.request])[0])
     }
 
-    /// Sends the commands pipelined on one connection in one round trip and returns their
-    /// replies in order. A command's error reply comes back as `.error` in its place; only
-    /// connection failures (and timeouts) throw. The commands are not atomic: use
-    /// ``transaction(_:)`` for that.
-    public func pipeline(_ commands: [RedisCommand]) async throws -> [RESPValue] {
-        guard !commands.isEmpty else { return [] }
-        for command in commands { try Self.validate(command) }
-        return try await withConnection { try await $0.exchange(commands) }
-    }
-
-    /// Runs the commands in MULTI … EXEC on one connection (one round trip) and returns EXEC's
-    /// replies, one per command; a command that failed while running is `.error` in its place.
+    /// Sends the pipeline's commands in one round trip on one connection and returns their replies.
     ///
-    /// Throws ``RedisError/Code/server`` (`EXECABORT …`, with the first queuing error) when a
-    /// command was refused while queuing, so nothing ran, and
-    /// ``RedisError/Code/transactionAborted`` when EXEC returned null.
-    public func transaction(_ commands: [RedisCommand]) async throws -> [RESPValue] {
-        for command in commands { try Self.validate(command) }
-        let wrapped: [RedisCommand] = [["MULTI"]] + commands + [["EXEC"]]
-        let replies = try await withConnection { try await $0.exchange(wrapped) }
-        guard let exec = replies.last else {
-            throw RedisError(code: .protocol, message: "no reply to EXEC")
-        }
-        switch exec {
-        case .array(let results):
-            return results
-        case .null:
-            throw RedisError(code: .transactionAborted, message: "transaction aborted: EXEC returned null (a watched key changed)")
-        case .error(let message):
-            let queuing = replies.dropFirst().dropLast().compactMap(\.errorMessage).first
-            throw RedisError(code: .server, message: queuing.map { "\(message) First error: \($0)" } ?? message)
-        default:
-            throw RedisError(code: .protocol, message: "unexpected reply to EXEC: \(exec)")
-        }
+    /// Every command runs; if any got an error reply, this throws the first one (code
+    /// ``RedisError/Code/server``) after all replies were read. A pipeline is not atomic.
+    public func send(_ pipeline: RedisPipeline) async throws -> RedisPipeline.Replies {
+        guard !pipeline.isEmpty else { return RedisPipeline.Replies(values: []) }
+        return RedisPipeline.Replies(values: try await execute(pipeline.requests))
+    }
+
+    /// Sends a fixed set of commands as one pipeline and returns their decoded replies:
+    /// `let (removed, deleted) = try await redis.pipeline(.zrem(a, ids), .hdel(b, ids))`.
+    public func pipeline<each Reply>(_ commands: repeat RedisCommand<each Reply>) async throws -> (repeat each Reply) {
+        var pipeline = RedisPipeline()
+        let entries = (repeat pipeline.add(each commands))
+        let replies = try await send(pipeline)
+        return (repeat try replies[each entries])
     }
 
     /// Opens a connection now (if none is open) and sends PING: a wrong URL, a bad password or a
     /// server that is down gives a clear error at start instead of at the first real command.
     public func ping() async throws {
-        let reply = try await send(["PING"])
+        let reply = try await send(.raw(["PING"]))
         guard reply == .status("PONG") else {
             throw RedisError(code: .protocol, message: "unexpected reply to PING: \(reply)")
         }
@@ -118,15 +98,17 @@ public final class RedisClient: Sendable {
         logger.debug("redis client closed")
     }
 
-    private func withConnection<T: Sendable>(_ body: (RedisConnection) async throws -> T) async throws -> T {
-        let connection = try await pool.lease()
-        defer { pool.release(connection) }
-        return try await body(connection)
-    }
-
-    private static func validate(_ command: RedisCommand) throws {
-        guard !command.isEmpty else {
+    /// Sends the requests on one leased connection; throws the first error reply after all ran.
+    private func execute(_ requests: [RedisRequest]) async throws -> [RESPValue] {
+        guard requests.allSatisfy({ !$0.arguments.isEmpty }) else {
             throw RedisError(code: .protocol, message: "empty redis command")
         }
+        let connection = try await pool.lease()
+        defer { pool.release(connection) }
+        let replies = try await connection.exchange(requests)
+        if let failure = replies.lazy.compactMap(\.errorMessage).first {
+            throw RedisError(code: .server, message: failure)
+        }
+        return replies
     }
 }

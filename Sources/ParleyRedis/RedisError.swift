@@ -9,7 +9,7 @@ public struct RedisError: Error, CustomStringConvertible {
     public struct Code: Hashable, Sendable, CustomStringConvertible {
         fileprivate enum Value: Hashable, Sendable {
             case connection, timeout, server, `protocol`, invalidURL, invalidConfiguration
-            case closed, authentication, transactionAborted
+            case closed, authentication
         }
 
         fileprivate let value: Value
@@ -31,8 +31,6 @@ public struct RedisError: Error, CustomStringConvertible {
         public static var closed: Self { .init(.closed) }
         /// AUTH (or SELECT) on a new connection was refused: wrong password or user, or a bad database.
         public static var authentication: Self { .init(.authentication) }
-        /// EXEC returned null: a WATCHed key changed, so nothing in the transaction ran.
-        public static var transactionAborted: Self { .init(.transactionAborted) }
 
         public var description: String {
             switch value {
@@ -44,7 +42,6 @@ public struct RedisError: Error, CustomStringConvertible {
             case .invalidConfiguration: "invalidConfiguration"
             case .closed: "closed"
             case .authentication: "authentication"
-            case .transactionAborted: "transactionAborted"
             }
         }
     }
@@ -63,7 +60,7 @@ public struct RedisError: Error, CustomStringConvertible {
         self.underlying = underlying
     }
 
-    /// For ``Code/server`` errors, the first word of the reply (`WRONGTYPE`, `NOAUTH`, `ERR`, `EXECABORT`…); otherwise nil.
+    /// For ``Code/server`` errors, the first word of the reply (`WRONGTYPE`, `NOAUTH`, `ERR`…); otherwise nil.
     public var serverErrorPrefix: String? {
         guard code == .server else { return nil }
         return message.split(separator: " ", maxSplits: 1).first.map(String.init)

@@ -22,11 +22,11 @@ struct RedisPoolTests {
                         let own = prefix + "caller-\(caller)"
                         for round in 0..<rounds {
                             let value = "\(caller)-\(round)"
-                            _ = try await redis.incr(counter)
-                            let mine = try await redis.incr(own)
-                            try await redis.set(own + ":v", value)
-                            ok = ok && mine == Int64(round + 1)
-                            let readBack = try await redis.get(own + ":v")
+                            _ = try await redis.send(.incr(counter))
+                            let mine = try await redis.send(.incr(own))
+                            try await redis.send(.set(own + ":v", RedisArgument(value)))
+                            ok = ok && mine == round + 1
+                            let readBack = try await redis.send(.get(own + ":v"))
                             ok = ok && readBack == value
                         }
                         return ok
@@ -36,10 +36,10 @@ struct RedisPoolTests {
             }
             #expect(results.count == callers)
             #expect(results.allSatisfy { $0 }, "every caller read back its own values")
-            #expect(try await redis.get(counter) == "\(callers * rounds)")
+            #expect(try await redis.send(.get(counter)) == "\(callers * rounds)")
 
             // The pool never opened more than poolSize connections (CLIENT LIST itself runs on one of them).
-            let clients = try await redis.send(["CLIENT", "LIST"]).string ?? ""
+            let clients = try await redis.send(.raw(["CLIENT", "LIST"])).asString() ?? ""
             let connections = clients.split(separator: "\n").count
             #expect(connections >= 1 && connections <= poolSize, "\(connections) connections")
         }
@@ -49,7 +49,7 @@ struct RedisPoolTests {
         try await withClient(poolSize: 1) { redis async throws in
             let key = uniqueKeyPrefix("cancel") + "list"
             // Occupy the only connection for a while (BLPOP with a 2 s server-side timeout).
-            let blocker = Task { try await redis.send(["BLPOP", RedisArgument(key), "2"]) }
+            let blocker = Task { try await redis.send(.raw(["BLPOP", RedisArgument(key), "2"])) }
             // Wait until the blocker holds the connection: a second caller then has to queue.
             try await waitUntil("a client blocked on \(key)") { await isBlockedOnList(key) }
             let waiter = Task { try await redis.ping() }
@@ -57,8 +57,8 @@ struct RedisPoolTests {
             let result = await waiter.result
             #expect(throws: CancellationError.self) { try result.get() }
             // Wake the blocker so the test ends quickly, using another client.
-            try await withClient { other async throws in _ = try await other.send(["RPUSH", RedisArgument(key), "go"]) }
-            #expect(try await blocker.value.array?.last?.string == "go")
+            try await withClient { other async throws in _ = try await other.send(.raw(["RPUSH", RedisArgument(key), "go"])) }
+            #expect(try await blocker.value.asStrings().last == "go")
             try await redis.ping()
         }
     }
@@ -69,7 +69,7 @@ extension RedisPoolTests {
         let key = uniqueKeyPrefix("close") + "list"
         let configuration = try RedisConfiguration(url: TestEnvironment.redisURL, poolSize: 1)
         let redis = RedisClient(configuration: configuration, logger: testLogger)
-        let blocker = Task { try await redis.send(["BLPOP", RedisArgument(key), "0.5"]) }
+        let blocker = Task { try await redis.send(.raw(["BLPOP", RedisArgument(key), "0.5"])) }
         try await waitUntil("a client blocked on \(key)") { await isBlockedOnList(key) }
         let waiter = Task { try await redis.ping() }
         await redis.close()
@@ -85,7 +85,7 @@ extension RedisPoolTests {
 private func isBlockedOnList(_ key: String) async -> Bool {
     var blocked = false
     try? await withClient { other async throws in
-        let list = try await other.send(["CLIENT", "LIST"]).string ?? ""
+        let list = try await other.send(.raw(["CLIENT", "LIST"])).asString() ?? ""
         blocked = list.split(separator: "\n").contains { $0.contains("cmd=blpop") }
     }
     return blocked

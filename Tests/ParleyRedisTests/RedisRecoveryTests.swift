@@ -10,14 +10,14 @@ struct RedisRecoveryTests {
         defer { server.stop() }
         let key = uniqueKeyPrefix("restart") + "k"
         try await withClient(url: server.address, poolSize: 2, connectTimeout: .seconds(1)) { redis async throws in
-            try await redis.set(key, "before")
-            #expect(try await redis.get(key) == "before")
+            try await redis.send(.set(key, "before"))
+            #expect(try await redis.send(.get(key)) == "before")
 
             server.stop()
             // Down: calls fail fast with .connection, they do not hang.
             for _ in 0..<3 {
                 var error: RedisError?
-                let took = await elapsed { error = await redisError { _ = try await redis.get(key) } }
+                let took = await elapsed { error = await redisError { _ = try await redis.send(.get(key)) } }
                 #expect(error?.code == .connection, "\(String(describing: error))")
                 #expect(took < .seconds(2), "failed in \(took)")
             }
@@ -26,9 +26,9 @@ struct RedisRecoveryTests {
 
             try await server.start()
             // Up again on the same port: the same client works (the server lost its data: no persistence).
-            #expect(try await redis.get(key) == nil)
-            try await redis.set(key, "after")
-            #expect(try await redis.get(key) == "after")
+            #expect(try await redis.send(.get(key)) == nil)
+            try await redis.send(.set(key, "after"))
+            #expect(try await redis.send(.get(key)) == "after")
         }
     }
 
@@ -42,7 +42,7 @@ struct RedisRecoveryTests {
             // long enough that the four calls need four connections.
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for index in 0..<poolSize {
-                    group.addTask { _ = try await redis.send(["BLPOP", RedisArgument(prefix + "\(index)"), "0.2"]) }
+                    group.addTask { _ = try await redis.send(.raw(["BLPOP", RedisArgument(prefix + "\(index)"), "0.2"])) }
                 }
                 try await group.waitForAll()
             }
@@ -51,14 +51,14 @@ struct RedisRecoveryTests {
             try await server.start()
 
             // Each call lands on a stale connection, fails, and is retried once on a new one.
-            let values = try await withThrowingTaskGroup(of: Int64.self) { group in
+            let values = try await withThrowingTaskGroup(of: Int.self) { group in
                 for _ in 0..<poolSize {
-                    group.addTask { try await redis.incr(prefix + "n") }
+                    group.addTask { try await redis.send(.incr(prefix + "n")) }
                 }
-                return try await group.reduce(into: [Int64]()) { $0.append($1) }
+                return try await group.reduce(into: [Int]()) { $0.append($1) }
             }
-            #expect(values.sorted() == (1...Int64(poolSize)).map { $0 })
-            #expect(try await redis.get(prefix + "n") == "\(poolSize)")
+            #expect(values.sorted() == Array(1...poolSize))
+            #expect(try await redis.send(.get(prefix + "n")) == "\(poolSize)")
         }
     }
 
@@ -93,11 +93,11 @@ struct RedisRecoveryTests {
         // Right password (with and without the ACL user name) and a database: works.
         try await withClient(url: "redis://:s3cret@\(hostPort)/5") { redis async throws in
             try await redis.ping()
-            try await redis.set(key, "v")
-            #expect(try await redis.get(key) == "v")
+            try await redis.send(.set(key, "v"))
+            #expect(try await redis.send(.get(key)) == "v")
         }
         try await withClient(url: "redis://default:s3cret@\(hostPort)/5") { redis async throws in
-            #expect(try await redis.get(key) == "v", "same database 5")
+            #expect(try await redis.send(.get(key)) == "v", "same database 5")
         }
 
         // Wrong password: a clear authentication error from ping().

@@ -11,9 +11,10 @@ let testLogger: Logger = {
     return logger
 }()
 
-/// A key prefix no other test uses, so tests can share one redis-server.
+/// A key prefix no other test uses, so tests can share one redis-server. Its hash tag puts all
+/// of a test's keys on one cluster slot, so a multi-key command may name several.
 func uniqueKeyPrefix(_ name: String) -> String {
-    "test:\(UUID().uuidString.prefix(8).lowercased()):\(name):"
+    "test:{\(UUID().uuidString.prefix(8).lowercased())}:\(name):"
 }
 
 /// Runs `body` with a new client and always closes it afterwards.

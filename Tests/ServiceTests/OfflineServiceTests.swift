@@ -43,23 +43,23 @@ struct OfflineServiceTests {
         let ids = messages.map(\.msg)
 
         try await appendToInbox(stack.producer, stack.topics, [messages[3], messages[1]])
-        try await waitUntil("the first batch appended") { try await stack.redis.zcard(RedisKeys.inbox(user)) == 2 }
+        try await waitUntil("the first batch appended") { try await stack.redis.send(.zcard(RedisKeys.inbox(user))) == 2 }
         try await appendToInbox(stack.producer, stack.topics, [messages[4], messages[0], messages[2]])
-        try await waitUntil("all appended") { try await stack.redis.zcard(RedisKeys.inbox(user)) == 5 }
-        #expect(try await stack.redis.zrange(RedisKeys.inbox(user), 0, -1) == ids)
-        let stored = try #require(try await stack.redis.hgetBytes(RedisKeys.inboxMessages(user), ids[2]))
+        try await waitUntil("all appended") { try await stack.redis.send(.zcard(RedisKeys.inbox(user))) == 5 }
+        #expect(try await stack.redis.send(.zrange(RedisKeys.inbox(user), 0, -1)) == ids)
+        let stored = try #require(try await stack.redis.send(.hgetBytes(RedisKeys.inboxMessages(user), ids[2])))
         #expect(try Envelope.decode(ChatMessage.self, from: stored) == messages[2])
-        let ttl = try #require(try await stack.redis.ttl(RedisKeys.inbox(user)))
+        let ttl = try #require(try await stack.redis.send(.ttl(RedisKeys.inbox(user))))
         #expect(ttl > .zero, "the inbox has the retention as its expiry")
 
         try await stack.producer.send(AckEnvelope(user: user, acks: [AckedMessage(msg: ids[1], from: sender, id: nil),
                                                                      AckedMessage(msg: ids[3], from: nil, id: nil)]),
                                       topic: stack.topics.acks, key: user)
-        try await waitUntil("the acked messages removed") { try await stack.redis.zcard(RedisKeys.inbox(user)) == 3 }
-        #expect(try await stack.redis.zrange(RedisKeys.inbox(user), 0, -1) == [ids[0], ids[2], ids[4]])
-        #expect(try await stack.redis.hlen(RedisKeys.inboxMessages(user)) == 3)
-        #expect(try await stack.redis.hget(RedisKeys.inboxMessages(user), ids[1]) == nil)
-        _ = try await stack.redis.del(RedisKeys.inbox(user), RedisKeys.inboxMessages(user))
+        try await waitUntil("the acked messages removed") { try await stack.redis.send(.zcard(RedisKeys.inbox(user))) == 3 }
+        #expect(try await stack.redis.send(.zrange(RedisKeys.inbox(user), 0, -1)) == [ids[0], ids[2], ids[4]])
+        #expect(try await stack.redis.send(.hlen(RedisKeys.inboxMessages(user))) == 3)
+        #expect(try await stack.redis.send(.hget(RedisKeys.inboxMessages(user), ids[1])) == nil)
+        _ = try await stack.redis.send(.del([RedisKeys.inbox(user), RedisKeys.inboxMessages(user)]))
     }
 
     @Test("session_online replays the whole pending inbox, in msg-id order and replay-batch sized records, to that session")
@@ -71,7 +71,7 @@ struct OfflineServiceTests {
         let messages = (0..<5).map { chatMessage(from: sender, to: user, body: "m\($0)") }
         try await appendToInbox(stack.producer, stack.topics, [messages[2], messages[0], messages[4]])
         try await appendToInbox(stack.producer, stack.topics, [messages[1], messages[3]])
-        try await waitUntil("all appended") { try await stack.redis.zcard(RedisKeys.inbox(user)) == 5 }
+        try await waitUntil("all appended") { try await stack.redis.send(.zcard(RedisKeys.inbox(user))) == 5 }
 
         // An offline change replays nothing; the online change after it replays everything.
         try await stack.producer.send(PresenceChange(kind: .sessionOffline, user: user, session: "r0", edge: edge, status: .offline,
@@ -86,7 +86,7 @@ struct OfflineServiceTests {
         #expect(records.allSatisfy { $0.sessions == ["r1"] })
         #expect(deliver.decoded(DeliverEnvelope.self).allSatisfy { $0.key == user })
         // A replay does not remove anything: only acks do.
-        #expect(try await stack.redis.zcard(RedisKeys.inbox(user)) == 5)
+        #expect(try await stack.redis.send(.zcard(RedisKeys.inbox(user))) == 5)
 
         // A second session gets its own full replay.
         try await sessionOnline(stack.producer, stack.topics, user: user, session: "r2", edge: edge)
@@ -96,7 +96,7 @@ struct OfflineServiceTests {
         }
         #expect(second.flatMap(\.messages) == messages)
         #expect(deliver.decoded(DeliverEnvelope.self).count == 6, "the offline change replayed nothing")
-        _ = try await stack.redis.del(RedisKeys.inbox(user), RedisKeys.inboxMessages(user))
+        _ = try await stack.redis.send(.del([RedisKeys.inbox(user), RedisKeys.inboxMessages(user)]))
         await deliver.stop()
     }
 
@@ -107,7 +107,7 @@ struct OfflineServiceTests {
         try await createDeliverTopics(stack.topics, edges: [edge1, edge2])
         let deliver1 = try await TopicReader.start(stack.topics.deliver(edge: edge1))
         let deliver2 = try await TopicReader.start(stack.topics.deliver(edge: edge2))
-        _ = try await stack.redis.hset(RedisKeys.presence(user), ["w1": edge1, "w2": edge1, "w3": edge2])
+        _ = try await stack.redis.send(.hset(RedisKeys.presence(user), ["w1": edge1, "w2": edge1, "w3": edge2]))
 
         let partly = chatMessage(from: sender, to: user, body: "relay reached w1 and w3")
         let fully = chatMessage(from: sender, to: user, body: "relay reached everyone")
@@ -132,8 +132,8 @@ struct OfflineServiceTests {
         #expect(onEdge2.map(\.sessions) == [["w3"]])
         #expect(onEdge2.flatMap(\.messages) == [none])
         // Delivered or not, every message waits in the inbox for its ack.
-        #expect(try await stack.redis.zcard(RedisKeys.inbox(user)) == 3)
-        _ = try await stack.redis.del(RedisKeys.inbox(user), RedisKeys.inboxMessages(user), RedisKeys.presence(user))
+        #expect(try await stack.redis.send(.zcard(RedisKeys.inbox(user))) == 3)
+        _ = try await stack.redis.send(.del([RedisKeys.inbox(user), RedisKeys.inboxMessages(user), RedisKeys.presence(user)]))
         await deliver1.stop()
         await deliver2.stop()
     }
@@ -147,11 +147,11 @@ struct OfflineServiceTests {
         }
         let messages = (0..<2).map { chatMessage(from: sender, to: user, body: "m\($0)") }
         try await appendToInbox(stack.producer, stack.topics, messages)
-        try await waitUntil("appended") { try await stack.redis.zcard(RedisKeys.inbox(user)) == 2 }
+        try await waitUntil("appended") { try await stack.redis.send(.zcard(RedisKeys.inbox(user))) == 2 }
         try await stack.producer.send(AckEnvelope(user: user, acks: [AckedMessage(msg: messages[0].msg, from: sender, id: nil)]),
                                       topic: stack.topics.acks, key: user)
-        try await waitUntil("acked") { try await stack.redis.zcard(RedisKeys.inbox(user)) == 1 }
-        _ = try await stack.redis.del(RedisKeys.inbox(user), RedisKeys.inboxMessages(user))
+        try await waitUntil("acked") { try await stack.redis.send(.zcard(RedisKeys.inbox(user))) == 1 }
+        _ = try await stack.redis.send(.del([RedisKeys.inbox(user), RedisKeys.inboxMessages(user)]))
     }
 
     @Test("the inbox bound drops the oldest messages")
@@ -167,15 +167,15 @@ struct OfflineServiceTests {
             return try await buildOffline(configuration, logger: logger, onServerRunning: onServerRunning)
         }) { _ in
             try await appendToInbox(stack.producer, topics, [messages[1], messages[0]])
-            try await waitUntil("the first two appended") { try await stack.redis.zcard(RedisKeys.inbox(user)) == 2 }
+            try await waitUntil("the first two appended") { try await stack.redis.send(.zcard(RedisKeys.inbox(user))) == 2 }
             try await appendToInbox(stack.producer, topics, [messages[4], messages[2], messages[3]])
             try await waitUntil("the inbox trimmed to the newest three") {
-                try await stack.redis.zrange(RedisKeys.inbox(user), 0, -1) == Array(ids.suffix(3))
+                try await stack.redis.send(.zrange(RedisKeys.inbox(user), 0, -1)) == Array(ids.suffix(3))
             }
-            try await waitUntil("the trimmed bodies removed") { try await stack.redis.hlen(RedisKeys.inboxMessages(user)) == 3 }
-            #expect(try await stack.redis.hget(RedisKeys.inboxMessages(user), ids[0]) == nil)
+            try await waitUntil("the trimmed bodies removed") { try await stack.redis.send(.hlen(RedisKeys.inboxMessages(user))) == 3 }
+            #expect(try await stack.redis.send(.hget(RedisKeys.inboxMessages(user), ids[0])) == nil)
         }
-        _ = try await stack.redis.del(RedisKeys.inbox(user), RedisKeys.inboxMessages(user))
+        _ = try await stack.redis.send(.del([RedisKeys.inbox(user), RedisKeys.inboxMessages(user)]))
     }
 
     @Test("a replay after the retention has passed drops the messages older than it")
@@ -197,8 +197,8 @@ struct OfflineServiceTests {
         }) { _ in
             let deliver = try await TopicReader.start(topics.deliver(edge: edge))
             try await appendToInbox(stack.producer, topics, [fresh[1], old[0], fresh[0], old[1]])
-            try await waitUntil("all appended") { try await stack.redis.zcard(RedisKeys.inbox(user)) == 4 }
-            let ttl = try #require(try await stack.redis.ttl(RedisKeys.inbox(user)))
+            try await waitUntil("all appended") { try await stack.redis.send(.zcard(RedisKeys.inbox(user))) == 4 }
+            let ttl = try #require(try await stack.redis.send(.ttl(RedisKeys.inbox(user))))
             #expect(ttl > .zero && ttl <= .seconds(30))
 
             try await sessionOnline(stack.producer, topics, user: user, session: "y1", edge: edge)
@@ -207,10 +207,10 @@ struct OfflineServiceTests {
                 return messages.isEmpty ? nil : messages
             }
             #expect(replayed == fresh)
-            #expect(try await stack.redis.zrange(RedisKeys.inbox(user), 0, -1) == fresh.map(\.msg))
-            #expect(try await stack.redis.hlen(RedisKeys.inboxMessages(user)) == 2)
+            #expect(try await stack.redis.send(.zrange(RedisKeys.inbox(user), 0, -1)) == fresh.map(\.msg))
+            #expect(try await stack.redis.send(.hlen(RedisKeys.inboxMessages(user))) == 2)
             await deliver.stop()
         }
-        _ = try await stack.redis.del(RedisKeys.inbox(user), RedisKeys.inboxMessages(user))
+        _ = try await stack.redis.send(.del([RedisKeys.inbox(user), RedisKeys.inboxMessages(user)]))
     }
 }

@@ -1,10 +1,11 @@
+import MetricsTestKit
 import ParleyBackend
 import ParleyKafka
 import ParleyProtocol
 import ParleyRedis
 import ParleyServiceKit
 import ParleyTestSupport
-import Presence
+@testable import Presence
 import Testing
 
 /// Starts presence-svc on `prefix` (plus `extra` flags).
@@ -60,8 +61,8 @@ struct PresenceServiceTests {
             PresenceChange(kind: .sessionOnline, user: user, session: "s2", edge: edge, status: .online, transition: false),
         ])
         #expect(reader.decoded(PresenceChange.self).filter { $0.value.user == user }.allSatisfy { $0.key == user })
-        #expect(try await stack.redis.hgetall(RedisKeys.presence(user)) == ["s1": edge, "s2": edge])
-        #expect(try await stack.redis.smembers(RedisKeys.edgeSessions(edge)) == ["\(user)\ts1", "\(user)\ts2"])
+        #expect(try await stack.redis.send(.hgetall(RedisKeys.presence(user))) == ["s1": edge, "s2": edge])
+        #expect(try await stack.redis.send(.smembers(RedisKeys.edgeSessions(edge))) == ["\(user)\ts1", "\(user)\ts2"])
 
         try await send(stack, .disconnect, edge: edge, user: user, session: "s1")
         try await send(stack, .disconnect, edge: edge, user: user, session: "s1")  // replayed: no change
@@ -71,9 +72,9 @@ struct PresenceServiceTests {
             PresenceChange(kind: .sessionOffline, user: user, session: "s1", edge: edge, status: .online, transition: false),
             PresenceChange(kind: .sessionOffline, user: user, session: "s2", edge: edge, status: .offline, transition: true),
         ])
-        #expect(try await stack.redis.exists(RedisKeys.presence(user)) == false)
-        #expect(try await stack.redis.smembers(RedisKeys.edgeSessions(edge)).isEmpty)
-        _ = try await stack.redis.zrem(RedisKeys.edges, edge)
+        #expect(try await stack.redis.send(.exists(RedisKeys.presence(user))) == false)
+        #expect(try await stack.redis.send(.smembers(RedisKeys.edgeSessions(edge))).isEmpty)
+        _ = try await stack.redis.send(.zrem(RedisKeys.edges, [edge]))
         await reader.stop()
     }
 
@@ -98,11 +99,11 @@ struct PresenceServiceTests {
         let veraChanges = try await waitForChanges(of: vera, count: 3, in: reader)
         #expect(veraChanges.last == PresenceChange(kind: .sessionOffline, user: vera, session: "v1", edge: edge,
                                                    status: .online, transition: false))
-        #expect(try await stack.redis.exists(RedisKeys.presence(ulla)) == false)
-        #expect(try await stack.redis.hgetall(RedisKeys.presence(vera)) == ["v2": other])
-        #expect(try await stack.redis.exists(RedisKeys.edgeSessions(edge)) == false)
+        #expect(try await stack.redis.send(.exists(RedisKeys.presence(ulla))) == false)
+        #expect(try await stack.redis.send(.hgetall(RedisKeys.presence(vera))) == ["v2": other])
+        #expect(try await stack.redis.send(.exists(RedisKeys.edgeSessions(edge))) == false)
         // The edge is alive again, as of when presence-svc heard of it (not the edge's clock).
-        #expect(try await stack.redis.send(["ZSCORE", .init(RedisKeys.edges), .init(edge)]).int ?? 0 >= Int64(started))
+        #expect(try await stack.redis.send(.zscore(RedisKeys.edges, edge)) ?? 0 >= Double(started))
 
         // Sessions of the new run count again.
         try await send(stack, .connect, edge: edge, user: ulla, session: "u2")
@@ -111,7 +112,7 @@ struct PresenceServiceTests {
         try await send(stack, .edgeStopped, edge: edge)
         try await send(stack, .edgeStopped, edge: other)
         _ = try await waitForChanges(of: ulla, count: 4, in: reader)
-        _ = try await stack.redis.zrem(RedisKeys.edges, [edge, other])
+        _ = try await stack.redis.send(.zrem(RedisKeys.edges, [edge, other]))
         await reader.stop()
     }
 
@@ -131,8 +132,8 @@ struct PresenceServiceTests {
         #expect(answer.value.presence == [PresenceStatus(user: online, status: .online), PresenceStatus(user: offline, status: .offline)])
         #expect(answer.value.messages.isEmpty && answer.value.receipts.isEmpty)
         try await send(stack, .edgeStopped, edge: edge)
-        try await waitUntil("the edge's sessions removed") { try await stack.redis.exists(RedisKeys.presence(online)) == false }
-        _ = try await stack.redis.zrem(RedisKeys.edges, edge)
+        try await waitUntil("the edge's sessions removed") { try await stack.redis.send(.exists(RedisKeys.presence(online))) == false }
+        _ = try await stack.redis.send(.zrem(RedisKeys.edges, [edge]))
         await deliver.stop()
     }
 
@@ -149,10 +150,10 @@ struct PresenceServiceTests {
         try await send(stack, .connect, edge: edge, user: user, session: "m1")
         let found = try await waitForChanges(of: user, count: 1, in: reader)
         #expect(found == [PresenceChange(kind: .sessionOnline, user: user, session: "m1", edge: edge, status: .online, transition: true)])
-        #expect(try await stack.redis.hgetall(RedisKeys.presence(user)) == ["m1": edge])
+        #expect(try await stack.redis.send(.hgetall(RedisKeys.presence(user))) == ["m1": edge])
         try await send(stack, .disconnect, edge: edge, user: user, session: "m1")
         _ = try await waitForChanges(of: user, count: 2, in: reader)
-        _ = try await stack.redis.zrem(RedisKeys.edges, edge)
+        _ = try await stack.redis.send(.zrem(RedisKeys.edges, [edge]))
         await reader.stop()
     }
 
@@ -202,13 +203,13 @@ struct PresenceServiceTests {
                 #expect(offline.last?.status == .offline)
                 #expect(offline.last?.transition == true)
                 #expect(offline.filter(\.transition).count == 1)
-                #expect(try await redis.exists(RedisKeys.presence(user)) == false)
+                #expect(try await redis.send(.exists(RedisKeys.presence(user))) == false)
             }
             try await waitUntil("the dead edge left the edges set") {
-                try await redis.send(["ZSCORE", .init(RedisKeys.edges), .init(dead)]).isNull
+                try await redis.send(.zscore(RedisKeys.edges, dead)) == nil
             }
-            #expect(try await redis.exists(RedisKeys.edgeSessions(dead)) == false)
-            #expect(try await redis.hgetall(RedisKeys.presence(walt)) == ["w1": alive])
+            #expect(try await redis.send(.exists(RedisKeys.edgeSessions(dead))) == false)
+            #expect(try await redis.send(.hgetall(RedisKeys.presence(walt))) == ["w1": alive])
 
             // The "dead" edge was only slow: when it is heard from again it is asked to report
             // its sessions once more.
@@ -221,10 +222,133 @@ struct PresenceServiceTests {
             heartbeats.cancel()
             #expect(changes(of: walt, in: reader).map(\.kind) == [.sessionOnline])
             try await event(.edgeStopped, alive)
-            try await waitUntil("the live edge's sessions removed") { try await redis.exists(RedisKeys.presence(walt)) == false }
-            _ = try await redis.zrem(RedisKeys.edges, alive)
+            try await waitUntil("the live edge's sessions removed") { try await redis.send(.exists(RedisKeys.presence(walt))) == false }
+            _ = try await redis.send(.zrem(RedisKeys.edges, [alive]))
             await reader.stop()
         }
         await redis.close()
+    }
+}
+
+/// Presence's two-step updates (one step per cluster slot) after a crash between the steps, its
+/// sessions gauge, and its sweeper at shutdown.
+extension PresenceServiceTests {
+    @Test("a crash after a connect's first step leaves an index entry only: an edge restart removes it without a change, the replayed connect completes")
+    func crashInsideConnect() async throws {
+        let stack = try sharedStack(PresenceShared.stack)
+        let user = uniqueID("cora"), edge = uniqueID("edge")
+        let reader = try await TopicReader.start(stack.topics.presenceChanges, partitions: 2)
+
+        // The first step alone, as when presence-svc dies before the second.
+        _ = try await stack.redis.send(PresenceWrites.connect(user: user, session: "c1", edge: edge).first)
+        #expect(try await stack.redis.send(.exists(RedisKeys.presence(user))) == false, "presence is as before the event")
+        #expect(try await stack.redis.send(.smembers(RedisKeys.edgeSessions(edge))) == ["\(user)\tc1"])
+
+        // An edge removal finds the entry and deletes it; the user had nothing to lose.
+        try await send(stack, .edgeStarted, edge: edge)
+        try await waitUntil("the edge's index removed") { try await stack.redis.send(.exists(RedisKeys.edgeSessions(edge))) == false }
+        // The connect's batch was not committed, so the event comes again and completes. Its
+        // change is the user's first: none was published for the half-done connect (the user's
+        // changes share a partition, so one would come first).
+        try await send(stack, .connect, edge: edge, user: user, session: "c1")
+        let found = try await waitForChanges(of: user, count: 1, in: reader)
+        #expect(found == [PresenceChange(kind: .sessionOnline, user: user, session: "c1", edge: edge, status: .online, transition: true)])
+        #expect(try await stack.redis.send(.hgetall(RedisKeys.presence(user))) == ["c1": edge])
+        #expect(try await stack.redis.send(.smembers(RedisKeys.edgeSessions(edge))) == ["\(user)\tc1"])
+
+        try await send(stack, .edgeStopped, edge: edge)
+        _ = try await waitForChanges(of: user, count: 2, in: reader)
+        _ = try await stack.redis.send(.zrem(RedisKeys.edges, [edge]))
+        await reader.stop()
+    }
+
+    @Test("a crash after a disconnect's first step leaves an index entry only: the replayed disconnect removes it without a second change")
+    func crashInsideDisconnect() async throws {
+        let stack = try sharedStack(PresenceShared.stack)
+        let user = uniqueID("dora"), edge = uniqueID("edge")
+        let reader = try await TopicReader.start(stack.topics.presenceChanges, partitions: 2)
+        try await send(stack, .connect, edge: edge, user: user, session: "d1")
+        _ = try await waitForChanges(of: user, count: 1, in: reader)
+
+        // The first step alone (and no change published: the process died before producing).
+        #expect(try await stack.redis.send(PresenceWrites.disconnect(user: user, session: "d1", edge: edge).first)
+                == SessionCount(changed: true, remaining: 0))
+        #expect(try await stack.redis.send(.exists(RedisKeys.presence(user))) == false)
+        #expect(try await stack.redis.send(.smembers(RedisKeys.edgeSessions(edge))) == ["\(user)\td1"], "the index is a superset")
+
+        try await send(stack, .disconnect, edge: edge, user: user, session: "d1")
+        try await waitUntil("the index entry removed") { try await stack.redis.send(.exists(RedisKeys.edgeSessions(edge))) == false }
+        // A next session is the user's first again, and nothing came between.
+        try await send(stack, .connect, edge: edge, user: user, session: "d2")
+        let found = try await waitForChanges(of: user, count: 2, in: reader)
+        #expect(found == [
+            PresenceChange(kind: .sessionOnline, user: user, session: "d1", edge: edge, status: .online, transition: true),
+            PresenceChange(kind: .sessionOnline, user: user, session: "d2", edge: edge, status: .online, transition: true),
+        ])
+
+        try await send(stack, .edgeStopped, edge: edge)
+        _ = try await waitForChanges(of: user, count: 3, in: reader)
+        _ = try await stack.redis.send(.zrem(RedisKeys.edges, [edge]))
+        await reader.stop()
+    }
+
+    @Test("parley_presence_sessions follows the sessions the live edges hold; the sweeper removes a dead edge's half-done disconnect")
+    func sessionsGauge() async throws {
+        let stack = try sharedStack(PresenceShared.stack)
+        // A database of its own: the gauge counts every edge in it.
+        let redis = try testRedis(url: TestEnvironment.redisURL + "/3")
+        _ = try await redis.send(.raw(["FLUSHDB"]))
+        let metrics = TestMetrics()
+        let store = PresenceStore(topics: stack.topics, redis: redis, producer: stack.producer.producer,
+                                  logger: serviceLogger("presence-gauge"), metrics: metrics)
+        let user = uniqueID("gus"), edge = uniqueID("edge"), other = uniqueID("edge")
+        var offset: Int64 = 0
+        func apply(_ events: [PresenceEvent]) async throws {
+            try await store.apply(events.map { event in
+                offset += 1
+                return KafkaRecord(topic: stack.topics.presenceEvents, partition: 0, offset: offset, key: Array(event.edge.utf8),
+                                   value: Envelope.encode(event), timestamp: nil)
+            })
+        }
+        func event(_ kind: PresenceEvent.Kind, _ edge: String, _ session: String? = nil) -> PresenceEvent {
+            PresenceEvent(kind: kind, edge: edge, user: session == nil ? nil : user, session: session, ts: UnixTime.nowMilliseconds)
+        }
+        func gauge() throws -> Double? { try metrics.expectGauge("parley_presence_sessions").lastValue }
+
+        try await apply([event(.heartbeat, edge), event(.heartbeat, other), event(.connect, edge, "g1"),
+                         event(.connect, edge, "g2"), event(.connect, other, "g3")])
+        try await store.sweep(timeout: .seconds(60))
+        #expect(try gauge() == 3)
+        try await apply([event(.disconnect, edge, "g1")])
+        try await store.sweep(timeout: .seconds(60))
+        #expect(try gauge() == 2)
+
+        // A crash between a disconnect's steps on `edge`, then `edge` stops heartbeating.
+        _ = try await redis.send(PresenceWrites.disconnect(user: user, session: "g2", edge: edge).first)
+        let later = UnixTime.nowMilliseconds + 30_000  // `other` is heard from 30 s later, `edge` is not
+        _ = try await redis.send(.zadd(RedisKeys.edges, [RedisScoredMember(member: other, score: Double(later))]))
+        try await store.sweep(timeout: .seconds(10), now: later)
+        #expect(try gauge() == 1, "only the live edge's session counts")
+        #expect(try await redis.send(.exists(RedisKeys.edgeSessions(edge))) == false, "the dead edge's index is gone")
+        #expect(try await redis.send(.zscore(RedisKeys.edges, edge)) == nil)
+        #expect(try await redis.send(.hgetall(RedisKeys.presence(user))) == ["g3": other])
+        #expect(try metrics.expectCounter("parley_edges_expired_total").lastValue == 1)
+
+        try await apply([event(.edgeStopped, other)])
+        try await store.sweep(timeout: .seconds(10), now: later)
+        #expect(try gauge() == 0)
+        _ = try await redis.send(.raw(["FLUSHDB"]))
+        await redis.close()
+    }
+
+    @Test("graceful shutdown ends the sweeper at once, also in the middle of its sleep")
+    func sweeperStopsOnShutdown() async throws {
+        let prefix = TestEnvironment.uniquePrefix("presence-slow-sweep")
+        // stop() waits (bounded) for every service, the sweeper included, to return.
+        try await withService("presence-slow-sweep", build: { logger, onServerRunning in
+            let configuration = try loadConfiguration(PresenceConfiguration.self, serviceArguments(prefix: prefix)
+                + ["--sweep-interval", "1h"])
+            return try await buildPresence(configuration, logger: logger, onServerRunning: onServerRunning)
+        }) { _ in }
     }
 }

@@ -34,9 +34,9 @@ struct RelayServiceTests {
         let alice = uniqueID("alice"), bob = uniqueID("bob")
         let edge1 = uniqueID("edge"), edge2 = uniqueID("edge")
         try await createDeliverTopics(topics, edges: [edge1, edge2])
-        _ = try await stack.redis.hset(RedisKeys.presence(bob), ["b1": edge1])
+        _ = try await stack.redis.send(.hset(RedisKeys.presence(bob), ["b1": edge1]))
         // alice sends from a1 on edge1; a3 (same edge) and a2 (edge2) are her other sessions.
-        _ = try await stack.redis.hset(RedisKeys.presence(alice), ["a1": edge1, "a3": edge1, "a2": edge2])
+        _ = try await stack.redis.send(.hset(RedisKeys.presence(alice), ["a1": edge1, "a3": edge1, "a2": edge2]))
         let inbox = try await TopicReader.start(topics.inbox, partitions: 2)
         let deliver1 = try await TopicReader.start(topics.deliver(edge: edge1))
         let deliver2 = try await TopicReader.start(topics.deliver(edge: edge2))
@@ -75,7 +75,7 @@ struct RelayServiceTests {
         let alice = uniqueID("alice"), carol = uniqueID("carol")
         let edge = uniqueID("edge")
         try await createDeliverTopics(topics, edges: [edge])
-        _ = try await stack.redis.hset(RedisKeys.presence(alice), ["a1": edge])
+        _ = try await stack.redis.send(.hset(RedisKeys.presence(alice), ["a1": edge]))
         let inbox = try await TopicReader.start(topics.inbox, partitions: 2)
         let deliver = try await TopicReader.start(topics.deliver(edge: edge))
 
@@ -86,7 +86,7 @@ struct RelayServiceTests {
 
         // carol comes online; the next message (same partition, so routed after the first)
         // is the only record on the edge's deliver topic.
-        _ = try await stack.redis.hset(RedisKeys.presence(carol), ["c1": edge])
+        _ = try await stack.redis.send(.hset(RedisKeys.presence(carol), ["c1": edge]))
         let second = chatMessage(from: alice, to: carol, body: "now?")
         try await stack.producer.send(InboundEnvelope(message: second, edge: edge, session: "a1"), topic: topics.inbound, key: carol)
         _ = try await deliver.waitFor(DeliverEnvelope.self, "the second message") { records in
@@ -122,7 +122,7 @@ struct RelayServiceTests {
 
         let routed = inbox.decoded(InboxEnvelope.self).filter { $0.key == bob }.map(\.value.message.msg)
         #expect(routed == [original.msg, original.msg, next.msg])
-        #expect(try await stack.redis.get(RedisKeys.dedup(alice, clientID: "c1")) == original.msg)
+        #expect(try await stack.redis.send(.get(RedisKeys.dedup(alice, clientID: "c1"))) == original.msg)
         await inbox.stop()
     }
 
@@ -133,7 +133,7 @@ struct RelayServiceTests {
         let alice = uniqueID("alice"), dave = uniqueID("dave")
         let edge = uniqueID("edge")
         try await createDeliverTopics(topics, edges: [edge])
-        _ = try await stack.redis.hset(RedisKeys.presence(dave), ["d1": edge])
+        _ = try await stack.redis.send(.hset(RedisKeys.presence(dave), ["d1": edge]))
         let inbox = try await TopicReader.start(topics.inbox, partitions: 2)
         let deliver = try await TopicReader.start(topics.deliver(edge: edge))
 
@@ -189,7 +189,7 @@ struct RelayServiceTests {
         let alice = uniqueID("alice"), bob = uniqueID("bob"), frank = uniqueID("frank")
         let edge1 = uniqueID("edge"), edge2 = uniqueID("edge")
         try await createDeliverTopics(topics, edges: [edge1, edge2])
-        _ = try await stack.redis.hset(RedisKeys.presence(alice), ["a1": edge1, "a2": edge1, "a3": edge2])
+        _ = try await stack.redis.send(.hset(RedisKeys.presence(alice), ["a1": edge1, "a2": edge1, "a3": edge2]))
         let deliver1 = try await TopicReader.start(topics.deliver(edge: edge1))
         let deliver2 = try await TopicReader.start(topics.deliver(edge: edge2))
 
@@ -263,7 +263,7 @@ struct RelayServiceTests {
         let alice = uniqueID("alice"), hank = uniqueID("hank")
         // hank is on an edge whose deliver topic does not exist yet: the produce fails.
         let ghost = uniqueID("ghost")
-        _ = try await stack.redis.hset(RedisKeys.presence(hank), ["h1": ghost])
+        _ = try await stack.redis.send(.hset(RedisKeys.presence(hank), ["h1": ghost]))
         let message = chatMessage(from: alice, to: hank, body: "stuck")
 
         let arguments = serviceArguments(prefix: prefix) + ["--kafka-message-timeout", "2s"]

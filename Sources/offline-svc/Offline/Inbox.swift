@@ -44,30 +44,26 @@ public struct Inbox: Sendable {
     public func append(_ records: [KafkaRecord]) async throws {
         let envelopes = BatchedRecords.decode(InboxEnvelope.self, records, malformed: dropMalformed)
         guard !envelopes.isEmpty else { return }
-        var commands: [RedisCommand] = []
+        var pipeline = RedisPipeline()
         for envelope in envelopes {
             let message = envelope.message
-            commands.append(["ZADD", .init(RedisKeys.inbox(message.to)), "0", .init(message.msg)])
-            commands.append(["HSET", .init(RedisKeys.inboxMessages(message.to)), .init(message.msg), .init(Envelope.encode(message))])
+            pipeline.add(.zadd(RedisKeys.inbox(message.to), [RedisScoredMember(member: message.msg, score: 0)]))
+            pipeline.add(.hset(RedisKeys.inboxMessages(message.to), field: message.msg, value: Envelope.encode(message)))
         }
         let users = Array(Set(envelopes.map(\.message.to)))
+        var reads: [(count: RedisPipeline.Entry<Int>, sessions: RedisPipeline.Entry<UserSessions>)] = []
         for user in users {
-            commands.append(["EXPIRE", .init(RedisKeys.inbox(user)), .init(retentionSeconds)])
-            commands.append(["EXPIRE", .init(RedisKeys.inboxMessages(user)), .init(retentionSeconds)])
-            commands.append(["ZCARD", .init(RedisKeys.inbox(user))])
-            commands.append(UserSessions.command(user))
+            pipeline.add(.expire(RedisKeys.inbox(user), .seconds(retentionSeconds)))
+            pipeline.add(.expire(RedisKeys.inboxMessages(user), .seconds(retentionSeconds)))
+            reads.append((pipeline.add(.zcard(RedisKeys.inbox(user))), pipeline.add(UserSessions.command(user))))
         }
-        let replies = try await redis.pipeline(commands)
-        try Self.check(replies)
+        let replies = try await redis.send(pipeline)
         appended.increment(by: envelopes.count)
 
         var presence: [String: UserSessions] = [:]
-        var base = envelopes.count * 2
-        for user in users {
-            let count = replies[base + 2].int ?? 0
-            presence[user] = UserSessions(user: user, reply: replies[base + 3])
-            try await trim(user, count: Int(count))
-            base += 4
+        for (user, read) in zip(users, reads) {
+            presence[user] = try replies[read.sessions]
+            try await trim(user, count: try replies[read.count])
         }
 
         var deliveries = DeliveryBatch()
@@ -84,17 +80,17 @@ public struct Inbox: Sendable {
 
     /// Removes acked messages (a batch of `chat.acks` records).
     public func remove(_ records: [KafkaRecord]) async throws {
-        var commands: [RedisCommand] = []
+        var pipeline = RedisPipeline()
+        var removals: [RedisPipeline.Entry<Int>] = []
         for envelope in BatchedRecords.decode(AckEnvelope.self, records, malformed: dropMalformed) {
-            let ids = envelope.acks.map { RedisArgument($0.msg) }
+            let ids = envelope.acks.map(\.msg)
             guard !ids.isEmpty else { continue }
-            commands.append(["ZREM", .init(RedisKeys.inbox(envelope.user))] + ids)
-            commands.append(["HDEL", .init(RedisKeys.inboxMessages(envelope.user))] + ids)
+            removals.append(pipeline.add(.zrem(RedisKeys.inbox(envelope.user), ids)))
+            pipeline.add(.hdel(RedisKeys.inboxMessages(envelope.user), ids))
         }
-        guard !commands.isEmpty else { return }
-        let replies = try await redis.pipeline(commands)
-        try Self.check(replies)
-        removed.increment(by: Int(stride(from: 0, to: replies.count, by: 2).reduce(0) { $0 + (replies[$1].int ?? 0) }))
+        guard !pipeline.isEmpty else { return }
+        let replies = try await redis.send(pipeline)
+        removed.increment(by: try removals.reduce(0) { total, entry throws(RedisError) in total + (try replies[entry]) })
     }
 
     /// Replays the pending inbox to each session that came online (a batch of `presence.changes`).
@@ -112,19 +108,29 @@ public struct Inbox: Sendable {
         }
     }
 
-    /// Sends `user`'s pending messages, oldest first, to one session, in records of `replayBatch`.
+    /// Sends `user`'s pending messages, oldest first, to one session, in records of `replayBatch`,
+    /// and drops those older than the retention: two round trips (the ids, then the bodies and the drop).
     public func replay(user: String, session: String, edge: String) async throws {
-        try await dropExpired(user)
-        let ids = try await redis.send(["ZRANGE", .init(RedisKeys.inbox(user)), "0", "-1"]).array?.compactMap(\.string) ?? []
-        guard !ids.isEmpty else { return }
+        let all = try await redis.send(.zrange(RedisKeys.inbox(user), 0, -1))
+        // Members of one score come back in byte order, which is time order for ids: the ones
+        // below the retention's bound are a prefix.
+        let bound = Array(MessageID.lowerBound(unixMilliseconds: UnixTime.nowMilliseconds - UInt64(retentionSeconds) * 1000).utf8)
+        let expired = all.prefix { Array($0.utf8).lexicographicallyPrecedes(bound) }
+        let ids = Array(all.dropFirst(expired.count))
+        var pipeline = RedisPipeline()
+        if !expired.isEmpty { delete(user, ids: Array(expired), in: &pipeline) }
+        var chunks: [RedisPipeline.Entry<[[UInt8]?]>] = []
+        for start in stride(from: 0, to: ids.count, by: replayBatch) {
+            chunks.append(pipeline.add(.hmget(RedisKeys.inboxMessages(user), Array(ids[start..<min(start + replayBatch, ids.count)]))))
+        }
+        guard !pipeline.isEmpty else { return }
+        let replies = try await redis.send(pipeline)
+        evicted.increment(by: expired.count)
+
         var records: [KafkaOutgoingRecord] = []
-        var start = 0
-        while start < ids.count {
-            let chunk = Array(ids[start..<min(start + replayBatch, ids.count)])
-            start += chunk.count
-            let reply = try await redis.send(["HMGET", .init(RedisKeys.inboxMessages(user))] + chunk.map { RedisArgument($0) })
-            let messages = (reply.array ?? []).compactMap { value -> ChatMessage? in
-                guard case .bulk(let bytes) = value else { return nil }
+        for chunk in chunks {
+            let messages = try replies[chunk].compactMap { value -> ChatMessage? in
+                guard let bytes = value else { return nil }
                 return try? Envelope.decode(ChatMessage.self, from: bytes)
             }
             guard !messages.isEmpty else { continue }
@@ -144,39 +150,24 @@ public struct Inbox: Sendable {
     private func trim(_ user: String, count: Int) async throws {
         guard count > maxMessages else { return }
         let excess = count - maxMessages
-        let oldest = try await redis.send(["ZRANGE", .init(RedisKeys.inbox(user)), "0", .init(excess - 1)]).array?.compactMap(\.string) ?? []
-        try await delete(user, ids: oldest)
+        let oldest = try await redis.send(.zrange(RedisKeys.inbox(user), 0, excess - 1))
+        guard !oldest.isEmpty else { return }
+        var pipeline = RedisPipeline()
+        delete(user, ids: oldest, in: &pipeline)
+        _ = try await redis.send(pipeline)
         evicted.increment(by: oldest.count)
         logger.warning("inbox full, dropped oldest messages", metadata: ["parley.user": "\(user)", "parley.dropped": "\(oldest.count)"])
     }
 
-    /// Drops messages older than the retention.
-    private func dropExpired(_ user: String) async throws {
-        let cutoffMs = UnixTime.nowMilliseconds - UInt64(retentionSeconds) * 1000
-        let bound = "(" + MessageID.lowerBound(unixMilliseconds: cutoffMs)
-        let old = try await redis.send(["ZRANGEBYLEX", .init(RedisKeys.inbox(user)), "-", .init(bound)]).array?.compactMap(\.string) ?? []
-        try await delete(user, ids: old)
-        evicted.increment(by: old.count)
-    }
-
-    private func delete(_ user: String, ids: [String]) async throws {
-        guard !ids.isEmpty else { return }
-        let args = ids.map { RedisArgument($0) }
-        try Self.check(try await redis.pipeline([
-            ["ZREM", .init(RedisKeys.inbox(user))] + args,
-            ["HDEL", .init(RedisKeys.inboxMessages(user))] + args,
-        ]))
+    /// Adds the removal of `ids` from `user`'s inbox to `pipeline`.
+    private func delete(_ user: String, ids: [String], in pipeline: inout RedisPipeline) {
+        pipeline.add(.zrem(RedisKeys.inbox(user), ids))
+        pipeline.add(.hdel(RedisKeys.inboxMessages(user), ids))
     }
 
     private func dropMalformed(_ record: KafkaRecord, _ error: any Error) {
         malformed.increment()
         logger.error("dropping malformed record", metadata: ["parley.topic": "\(record.topic)",
                                                             "parley.offset": "\(record.offset)", "parley.error": "\(error)"])
-    }
-
-    private static func check(_ replies: [RESPValue]) throws {
-        for reply in replies {
-            if case .error(let text) = reply { throw RedisError(code: .server, message: text) }
-        }
     }
 }

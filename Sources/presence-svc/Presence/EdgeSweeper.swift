@@ -1,7 +1,8 @@
 import Logging
 import ServiceLifecycle
 
-/// Periodically removes the sessions of edges that stopped heartbeating (crashed or cut off).
+/// Periodically removes the sessions of edges that stopped heartbeating (crashed or cut off) and
+/// counts the sessions presence knows. Returns at once on graceful shutdown, also mid-sleep.
 struct EdgeSweeper: Service {
     let store: PresenceStore
     let timeout: Duration
@@ -9,13 +10,16 @@ struct EdgeSweeper: Service {
     let logger: Logger
 
     func run() async throws {
-        while !Task.isShuttingDownGracefully, !Task.isCancelled {
-            do {
-                try await store.expireEdges(olderThan: timeout)
-            } catch {
-                logger.error("sweeping dead edges failed", metadata: ["parley.error": "\(error)"])
+        // Graceful shutdown cancels the loop; what it throws then is the cancellation's doing.
+        try? await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                do {
+                    try await store.sweep(timeout: timeout)
+                } catch where !Task.isCancelled {
+                    logger.error("sweeping dead edges failed", metadata: ["parley.error": "\(error)"])
+                }
+                try await Task.sleep(for: interval)
             }
-            try? await Task.sleep(for: interval)
         }
     }
 }

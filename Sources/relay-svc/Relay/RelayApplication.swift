@@ -9,8 +9,8 @@ public func buildRelay(_ configuration: RelayConfiguration, logger: Logger,
                        onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }) async throws -> [any Service] {
     let common = configuration.common
     let backbone = try await ServiceBackbone.start(common, redis: configuration.redis, logger: logger)
-    let router = Router(topics: common.topics, redis: backbone.redis, producer: backbone.producer,
-                        dedupTTL: configuration.dedupTTL, logger: logger)
+    let router = MessageRouter(topics: common.topics, redis: backbone.redis, producer: backbone.producer,
+                               dedupTTL: configuration.dedupTTL, logger: logger)
     let inbound = try backbone.consumer(common, group: "relay.inbound", topic: common.topics.inbound, logger: logger)
     let acks = try backbone.consumer(common, group: "relay.acks", topic: common.topics.acks, background: true, logger: logger)
     return backbone.closers + [

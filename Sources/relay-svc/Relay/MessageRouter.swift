@@ -11,7 +11,7 @@ import ParleyServiceKit
 /// (dedup + presence), then the outputs (one batched `chat.inbox` record, one batched record per
 /// edge) produced in order and awaited, so the caller commits the batch only after all outputs
 /// are acknowledged.
-public struct Router: Sendable {
+public struct MessageRouter: Sendable {
     let topics: Topics
     let redis: RedisClient
     let producer: KafkaProducer
@@ -47,28 +47,25 @@ public struct Router: Sendable {
         guard !envelopes.isEmpty else { return }
 
         // One round trip: SET NX GET answers "new" (nil) or the msg id a retry was given first.
-        let ttl = RedisArgument(Int(dedupTTL.components.seconds))
-        var commands: [RedisCommand] = envelopes.map { envelope in
+        var pipeline = RedisPipeline()
+        var firsts: [RedisPipeline.Entry<String?>] = []
+        for envelope in envelopes {
             let message = envelope.message
-            return ["SET", .init(RedisKeys.dedup(message.from, clientID: message.id ?? message.msg)),
-                    .init(message.msg), "NX", "GET", "EX", ttl]
+            firsts.append(pipeline.add(.setIfAbsent(RedisKeys.dedup(message.from, clientID: message.id ?? message.msg),
+                                                    message.msg, expire: dedupTTL)))
         }
         let users = Array(Set(envelopes.flatMap { [$0.message.to, $0.message.from] }))
-        commands += users.map(UserSessions.command)
-        let replies = try await redis.pipeline(commands)
-        if let failed = replies.first(where: { if case .error = $0 { true } else { false } }) {
-            throw RedisError(code: .server, message: "routing pipeline: \(failed)")
-        }
+        var sessions: [RedisPipeline.Entry<UserSessions>] = []
+        for user in users { sessions.append(pipeline.add(UserSessions.command(user))) }
+        let replies = try await redis.send(pipeline)
         var presence: [String: UserSessions] = [:]
-        for (offset, user) in users.enumerated() {
-            presence[user] = UserSessions(user: user, reply: replies[envelopes.count + offset])
-        }
+        for (user, entry) in zip(users, sessions) { presence[user] = try replies[entry] }
 
         var inbox: [InboxEnvelope] = []
         var deliveries = DeliveryBatch()
-        for (envelope, dedup) in zip(envelopes, replies) {
+        for (envelope, entry) in zip(envelopes, firsts) {
             let message = envelope.message
-            if let first = dedup.string, first != message.msg {
+            if let first = try replies[entry], first != message.msg {
                 duplicates.increment()
                 logger.debug("dropping client retry", metadata: ["parley.msg": "\(message.msg)", "parley.first": "\(first)"])
                 continue
@@ -106,9 +103,12 @@ public struct Router: Sendable {
         }
         guard !receipts.isEmpty else { return }
         let senders = Array(Set(receipts.map(\.sender)))
-        let replies = try await redis.pipeline(senders.map(UserSessions.command))
+        var pipeline = RedisPipeline()
+        var sessions: [RedisPipeline.Entry<UserSessions>] = []
+        for sender in senders { sessions.append(pipeline.add(UserSessions.command(sender))) }
+        let replies = try await redis.send(pipeline)
         var presence: [String: UserSessions] = [:]
-        for (sender, reply) in zip(senders, replies) { presence[sender] = UserSessions(user: sender, reply: reply) }
+        for (sender, entry) in zip(senders, sessions) { presence[sender] = try replies[entry] }
         var deliveries = DeliveryBatch()
         for (sender, receipt) in receipts {
             for edge in presence[sender]?.edges() ?? [] {

@@ -44,7 +44,8 @@ let package = Package(
         // Clients over the C libraries.
         .target(
             name: "ParleyKafka",
-            dependencies: ["CRDKafka", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["CRDKafka", .product(name: "Logging", package: "swift-log"),
+                           .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")],
             swiftSettings: strict, linkerSettings: rpath),
         .target(
             name: "ParleyRedis",

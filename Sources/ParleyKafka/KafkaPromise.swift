@@ -20,10 +20,6 @@ final class KafkaPromise<Value: Sendable>: Sendable {
         for waiter in waiters { waiter.resume(with: untyped) }
     }
 
-    var isFulfilled: Bool {
-        state.withLock { if case .done = $0 { true } else { false } }
-    }
-
     func value() async throws -> Value {
         try await withCheckedThrowingContinuation { continuation in
             let ready = state.withLock { state -> Result<Value, KafkaError>? in

@@ -105,7 +105,9 @@ let package = Package(
             dependencies: [.product(name: "Logging", package: "swift-log")],
             path: "Tests/ParleyTestSupport", swiftSettings: strict),
         .testTarget(
-            name: "ParleyKafkaTests", dependencies: ["ParleyKafka", "CRDKafka", "ParleyTestSupport"],
+            name: "ParleyKafkaTests",
+            dependencies: ["ParleyKafka", "CRDKafka", "ParleyTestSupport",
+                           .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")],
             swiftSettings: strict, linkerSettings: rpath),
         .testTarget(
             name: "ParleyRedisTests", dependencies: ["ParleyRedis", "ParleyTestSupport"], swiftSettings: strict),

@@ -9,6 +9,11 @@ import Synchronization
 /// admin job). A wait ends only through a write or the deadline the thread chose: no thread
 /// polls at an interval.
 final class WakePipe: Sendable {
+    /// Whether the thread is blocked in ``wait(until:)``, and until when.
+    enum Sleep: UInt8, AtomicRepresentable {
+        case awake, untilSignalled, untilDeadline
+    }
+
     /// Why the last wait ended.
     enum Wakeup: UInt8, AtomicRepresentable {
         case none, signal, deadline
@@ -16,7 +21,7 @@ final class WakePipe: Sendable {
 
     let writeFD: Int32
     private let readFD: Int32
-    private let sleeping = Atomic<Bool>(false)
+    private let sleeping = Atomic<Sleep>(.awake)
     private let lastWakeup = Atomic<Wakeup>(.none)
     private let deadlineWakeups = Atomic<Int>(0)
 
@@ -43,9 +48,9 @@ final class WakePipe: Sendable {
     /// deadline), then drains the pipe. True when it drained a signal.
     func wait(until deadline: ContinuousClock.Instant?) -> Bool {
         var pfd = pollfd(fd: readFD, events: Int16(POLLIN), revents: 0)
-        sleeping.store(true, ordering: .relaxed)
+        sleeping.store(deadline == nil ? .untilSignalled : .untilDeadline, ordering: .relaxed)
         let ready = poll(&pfd, 1, deadline.map(Self.milliseconds(until:)) ?? -1)
-        sleeping.store(false, ordering: .relaxed)
+        sleeping.store(.awake, ordering: .relaxed)
         if ready > 0 {
             lastWakeup.store(.signal, ordering: .relaxed)
         } else if ready == 0 {
@@ -65,8 +70,8 @@ final class WakePipe: Sendable {
 
     // What the thread did, for tests that prove a wake-up came through the pipe.
 
-    /// True while the thread is blocked in ``wait(until:)``.
-    var isSleeping: Bool { sleeping.load(ordering: .relaxed) }
+    /// Whether the thread is blocked in ``wait(until:)``.
+    var sleep: Sleep { sleeping.load(ordering: .relaxed) }
     /// Why the last wait ended.
     var lastWakeupCause: Wakeup { lastWakeup.load(ordering: .relaxed) }
     /// How many waits ended at their deadline.

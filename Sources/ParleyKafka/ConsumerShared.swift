@@ -71,7 +71,7 @@ final class ConsumerShared: Sendable {
         }
     }
 
-    /// The consumer failed: waits for an assignment end.
+    /// The consumer failed or is closing: ``untilAssigned()`` stops waiting.
     func end() {
         let watchers = state.withLock { state in
             state.ended = true

@@ -229,6 +229,7 @@ final class ConsumerWorker: RDWorker {
                         rd_kafka_event_destroy(event)
                     }
                     rd_kafka_queue_poll_callback(handles.replies, 0)
+                    rd_kafka_queue_poll_callback(handles.logs, 0)
                 }
             }
             rd_kafka_queue_destroy(closeQueue)

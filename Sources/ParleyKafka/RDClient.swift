@@ -42,6 +42,8 @@ final class RDClient: Sendable {
     private let stopRequested = Atomic(false)
     private let closed = KafkaPromise<Void>()
 
+    private var handles: RDHandles { RDHandles(kafka: kafka.raw, replies: replies.raw, logs: logs.raw) }
+
     /// Creates the handle, lets `prepare` use it (a failure destroys it and is rethrown), then
     /// starts the thread that runs `worker`. `configure` adds role-specific callbacks to the conf.
     init<Worker: RDWorker>(
@@ -103,7 +105,7 @@ final class RDClient: Sendable {
         self.replies = RDPointer(raw: replies)
         self.logs = RDPointer(raw: logs)
         do {
-            try prepare(RDHandles(kafka: rk, replies: replies))
+            try prepare(handles)
         } catch {
             destroy()
             throw error
@@ -120,7 +122,7 @@ final class RDClient: Sendable {
     func withHandles<T>(_ what: String, _ body: (RDHandles) throws -> T) throws -> T {
         try accepting.withLock { open in
             guard open else { throw KafkaError.shutDown(what) }
-            return try body(RDHandles(kafka: kafka.raw, replies: replies.raw))
+            return try body(handles)
         }
     }
 
@@ -136,7 +138,6 @@ final class RDClient: Sendable {
     }
 
     private func run(_ worker: any RDWorker) {
-        let handles = RDHandles(kafka: kafka.raw, replies: replies.raw)
         if !stopRequested.load(ordering: .acquiring) { worker.start(handles) }
         var next = RDWait.again
         while true {
@@ -144,7 +145,7 @@ final class RDClient: Sendable {
             case .again: wake.drain()
             case .sleep(let deadline): wake.wait(until: deadline)
             }
-            // A stop request is a signal like any other, so it is noticed the moment it is sent.
+            // A stop request is a signal like any other: the sleep it ends is the last.
             if signalled, stopRequested.load(ordering: .acquiring) { break }
             rd_kafka_queue_poll_callback(logs.raw, 0)
             next = worker.serve(handles)

@@ -7,6 +7,8 @@ struct RDHandles {
     let kafka: OpaquePointer
     /// The queue that asynchronous requests answer on (offset commits, admin results).
     let replies: OpaquePointer
+    /// The queue librdkafka's log lines wait on; the thread serves it every round.
+    let logs: OpaquePointer
 }
 
 /// When a client's thread serves its worker again if nothing wakes it first.

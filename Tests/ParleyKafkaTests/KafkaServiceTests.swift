@@ -33,10 +33,12 @@ struct KafkaServiceTests {
 
     @Test("cancelling a client's run() shuts the client down")
     func cancellation() async throws {
+        let prefix = TestEnvironment.uniquePrefix()
+        try await createTopics([KafkaTopicSpec(name: prefix + "cancel", partitions: 1)])
         let producer = try KafkaProducer(configuration: testConfiguration("cancel"), logger: testLogger("producer"))
         let admin = try KafkaAdmin(configuration: testConfiguration("cancel"), logger: testLogger("admin"))
-        let consumer = try KafkaConsumer(configuration: testConfiguration("cancel"), groupID: TestEnvironment.uniquePrefix() + "cancel",
-                                         topics: [TestEnvironment.uniquePrefix() + "cancel"], logger: testLogger("consumer"))
+        let consumer = try KafkaConsumer(configuration: testConfiguration("cancel"), groupID: prefix + "group",
+                                         topics: [prefix + "cancel"], logger: testLogger("consumer"))
         let runs = [Task { await producer.run() }, Task { await admin.run() }, Task { await consumer.run() }]
         for run in runs { run.cancel() }
         try await withTimeout(.seconds(30), "the clients to close") { for run in runs { await run.value } }

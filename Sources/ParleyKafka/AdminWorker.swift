@@ -95,9 +95,9 @@ final class AdminWorker: RDWorker {
         for job in shared.take() { start(job, handles) }
         while let event = rd_kafka_queue_poll(handles.replies, 0) { finish(event) }
         let now = ContinuousClock.now
-        for (id, request) in pending where request.deadline <= now {
+        for (id, expired) in pending where expired.deadline <= now {
             pending[id] = nil
-            request.job.fail(KafkaError(code: .timedOut, message: "\(request.job.what): no answer within \(request.request.timeout)"))
+            expired.job.fail(KafkaError(code: .timedOut, message: "\(expired.job.what): no answer within \(expired.request.timeout)"))
         }
         return .sleep(until: pending.values.map(\.deadline).min())
     }

@@ -44,7 +44,8 @@ let package = Package(
         // Clients over the C libraries.
         .target(
             name: "ParleyKafka",
-            dependencies: ["CRDKafka", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["CRDKafka", .product(name: "Logging", package: "swift-log"),
+                           .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")],
             swiftSettings: strict, linkerSettings: rpath),
         .target(
             name: "ParleyRedis",
@@ -116,7 +117,9 @@ let package = Package(
             dependencies: [.product(name: "Logging", package: "swift-log")],
             path: "Tests/ParleyTestSupport", swiftSettings: strict),
         .testTarget(
-            name: "ParleyKafkaTests", dependencies: ["ParleyKafka", "CRDKafka", "ParleyTestSupport"],
+            name: "ParleyKafkaTests",
+            dependencies: ["ParleyKafka", "CRDKafka", "ParleyTestSupport",
+                           .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")],
             swiftSettings: strict, linkerSettings: rpath),
         .testTarget(
             name: "ParleyRedisTests", dependencies: ["ParleyRedis", "ParleyTestSupport"], swiftSettings: strict),

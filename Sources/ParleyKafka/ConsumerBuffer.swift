@@ -45,9 +45,10 @@ final class ConsumerBuffer: Sendable {
         self.onSpace = onSpace
     }
 
-    var count: Int { state.withLock { $0.count } }
-    var isFull: Bool { state.withLock { $0.count >= capacity } }
+    /// How many more records fit before the consumer thread stops polling.
     var space: Int { state.withLock { max(0, capacity - $0.count) } }
+    /// How many ``next(maxCount:)`` calls are parked waiting for records.
+    var waiterCount: Int { state.withLock { $0.waiters.count } }
 
     /// Adds fetched records (consumer thread) and hands them to waiting callers.
     func push(_ batch: [KafkaRecord]) {
@@ -101,8 +102,6 @@ final class ConsumerBuffer: Sendable {
             if let failure { waiter.continuation.resume(throwing: failure) } else { waiter.continuation.resume(returning: nil) }
         }
     }
-
-    var isFinished: Bool { state.withLock { $0.finished } }
 
     /// Waits for at least one record, then returns up to `maxCount` of those already fetched;
     /// `nil` once finished. Cancellation throws `CancellationError`.

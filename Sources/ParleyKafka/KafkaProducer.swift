@@ -1,38 +1,38 @@
 import CRDKafka
 import Logging
-import Synchronization
+import ServiceLifecycle
 
 /// A Kafka producer with `acks=all` and `enable.idempotence=true`.
 ///
-/// ``send(_:)`` returns after the broker acknowledged the record. A dedicated thread polls
-/// librdkafka for delivery reports; nothing blocks Swift's cooperative pool.
-public final class KafkaProducer: Sendable {
-    private let client: RDClient
-    private let state: ProducerState
+/// ``send(_:)`` returns after the broker acknowledged the record. The producer's own thread
+/// serves librdkafka's delivery reports; nothing blocks Swift's cooperative pool. As a
+/// `Service`, ``run()`` shuts the producer down (flushing) on graceful shutdown or cancellation.
+public final class KafkaProducer: Sendable, Service {
+    let client: RDClient
+    private let shared: ProducerShared
     private let configuration: KafkaConfiguration
 
-    /// Creates the producer and starts its poll thread. Connecting happens in the background:
-    /// an unreachable broker shows up as failing sends, not as an error here.
+    /// Creates the producer and starts its thread. Connecting happens in the background: an
+    /// unreachable broker shows up as failing sends, not as an error here.
     public init(configuration: KafkaConfiguration, logger: Logger) throws {
         var logger = logger
         logger[metadataKey: "parley.kafka.client"] = "\(configuration.clientID)"
-        let state = ProducerState(logger: logger)
-        let context = RDClientContext(logger: logger, events: state)
-        client = try RDClient(type: RD_KAFKA_PRODUCER, properties: configuration.producerProperties, context: context,
-                              logsOnMainQueue: true) { conf in
+        let shared = ProducerShared()
+        client = try RDClient(
+            type: RD_KAFKA_PRODUCER, properties: configuration.producerProperties,
+            wake: try WakePipe(), worker: ProducerWorker(shared: shared, logger: logger)
+        ) { conf in
             rd_kafka_conf_set_dr_msg_cb(conf) { _, message, opaque in
                 guard let message, let context = RDClientContext.from(opaque) else { return }
-                context.events.deliveryReport(message)
+                context.worker.deliveryReport(message)
             }
         }
-        self.state = state
+        self.shared = shared
         self.configuration = configuration
-        let client = client
-        startKafkaThread(name: "parley-kafka-producer") { state.run(client) }
     }
 
     deinit {
-        state.requestShutdown(flushTimeout: .seconds(1))
+        stop(flushingFor: .seconds(1))
     }
 
     /// Sends one record and returns where the broker stored it.
@@ -74,10 +74,27 @@ public final class KafkaProducer: Sendable {
     }
 
     /// Flushes outstanding records (waiting at most `timeout`), fails what is left with
-    /// ``KafkaError/Code/shutDown``, and destroys the handle. Idempotent; later sends throw.
+    /// ``KafkaError/Code/shutDown``, and destroys the handle. Idempotent (the first call's
+    /// timeout applies); later sends throw.
     public func shutdown(timeout: Duration) async {
-        state.requestShutdown(flushTimeout: timeout)
-        try? await state.closed.value()
+        stop(flushingFor: timeout)
+        await client.untilClosed()
+    }
+
+    /// Runs until graceful shutdown or cancellation, then shuts the producer down, flushing for
+    /// at most ``KafkaConfiguration/messageTimeout`` (by then librdkafka has acknowledged or
+    /// failed every record); returns once it is closed.
+    public func run() async {
+        await withTaskCancellationOrGracefulShutdownHandler {
+            await client.untilClosed()
+        } onCancelOrGracefulShutdown: { [self] in
+            stop(flushingFor: configuration.messageTimeout)
+        }
+    }
+
+    private func stop(flushingFor timeout: Duration) {
+        shared.requestFlush(timeout: timeout)
+        client.requestStop()
     }
 
     /// Hands the record to librdkafka, retrying briefly while its queue is full.
@@ -88,23 +105,23 @@ public final class KafkaProducer: Sendable {
     }
 
     /// Hands the record to librdkafka, retrying briefly while its queue is full; `settler` gets
-    /// its delivery report (on the poll thread).
+    /// its delivery report (on the producer's thread).
     private func enqueue(_ record: KafkaOutgoingRecord, settler: Settler<KafkaDelivery>) async throws {
         let deadline = ContinuousClock.now + configuration.messageTimeout
         var backoff = Duration.milliseconds(2)
         while true {
-            let id = state.pending.withLock { $0.register(settler) }
+            let id = shared.register(settler)
             let err: rd_kafka_resp_err_t
             do {
-                err = try client.withHandle("send to \(record.topic)") { handle in
-                    Self.produce(handle, record, opaque: UnsafeMutableRawPointer(bitPattern: id))
+                err = try client.withHandles("send to \(record.topic)") { handles in
+                    Self.produce(handles.kafka, record, opaque: UnsafeMutableRawPointer(bitPattern: id))
                 }
             } catch {
-                _ = state.pending.withLock { $0.remove(id) }
+                _ = shared.remove(id)
                 throw error
             }
             if err == RD_KAFKA_RESP_ERR_NO_ERROR { return }
-            _ = state.pending.withLock { $0.remove(id) }
+            _ = shared.remove(id)
             if err == RD_KAFKA_RESP_ERR__QUEUE_FULL, ContinuousClock.now < deadline {
                 try await Task.sleep(for: backoff)
                 backoff = min(backoff * 2, .milliseconds(50))
@@ -155,100 +172,5 @@ public final class KafkaProducer: Sendable {
                 }
             }
         }
-    }
-}
-
-/// The producer's state shared between callers, the poll thread and librdkafka callbacks.
-final class ProducerState: RDClientEvents {
-    let logger: Logger
-    let pending = Mutex(PromiseTable<KafkaDelivery>())
-    let closed = KafkaPromise<Void>()
-    private let shutdownRequest = Mutex<Duration?>(nil)
-
-    init(logger: Logger) { self.logger = logger }
-
-    func requestShutdown(flushTimeout: Duration) {
-        shutdownRequest.withLock { if $0 == nil { $0 = flushTimeout } }
-    }
-
-    /// The poll thread.
-    func run(_ client: RDClient) {
-        let handle = client.handle.raw
-        var flushTimeout: Duration? = nil
-        while flushTimeout == nil {
-            rd_kafka_poll(handle, 100)
-            flushTimeout = shutdownRequest.withLock { $0 }
-        }
-        client.stopAccepting()
-        let outstanding = pending.withLock { $0.count }
-        if outstanding > 0 {
-            logger.debug("Kafka producer flushing", metadata: ["parley.kafka.outstanding": "\(outstanding)"])
-        }
-        if rd_kafka_flush(handle, Int32(flushTimeout!.milliseconds)) != RD_KAFKA_RESP_ERR_NO_ERROR {
-            logger.warning("Kafka producer flush timed out; dropping unsent records",
-                           metadata: ["parley.kafka.outstanding": "\(rd_kafka_outq_len(handle))"])
-            rd_kafka_purge(handle, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT | RD_KAFKA_PURGE_F_NON_BLOCKING)
-            rd_kafka_poll(handle, 0)  // serves the purged records' delivery reports
-        }
-        for settler in pending.withLock({ $0.removeAll() }) {
-            settler.fulfill(.failure(.shutDown("send")))
-        }
-        client.destroy()
-        logger.debug("Kafka producer closed")
-        closed.fulfill(.success(()))
-    }
-
-    func deliveryReport(_ message: UnsafePointer<rd_kafka_message_t>) {
-        let id = UInt(bitPattern: message.pointee._private)
-        guard let settler = pending.withLock({ $0.remove(id) }) else { return }
-        let topic = message.pointee.rkt.map { String(cString: rd_kafka_topic_name($0)) } ?? ""
-        let err = message.pointee.err
-        if err == RD_KAFKA_RESP_ERR_NO_ERROR {
-            settler.fulfill(.success(KafkaDelivery(topic: topic, partition: message.pointee.partition, offset: message.pointee.offset)))
-        } else {
-            logger.debug("Kafka delivery failed", metadata: [
-                "parley.topic": "\(topic)", "parley.kafka.error": "\(KafkaError.Code(err).name)",
-            ])
-            settler.fulfill(.failure(KafkaError(err, "delivery to topic \(topic) failed")))
-        }
-    }
-
-    func clientError(_ handle: OpaquePointer, _ err: Int32, _ reason: String) {
-        logClientError(logger, handle, err, reason, role: "producer")
-    }
-}
-
-/// Logs an `error_cb` report; fatal errors at error level with librdkafka's underlying cause.
-func logClientError(_ logger: Logger, _ handle: OpaquePointer, _ err: Int32, _ reason: String, role: String) {
-    let code = KafkaError.Code(rawValue: err)
-    if code == .fatal {
-        var buffer = [CChar](repeating: 0, count: 512)
-        let underlying = rd_kafka_fatal_error(handle, &buffer, buffer.count)
-        logger.error("Kafka \(role) fatal error: \(cString(buffer))",
-                     metadata: ["parley.kafka.error": "\(KafkaError.Code(underlying).name)"])
-    } else if code == KafkaError.Code(RD_KAFKA_RESP_ERR__TRANSPORT) {
-        // librdkafka already logged the connection failure itself (facility FAIL).
-        logger.debug("Kafka \(role) error: \(reason)", metadata: ["parley.kafka.error": "\(code.name)"])
-    } else {
-        logger.warning("Kafka \(role) error: \(reason)", metadata: ["parley.kafka.error": "\(code.name)"])
-    }
-}
-
-/// Records enqueued by ``KafkaProducer/enqueue(batch:)`` whose acknowledgements are pending.
-public struct KafkaPendingBatch: Sendable {
-    let batch: BatchDeliveries
-
-    /// Waits for every enqueued record; throws the first failure (an enqueue failure first)
-    /// after all have completed.
-    public func deliveries() async throws -> [KafkaDelivery] {
-        try await withCheckedThrowingContinuation { continuation in
-            batch.onSettled { continuation.resume(with: $0) }
-        }
-    }
-
-    /// Runs `body` with the outcome of ``deliveries()`` once every record completed: at once if
-    /// they have, else on the producer's poll thread, so `body` must be quick and not block.
-    public func onSettled(_ body: @escaping @Sendable (Result<[KafkaDelivery], any Error>) -> Void) {
-        batch.onSettled(body)
     }
 }

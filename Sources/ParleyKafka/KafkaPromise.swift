@@ -20,10 +20,6 @@ final class KafkaPromise<Value: Sendable>: Sendable {
         for waiter in waiters { waiter.resume(with: untyped) }
     }
 
-    var isFulfilled: Bool {
-        state.withLock { if case .done = $0 { true } else { false } }
-    }
-
     func value() async throws -> Value {
         try await withCheckedThrowingContinuation { continuation in
             let ready = state.withLock { state -> Result<Value, KafkaError>? in
@@ -80,7 +76,7 @@ struct PromiseTable<Value: Sendable>: ~Copyable {
 
 /// The deliveries of one batch of records, settled once, when the last of them is: by then
 /// every record was acknowledged, or failed. One settlement per batch instead of one per record
-/// keeps the hand-offs between librdkafka's poll thread and Swift tasks per batch.
+/// keeps the hand-offs between the producer's thread and Swift tasks per batch.
 final class BatchDeliveries: Sendable {
     typealias Outcome = Result<[KafkaDelivery], any Error>
 

@@ -1,79 +1,58 @@
 import CRDKafka
-import Logging
+import Foundation
 import Synchronization
 
-/// A librdkafka pointer (`rd_kafka_t *` or `rd_kafka_queue_t *`).
+/// A librdkafka pointer (`rd_kafka_t *` or `rd_kafka_queue_t *`) held by ``RDClient``.
 ///
-/// `@unchecked Sendable` because raw pointers are not Sendable: librdkafka's handle and queue
-/// functions used from other threads here (produce, commit_queue) are thread-safe, and the
-/// pointee's lifetime is guarded by ``RDClient``: only the owning client thread destroys it,
-/// after ``RDClient/stopAccepting()`` made sure no other thread is inside ``RDClient/withHandle(_:)``.
-struct RDPointer: @unchecked Sendable {
+/// `@unchecked Sendable` because raw pointers are not Sendable: only the client's own thread
+/// uses these pointers, except inside ``RDClient/withHandles(_:_:)`` for librdkafka calls that
+/// are thread-safe (produce, commit); there a lock keeps the thread from destroying them.
+private struct RDPointer: @unchecked Sendable {
     let raw: OpaquePointer
 }
 
-/// What a client's librdkafka callbacks report to. Callbacks run on the client's own thread
-/// (from `rd_kafka_poll`, `rd_kafka_consumer_poll` or a served queue).
-protocol RDClientEvents: AnyObject, Sendable {
-    func deliveryReport(_ message: UnsafePointer<rd_kafka_message_t>)
-    func rebalance(_ handle: OpaquePointer, _ err: rd_kafka_resp_err_t, _ partitions: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>?)
-    func commitResult(_ err: rd_kafka_resp_err_t, _ offsets: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>?, _ id: UInt)
-    func clientError(_ handle: OpaquePointer, _ err: Int32, _ reason: String)
-}
-
-extension RDClientEvents {
-    func deliveryReport(_ message: UnsafePointer<rd_kafka_message_t>) {}
-    func rebalance(_ handle: OpaquePointer, _ err: rd_kafka_resp_err_t, _ partitions: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>?) {}
-    func commitResult(_ err: rd_kafka_resp_err_t, _ offsets: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>?, _ id: UInt) {}
-}
-
-/// The object behind librdkafka's `opaque`: callbacks find the logger and the event sink here.
-final class RDClientContext: Sendable {
-    let logger: Logger
-    let events: any RDClientEvents
-
-    init(logger: Logger, events: any RDClientEvents) {
-        self.logger = logger
-        self.events = events
-    }
-
-    static func from(_ opaque: UnsafeMutableRawPointer?) -> RDClientContext? {
-        guard let opaque else { return nil }
-        return Unmanaged<RDClientContext>.fromOpaque(opaque).takeUnretainedValue()
-    }
-
-    func log(level: Int32, facility: String, message: String) {
-        // syslog levels: 0-3 error, 4 warning, 5 notice, 6 info, 7 debug
-        let swiftLevel: Logger.Level = switch level {
-        case ...3: .error
-        case 4: .warning
-        case 5: .notice
-        case 6: .info
-        default: .debug
-        }
-        logger.log(level: swiftLevel, "librdkafka: \(message)", metadata: ["parley.kafka.facility": "\(facility)"])
-    }
-}
-
-/// Owns one librdkafka handle (`rd_kafka_t`) and its log queue. Created by a client class;
-/// destroyed by that client's own thread.
-final class RDClient: Sendable {
-    let handle: RDPointer
-    let logQueue: RDPointer
+/// Moves the worker, inside the context librdkafka's callbacks reach it through, to the thread
+/// that will own it.
+///
+/// `@unchecked Sendable` because neither is Sendable: the initializer got the worker as
+/// `sending`, hands both over before the new thread starts, and never touches them again.
+private struct Handover: @unchecked Sendable {
     let context: RDClientContext
-    var logger: Logger { context.logger }
-    /// True while other threads may use the handle.
-    private let accepting = Mutex<Bool>(true)
+}
 
-    /// Creates the handle. `configure` adds role-specific callbacks to the conf. Log lines go
-    /// to ``logQueue`` (served with ``serveLogs(timeoutMS:)``) or, with `logsOnMainQueue`, to
-    /// the main queue served by `rd_kafka_poll`.
-    init(
+/// Owns one librdkafka handle and the one OS thread that serves it.
+///
+/// The thread sleeps on a ``WakePipe``. librdkafka writes to the pipe when the queues it serves
+/// get an event (consumer records and rebalances or delivery reports, request replies, log
+/// lines); ``requestStop()`` and the client's callers write to it when they need the thread.
+/// Each round it serves the log queue and its ``RDWorker``, which says when it needs the next
+/// round at the latest. Every blocking librdkafka call runs here, never on Swift's cooperative
+/// pool; the handle is reachable only from this thread and, for thread-safe calls, inside
+/// ``withHandles(_:_:)``.
+final class RDClient: Sendable {
+    /// The pipe the thread sleeps on.
+    let wake: WakePipe
+    private let kafka: RDPointer
+    /// Where events for the worker arrive: the main queue, or for a consumer the consumer queue.
+    private let events: RDPointer
+    private let replies: RDPointer
+    private let logs: RDPointer
+    private let isConsumer: Bool
+    private let accepting = Mutex(true)
+    private let stopRequested = Atomic(false)
+    private let closed = KafkaPromise<Void>()
+
+    private var handles: RDHandles { RDHandles(kafka: kafka.raw, replies: replies.raw, logs: logs.raw) }
+
+    /// Creates the handle, lets `prepare` use it (a failure destroys it and is rethrown), then
+    /// starts the thread that runs `worker`. `configure` adds role-specific callbacks to the conf.
+    init<Worker: RDWorker>(
         type: rd_kafka_type_t,
         properties: [(String, String)],
-        context: RDClientContext,
-        logsOnMainQueue: Bool = false,
-        configure: (OpaquePointer) -> Void = { _ in }
+        wake: WakePipe,
+        worker: sending Worker,
+        configure: (OpaquePointer) -> Void = { _ in },
+        prepare: (RDHandles) throws -> Void = { _ in }
     ) throws {
         guard let conf = rd_kafka_conf_new() else {
             throw KafkaError(code: .state, message: "rd_kafka_conf_new failed")
@@ -87,8 +66,9 @@ final class RDClient: Sendable {
                                  message: "invalid Kafka setting \(name)=\(value): \(cString(errstr))")
             }
         }
-        // `context` outlives the handle: this object holds it and is itself held by the client
-        // thread until after rd_kafka_destroy, so an unretained reference is enough.
+        // The thread holds `context` until after rd_kafka_destroy (and this initializer holds
+        // it until then if it fails), so an unretained reference is enough.
+        let context = RDClientContext(worker: worker)
         rd_kafka_conf_set_opaque(conf, Unmanaged.passUnretained(context).toOpaque())
         rd_kafka_conf_set_log_cb(conf) { rk, level, facility, buffer in
             guard let rk, let context = RDClientContext.from(rd_kafka_opaque(rk)) else { return }
@@ -98,7 +78,7 @@ final class RDClient: Sendable {
         }
         rd_kafka_conf_set_error_cb(conf) { rk, err, reason, opaque in
             guard let rk, let context = RDClientContext.from(opaque) else { return }
-            context.events.clientError(rk, err, reason.map { String(cString: $0) } ?? "")
+            context.worker.clientError(rk, err, reason.map { String(cString: $0) } ?? "")
         }
         configure(conf)
 
@@ -106,86 +86,93 @@ final class RDClient: Sendable {
             rd_kafka_conf_destroy(conf)  // only freed by rd_kafka_new on success
             throw KafkaError(code: .invalidArgument, message: "cannot create Kafka client: \(cString(errstr))")
         }
-        guard let queue = rd_kafka_queue_new(rk) else {
+        isConsumer = type == RD_KAFKA_CONSUMER
+        if isConsumer { rd_kafka_poll_set_consumer(rk) }  // errors and rebalances arrive through consumer_poll
+        guard let logs = rd_kafka_queue_new(rk), let replies = rd_kafka_queue_new(rk),
+              let events = isConsumer ? rd_kafka_queue_get_consumer(rk) : rd_kafka_queue_get_main(rk)
+        else {
             rd_kafka_destroy(rk)
-            throw KafkaError(code: .state, message: "rd_kafka_queue_new failed")
+            throw KafkaError(code: .state, message: "cannot create the Kafka client's queues")
         }
-        rd_kafka_set_log_queue(rk, logsOnMainQueue ? nil : queue)
-        handle = RDPointer(raw: rk)
-        logQueue = RDPointer(raw: queue)
-        self.context = context
+        rd_kafka_set_log_queue(rk, logs)
+        var payload: UInt8 = 1
+        for queue in [events, replies, logs] {
+            rd_kafka_queue_io_event_enable(queue, wake.writeFD, &payload, 1)
+        }
+        self.wake = wake
+        self.kafka = RDPointer(raw: rk)
+        self.events = RDPointer(raw: events)
+        self.replies = RDPointer(raw: replies)
+        self.logs = RDPointer(raw: logs)
+        do {
+            try prepare(handles)
+        } catch {
+            destroy()
+            throw error
+        }
+        let handover = Handover(context: context)
+        let thread = Thread { [self] in run(handover.context.worker) }
+        thread.name = "parley-kafka-\(Worker.role)"
+        thread.start()
     }
 
-    /// Runs a short, non-blocking librdkafka call from any thread; throws if the client is
-    /// shutting down. The lock is held during `body`, so the handle cannot be destroyed meanwhile.
-    func withHandle<T>(_ what: String, _ body: (OpaquePointer) throws -> T) throws -> T {
+    /// Runs a short, non-blocking, thread-safe librdkafka call (produce, commit) from any thread;
+    /// throws ``KafkaError/Code/shutDown`` once the client is closing. The handles are valid
+    /// only inside `body`: the lock held meanwhile keeps the thread from destroying them.
+    func withHandles<T>(_ what: String, _ body: (RDHandles) throws -> T) throws -> T {
         try accepting.withLock { open in
             guard open else { throw KafkaError.shutDown(what) }
-            return try body(handle.raw)
+            return try body(handles)
         }
     }
 
-    /// Stops other threads from using the handle (client thread only).
-    func stopAccepting() {
+    /// Asks the thread to close the client; returns at once. Idempotent.
+    func requestStop() {
+        stopRequested.store(true, ordering: .releasing)
+        wake.signal()
+    }
+
+    /// Waits until the thread has closed the client and destroyed the handle.
+    func untilClosed() async {
+        try? await closed.value()
+    }
+
+    private func run(_ worker: any RDWorker) {
+        if !stopRequested.load(ordering: .acquiring) { worker.start(handles) }
+        var next = RDWait.again
+        while true {
+            let signalled = switch next {
+            case .again: wake.drain()
+            case .sleep(let deadline): wake.wait(until: deadline)
+            }
+            // A stop request is a signal like any other: the sleep it ends is the last.
+            if signalled, stopRequested.load(ordering: .acquiring) { break }
+            rd_kafka_queue_poll_callback(logs.raw, 0)
+            next = worker.serve(handles)
+        }
         accepting.withLock { $0 = false }
+        worker.logger.debug("Kafka \(type(of: worker).role) closing")
+        worker.close(handles)
+        destroy()
+        worker.logger.debug("Kafka \(type(of: worker).role) closed")
+        closed.fulfill(.success(()))
     }
 
-    var isAccepting: Bool { accepting.withLock { $0 } }
-
-    /// Serves queued librdkafka log lines into swift-log (client thread only).
-    func serveLogs(timeoutMS: Int32 = 0) {
-        rd_kafka_queue_poll_callback(logQueue.raw, timeoutMS)
-    }
-
-    /// Destroys the handle (client thread only, after ``stopAccepting()``).
-    func destroy(flags: Int32 = 0) {
-        stopAccepting()
-        serveLogs()
-        rd_kafka_set_log_queue(handle.raw, nil)
-        rd_kafka_queue_destroy(logQueue.raw)
-        if flags == 0 {
-            rd_kafka_destroy(handle.raw)
+    /// Destroys the queues and the handle (the thread, or the initializer if `prepare` failed).
+    private func destroy() {
+        for queue in [events, replies, logs] {
+            rd_kafka_queue_io_event_enable(queue.raw, -1, nil, 0)
+        }
+        rd_kafka_queue_poll_callback(logs.raw, 0)
+        rd_kafka_set_log_queue(kafka.raw, nil)
+        for queue in [events, replies, logs] {
+            rd_kafka_queue_destroy(queue.raw)
+        }
+        if isConsumer {
+            // The consumer worker has already left the group, within a bounded time.
+            rd_kafka_destroy_flags(kafka.raw, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE)
         } else {
-            rd_kafka_destroy_flags(handle.raw, flags)
+            rd_kafka_destroy(kafka.raw)
         }
     }
-}
-
-/// Reads a C topic-partition list.
-func readPartitionList(_ list: UnsafePointer<rd_kafka_topic_partition_list_t>)
-    -> [(topic: String, partition: Int32, offset: Int64, err: rd_kafka_resp_err_t)]
-{
-    let count = Int(list.pointee.cnt)
-    guard count > 0, let elems = list.pointee.elems else { return [] }
-    return (0..<count).map { index in
-        let element = elems[index]
-        return (element.topic.map { String(cString: $0) } ?? "", element.partition, element.offset, element.err)
-    }
-}
-
-/// Builds a C topic-partition list for the duration of `body`.
-func withPartitionList<T>(
-    _ entries: [(topic: String, partition: Int32, offset: Int64)],
-    _ body: (UnsafeMutablePointer<rd_kafka_topic_partition_list_t>) throws -> T
-) rethrows -> T {
-    let list = rd_kafka_topic_partition_list_new(Int32(max(1, entries.count)))!
-    defer { rd_kafka_topic_partition_list_destroy(list) }
-    for entry in entries {
-        let element = rd_kafka_topic_partition_list_add(list, entry.topic, entry.partition)!
-        element.pointee.offset = entry.offset
-    }
-    return try body(list)
-}
-
-func takeError(_ error: OpaquePointer?) -> KafkaError? {
-    guard let error else { return nil }
-    defer { rd_kafka_error_destroy(error) }
-    return KafkaError(code: KafkaError.Code(rawValue: rd_kafka_error_code(error).rawValue),
-                      message: String(cString: rd_kafka_error_string(error)))
-}
-
-/// The text in a NUL-terminated C string buffer.
-func cString(_ buffer: [CChar]) -> String {
-    let bytes = buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }
-    return String(decoding: bytes, as: UTF8.self)
 }

@@ -41,31 +41,36 @@ public struct ConsumerLoop: Service {
         gapsSkipped = Counter(label: "parley_kafka_offset_gaps_total", dimensions: [("consumer", name), ("outcome", "skipped")])
     }
 
+    /// Consumes until the consumer ends. The consumer runs as a child service: graceful
+    /// shutdown (or cancellation) of this loop shuts it down, which ends its batches.
     public func run() async throws {
         let consumer = self.consumer
+        try await withThrowingDiscardingTaskGroup { group in
+            group.addTask { await consumer.run() }
+            try await consumeBatches()
+        }
+    }
+
+    private func consumeBatches() async throws {
         var gapsSeen = (found: 0, skipped: 0)
-        try await withGracefulShutdownHandler {
-            // A batch's commit runs while the next batch is handled (commits stay in batch order:
-            // each waits for the one before). Handling waits for nothing but the broker's acks
-            // of its own outputs.
-            try await withThrowingTaskGroup(of: Void.self) { commitsInFlight in
-                while let batch = try await consumer.nextBatch(maxCount: maxBatch) {
-                    guard !batch.isEmpty else { continue }
-                    recordsIn.increment(by: batch.count)
-                    guard await handleRetrying(batch) else { break }
-                    if commits {
-                        try await commitsInFlight.next()  // the previous batch's commit, if any
-                        commitsInFlight.addTask { await commit(batch) }
-                    }
-                    if let current = consumer.lag { lag.record(current) }
-                    let gaps = consumer.offsetGaps
-                    gapsFound.increment(by: gaps.found - gapsSeen.found)
-                    gapsSkipped.increment(by: gaps.skipped - gapsSeen.skipped)
-                    gapsSeen = gaps
+        // A batch's commit runs while the next batch is handled (commits stay in batch order:
+        // each waits for the one before). Handling waits for nothing but the broker's acks of
+        // its own outputs.
+        try await withThrowingTaskGroup(of: Void.self) { commitsInFlight in
+            while let batch = try await consumer.nextBatch(maxCount: maxBatch) {
+                guard !batch.isEmpty else { continue }
+                recordsIn.increment(by: batch.count)
+                guard await handleRetrying(batch) else { break }
+                if commits {
+                    try await commitsInFlight.next()  // the previous batch's commit, if any
+                    commitsInFlight.addTask { await commit(batch) }
                 }
+                if let current = consumer.lag { lag.record(current) }
+                let gaps = consumer.offsetGaps
+                gapsFound.increment(by: gaps.found - gapsSeen.found)
+                gapsSkipped.increment(by: gaps.skipped - gapsSeen.skipped)
+                gapsSeen = gaps
             }
-        } onGracefulShutdown: {
-            Task { await consumer.shutdown() }
         }
     }
 

@@ -27,13 +27,21 @@ public enum TopicSetup {
     public static func ensure(_ specs: [KafkaTopicSpec], kafka: KafkaConfiguration, logger: Logger,
                               partitionsOf topic: String?) async throws -> Int32? {
         let admin = try KafkaAdmin(configuration: kafka, logger: logger)
-        defer { Task { await admin.shutdown() } }
-        try await retryingAtStart("creating topics", logger: logger) {
-            try await admin.createTopics(specs, timeout: .seconds(10))
-        }
-        guard let topic else { return nil }
-        return try await retryingAtStart("reading metadata of \(topic)", logger: logger) {
-            try await admin.partitionCount(of: topic, timeout: .seconds(10))
+        do {
+            try await retryingAtStart("creating topics", logger: logger) {
+                try await admin.createTopics(specs, timeout: .seconds(10))
+            }
+            var partitions: Int32?
+            if let topic {
+                partitions = try await retryingAtStart("reading metadata of \(topic)", logger: logger) {
+                    try await admin.partitionCount(of: topic, timeout: .seconds(10))
+                }
+            }
+            await admin.shutdown()
+            return partitions
+        } catch {
+            await admin.shutdown()
+            throw error
         }
     }
 }

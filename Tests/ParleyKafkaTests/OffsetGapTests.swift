@@ -151,6 +151,6 @@ private func produceInTransaction(topic: String, values: [String]) throws {
 /// Runs a blocking call on its own thread, off the cooperative pool.
 private func onThread(_ body: @escaping @Sendable () throws -> Void) async throws {
     try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-        startKafkaThread(name: "test-transaction") { continuation.resume(with: Result { try body() }) }
+        Thread { continuation.resume(with: Result { try body() }) }.start()
     }
 }

@@ -1,4 +1,4 @@
-import ParleyKafka
+@testable import ParleyKafka
 import ParleyTestSupport
 import Synchronization
 import Testing
@@ -145,7 +145,7 @@ struct ProduceConsumeTests {
 
         // A wait with nothing to read can be cancelled, and the consumer keeps working.
         let waiting = Task { try await consumer.nextBatch(maxCount: 10) }
-        try await Task.sleep(for: .milliseconds(100))
+        try await waitFor("the read to wait for records") { consumer.buffer.waiterCount == 1 }
         waiting.cancel()
         await #expect(throws: CancellationError.self) { _ = try await waiting.value }
 

@@ -29,6 +29,17 @@ struct RuntimeAndAdminTests {
         await admin.shutdown()
     }
 
+    @Test("partitionCount reads the topic's partitions, also with a timeout under a second")
+    func partitionCount() async throws {
+        let topic = TestEnvironment.uniquePrefix() + "count"
+        let admin = try KafkaAdmin(configuration: testConfiguration("admin"), logger: testLogger("admin"))
+        try await admin.createTopics([KafkaTopicSpec(name: topic, partitions: 3)], timeout: .seconds(10))
+        #expect(try await admin.partitionCount(of: topic, timeout: .seconds(10)) == 3)
+        // A timeout cut to whole seconds would be 0 here, and the metadata request would time out at once.
+        #expect(try await admin.partitionCount(of: topic, timeout: .milliseconds(900)) == 3)
+        await admin.shutdown()
+    }
+
     @Test("invalid configuration is rejected with the setting's name")
     func invalidConfiguration() throws {
         var configuration = testConfiguration("bad")

@@ -12,7 +12,7 @@ import Synchronization
 /// Each record's completion runs when the broker acknowledged its batch, or failed. Acks of all
 /// sessions are coalesced into batched `chat.acks` records at each flush.
 final class EdgePublisher: Service, Sendable {
-    /// Learns whether the broker acknowledged a record; runs on the producer's poll thread, so it
+    /// Learns whether the broker acknowledged a record; runs on the producer's thread, so it
     /// must be quick and must not block: it hands the outcome to the session's ``LoopOutbox``,
     /// where the reply is encoded.
     typealias Completion = @Sendable (Result<Void, any Error>) -> Void
@@ -106,7 +106,7 @@ final class EdgePublisher: Service, Sendable {
     /// Enqueues everything queued, in order, without waiting for the broker between batches (the
     /// producer keeps their order), but with at most `maxInFlight` batches unacknowledged: under
     /// load the queue then grows and batches get larger instead of more numerous. A batch's
-    /// completions run on the producer's poll thread when the broker acknowledged it (they only
+    /// completions run on the producer's thread when the broker acknowledged it (they only
     /// hand the outcome to the sessions' loops).
     private func flush(window: inout InFlightWindow) async {
         while true {

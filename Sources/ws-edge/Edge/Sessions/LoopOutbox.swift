@@ -3,7 +3,7 @@ import NIOCore
 import Synchronization
 
 /// The one way into an event loop's sessions from other threads: deliveries (the deliver and
-/// presence consumers), settled sends (the producer's poll thread), keep-alive rounds and the
+/// presence consumers), settled sends (the producer's thread), keep-alive rounds and the
 /// shutdown's close. Work is queued here and applied on the loop in one hop: the first item
 /// queued schedules a drain, items queued before it runs ride along, and each session is flushed
 /// once per drain. So a deliver batch costs one wake-up per event loop, not one per frame, and a

@@ -7,7 +7,7 @@ enum LoopWork: Sendable {
     case deliver([DeliverEnvelope])
     /// Users whose status changed (from `presence.changes`): for the sessions watching them.
     case presence([PresenceStatus])
-    /// The broker settled a session's send (from the producer's poll thread).
+    /// The broker settled a session's send (from the producer's thread).
     case settled(SettledSend)
     /// One round of the edge's keep-alive.
     case pingRound

@@ -24,6 +24,7 @@ final class ConsumerShared: Sendable {
     var partitions: Set<TopicPartition> { state.withLock { $0.partitions } }
     var lag: Int64? { state.withLock { $0.lag } }
     var offsetGaps: (found: Int, skipped: Int) { state.withLock { $0.gaps } }
+    var status: KafkaConsumerStatus { state.withLock { KafkaConsumerStatus(lag: $0.lag, offsetGaps: $0.gaps) } }
 
     /// Returns once the consumer is assigned; throws ``KafkaError/Code/shutDown`` if it ends
     /// first, `CancellationError` if the task is cancelled.

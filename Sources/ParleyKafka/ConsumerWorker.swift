@@ -2,7 +2,7 @@ import CRDKafka
 import Logging
 
 /// The consumer's thread-confined part (see ``RDWorker``): polls librdkafka into the
-/// ``ConsumerBuffer``, hands records out without offset gaps (``OffsetGapGuard``), follows
+/// ``ConsumerBuffer`` (or hands batches to a ``KafkaRecordSink``), hands records out without offset gaps (``OffsetGapGuard``), follows
 /// rebalances (ConsumerRebalance.swift), learns where manually assigned `.end` partitions end
 /// (EndOffsetProbe.swift), refreshes the lag (ConsumerLag.swift) and closes.
 final class ConsumerWorker: RDWorker {
@@ -18,6 +18,8 @@ final class ConsumerWorker: RDWorker {
 
     let logger: Logger
     let buffer: ConsumerBuffer
+    /// Takes the records instead of the buffer, on this thread (``KafkaRecordSink``).
+    private let sink: (any KafkaRecordSink)?
     let shared: ConsumerShared
     private let mode: Mode
     private let closeTimeout: Duration
@@ -32,9 +34,11 @@ final class ConsumerWorker: RDWorker {
     private var failed = false
     private var mayHaveMore = true
 
-    init(mode: Mode, configuration: KafkaConfiguration, buffer: ConsumerBuffer, shared: ConsumerShared, logger: Logger) {
+    init(mode: Mode, configuration: KafkaConfiguration, buffer: ConsumerBuffer, sink: (any KafkaRecordSink)?,
+         shared: ConsumerShared, logger: Logger) {
         self.mode = mode
         self.buffer = buffer
+        self.sink = sink
         self.shared = shared
         self.logger = logger
         closeTimeout = configuration.sessionTimeout + .seconds(5)
@@ -82,7 +86,12 @@ final class ConsumerWorker: RDWorker {
         }
         if fetched > 0 && batch.count < room { mayHaveMore = true }  // an error message may precede more
         dropRevoked(from: &batch)  // the last poll, which returned nothing, may have served a rebalance
-        buffer.push(batch)
+        if let sink {
+            // The buffer stays empty (its space is always there): the sink took the records.
+            if !batch.isEmpty { sink.receive(batch, status: shared.status) }
+        } else {
+            buffer.push(batch)
+        }
     }
 
     /// Removes from `batch` the records of partitions revoked since the last call.

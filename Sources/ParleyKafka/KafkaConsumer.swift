@@ -34,7 +34,7 @@ public final class KafkaConsumer: Sendable, AsyncSequence, Service {
     public convenience init(configuration: KafkaConfiguration, groupID: String, topics: [String], logger: Logger) throws {
         var logger = logger
         logger[metadataKey: "parley.group"] = "\(groupID)"
-        try self.init(configuration: configuration, groupID: groupID, mode: .group, logger: logger) { kafka in
+        try self.init(configuration: configuration, groupID: groupID, mode: .group, sink: nil, logger: logger) { kafka in
             let entries = topics.map { (topic: $0, partition: RD_KAFKA_PARTITION_UA, offset: Int64(RD_KAFKA_OFFSET_INVALID)) }
             let result = withPartitionList(entries) { rd_kafka_subscribe(kafka, $0) }
             guard result == RD_KAFKA_RESP_ERR_NO_ERROR else {
@@ -47,21 +47,35 @@ public final class KafkaConsumer: Sendable, AsyncSequence, Service {
     /// is pointless). `.end` starts at the high watermark queried when the consumer starts, so
     /// every record produced after ``waitUntilAssigned(timeout:)`` returned is seen.
     public convenience init(configuration: KafkaConfiguration, assignments: [(topic: String, partition: Int32, start: KafkaStartOffset)], logger: Logger) throws {
+        try self.init(configuration: configuration, manual: assignments, sink: nil, logger: logger)
+    }
+
+    /// Reads the given partitions without joining a group, as
+    /// ``init(configuration:assignments:logger:)``, and hands every batch to `sink` on the
+    /// consumer's own thread as it is fetched (see ``KafkaRecordSink``); ``nextBatch(maxCount:)``
+    /// then only returns nil at shutdown.
+    public convenience init(configuration: KafkaConfiguration, assignments: [(topic: String, partition: Int32, start: KafkaStartOffset)],
+                            sink: any KafkaRecordSink, logger: Logger) throws {
+        try self.init(configuration: configuration, manual: assignments, sink: sink, logger: logger)
+    }
+
+    private convenience init(configuration: KafkaConfiguration, manual assignments: [(topic: String, partition: Int32, start: KafkaStartOffset)],
+                             sink: (any KafkaRecordSink)?, logger: Logger) throws {
         // librdkafka's consumer_poll needs a group object even for manual assignment; a
         // private, never-joined group id provides one.
         let groupID = "\(configuration.clientID)-assign-\(UUID().uuidString.prefix(8).lowercased())"
         let parts = assignments.map { AssignedPartition(topic: $0.topic, partition: $0.partition, start: $0.start) }
-        try self.init(configuration: configuration, groupID: groupID, mode: .manual(parts), logger: logger) { _ in }
+        try self.init(configuration: configuration, groupID: groupID, mode: .manual(parts), sink: sink, logger: logger) { _ in }
     }
 
-    private init(configuration: KafkaConfiguration, groupID: String, mode: ConsumerWorker.Mode, logger: Logger,
+    private init(configuration: KafkaConfiguration, groupID: String, mode: ConsumerWorker.Mode, sink: (any KafkaRecordSink)?, logger: Logger,
                  subscribe: (OpaquePointer) throws -> Void) throws {
         var logger = logger
         logger[metadataKey: "parley.kafka.client"] = "\(configuration.clientID)"
         let wake = try WakePipe()
         buffer = ConsumerBuffer(capacity: configuration.consumerBufferSize) { wake.signal() }
         shared = ConsumerShared()
-        let worker = ConsumerWorker(mode: mode, configuration: configuration, buffer: buffer, shared: shared, logger: logger)
+        let worker = ConsumerWorker(mode: mode, configuration: configuration, buffer: buffer, sink: sink, shared: shared, logger: logger)
         client = try RDClient(
             type: RD_KAFKA_CONSUMER,
             properties: configuration.consumerProperties(groupID: groupID, autoOffsetReset: "earliest"),
@@ -119,6 +133,9 @@ public final class KafkaConsumer: Sendable, AsyncSequence, Service {
     /// True while the consumer holds an assignment: for a group member, between an assignment
     /// and the next revocation (so false again during a rebalance); for manual assignment, once
     /// the partitions were assigned at start. Meant for readiness checks.
+    /// ``lag`` and ``offsetGaps`` together, as a ``KafkaRecordSink`` gets them with each batch.
+    public var status: KafkaConsumerStatus { shared.status }
+
     public var isAssigned: Bool { shared.isAssigned }
 
     /// Waits until ``isAssigned`` is true; throws ``KafkaError/Code/timedOut`` after `timeout`,

@@ -18,12 +18,9 @@ public struct ConsumerLoop: Service {
     private let commits: Bool
     private let logger: Logger
     private let handle: Handler
-    private let recordsIn: Counter
+    private let metrics: ConsumerMetrics
     private let failures: Counter
     private let commitFailures: Counter
-    private let lag: Gauge
-    private let gapsFound: Counter
-    private let gapsSkipped: Counter
 
     public init(name: String, consumer: KafkaConsumer, maxBatch: Int = 500, commits: Bool = true, logger: Logger,
                 handle: @escaping Handler) {
@@ -33,12 +30,9 @@ public struct ConsumerLoop: Service {
         self.commits = commits
         self.logger = logger
         self.handle = handle
-        recordsIn = Counter(label: "parley_records_in_total", dimensions: [("consumer", name)])
+        metrics = ConsumerMetrics(name: name)
         failures = Counter(label: "parley_batch_failures_total", dimensions: [("consumer", name)])
         commitFailures = Counter(label: "parley_commit_failures_total", dimensions: [("consumer", name)])
-        lag = Gauge(label: "parley_consumer_lag", dimensions: [("consumer", name)])
-        gapsFound = Counter(label: "parley_kafka_offset_gaps_total", dimensions: [("consumer", name), ("outcome", "found")])
-        gapsSkipped = Counter(label: "parley_kafka_offset_gaps_total", dimensions: [("consumer", name), ("outcome", "skipped")])
     }
 
     /// Consumes until the consumer ends. The consumer runs as a child service: graceful
@@ -52,24 +46,18 @@ public struct ConsumerLoop: Service {
     }
 
     private func consumeBatches() async throws {
-        var gapsSeen = (found: 0, skipped: 0)
         // A batch's commit runs while the next batch is handled (commits stay in batch order:
         // each waits for the one before). Handling waits for nothing but the broker's acks of
         // its own outputs.
         try await withThrowingTaskGroup(of: Void.self) { commitsInFlight in
             while let batch = try await consumer.nextBatch(maxCount: maxBatch) {
                 guard !batch.isEmpty else { continue }
-                recordsIn.increment(by: batch.count)
                 guard await handleRetrying(batch) else { break }
                 if commits {
                     try await commitsInFlight.next()  // the previous batch's commit, if any
                     commitsInFlight.addTask { await commit(batch) }
                 }
-                if let current = consumer.lag { lag.record(current) }
-                let gaps = consumer.offsetGaps
-                gapsFound.increment(by: gaps.found - gapsSeen.found)
-                gapsSkipped.increment(by: gaps.skipped - gapsSeen.skipped)
-                gapsSeen = gaps
+                metrics.handled(batch.count, status: consumer.status)
             }
         }
     }

@@ -15,7 +15,7 @@ struct ClientThreadTests {
         let wake = producer.client.wake
         // Only the pipe can end a sleep without a deadline: the delivery report arrives through it.
         _ = try await producer.send(KafkaOutgoingRecord(topic: topic, key: nil, value: bytes("v")))
-        try await waitFor("the producer thread to sleep") { wake.sleep == .untilSignalled }
+        try await waitUntil("the producer thread to sleep") { wake.sleep == .untilSignalled }
         try await withTimeout(.seconds(30), "the producer to shut down") { await producer.shutdown(timeout: .seconds(5)) }
         #expect(wake.lastWakeupCause == .signal)
         #expect(wake.wakeupsAtDeadline == 0, "a producer's thread never sleeps with a deadline")
@@ -30,7 +30,7 @@ struct ClientThreadTests {
         try await consumer.waitUntilAssigned(timeout: .seconds(20))
         let wake = consumer.client.wake
         // Assigned, it sleeps until its next lag refresh (a deadline).
-        try await waitFor("the consumer thread to sleep") { wake.sleep == .untilDeadline }
+        try await waitUntil("the consumer thread to sleep") { wake.sleep == .untilDeadline }
         try await withTimeout(.seconds(30), "the consumer to shut down") { await consumer.shutdown() }
         #expect(wake.lastWakeupCause == .signal)
         #expect(try await consumer.nextBatch(maxCount: 1) == nil)
@@ -43,7 +43,7 @@ struct ClientThreadTests {
         let wake = admin.client.wake
         try await admin.createTopics([KafkaTopicSpec(name: topic, partitions: 2)], timeout: .seconds(10))
         #expect(try await admin.partitionCount(of: topic, timeout: .seconds(10)) == 2)
-        try await waitFor("the admin thread to sleep") { wake.sleep == .untilSignalled }
+        try await waitUntil("the admin thread to sleep") { wake.sleep == .untilSignalled }
         try await withTimeout(.seconds(30), "the admin client to shut down") { await admin.shutdown() }
         #expect(wake.lastWakeupCause == .signal)
         #expect(wake.wakeupsAtDeadline == 0, "requests answered in time: no sleep ran out")
@@ -59,7 +59,7 @@ struct ClientThreadTests {
             try await admin.createTopics([KafkaTopicSpec(name: TestEnvironment.uniquePrefix() + "never")], timeout: .seconds(60))
         }
         // The admin thread sleeps with a deadline only while a request waits for its answer.
-        try await waitFor("the request to be pending") { admin.client.wake.sleep == .untilDeadline }
+        try await waitUntil("the request to be pending") { admin.client.wake.sleep == .untilDeadline }
         try await withTimeout(.seconds(30), "the admin client to shut down") { await admin.shutdown() }
         let error = await #expect(throws: KafkaError.self) {
             try await withTimeout(.seconds(30), "the request to fail") { try await request.value }

@@ -1,5 +1,6 @@
 @testable import ParleyKafka
 import Synchronization
+import ParleyTestSupport
 import Testing
 
 @Suite("Consumer buffer (pure logic)")
@@ -29,9 +30,9 @@ struct ConsumerBufferTests {
     func parkedReaders() async throws {
         let buffer = ConsumerBuffer(capacity: 10) {}
         let first = Task { try await buffer.next(maxCount: 2) }
-        try await waitFor("the first reader to park") { buffer.waiterCount == 1 }
+        try await waitUntil("the first reader to park") { buffer.waiterCount == 1 }
         let second = Task { try await buffer.next(maxCount: 2) }
-        try await waitFor("the second reader to park") { buffer.waiterCount == 2 }
+        try await waitUntil("the second reader to park") { buffer.waiterCount == 2 }
         buffer.push((0..<3).map { record($0) })
         #expect(try await first.value?.map(\.offset) == [0, 1])
         #expect(try await second.value?.map(\.offset) == [2])
@@ -67,7 +68,7 @@ struct ConsumerBufferTests {
     func finish() async throws {
         let buffer = ConsumerBuffer(capacity: 10) {}
         let parked = Task { try await buffer.next(maxCount: 1) }
-        try await waitFor("a reader to park") { buffer.waiterCount == 1 }
+        try await waitUntil("a reader to park") { buffer.waiterCount == 1 }
         buffer.finish(failure: nil)
         #expect(try await parked.value == nil)
 
@@ -82,7 +83,7 @@ struct ConsumerBufferTests {
     func finishWithFailure() async throws {
         let buffer = ConsumerBuffer(capacity: 10) {}
         let parked = Task { try await buffer.next(maxCount: 1) }
-        try await waitFor("a reader to park") { buffer.waiterCount == 1 }
+        try await waitUntil("a reader to park") { buffer.waiterCount == 1 }
         buffer.finish(failure: KafkaError(code: .fatal, message: "boom"))
         buffer.finish(failure: nil)  // the first finish wins
         let error = await #expect(throws: KafkaError.self) { try await parked.value }
@@ -95,7 +96,7 @@ struct ConsumerBufferTests {
     func cancelParked() async throws {
         let buffer = ConsumerBuffer(capacity: 10) {}
         let parked = Task { try await buffer.next(maxCount: 1) }
-        try await waitFor("a reader to park") { buffer.waiterCount == 1 }
+        try await waitUntil("a reader to park") { buffer.waiterCount == 1 }
         parked.cancel()
         await #expect(throws: CancellationError.self) { try await parked.value }
         #expect(buffer.waiterCount == 0)

@@ -34,7 +34,7 @@ struct ConsumerGroupTests {
         try await a.waitUntilAssigned(timeout: .seconds(20))
         #expect(a.assignedPartitions.count == 4)
         let b = try KafkaConsumer(configuration: testConfiguration("b"), groupID: group, topics: [topic], logger: testLogger("b"))
-        try await waitFor("a 2+2 split") { a.assignedPartitions.count == 2 && b.assignedPartitions.count == 2 }
+        try await waitUntil("a 2+2 split") { a.assignedPartitions.count == 2 && b.assignedPartitions.count == 2 }
         let partitionsA = Set(a.assignedPartitions.map(\.partition))
         let partitionsB = Set(b.assignedPartitions.map(\.partition))
         #expect(partitionsA.isDisjoint(with: partitionsB))
@@ -47,7 +47,7 @@ struct ConsumerGroupTests {
         let first = (0..<40).map { KafkaOutgoingRecord(topic: topic, key: "user-\($0)", value: bytes("first-\($0)")) }
         let deliveries = try await producer.send(batch: first)
         #expect(Set(deliveries.map(\.partition)).count == 4, "the keys spread over all partitions")
-        try await waitFor("40 records") { fromA.count + fromB.count >= 40 }
+        try await waitUntil("40 records") { fromA.count + fromB.count >= 40 }
         #expect(fromA.count > 0 && fromB.count > 0)
         #expect(fromA.all.allSatisfy { partitionsA.contains($0.partition) })
         #expect(fromB.all.allSatisfy { partitionsB.contains($0.partition) })
@@ -58,10 +58,10 @@ struct ConsumerGroupTests {
         // b leaves (its reader committed what it read): a gets all four partitions and only new records.
         await b.shutdown()
         try await readerB.value
-        try await waitFor("a owns all partitions") { a.assignedPartitions.count == 4 }
+        try await waitUntil("a owns all partitions") { a.assignedPartitions.count == 4 }
         let second = (0..<20).map { KafkaOutgoingRecord(topic: topic, key: "user-\($0)", value: bytes("second-\($0)")) }
         _ = try await producer.send(batch: second)
-        try await waitFor("20 more records at a") { fromA.count + fromB.count >= 60 }
+        try await waitUntil("20 more records at a") { fromA.count + fromB.count >= 60 }
         let all = (fromA.all + fromB.all).map { text($0.value) }
         #expect(all.count == 60, "no re-delivery of committed records after the hand-over")
         #expect(Set(all) == Set((first + second).map { text($0.value) }))

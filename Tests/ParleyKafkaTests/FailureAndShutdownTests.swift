@@ -59,7 +59,7 @@ struct FailureAndShutdownTests {
             for try await _ in consumer { seen.withLock { $0 += 1 } }
             return seen.withLock { $0 }
         }
-        try await waitFor("3 records through the sequence") { seen.withLock { $0 } == 3 }
+        try await waitUntil("3 records through the sequence") { seen.withLock { $0 } == 3 }
 
         async let first: Void = consumer.shutdown()
         async let second: Void = consumer.shutdown()

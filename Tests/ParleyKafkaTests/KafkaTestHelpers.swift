@@ -44,14 +44,5 @@ func collect(_ consumer: KafkaConsumer, count: Int, timeout: Duration = .seconds
     }
 }
 
-/// Waits until `condition` holds, polling; fails after `timeout`.
-func waitFor(_ what: String, timeout: Duration = .seconds(20), _ condition: @escaping @Sendable () -> Bool) async throws {
-    let deadline = ContinuousClock.now + timeout
-    while !condition() {
-        guard ContinuousClock.now < deadline else { throw TestTimeout(what: what) }
-        try await Task.sleep(for: .milliseconds(20))
-    }
-}
-
 func bytes(_ text: String) -> [UInt8] { Array(text.utf8) }
 func text(_ bytes: [UInt8]) -> String { String(decoding: bytes, as: UTF8.self) }

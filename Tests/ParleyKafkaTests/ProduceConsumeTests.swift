@@ -125,9 +125,9 @@ struct ProduceConsumeTests {
 
         let consumer = try KafkaConsumer(configuration: testConfiguration("lag"),
                                          assignments: [(topic: topic, partition: 0, start: .beginning)], logger: testLogger("lag"))
-        try await waitFor("lag 10") { consumer.lag == 10 }
+        try await waitUntil("lag 10") { consumer.lag == 10 }
         _ = try await collect(consumer, count: 10)
-        try await waitFor("lag 0") { consumer.lag == 0 }
+        try await waitUntil("lag 0") { consumer.lag == 0 }
         await consumer.shutdown()
         #expect(consumer.lag == nil)
         await producer.shutdown(timeout: .seconds(5))
@@ -145,13 +145,13 @@ struct ProduceConsumeTests {
 
         // A wait with nothing to read can be cancelled, and the consumer keeps working.
         let waiting = Task { try await consumer.nextBatch(maxCount: 10) }
-        try await waitFor("the read to wait for records") { consumer.buffer.waiterCount == 1 }
+        try await waitUntil("the read to wait for records") { consumer.buffer.waiterCount == 1 }
         waiting.cancel()
         await #expect(throws: CancellationError.self) { _ = try await waiting.value }
 
         let producer = try KafkaProducer(configuration: testConfiguration("bp"), logger: testLogger("producer"))
         _ = try await producer.send(batch: (0..<200).map { KafkaOutgoingRecord(topic: topic, key: nil, value: bytes("\($0)")) })
-        try await waitFor("a full buffer") { consumer.lag.map { $0 >= 8 } ?? false }
+        try await waitUntil("a full buffer") { consumer.lag.map { $0 >= 8 } ?? false }
 
         var received: [KafkaRecord] = []
         while received.count < 200 {

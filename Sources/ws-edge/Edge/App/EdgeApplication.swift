@@ -26,10 +26,15 @@ public func buildEdge(_ configuration: EdgeConfiguration, logger baseLogger: Log
     let authority = await TokenAuthority(secret: configuration.jwtSecret, ttl: configuration.tokenTTL)
     let edge = EdgeContext(configuration: configuration, publisher: publisher, authority: authority)
 
+    // Both consumers hand each batch, on their own thread, to a sink that only decodes it and
+    // queues it for the event loops (one hop: consumer thread → loop).
     let deliver = try KafkaConsumer(configuration: common.kafka,
-                                    assignments: [(topics.deliver(edge: edge.id), 0, .end)], logger: logger)
+                                    assignments: [(topics.deliver(edge: edge.id), 0, .end)],
+                                    sink: MeteredSink(name: "edge.deliver", DeliverSink(hub: edge.hub, logger: logger)),
+                                    logger: logger)
     let changes = try KafkaConsumer(configuration: common.kafka.background,
                                     assignments: (0..<changesPartitions).map { (topics.presenceChanges, $0, .end) },
+                                    sink: MeteredSink(name: "edge.presence", PresenceChangesSink(hub: edge.hub)),
                                     logger: logger)
     // Sessions of an earlier run with this id are gone: presence-svc drops them on this event.
     publisher.publishPresence(.edgeStarted)
@@ -54,19 +59,11 @@ public func buildEdge(_ configuration: EdgeConfiguration, logger baseLogger: Log
         },
         logger: logger)
 
-    // The consumers hand each batch to a sink that only decodes it and queues it for the event
-    // loops; ConsumerLoop calls the sinks from its task (see RecordSink).
-    let deliverSink = DeliverSink(hub: edge.hub, logger: logger)
-    let presenceSink = PresenceChangesSink(hub: edge.hub)
     return [
         ClosingService { await producer.shutdown(timeout: .seconds(5)) },
         publisher,
-        ConsumerLoop(name: "edge.deliver", consumer: deliver, maxBatch: 1000, commits: false, logger: logger) {
-            deliverSink.receive($0)
-        },
-        ConsumerLoop(name: "edge.presence", consumer: changes, maxBatch: 1000, commits: false, logger: logger) {
-            presenceSink.receive($0)
-        },
+        deliver,
+        changes,
         app,
         SessionKeepAlive(edge: edge),
         EdgeLifecycle(edge: edge, logger: logger),

@@ -4,20 +4,14 @@ import ParleyKafka
 import ParleyProtocol
 import ParleyServiceKit
 
-/// Where the records of one of the edge's input topics go. `receive` only decodes and hands the
-/// result to the event loops' outboxes: it never blocks or waits, so a consumer may call it on
-/// whatever thread the records arrive on, its own polling thread included.
-protocol RecordSink: Sendable {
-    func receive(_ records: [KafkaRecord])
-}
-
 /// This edge's `chat.deliver.<edge>`: every loop gets the batch's envelopes and writes them to
-/// the addressed sessions it holds.
-struct DeliverSink: RecordSink {
+/// the addressed sessions it holds. Runs on the consumer's thread: it only decodes and hands
+/// over to the event loops' outboxes, never blocks.
+struct DeliverSink: KafkaRecordSink {
     let hub: SessionHub
     let logger: Logger
 
-    func receive(_ records: [KafkaRecord]) {
+    func receive(_ records: [KafkaRecord], status: KafkaConsumerStatus) {
         let envelopes = BatchedRecords.decode(DeliverEnvelope.self, records) { record, error in
             logger.error("dropping malformed deliver record", metadata: ["parley.offset": "\(record.offset)", "parley.error": "\(error)"])
         }
@@ -31,10 +25,10 @@ struct DeliverSink: RecordSink {
 
 /// `presence.changes`: every loop tells its sessions watching a user when that user comes
 /// online or goes offline.
-struct PresenceChangesSink: RecordSink {
+struct PresenceChangesSink: KafkaRecordSink {
     let hub: SessionHub
 
-    func receive(_ records: [KafkaRecord]) {
+    func receive(_ records: [KafkaRecord], status: KafkaConsumerStatus) {
         let changes = records.compactMap { record -> PresenceStatus? in
             guard let change = try? Envelope.decode(PresenceChange.self, from: record.value), change.transition else { return nil }
             return PresenceStatus(user: change.user, status: change.status)

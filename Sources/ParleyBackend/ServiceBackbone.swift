@@ -26,7 +26,7 @@ public struct ServiceBackbone: Sendable {
     /// Closes the producer (flushing it) and the Redis pool at shutdown. Put them first in the
     /// ServiceGroup so they stop after everything that uses them.
     public var closers: [any Service] {
-        [ClosingService { await producer.shutdown(timeout: .seconds(5)) }, ClosingService { await redis.close() }]
+        [producer, ClosingService { await redis.close() }]
     }
 
     /// A consumer in `group` of `topic` whose assignment is part of readiness; `background` for

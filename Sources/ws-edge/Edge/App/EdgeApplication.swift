@@ -60,7 +60,7 @@ public func buildEdge(_ configuration: EdgeConfiguration, logger baseLogger: Log
         logger: logger)
 
     return [
-        ClosingService { await producer.shutdown(timeout: .seconds(5)) },
+        producer,
         publisher,
         deliver,
         changes,

@@ -4,7 +4,7 @@
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
-scripts/setup.sh
+scripts/setup.sh test
 
 STATE="$ROOT/.parley/test"
 rm -rf "$STATE"; mkdir -p "$STATE"

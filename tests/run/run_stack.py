@@ -133,6 +133,10 @@ class MakeRun:
         self.by_hand.append(session)
         return session
 
+    def shown(self, path):
+        """A path as run.sh prints it: relative to the project when inside it."""
+        return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
+
     def log_path(self, line):
         """The log a report line names, resolved like the developer's shell would from the project."""
         match = re.search(r"log: (\S+)", line)

@@ -47,7 +47,7 @@ def test_a_killed_service_is_reported_and_the_rest_keeps_running_until_ctrl_c(ma
 
     # `make run` on the same run folder does not start a second stack.
     status, out = make_run.make("run", timeout=60)
-    assert status != 0 and f"a stack is already running from {make_run.dir}" in out, out
+    assert status != 0 and f"a stack is already running from {make_run.shown(make_run.dir)} " in out, out
 
     started = [pid for name, pid in pids.items() if name not in ("relay-svc", "ws-edge-2")] + [relay, edge]
     make_run.session.stop(signal.SIGINT)  # Ctrl-C in its terminal

@@ -1,17 +1,27 @@
 # Parley: `make run` starts the whole local stack, `make test` runs the whole suite.
-.PHONY: run test build setup clean
+.PHONY: run run-without restart test build setup clean
 
 run:
 	@scripts/run.sh
 
+# Working on one service (SVC: relay-svc, presence-svc, offline-svc, ws-edge-1, ws-edge-2):
+# `make run-without SVC=relay-svc` starts all but that one and prints the command that starts it
+# by hand; `make restart SVC=relay-svc` restarts it in the stack `make run` runs in another terminal.
+run-without:
+	@scripts/run.sh --without "$(SVC)"
+
+restart:
+	@scripts/run.sh restart "$(SVC)"
+
 test:
 	@scripts/test.sh
 
-build: setup
-	swift build
+build:
+	@scripts/setup.sh run
+	@bash -c 'source scripts/lib.sh && swift_build'
 
 setup:
-	@scripts/setup.sh
+	@scripts/setup.sh test
 
 clean:
 	rm -rf .build .parley

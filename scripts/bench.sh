@@ -46,7 +46,7 @@ STATE="$ROOT/.parley/bench"
 PY="$ROOT/.venv/bin/python"
 BENCH="$PY $ROOT/bench/parley_bench.py"
 
-scripts/setup.sh
+scripts/setup.sh run
 stamp=".venv/.bench-$(md5sum bench/requirements.txt | cut -c1-12)"
 if [ ! -f "$stamp" ]; then
   echo "bench: installing bench/requirements.txt into .venv"

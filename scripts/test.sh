@@ -4,7 +4,7 @@
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
-scripts/setup.sh
+scripts/setup.sh test
 
 STATE="$ROOT/.parley/test"
 rm -rf "$STATE"; mkdir -p "$STATE"
@@ -17,11 +17,11 @@ export PARLEY_TEST_REDIS_URL="redis://127.0.0.1:$redis_port"
 export PARLEY_TEST_KAFKA_BROKERS="127.0.0.1:$kafka_port"
 echo "test: redis-server on $redis_port, tansu on $kafka_port, logs in $STATE"
 
-swift build --build-tests
+swift_build --build-tests
 swift test --skip-build "$@"
 
 # End to end: the executables as real processes (and the web client in headless Chromium).
-export PARLEY_BIN_DIR=$(swift build --show-bin-path)
+export PARLEY_BIN_DIR=$(swift_build --show-bin-path)
 export PARLEY_E2E_STATE="$STATE"
 export PARLEY_E2E_ARTIFACTS="$ROOT/test-artifacts"
 .venv/bin/python -m pytest -q -p no:cacheprovider tests

@@ -21,7 +21,8 @@ swift_build --build-tests
 swift test --skip-build "$@"
 
 # End to end: the executables as real processes (and the web client in headless Chromium).
-export PARLEY_BIN_DIR=$(swift_build --show-bin-path)
+PARLEY_BIN_DIR=$(swift_build --show-bin-path)  # assigned apart from export, so a failure stops the script
+export PARLEY_BIN_DIR
 export PARLEY_E2E_STATE="$STATE"
 export PARLEY_E2E_ARTIFACTS="$ROOT/test-artifacts"
 .venv/bin/python -m pytest -q -p no:cacheprovider tests

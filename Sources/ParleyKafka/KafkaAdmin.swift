@@ -52,18 +52,13 @@ public final class KafkaAdmin: Sendable, Service {
     /// Fails pending operations and destroys the handle; later calls throw
     /// ``KafkaError/Code/shutDown``. Idempotent.
     public func shutdown() async {
-        client.requestStop()
-        await client.untilClosed()
+        await client.close()
     }
 
     /// Runs until graceful shutdown or cancellation, then shuts the admin client down; returns
     /// once it is closed.
     public func run() async {
-        await withTaskCancellationOrGracefulShutdownHandler {
-            await client.untilClosed()
-        } onCancelOrGracefulShutdown: { [client] in
-            client.requestStop()
-        }
+        await client.runUntilClosed()
     }
 
     private func submit(_ job: AdminJob) async throws {

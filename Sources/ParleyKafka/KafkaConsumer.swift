@@ -174,19 +174,14 @@ public final class KafkaConsumer: Sendable, AsyncSequence, Service {
     /// Leaves the group (`rd_kafka_consumer_close`, bounded by the session timeout + 5 s),
     /// destroys the handle and ends the sequence. Idempotent; concurrent calls all wait.
     public func shutdown() async {
-        client.requestStop()
-        await client.untilClosed()
+        await client.close()
     }
 
     /// Runs until graceful shutdown or cancellation, then shuts the consumer down (see
     /// ``shutdown()``); returns once it is closed. The consumer works without it: `run()` only
     /// ties its end to a `ServiceGroup` or a parent task.
     public func run() async {
-        await withTaskCancellationOrGracefulShutdownHandler {
-            await client.untilClosed()
-        } onCancelOrGracefulShutdown: { [client] in
-            client.requestStop()
-        }
+        await client.runUntilClosed()
     }
 
     /// Iterates records one at a time (``nextBatch(maxCount:)`` with a count of 1).

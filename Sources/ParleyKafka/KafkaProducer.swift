@@ -85,11 +85,7 @@ public final class KafkaProducer: Sendable, Service {
     /// at most ``KafkaConfiguration/messageTimeout`` (by then librdkafka has acknowledged or
     /// failed every record); returns once it is closed.
     public func run() async {
-        await withTaskCancellationOrGracefulShutdownHandler {
-            await client.untilClosed()
-        } onCancelOrGracefulShutdown: { [self] in
-            stop(flushingFor: configuration.messageTimeout)
-        }
+        await client.runUntilClosed { [self] in stop(flushingFor: configuration.messageTimeout) }
     }
 
     private func stop(flushingFor timeout: Duration) {

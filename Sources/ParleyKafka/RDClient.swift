@@ -1,5 +1,6 @@
 import CRDKafka
 import Foundation
+import ServiceLifecycle
 import Synchronization
 
 /// A librdkafka pointer (`rd_kafka_t *` or `rd_kafka_queue_t *`) held by ``RDClient``.
@@ -135,6 +136,22 @@ final class RDClient: Sendable {
     /// Waits until the thread has closed the client and destroyed the handle.
     func untilClosed() async {
         try? await closed.value()
+    }
+
+    /// Asks the thread to close the client and waits until it has.
+    func close() async {
+        requestStop()
+        await untilClosed()
+    }
+
+    /// The clients' `Service.run()`: waits until the client is closed, and on graceful shutdown
+    /// or cancellation calls `stop` (by default a plain stop request).
+    func runUntilClosed(stop: (@Sendable () -> Void)? = nil) async {
+        await withTaskCancellationOrGracefulShutdownHandler {
+            await untilClosed()
+        } onCancelOrGracefulShutdown: { [self] in
+            if let stop { stop() } else { requestStop() }
+        }
     }
 
     private func run(_ worker: any RDWorker) {

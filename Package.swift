@@ -52,7 +52,7 @@ let package = Package(
             swiftSettings: strict),
 
         // The wire: client frames, Kafka envelopes, topic names, validation limits.
-        .target(name: "ParleyProtocol", path: "Sources/Protocol", swiftSettings: strict),
+        .target(name: "ParleyProtocol", swiftSettings: strict),
 
         // What the four executables share: settings, lifecycle, logging, metrics, health.
         .target(

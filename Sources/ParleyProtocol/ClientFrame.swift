@@ -1,115 +1,149 @@
-/// A frame a client sends to ws-edge, validated against ``ProtocolLimits``.
+/// A frame a client sends to ws-edge: `{"type":"<case>", <the body's fields>}`, read and then
+/// validated against ``ProtocolLimits`` by the body's ``WireTable``. A new frame is a body
+/// type with its table, a case here and its entry in `types`.
 public enum ClientFrame: Sendable, Equatable {
     /// `{"type":"send","id":"<client id>","to":"bob","body":"hi"}`
-    case send(id: String, to: String, body: String)
+    case send(Send)
     /// `{"type":"ack","msgs":["<msg id>",…]}`
-    case ack(msgs: [String])
+    case ack(Ack)
     /// `{"type":"ping"}`
     case ping
     /// `{"type":"watch","users":["bob",…]}`: replaces the session's presence watch list.
-    case watch(users: [String])
+    case watch(Watch)
 
-    /// Every field any frame has, each nil when absent or of the wrong type, so a frame is
-    /// parsed once whatever its type.
-    private struct Fields: JSONReadable {
-        var type: String?
-        var id: String?
-        var to: String?
-        var body: String?
-        var msgs: [String]?
-        var users: [String]?
+    public struct Send: Sendable, Equatable {
+        /// The client's id for this send (retries reuse it; `sent` and `receipt` carry it).
+        public var id: String
+        public var to: String
+        public var body: String
 
-        init(json reader: inout JSONReader) throws(JSONReader.Failure) {
-            try reader.readObject { (r: inout JSONReader, key: JSONReader.Key) throws(JSONReader.Failure) in
-                if key == "type" { type = try r.readIfString() }
-                else if key == "id" { id = try r.readIfString() }
-                else if key == "to" { to = try r.readIfString() }
-                else if key == "body" { body = try r.readIfString() }
-                else if key == "msgs" { msgs = try r.readIfStringArray() }
-                else if key == "users" { users = try r.readIfStringArray() }
-                else { try r.skipValue() }
-            }
+        public init(id: String, to: String, body: String) {
+            self.id = id
+            self.to = to
+            self.body = body
         }
     }
 
-    /// Decodes and validates one text frame. Unknown fields are ignored.
+    public struct Ack: Sendable, Equatable {
+        public var msgs: [String]
+
+        public init(msgs: [String]) { self.msgs = msgs }
+    }
+
+    public struct Watch: Sendable, Equatable {
+        public var users: [String]
+
+        public init(users: [String]) { self.users = users }
+    }
+
+    /// Decodes and validates one text frame. Unknown fields are ignored. A frame that is not
+    /// JSON is a `bad_request`; then, in this order, a missing or unknown `type`, a missing or
+    /// mistyped field, a duplicate key, and the first field (in table order) that breaks its
+    /// rule. Errors about a frame with a client `id` carry it (unless the id is what is wrong).
     public static func decode(_ text: some Collection<UInt8>, limits: ProtocolLimits) throws(ProtocolError) -> ClientFrame {
         guard text.count <= limits.maxFrameBytes else {
             throw ProtocolError(.tooLarge, "frame is larger than \(limits.maxFrameBytes) bytes")
         }
-        guard let frame = try? JSONCoding.read(Fields.self, from: text) else {
+        var frame: Result<ClientFrame, ProtocolError>?
+        do {
+            try JSONReader.document(text) { (reader: inout JSONReader) throws(WireError) in frame = try read(&reader, limits) }
+        } catch {
             throw ProtocolError(.badRequest, "frame is not a JSON object")
         }
-        guard let type = frame.type else {
-            throw ProtocolError(.badRequest, "frame has no string \"type\"", clientID: frame.id)
+        return try frame!.get()  // a document without a syntax error was read
+    }
+
+    /// A frame type: its `"type"` and how its body is read and validated.
+    private struct FrameType: Sendable {
+        let name: StaticString
+        let read: @Sendable (inout WireFields) -> ClientFrame?
+
+        init<Body: WireObject>(_ name: StaticString, _ wrap: @escaping @Sendable (Body) -> ClientFrame) {
+            self.name = name
+            read = { fields in
+                guard var body = fields.readObject(Body.wire, type: name), fields.deferred == nil else { return nil }
+                fields.validate(Body.wire, &body)
+                return fields.invalid == nil ? wrap(body) : nil
+            }
         }
-        switch type {
-        case "send":
-            guard let id = frame.id, let to = frame.to, let body = frame.body else {
-                throw ProtocolError(.badRequest, "send needs string fields id, to and body", clientID: frame.id)
+    }
+
+    private static let types: [FrameType] = [
+        FrameType("send", ClientFrame.send),
+        FrameType("ack", ClientFrame.ack),
+        FrameType("ping") { (_: NoFields) in .ping },
+        FrameType("watch", ClientFrame.watch),
+    ]
+
+    /// Looks for `"type"` (and a string `"id"` before it, for errors); a known type reads the
+    /// whole object again with its body's table. Only syntax errors throw.
+    private static func read(_ reader: inout JSONReader, _ limits: ProtocolLimits) throws(WireError) -> Result<ClientFrame, ProtocolError> {
+        let start = reader.mark
+        var id: String?
+        var unknownType: String?
+        var typeSeen = false
+        try reader.enter(UInt8(ascii: "{"))
+        var first = true
+        while try reader.hasNext(UInt8(ascii: "}"), first: first) {
+            first = false
+            let key = try reader.readKey()
+            if key == "type", !typeSeen, reader.peek() == UInt8(ascii: "\"") {
+                typeSeen = true
+                let name = try reader.readStringKey()
+                if let type = types.first(where: { name == $0.name }) {
+                    reader.reset(to: start)
+                    return try read(type, &reader, limits)
+                }
+                unknownType = name.string
+            } else if key == "id", id == nil, reader.peek() == UInt8(ascii: "\"") {
+                id = try reader.readString()
+            } else {
+                try reader.skipValue()
             }
-            guard !id.isEmpty, id.utf8.count <= limits.maxClientIDBytes else {
-                throw ProtocolError(.badRequest, "id must be 1-\(limits.maxClientIDBytes) bytes", clientID: nil)
-            }
-            guard UserID.isValid(to) else {
-                throw ProtocolError(.invalidRecipient, "to must be 1-64 characters of A-Z a-z 0-9 _ . -", clientID: id)
-            }
-            guard !body.isEmpty else {
-                throw ProtocolError(.badRequest, "body must not be empty", clientID: id)
-            }
-            guard body.utf8.count <= limits.maxBodyBytes else {
-                throw ProtocolError(.tooLarge, "body is larger than \(limits.maxBodyBytes) bytes", clientID: id)
-            }
-            return .send(id: id, to: to, body: body)
-        case "ack":
-            guard let msgs = frame.msgs else {
-                throw ProtocolError(.badRequest, "ack needs msgs, an array of message ids")
-            }
-            guard !msgs.isEmpty, msgs.count <= limits.maxAckMessages else {
-                throw ProtocolError(.badRequest, "ack takes 1-\(limits.maxAckMessages) message ids")
-            }
-            guard msgs.allSatisfy(MessageID.isValid) else {
-                throw ProtocolError(.badRequest, "ack has a malformed message id")
-            }
-            return .ack(msgs: msgs)
-        case "ping":
-            return .ping
-        case "watch":
-            guard let users = frame.users else {
-                throw ProtocolError(.badRequest, "watch needs users, an array of user ids")
-            }
-            guard users.count <= limits.maxWatchUsers else {
-                throw ProtocolError(.tooLarge, "watch takes at most \(limits.maxWatchUsers) users")
-            }
-            guard users.allSatisfy(UserID.isValid) else {
-                throw ProtocolError(.invalidRecipient, "watch has an invalid user id")
-            }
-            return .watch(users: users)
-        default:
-            throw ProtocolError(.unknownType, "unknown type \(String(type.prefix(32)).debugDescription)", clientID: frame.id)
+        }
+        if let unknownType {
+            return .failure(ProtocolError(.unknownType, "unknown type \(String(unknownType.prefix(32)).debugDescription)", clientID: id))
+        }
+        return .failure(ProtocolError(.badRequest, "frame has no string \"type\"", clientID: id))
+    }
+
+    private static func read(_ type: FrameType, _ reader: inout JSONReader,
+                             _ limits: ProtocolLimits) throws(WireError) -> Result<ClientFrame, ProtocolError> {
+        var fields = WireFields(reading: reader, lenient: true, limits: limits)
+        let frame = type.read(&fields)
+        reader = fields.reader
+        if let failure = fields.failure { throw failure }
+        if let frame { return .success(frame) }
+        if let deferred = fields.deferred {
+            return .failure(ProtocolError(.badRequest, "\(type.name): \(deferred.message)", clientID: fields.clientID))
+        }
+        let invalid = fields.invalid ?? ProtocolError(.badRequest, "invalid \(type.name)")
+        return .failure(ProtocolError(invalid.code, invalid.message, clientID: fields.clientID))
+    }
+}
+
+extension ClientFrame.Send: WireObject {
+    public static var wire: WireTable<Self> {
+        WireTable(Self(id: "", to: "", body: "")) { s, f in
+            f.field("id", &s.id, .clientID)
+            f.field("to", &s.to, .recipient)
+            f.field("body", &s.body, .body)
         }
     }
 }
 
-/// The original tutorial's frame on `GET /read`: `{"user":"<recipient>","msg":"<text>"}`.
-public struct SeedFrame: Sendable, Equatable, Decodable {
-    public let user: String
-    public let msg: String
-
-    public init(user: String, msg: String) {
-        self.user = user
-        self.msg = msg
+extension ClientFrame.Ack: WireObject {
+    public static var wire: WireTable<Self> {
+        WireTable(Self(msgs: [])) { a, f in
+            f.field("msgs", &a.msgs, .messageIDs)
+        }
     }
+}
 
-    public static func decode(_ text: some Collection<UInt8>, limits: ProtocolLimits) throws(ProtocolError) -> SeedFrame {
-        guard text.count <= limits.maxFrameBytes else { throw ProtocolError(.tooLarge, "frame too large") }
-        guard let frame = try? JSONCoding.decode(SeedFrame.self, from: text) else {
-            throw ProtocolError(.badRequest, "expected {\"user\":\"<recipient>\",\"msg\":\"<text>\"}")
+extension ClientFrame.Watch: WireObject {
+    public static var wire: WireTable<Self> {
+        WireTable(Self(users: [])) { w, f in
+            f.field("users", &w.users, .watchedUsers)
         }
-        guard UserID.isValid(frame.user) else { throw ProtocolError(.invalidRecipient, "invalid user") }
-        guard !frame.msg.isEmpty, frame.msg.utf8.count <= limits.maxBodyBytes else {
-            throw ProtocolError(.tooLarge, "msg must be 1-\(limits.maxBodyBytes) bytes")
-        }
-        return frame
     }
 }

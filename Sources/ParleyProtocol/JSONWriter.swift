@@ -1,89 +1,76 @@
-/// A small JSON object writer for the hot path: server frames are written field by field
-/// instead of through JSONEncoder.
+/// Appends JSON to a byte array: keys, strings (escaped as JSONEncoder escapes them, without
+/// escaping `/`), integers and literals. Runs of bytes that need no escape are copied at once.
 struct JSONWriter {
-    private(set) var bytes: [UInt8] = [UInt8(ascii: "{")]
-    private var first = true
+    private(set) var bytes: [UInt8] = []
 
-    init(capacity: Int = 128) { bytes.reserveCapacity(capacity) }
+    /// A writer that has not allocated yet.
+    init() {}
 
-    mutating func field(_ key: StaticString, _ value: String) {
-        writeKey(key)
-        string(value)
+    init(capacity: Int) { bytes.reserveCapacity(capacity) }
+
+    mutating func byte(_ byte: UInt8) { bytes.append(byte) }
+
+    mutating func literal(_ text: StaticString) {
+        text.withUTF8Buffer { bytes.append(contentsOf: $0) }
     }
 
-    mutating func field(_ key: StaticString, _ value: String?) {
-        guard let value else { return }
-        field(key, value)
-    }
-
-    mutating func field(_ key: StaticString, _ value: UInt64) {
-        writeKey(key)
-        bytes.append(contentsOf: String(value).utf8)
-    }
-
-    mutating func field(_ key: StaticString, _ value: Int) {
-        writeKey(key)
-        bytes.append(contentsOf: String(value).utf8)
-    }
-
-    /// A field whose value is JSON written elsewhere.
-    mutating func field(_ key: StaticString, json: [UInt8]) {
-        writeKey(key)
-        bytes.append(contentsOf: json)
-    }
-
-    /// An array field of strings.
-    mutating func field(_ key: StaticString, strings: [String]) {
-        writeKey(key)
-        bytes.append(UInt8(ascii: "["))
-        for (index, value) in strings.enumerated() {
-            if index > 0 { bytes.append(UInt8(ascii: ",")) }
-            string(value)
-        }
-        bytes.append(UInt8(ascii: "]"))
-    }
-
-    /// An array field of values written by `write`.
-    mutating func field<T>(_ key: StaticString, array: [T], _ write: (T) -> [UInt8]) {
-        writeKey(key)
-        bytes.append(UInt8(ascii: "["))
-        for (index, value) in array.enumerated() {
-            if index > 0 { bytes.append(UInt8(ascii: ",")) }
-            bytes.append(contentsOf: write(value))
-        }
-        bytes.append(UInt8(ascii: "]"))
-    }
-
-    mutating func finish() -> [UInt8] {
-        bytes.append(UInt8(ascii: "}"))
-        return bytes
-    }
-
-    private mutating func writeKey(_ key: StaticString) {
+    /// `"key":`, after a comma unless it is the object's first key.
+    mutating func key(_ key: StaticString, first: Bool) {
         if !first { bytes.append(UInt8(ascii: ",")) }
-        first = false
         bytes.append(UInt8(ascii: "\""))
-        key.withUTF8Buffer { bytes.append(contentsOf: $0) }
-        bytes.append(contentsOf: "\":".utf8)
+        literal(key)
+        bytes.append(UInt8(ascii: "\""))
+        bytes.append(UInt8(ascii: ":"))
     }
 
-    private mutating func string(_ value: String) {
+    mutating func string(_ value: String) {
+        var value = value
+        value.withUTF8 { string($0) }
+    }
+
+    mutating func string(_ utf8: UnsafeBufferPointer<UInt8>) {
         bytes.append(UInt8(ascii: "\""))
-        for byte in value.utf8 {
+        var run = 0
+        for i in 0..<utf8.count {
+            let byte = utf8[i]
+            guard byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") else { continue }
+            bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[run..<i]))
+            run = i + 1
             switch byte {
-            case UInt8(ascii: "\""): bytes.append(contentsOf: "\\\"".utf8)
-            case UInt8(ascii: "\\"): bytes.append(contentsOf: "\\\\".utf8)
-            case 0x0A: bytes.append(contentsOf: "\\n".utf8)
-            case 0x0D: bytes.append(contentsOf: "\\r".utf8)
-            case 0x09: bytes.append(contentsOf: "\\t".utf8)
-            case 0..<0x20:
-                let hex = Array("0123456789abcdef".utf8)
-                bytes.append(contentsOf: "\\u00".utf8)
-                bytes.append(hex[Int(byte >> 4)])
-                bytes.append(hex[Int(byte & 0xF)])
-            default: bytes.append(byte)
+            case UInt8(ascii: "\""): literal("\\\"")
+            case UInt8(ascii: "\\"): literal("\\\\")
+            case 0x0A: literal("\\n")
+            case 0x0D: literal("\\r")
+            case 0x09: literal("\\t")
+            default:
+                literal("\\u00")
+                bytes.append(Self.hexDigit(byte >> 4))
+                bytes.append(Self.hexDigit(byte & 0xF))
             }
         }
+        bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[run...]))
         bytes.append(UInt8(ascii: "\""))
+    }
+
+    mutating func integer(_ value: Int) {
+        if value < 0 { bytes.append(UInt8(ascii: "-")) }
+        integer(UInt64(value.magnitude))
+    }
+
+    mutating func integer(_ value: UInt64) {
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { digits in
+            var value = value
+            var start = digits.count
+            repeat {
+                start -= 1
+                digits[start] = UInt8(ascii: "0") + UInt8(truncatingIfNeeded: value % 10)
+                value /= 10
+            } while value > 0
+            bytes.append(contentsOf: UnsafeBufferPointer(rebasing: digits[start...]))
+        }
+    }
+
+    private static func hexDigit(_ value: UInt8) -> UInt8 {
+        value < 10 ? UInt8(ascii: "0") + value : UInt8(ascii: "a") + value - 10
     }
 }

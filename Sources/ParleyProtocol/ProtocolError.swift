@@ -1,5 +1,5 @@
 /// The `code` of an `error` frame.
-public enum ErrorCode: String, Codable, Sendable, CaseIterable {
+public enum ErrorCode: String, Sendable, CaseIterable, WireEnum {
     case badRequest = "bad_request"
     case tooLarge = "too_large"
     case unknownType = "unknown_type"
@@ -8,12 +8,12 @@ public enum ErrorCode: String, Codable, Sendable, CaseIterable {
     case unavailable = "unavailable"
 }
 
-/// Why a client frame was refused; becomes an `error` frame for that client.
+/// Why a client frame was refused; its wire form is the `error` frame for that client.
 public struct ProtocolError: Error, Sendable, Equatable, CustomStringConvertible {
-    public let code: ErrorCode
-    public let message: String
-    /// The client `id` of the refused `send`, when it could be read.
-    public let clientID: String?
+    public var code: ErrorCode
+    public var message: String
+    /// The client `id` of the refused frame, when it could be read (`id` on the wire).
+    public var clientID: String?
 
     public init(_ code: ErrorCode, _ message: String, clientID: String? = nil) {
         self.code = code
@@ -24,5 +24,15 @@ public struct ProtocolError: Error, Sendable, Equatable, CustomStringConvertible
     public var description: String { "\(code.rawValue): \(message)" }
 
     /// The `error` frame for this failure.
-    public var frame: ServerFrame { .error(code: code, message: message, id: clientID) }
+    public var frame: ServerFrame { .error(self) }
+}
+
+extension ProtocolError: WireObject {
+    public static var wire: WireTable<ProtocolError> {
+        WireTable(ProtocolError(.badRequest, "")) { e, f in
+            f.field("code", &e.code)
+            f.field("message", &e.message)
+            f.field("id", &e.clientID)
+        }
+    }
 }

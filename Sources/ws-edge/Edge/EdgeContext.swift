@@ -32,7 +32,7 @@ final class EdgeContext: Sendable {
     func beginShutdown() { shuttingDown.store(true, ordering: .relaxed) }
 
     /// Produces an envelope (through the ordered publisher).
-    func publish<T: Encodable>(_ envelope: T, key: String, topic: String, completion: EdgePublisher.Completion? = nil) {
+    func publish<T: WireObject>(_ envelope: T, key: String, topic: String, completion: EdgePublisher.Completion? = nil) {
         publisher.publish(KafkaOutgoingRecord(topic: topic, key: Array(key.utf8), value: Envelope.encode(envelope)),
                           completion: completion)
     }

@@ -21,14 +21,15 @@ struct FrameHandler: Sendable {
             return
         }
         switch frame {
-        case .send(let id, let to, let body):
-            send(clientID: id, to: to, body: body, session: session, logger: logger)
-        case .ack(let msgs):
-            let acked = session.acked(msgs)
+        case .send(let frame):
+            send(clientID: frame.id, to: frame.to, body: frame.body, session: session, logger: logger)
+        case .ack(let frame):
+            let acked = session.acked(frame.msgs)
             edge.publishAck(AckEnvelope(user: session.user, acks: acked))
         case .ping:
             session.enqueue(.frame(.pong))
-        case .watch(let users):
+        case .watch(let frame):
+            let users = frame.users
             let wanted = Set(users)
             edge.hub.watch(session, users: wanted)
             if !wanted.isEmpty {
@@ -47,11 +48,11 @@ struct FrameHandler: Sendable {
         edge.publish(envelope, key: to, topic: edge.topics.inbound) { result in
             switch result {
             case .success:
-                session.enqueue(.frame(.sent(id: clientID, msg: msg, ts: message.ts)))
+                session.enqueue(.frame(.sent(.init(id: clientID, msg: msg, ts: message.ts))))
             case .failure(let error):
                 edge.metrics.rejected(.unavailable)
                 logger.warning("send not accepted by the broker", metadata: ["parley.msg": "\(msg)", "parley.error": "\(error)"])
-                session.enqueue(.frame(.error(code: .unavailable, message: "message not accepted, retry", id: clientID)))
+                session.enqueue(.frame(.error(ProtocolError(.unavailable, "message not accepted, retry", clientID: clientID))))
             }
         }
     }

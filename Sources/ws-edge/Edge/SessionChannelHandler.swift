@@ -41,7 +41,7 @@ final class SessionChannelHandler: ChannelInboundHandler {
         }
         self.session = session
         if !raw {
-            session.enqueue(.frame(.welcome(user: user, session: session.id, edge: edge.id)))
+            session.enqueue(.frame(.welcome(.init(user: user, session: session.id, edge: edge.id))))
         }
         edge.publishPresence(.connect, user: user, session: session.id)
         logger.debug("session opened")
@@ -60,14 +60,14 @@ final class SessionChannelHandler: ChannelInboundHandler {
                 if strikes > edge.configuration.sendBurst {
                     session.close(.flood)
                 } else {
-                    session.enqueue(.frame(.error(code: .rateLimited, message: "slow down", id: nil)))
+                    session.enqueue(.frame(.error(.init(.rateLimited, "slow down"))))
                 }
                 return
             }
             strikes = max(0, strikes - 1)  // a client that keeps pushing past the rate still adds up
             if frame.opcode == .binary {
                 edge.metrics.rejected(.badRequest)
-                session.enqueue(.frame(.error(code: .badRequest, message: "binary frames are not supported", id: nil)))
+                session.enqueue(.frame(.error(.init(.badRequest, "binary frames are not supported"))))
                 return
             }
             let text = frame.unmaskedData

@@ -76,10 +76,10 @@ final class SessionHub: Sendable {
                 continue
             }
             for receipt in envelope.receipts {
-                session.enqueue(.frame(.receipt(msg: receipt.msg, by: receipt.by, id: receipt.id)))
+                session.enqueue(.frame(.receipt(.init(msg: receipt.msg, by: receipt.by, id: receipt.id))))
             }
             for status in envelope.presence {
-                session.enqueue(.frame(.presence(user: status.user, status: status.status)))
+                session.enqueue(.frame(.presence(status)))
             }
         }
         return rawDelivered
@@ -88,7 +88,7 @@ final class SessionHub: Sendable {
     /// Tells every session watching `user` its new status.
     func presenceChanged(user: String, status: PresenceStatus.Status) {
         let targets = state.withLock { state in (state.watchers[user] ?? []).compactMap { state.sessions[$0] } }
-        for session in targets { session.enqueue(.frame(.presence(user: user, status: status))) }
+        for session in targets { session.enqueue(.frame(.presence(PresenceStatus(user: user, status: status)))) }
     }
 
     /// Every session, e.g. to close them all at shutdown.

@@ -1,0 +1,20 @@
+/// The ids Parley takes from outside (users, edges, and devices in v2): 1–64 characters of
+/// `[A-Za-z0-9_.-]`, safe inside Redis keys, topic names and log lines.
+public enum Identifier {
+    public static let maxLength = 64
+
+    /// Whether `id` is 1–64 characters of `[A-Za-z0-9_.-]`.
+    public static func isValid(_ id: String) -> Bool {
+        let utf8 = id.utf8
+        guard !utf8.isEmpty, utf8.count <= maxLength else { return false }
+        return utf8.allSatisfy { byte in
+            switch byte {
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+                UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "_"), UInt8(ascii: "."), UInt8(ascii: "-"):
+                true
+            default:
+                false
+            }
+        }
+    }
+}

@@ -35,6 +35,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
         .package(url: "https://github.com/apple/swift-nio-extras.git", from: "1.35.2"),
+        // Tests only: property-based differential tests of the wire reader.
+        .package(url: "https://github.com/x-sheep/swift-property-based.git", from: "2.0.1"),
     ],
     targets: [
         // C libraries from Debian's -dev packages.
@@ -108,7 +110,10 @@ let package = Package(
             swiftSettings: strict, linkerSettings: rpath),
         .testTarget(
             name: "ParleyRedisTests", dependencies: ["ParleyRedis", "ParleyTestSupport"], swiftSettings: strict),
-        .testTarget(name: "ProtocolTests", dependencies: ["ParleyProtocol"], swiftSettings: strict),
+        .testTarget(
+            name: "ProtocolTests",
+            dependencies: ["ParleyProtocol", .product(name: "PropertyBased", package: "swift-property-based")],
+            swiftSettings: strict),
         .testTarget(
             name: "ServiceKitTests", dependencies: ["ParleyServiceKit", "ParleyTestSupport"],
             swiftSettings: strict, linkerSettings: rpath),

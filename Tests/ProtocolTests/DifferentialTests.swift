@@ -19,9 +19,9 @@ struct DifferentialTests {
     @Test func inboundEnvelopes() async { await check(WireGen.inbound, count: 600) }
     @Test func inboxBatches() async { await check(WireGen.inboxBatch, count: 400) }
     @Test func deliverEnvelopes() async { await check(WireGen.deliver, count: 600) }
-    @Test func ackEnvelopes() async { await check(WireGen.ack, count: 300) }
-    @Test func presenceEvents() async { await check(WireGen.presenceEvent, count: 300) }
-    @Test func presenceChanges() async { await check(WireGen.presenceChange, count: 300) }
+    @Test func ackEnvelopes() async { await check(WireGen.ack, count: 500) }
+    @Test func presenceEvents() async { await check(WireGen.presenceEvent, count: 500) }
+    @Test func presenceChanges() async { await check(WireGen.presenceChange, count: 500) }
 
     func check<T: WireObject & Equatable, Shrinks>(_ values: Generator<T, Shrinks>, count: Int,
                                                    sourceLocation: SourceLocation = #_sourceLocation) async {

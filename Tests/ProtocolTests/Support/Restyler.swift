@@ -11,7 +11,7 @@ struct Restyler {
     init(seed: UInt64) { random = SplitMix(seed: seed) }
 
     mutating func write(_ tree: JSONTree) -> [UInt8] {
-        var out: [UInt8] = chance(0.01) ? [0xEF, 0xBB, 0xBF] : []
+        var out: [UInt8] = chance(0.02) ? [0xEF, 0xBB, 0xBF] : []
         space(&out)
         value(tree, &out, depth: 1)
         space(&out)
@@ -33,7 +33,7 @@ struct Restyler {
                 value(item, &out, depth: depth + 1)
                 space(&out)
             }
-            if !items.isEmpty, chance(0.02) { out.append(UInt8(ascii: ",")) }
+            if !items.isEmpty, chance(0.04) { out.append(UInt8(ascii: ",")) }
             out.append(UInt8(ascii: "]"))
         case .object(let members):
             out.append(UInt8(ascii: "{"))
@@ -47,7 +47,7 @@ struct Restyler {
                 value(member.value, &out, depth: depth + 1)
                 space(&out)
             }
-            if !members.isEmpty, chance(0.02) { out.append(UInt8(ascii: ",")) }
+            if !members.isEmpty, chance(0.04) { out.append(UInt8(ascii: ",")) }
             out.append(UInt8(ascii: "}"))
         }
     }
@@ -112,7 +112,7 @@ struct Restyler {
 
     /// Any JSON value, a few levels deep.
     mutating func randomValue(depth: Int) -> JSONTree {
-        if chance(0.05) { return .raw(Self.broken[random.next(upTo: Self.broken.count)]) }
+        if chance(0.1) { return .raw(Self.broken[random.next(upTo: Self.broken.count)]) }
         let kinds = depth > 6 ? 5 : 7
         switch random.next(upTo: kinds) {
         case 0: return .null

@@ -100,6 +100,12 @@ let package = Package(
             name: "offline-svc", dependencies: ["Offline"], path: "Sources/offline-svc/Main",
             swiftSettings: strict, linkerSettings: rpath),
 
+        // libFuzzer target over the protocol's readers: `make fuzz` builds it with
+        // --sanitize fuzzer,address (scripts/fuzz.sh); a plain build replays saved inputs.
+        .executableTarget(
+            name: "ProtocolFuzz", dependencies: ["ParleyProtocol"], path: "Fuzz/ProtocolFuzz",
+            exclude: ["corpus", "wire.dict"], swiftSettings: strict),
+
         // Tests. ParleyTestSupport starts real redis-server and Tansu processes for them.
         .target(
             name: "ParleyTestSupport",

@@ -55,8 +55,8 @@ public struct WireFields {
     /// reading goes on, so a syntax error later in the frame still wins.
     let lenient: Bool
     let limits: ProtocolLimits
-    var failure: WireError?
-    var deferred: WireError?
+    private(set) var failure: WireError?
+    private(set) var deferred: WireError?
     /// The first rule a field broke (validate pass).
     private(set) var invalid: ProtocolError?
     /// The frame's client id as read, for the errors about that frame.

@@ -34,3 +34,8 @@ bench:
 
 microbench:
 	@scripts/microbench.sh
+
+# `make fuzz` fuzzes the wire readers with libFuzzer + AddressSanitizer for FUZZ_SECONDS (60).
+.PHONY: fuzz
+fuzz:
+	@scripts/fuzz.sh

@@ -35,6 +35,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
         .package(url: "https://github.com/apple/swift-nio-extras.git", from: "1.35.2"),
+        // Tests only: property-based differential tests of the wire reader.
+        .package(url: "https://github.com/x-sheep/swift-property-based.git", from: "2.0.1"),
     ],
     targets: [
         // C libraries from Debian's -dev packages.
@@ -54,7 +56,7 @@ let package = Package(
             swiftSettings: strict),
 
         // The wire: client frames, Kafka envelopes, topic names, validation limits.
-        .target(name: "ParleyProtocol", path: "Sources/Protocol", swiftSettings: strict),
+        .target(name: "ParleyProtocol", swiftSettings: strict),
 
         // Process plumbing every executable shares: settings, lifecycle, logging, metrics, health,
         // consumer loops and topic set-up. No chat domain, no Redis.
@@ -111,6 +113,12 @@ let package = Package(
             name: "offline-svc", dependencies: ["Offline"], path: "Sources/offline-svc/Main",
             swiftSettings: strict, linkerSettings: rpath),
 
+        // libFuzzer target over the protocol's readers: `make fuzz` builds it with
+        // --sanitize fuzzer,address (scripts/fuzz.sh); a plain build replays saved inputs.
+        .executableTarget(
+            name: "ProtocolFuzz", dependencies: ["ParleyProtocol"], path: "Fuzz/ProtocolFuzz",
+            exclude: ["corpus", "wire.dict"], swiftSettings: strict),
+
         // Tests. ParleyTestSupport starts real redis-server and Tansu processes for them.
         .target(
             name: "ParleyTestSupport",
@@ -123,7 +131,10 @@ let package = Package(
             swiftSettings: strict, linkerSettings: rpath),
         .testTarget(
             name: "ParleyRedisTests", dependencies: ["ParleyRedis", "ParleyTestSupport"], swiftSettings: strict),
-        .testTarget(name: "ProtocolTests", dependencies: ["ParleyProtocol"], swiftSettings: strict),
+        .testTarget(
+            name: "ProtocolTests",
+            dependencies: ["ParleyProtocol", .product(name: "PropertyBased", package: "swift-property-based")],
+            swiftSettings: strict),
         .testTarget(
             name: "ServiceKitTests", dependencies: ["ParleyServiceKit", "ParleyTestSupport"],
             swiftSettings: strict, linkerSettings: rpath),

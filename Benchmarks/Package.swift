@@ -22,4 +22,10 @@ let package = Package(
             path: "Benchmarks/ParleyHotPath",
             swiftSettings: [.swiftLanguageMode(.v6)],
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]),
+        // Instruction counts under callgrind (callgrind.sh); outside Benchmarks/ so the plugin skips it.
+        .executableTarget(
+            name: "ParleyWireCounts",
+            dependencies: [.product(name: "ParleyProtocol", package: "parley")],
+            path: "Tools/ParleyWireCounts",
+            swiftSettings: [.swiftLanguageMode(.v6)]),
     ])

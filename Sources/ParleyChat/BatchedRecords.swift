@@ -7,12 +7,12 @@ public enum BatchedRecords {
     public static let maxBytes = 256 * 1024
 
     /// Records of `items` for `topic` (no key: these topics need no per-key order).
-    public static func make<T: Encodable>(_ items: [T], topic: String) -> [KafkaOutgoingRecord] {
+    public static func make<T: WireObject>(_ items: [T], topic: String) -> [KafkaOutgoingRecord] {
         Envelope.encodeBatches(items, maxBytes: maxBytes).map { KafkaOutgoingRecord(topic: topic, key: nil, value: $0) }
     }
 
     /// The items of batched records, in order; malformed records are passed to `malformed`.
-    public static func decode<T: Codable & Sendable & Equatable>(
+    public static func decode<T: WireObject>(
         _ type: T.Type, _ records: [KafkaRecord], malformed: (KafkaRecord, any Error) -> Void
     ) -> [T] {
         records.flatMap { record -> [T] in

@@ -64,7 +64,7 @@ enum SettingParser {
         case .duration:
             return duration(text) == nil ? "expected a duration like 250ms, 15s, 5m or 2h" : nil
         case .identifier:
-            return UserID.isValid(text) ? nil : "expected 1-64 characters of A-Z a-z 0-9 _ . -"
+            return Identifier.isValid(text) ? nil : "expected 1-64 characters of A-Z a-z 0-9 _ . -"
         }
     }
 }

@@ -11,7 +11,7 @@ struct SessionTests {
     func queueAndFlush() throws {
         let s = try EmbeddedSession(user: "alice")
         #expect(s.session.queue(.frame(.pong)))
-        #expect(s.session.queue(.frame(.presence(user: "bob", status: .online))))
+        #expect(s.session.queue(.frame(.presence(PresenceStatus(user: "bob", status: .online)))))
         #expect(s.session.queue(.raw("plain text")))
         #expect(try s.written().isEmpty, "nothing leaves before the flush")
         #expect(s.session.hasWaiting)

@@ -19,16 +19,16 @@ struct ClientFrameTests {
     }
 
     @Test func decodesEveryType() throws {
-        #expect(try decode(#"{"type":"send","id":"c1","to":"bob","body":"hi"}"#) == .send(id: "c1", to: "bob", body: "hi"))
+        #expect(try decode(#"{"type":"send","id":"c1","to":"bob","body":"hi"}"#) == .send(.init(id: "c1", to: "bob", body: "hi")))
         let msg = MessageID.make()
-        #expect(try decode(#"{"type":"ack","msgs":["\#(msg)"]}"#) == .ack(msgs: [msg]))
+        #expect(try decode(#"{"type":"ack","msgs":["\#(msg)"]}"#) == .ack(.init(msgs: [msg])))
         #expect(try decode(#"{"type":"ping"}"#) == .ping)
-        #expect(try decode(#"{"type":"watch","users":["bob","carol"]}"#) == .watch(users: ["bob", "carol"]))
+        #expect(try decode(#"{"type":"watch","users":["bob","carol"]}"#) == .watch(.init(users: ["bob", "carol"])))
     }
 
     @Test func ignoresUnknownFields() throws {
         #expect(try decode(#"{"type":"send","id":"c1","to":"bob","body":"hi","extra":{"x":[1,2]},"v":9}"#)
-            == .send(id: "c1", to: "bob", body: "hi"))
+            == .send(.init(id: "c1", to: "bob", body: "hi")))
     }
 
     @Test func refusesMalformedFramesWithTheDocumentedCodes() {

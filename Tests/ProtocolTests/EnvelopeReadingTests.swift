@@ -13,7 +13,7 @@ struct EnvelopeReadingTests {
         try JSONDecoder().decode(type, from: Data(json.utf8))
     }
 
-    func parley<T: Decodable>(_ type: T.Type, _ json: String) throws -> T {
+    func parley<T: WireObject>(_ type: T.Type, _ json: String) throws -> T {
         try Envelope.decode(type, from: Array(json.utf8))
     }
 
@@ -22,7 +22,7 @@ struct EnvelopeReadingTests {
                                       receipts: [AckedMessageReceipt(msg: "m", by: "bob", id: nil)],
                                       presence: [PresenceStatus(user: "carol", status: .online)], resync: true)
         let encoder = JSONEncoder()
-        func check<T: Codable & Equatable>(_ value: T) throws {
+        func check<T: WireObject & Equatable>(_ value: T) throws {
             #expect(try Envelope.decode(T.self, from: Envelope.encode(value)) == value)
             #expect(try Envelope.decode(T.self, from: Array(encoder.encode(value))) == value)
         }

@@ -60,15 +60,15 @@ struct MessageIDTests {
     }
 }
 
-@Suite("User ids and topics")
-struct UserIDTests {
+@Suite("Identifiers and topics")
+struct IdentifierTests {
     @Test func acceptOnlyTheSafeAlphabet() {
-        #expect(UserID.isValid("alice"))
-        #expect(UserID.isValid("A.b-c_9"))
-        #expect(UserID.isValid(String(repeating: "x", count: 64)))
-        #expect(!UserID.isValid(""))
-        #expect(!UserID.isValid("a b"))
-        #expect(!UserID.isValid("{x}"))
+        #expect(Identifier.isValid("alice"))
+        #expect(Identifier.isValid("A.b-c_9"))
+        #expect(Identifier.isValid(String(repeating: "x", count: 64)))
+        #expect(!Identifier.isValid(""))
+        #expect(!Identifier.isValid("a b"))
+        #expect(!Identifier.isValid("{x}"))
     }
 
     @Test func topicsUseThePrefix() {
@@ -106,14 +106,14 @@ struct EnvelopeBatchTests {
     }
 }
 
-@Suite("Hand-written envelope JSON")
+@Suite("Envelope JSON")
 struct EnvelopeJSONTests {
     /// The JSON the Codable conformance would write, as a Foundation object for comparison.
     func codable<T: Encodable>(_ value: T) throws -> NSDictionary {
         try #require(JSONSerialization.jsonObject(with: JSONEncoder().encode(value)) as? NSDictionary)
     }
 
-    func written<T: Encodable>(_ value: T) throws -> NSDictionary {
+    func written<T: WireObject>(_ value: T) throws -> NSDictionary {
         try #require(JSONSerialization.jsonObject(with: Data(Envelope.encode(value))) as? NSDictionary)
     }
 

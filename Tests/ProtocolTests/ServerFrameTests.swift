@@ -9,18 +9,18 @@ struct ServerFrameTests {
     }
 
     @Test func encodesTheDocumentedFields() throws {
-        let welcome = try json(.welcome(user: "alice", session: "s1", edge: "e1"))
+        let welcome = try json(.welcome(.init(user: "alice", session: "s1", edge: "e1")))
         #expect(welcome["type"] as? String == "welcome")
         #expect(welcome["session"] as? String == "s1")
-        let sent = try json(.sent(id: "c1", msg: "m1", ts: 1_700_000_000_123))
+        let sent = try json(.sent(.init(id: "c1", msg: "m1", ts: 1_700_000_000_123)))
         #expect(sent["ts"] as? Int == 1_700_000_000_123)
-        let receipt = try json(.receipt(msg: "m1", by: "bob", id: nil))
+        let receipt = try json(.receipt(.init(msg: "m1", by: "bob", id: nil)))
         #expect(receipt["status"] as? String == "delivered")
         #expect(receipt["id"] == nil)
-        let error = try json(.error(code: .tooLarge, message: "big", id: "c2"))
+        let error = try json(.error(ProtocolError(.tooLarge, "big", clientID: "c2")))
         #expect(error["code"] as? String == "too_large")
         #expect(error["id"] as? String == "c2")
-        #expect(try json(.presence(user: "bob", status: .online))["status"] as? String == "online")
+        #expect(try json(.presence(PresenceStatus(user: "bob", status: .online)))["status"] as? String == "online")
     }
 
     @Test func escapesEveryStringAndRoundTripsUnicode() throws {

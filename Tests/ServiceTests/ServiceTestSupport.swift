@@ -176,7 +176,7 @@ final class TestProducer: Sendable {
     }
 
     /// Sends one envelope keyed by `key`.
-    func send<T: Encodable>(_ envelope: T, topic: String, key: String) async throws {
+    func send<T: WireObject>(_ envelope: T, topic: String, key: String) async throws {
         _ = try await producer.send(KafkaOutgoingRecord(topic: topic, key: Array(key.utf8), value: encodeRecord(envelope)))
     }
 
@@ -186,7 +186,7 @@ final class TestProducer: Sendable {
     }
 
     /// Sends envelopes as one ordered produce batch.
-    func send<T: Encodable>(batch envelopes: [T], topic: String, key: (T) -> String) async throws {
+    func send<T: WireObject>(batch envelopes: [T], topic: String, key: (T) -> String) async throws {
         _ = try await producer.send(batch: envelopes.map {
             KafkaOutgoingRecord(topic: topic, key: Array(key($0).utf8), value: encodeRecord($0))
         })
@@ -230,9 +230,9 @@ final class TopicReader: Sendable {
     /// The records read so far that decode as `T`, with their keys.
     /// The records' envelopes with their keys. Batched records (chat.inbox, chat.acks,
     /// chat.deliver.*) are flattened; their items are keyed by the user they concern.
-    func decoded<T: Decodable>(_ type: T.Type) -> [(key: String, value: T)] {
+    func decoded<T: WireObject>(_ type: T.Type) -> [(key: String, value: T)] {
         records.flatMap { record -> [(key: String, value: T)] in
-            if let batch = try? Envelope.decode(BatchProbe<T>.self, from: record.value) {
+            if let batch = try? Envelope.decode(EnvelopeBatch<T>.self, from: record.value) {
                 return batch.items.map { ((($0 as? KeyedByUser)?.userKey) ?? "", $0) }
             }
             guard let value = try? Envelope.decode(type, from: record.value) else { return [] }
@@ -241,7 +241,7 @@ final class TopicReader: Sendable {
     }
 
     /// Waits until `check` finds what it wants among the decoded records.
-    func waitFor<T: Decodable & Sendable, R: Sendable>(
+    func waitFor<T: WireObject, R: Sendable>(
         _ type: T.Type, _ what: String, timeout: Duration = conditionTimeout,
         _ check: @escaping @Sendable ([(key: String, value: T)]) -> R?
     ) async throws -> R {
@@ -344,9 +344,6 @@ func sharedStack(_ slot: TaskLocal<ServiceStack?>) throws -> ServiceStack {
 
 // MARK: - Batched records
 
-/// The shape of an `EnvelopeBatch` record, for any decodable item.
-private struct BatchProbe<Item: Decodable>: Decodable { let items: [Item] }
-
 /// Envelopes that travel in batched records, with the user each concerns (the key a
 /// one-envelope record would have had).
 protocol KeyedByUser { var userKey: String { get } }
@@ -355,6 +352,6 @@ extension DeliverEnvelope: KeyedByUser { var userKey: String { user } }
 extension AckEnvelope: KeyedByUser { var userKey: String { user } }
 
 /// A record's value as the services write it: batched envelopes in an `EnvelopeBatch`.
-func encodeRecord<T: Encodable>(_ envelope: T) -> [UInt8] {
+func encodeRecord<T: WireObject>(_ envelope: T) -> [UInt8] {
     envelope is KeyedByUser ? Envelope.encodeBatches([envelope], maxBytes: .max)[0] : Envelope.encode(envelope)
 }

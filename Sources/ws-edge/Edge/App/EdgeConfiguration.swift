@@ -67,7 +67,7 @@ public struct EdgeConfiguration: ServiceConfiguration {
             let host = ProcessInfo.processInfo.hostName.split(separator: ".").first.map(String.init) ?? "host"
             id = "edge-\(host)-\(port)"
         }
-        guard UserID.isValid(id) else {
+        guard Identifier.isValid(id) else {
             throw ConfigurationError("invalid PARLEY_EDGE_ID=\(id.debugDescription): expected 1-64 characters of A-Z a-z 0-9 _ . -")
         }
         edgeID = id

@@ -46,7 +46,7 @@ public struct TokenAuthority: Sendable {
         let signed = Array(parts.header) + [UInt8(ascii: ".")] + Array(parts.payload)
         guard HMAC<SHA256>.isValidAuthenticationCode(signature, authenticating: signed, using: key),
               claims.exp.value > Date(),
-              UserID.isValid(claims.sub.value)
+              Identifier.isValid(claims.sub.value)
         else { return nil }
         return claims.sub.value
     }

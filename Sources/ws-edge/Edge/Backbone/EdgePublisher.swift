@@ -60,7 +60,7 @@ final class EdgePublisher: Service, Sendable {
         publish(event, key: edgeID, topic: topics.presenceEvents)
     }
 
-    private func publish<T: Encodable>(_ envelope: T, key: String, topic: String, completion: Completion? = nil) {
+    private func publish<T: WireObject>(_ envelope: T, key: String, topic: String, completion: Completion? = nil) {
         let record = KafkaOutgoingRecord(topic: topic, key: Array(key.utf8), value: Envelope.encode(envelope))
         let accepted = state.withLock { state -> Bool in
             guard !state.stopping else { return false }

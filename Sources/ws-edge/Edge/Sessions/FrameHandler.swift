@@ -21,14 +21,15 @@ struct FrameHandler: Sendable {
             return
         }
         switch frame {
-        case .send(let id, let to, let body):
-            send(clientID: id, to: to, body: body, session: session, outbox: outbox, logger: logger)
-        case .ack(let msgs):
-            let acked = session.acked(msgs)
+        case .send(let frame):
+            send(clientID: frame.id, to: frame.to, body: frame.body, session: session, outbox: outbox, logger: logger)
+        case .ack(let frame):
+            let acked = session.acked(frame.msgs)
             edge.publisher.publishAck(AckEnvelope(user: session.user, acks: acked))
         case .ping:
             session.send(.frame(.pong))
-        case .watch(let users):
+        case .watch(let frame):
+            let users = frame.users
             let wanted = Set(users)
             outbox.sessions.watch(session, users: wanted)
             if !wanted.isEmpty {

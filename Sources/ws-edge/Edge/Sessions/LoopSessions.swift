@@ -61,14 +61,14 @@ final class LoopSessions {
                 for change in changes {
                     for id in watchers[change.user] ?? [] {
                         guard let session = sessions[id] else { continue }
-                        queue(.frame(.presence(user: change.user, status: change.status)), to: session, flushing: &flushing)
+                        queue(.frame(.presence(change)), to: session, flushing: &flushing)
                     }
                 }
             case .settled(let send):
                 guard let session = sessions[send.session] else { continue }
                 let frame: ServerFrame = send.accepted
-                    ? .sent(id: send.clientID, msg: send.msg, ts: send.ts)
-                    : .error(code: .unavailable, message: "message not accepted, retry", id: send.clientID)
+                    ? .sent(.init(id: send.clientID, msg: send.msg, ts: send.ts))
+                    : .error(ProtocolError(.unavailable, "message not accepted, retry", clientID: send.clientID))
                 queue(.frame(frame), to: session, flushing: &flushing)
             case .pingRound:
                 for session in sessions.values where !session.pingRound() { session.close(.unresponsive) }
@@ -103,10 +103,10 @@ final class LoopSessions {
                 continue
             }
             for receipt in envelope.receipts {
-                session.queue(.frame(.receipt(msg: receipt.msg, by: receipt.by, id: receipt.id)))
+                session.queue(.frame(.receipt(.init(msg: receipt.msg, by: receipt.by, id: receipt.id))))
             }
             for status in envelope.presence {
-                session.queue(.frame(.presence(user: status.user, status: status.status)))
+                session.queue(.frame(.presence(status)))
             }
         }
     }

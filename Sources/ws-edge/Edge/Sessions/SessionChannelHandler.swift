@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import NIOCore
 import NIOWebSocket
+import ParleyProtocol
 
 /// One WebSocket session in its channel's pipeline, after the upgrade (behind NIO's frame
 /// decoder and aggregator): registers the session, applies flood control, answers control
@@ -49,7 +50,7 @@ final class SessionChannelHandler: ChannelInboundHandler {
         outbox.sessions.add(session)
         self.session = (session, outbox)
         if !raw {
-            session.send(.frame(.welcome(user: user, session: session.id, edge: edge.id)))
+            session.send(.frame(.welcome(.init(user: user, session: session.id, edge: edge.id))))
         }
         edge.publisher.publishPresence(.connect, user: user, session: session.id)
         logger.debug("session opened")
@@ -68,14 +69,14 @@ final class SessionChannelHandler: ChannelInboundHandler {
                 if strikes > edge.configuration.sendBurst {
                     session.close(.flood)
                 } else {
-                    session.send(.frame(.error(code: .rateLimited, message: "slow down", id: nil)))
+                    session.send(.frame(.error(ProtocolError(.rateLimited, "slow down"))))
                 }
                 return
             }
             strikes = max(0, strikes - 1)  // a client that keeps pushing past the rate still adds up
             if frame.opcode == .binary {
                 edge.metrics.rejected(.badRequest)
-                session.send(.frame(.error(code: .badRequest, message: "binary frames are not supported", id: nil)))
+                session.send(.frame(.error(ProtocolError(.badRequest, "binary frames are not supported"))))
                 return
             }
             let text = frame.unmaskedData

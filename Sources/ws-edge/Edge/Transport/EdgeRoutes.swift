@@ -19,7 +19,7 @@ enum EdgeRoutes {
                 guard let login = try? JSONDecoder().decode(LoginRequest.self, from: Data(buffer: body)) else {
                     throw HTTPError(.badRequest, message: "expected {\"user\":\"<id>\"}")
                 }
-                guard UserID.isValid(login.user) else {
+                guard Identifier.isValid(login.user) else {
                     throw HTTPError(.badRequest, message: "user must be 1-64 characters of A-Z a-z 0-9 _ . -")
                 }
                 return LoginResponse(token: try await edge.authority.issue(user: login.user), user: login.user)
@@ -39,7 +39,7 @@ enum EdgeRoutes {
         if edge.configuration.devLogin {
             // The seed tutorial's endpoint: no token, the user named in the query, raw text frames.
             router.get("/read") { request, _ -> Response in
-                guard let user = request.uri.queryParameters.get("user"), UserID.isValid(user) else {
+                guard let user = request.uri.queryParameters.get("user"), Identifier.isValid(user) else {
                     throw HTTPError(.badRequest, message: "user must be 1-64 characters of A-Z a-z 0-9 _ . -")
                 }
                 throw HTTPError(.upgradeRequired, message: "expected a WebSocket upgrade")
@@ -59,7 +59,7 @@ enum EdgeRoutes {
             else { return nil }
             return edge.authority.user(for: token).map { ($0, false) }
         case "/read":
-            guard edge.configuration.devLogin, let user = uri.queryParameters.get("user"), UserID.isValid(user) else { return nil }
+            guard edge.configuration.devLogin, let user = uri.queryParameters.get("user"), Identifier.isValid(user) else { return nil }
             return (user, true)
         default:
             return nil

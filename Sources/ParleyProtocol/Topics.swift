@@ -10,7 +10,8 @@ public struct Topics: Sendable, Equatable {
     public var inbox: String { prefix + "chat.inbox" }
     /// Client acks, keyed by the acking user. Consumed by relay-svc (receipts) and offline-svc.
     public var acks: String { prefix + "chat.acks" }
-    /// Session connect/disconnect, edge heartbeats, presence queries, keyed by user (edge id for edge events).
+    /// Session connect/disconnect, edge heartbeats, presence queries, all keyed by the edge id
+    /// (so one edge's events stay in order). Consumed by presence-svc.
     public var presenceEvents: String { prefix + "presence.events" }
     /// Online/offline transitions and new sessions, keyed by user.
     public var presenceChanges: String { prefix + "presence.changes" }

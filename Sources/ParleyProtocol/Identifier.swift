@@ -1,8 +1,9 @@
-/// User and edge ids: 1–64 characters of `[A-Za-z0-9_.-]`, safe inside Redis keys, topic names
-/// and log lines.
-public enum UserID {
+/// The ids Parley takes from outside (users, edges, and devices in v2): 1–64 characters of
+/// `[A-Za-z0-9_.-]`, safe inside Redis keys, topic names and log lines.
+public enum Identifier {
     public static let maxLength = 64
 
+    /// Whether `id` is 1–64 characters of `[A-Za-z0-9_.-]`.
     public static func isValid(_ id: String) -> Bool {
         let utf8 = id.utf8
         guard !utf8.isEmpty, utf8.count <= maxLength else { return false }

@@ -1,0 +1,149 @@
+/// A frame a client sends to ws-edge: `{"type":"<case>", <the body's fields>}`, read and then
+/// validated against ``ProtocolLimits`` by the body's ``WireTable``. A new frame is a body
+/// type with its table, a case here and its entry in `types`.
+public enum ClientFrame: Sendable, Equatable {
+    /// `{"type":"send","id":"<client id>","to":"bob","body":"hi"}`
+    case send(Send)
+    /// `{"type":"ack","msgs":["<msg id>",…]}`
+    case ack(Ack)
+    /// `{"type":"ping"}`
+    case ping
+    /// `{"type":"watch","users":["bob",…]}`: replaces the session's presence watch list.
+    case watch(Watch)
+
+    public struct Send: Sendable, Equatable {
+        /// The client's id for this send (retries reuse it; `sent` and `receipt` carry it).
+        public var id: String
+        public var to: String
+        public var body: String
+
+        public init(id: String, to: String, body: String) {
+            self.id = id
+            self.to = to
+            self.body = body
+        }
+    }
+
+    public struct Ack: Sendable, Equatable {
+        public var msgs: [String]
+
+        public init(msgs: [String]) { self.msgs = msgs }
+    }
+
+    public struct Watch: Sendable, Equatable {
+        public var users: [String]
+
+        public init(users: [String]) { self.users = users }
+    }
+
+    /// Decodes and validates one text frame. Unknown fields are ignored. A frame that is not
+    /// JSON is a `bad_request`; then, in this order, a missing or unknown `type`, a missing or
+    /// mistyped field, a duplicate key, and the first field (in table order) that breaks its
+    /// rule. Errors about a frame with a client `id` carry it (unless the id is what is wrong).
+    public static func decode(_ text: some Collection<UInt8>, limits: ProtocolLimits) throws(ProtocolError) -> ClientFrame {
+        guard text.count <= limits.maxFrameBytes else {
+            throw ProtocolError(.tooLarge, "frame is larger than \(limits.maxFrameBytes) bytes")
+        }
+        var frame: Result<ClientFrame, ProtocolError>?
+        do {
+            try JSONReader.document(text) { (reader: inout JSONReader) throws(WireError) in frame = try read(&reader, limits) }
+        } catch {
+            throw ProtocolError(.badRequest, "frame is not a JSON object")
+        }
+        return try frame!.get()  // a document without a syntax error was read
+    }
+
+    /// A frame type: its `"type"` and how its body is read and validated.
+    private struct FrameType: Sendable {
+        let name: StaticString
+        let read: @Sendable (inout WireFields) -> ClientFrame?
+
+        init<Body: WireObject>(_ name: StaticString, _ wrap: @escaping @Sendable (Body) -> ClientFrame) {
+            self.name = name
+            read = { fields in
+                guard var body = fields.readObject(Body.wire, type: name), fields.deferred == nil else { return nil }
+                fields.validate(Body.wire, &body)
+                return fields.invalid == nil ? wrap(body) : nil
+            }
+        }
+    }
+
+    private static let types: [FrameType] = [
+        FrameType("send", ClientFrame.send),
+        FrameType("ack", ClientFrame.ack),
+        FrameType("ping") { (_: NoFields) in .ping },
+        FrameType("watch", ClientFrame.watch),
+    ]
+
+    /// Looks for `"type"` (and a string `"id"` before it, for errors); a known type reads the
+    /// whole object again with its body's table. Only syntax errors throw.
+    private static func read(_ reader: inout JSONReader, _ limits: ProtocolLimits) throws(WireError) -> Result<ClientFrame, ProtocolError> {
+        let start = reader.mark
+        var id: String?
+        var unknownType: String?
+        var typeSeen = false
+        try reader.enter(UInt8(ascii: "{"))
+        var first = true
+        while try reader.hasNext(UInt8(ascii: "}"), first: first) {
+            first = false
+            let key = try reader.readKey()
+            if key == "type", !typeSeen, reader.peek() == UInt8(ascii: "\"") {
+                typeSeen = true
+                let name = try reader.readStringKey()
+                if let type = types.first(where: { name == $0.name }) {
+                    reader.reset(to: start)
+                    return try read(type, &reader, limits)
+                }
+                unknownType = name.string
+            } else if key == "id", id == nil, reader.peek() == UInt8(ascii: "\"") {
+                id = try reader.readString()
+            } else {
+                try reader.skipValue()
+            }
+        }
+        if let unknownType {
+            return .failure(ProtocolError(.unknownType, "unknown type \(String(unknownType.prefix(32)).debugDescription)", clientID: id))
+        }
+        return .failure(ProtocolError(.badRequest, "frame has no string \"type\"", clientID: id))
+    }
+
+    private static func read(_ type: FrameType, _ reader: inout JSONReader,
+                             _ limits: ProtocolLimits) throws(WireError) -> Result<ClientFrame, ProtocolError> {
+        var fields = WireFields(reading: reader, lenient: true, limits: limits)
+        let frame = type.read(&fields)
+        reader = fields.reader
+        if let failure = fields.failure { throw failure }
+        if let frame { return .success(frame) }
+        if let deferred = fields.deferred {
+            return .failure(ProtocolError(.badRequest, "\(type.name): \(deferred.message)", clientID: fields.clientID))
+        }
+        let invalid = fields.invalid ?? ProtocolError(.badRequest, "invalid \(type.name)")
+        return .failure(ProtocolError(invalid.code, invalid.message, clientID: fields.clientID))
+    }
+}
+
+extension ClientFrame.Send: WireObject {
+    public static var wire: WireTable<Self> {
+        WireTable(Self(id: "", to: "", body: "")) { s, f in
+            f.field("id", &s.id, .clientID)
+            f.field("to", &s.to, .recipient)
+            f.field("body", &s.body, .body)
+        }
+    }
+}
+
+extension ClientFrame.Ack: WireObject {
+    public static var wire: WireTable<Self> {
+        WireTable(Self(msgs: [])) { a, f in
+            f.field("msgs", &a.msgs, .messageIDs)
+        }
+    }
+}
+
+extension ClientFrame.Watch: WireObject {
+    public static var wire: WireTable<Self> {
+        WireTable(Self(users: [])) { w, f in
+            f.field("users", &w.users, .watchedUsers)
+        }
+    }
+}

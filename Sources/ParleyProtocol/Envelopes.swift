@@ -1,0 +1,336 @@
+// The Kafka envelopes. Each type's `wire` table is its only description on the wire: the order
+// of its lines is the order fields are written in.
+
+/// The current envelope version. Every envelope carries it as `v` (absent or `null` reads as
+/// this version); readers skip fields they do not know, so a newer producer can add fields
+/// without breaking older consumers.
+public let envelopeVersion = 1
+
+/// A chat message as it travels through Kafka and Redis and reaches clients.
+public struct ChatMessage: Sendable, Equatable, Hashable {
+    /// Time-ordered id (``MessageID``), made by the edge that accepted the send.
+    public var msg: String
+    public var from: String
+    public var to: String
+    public var body: String
+    /// Unix milliseconds when the edge accepted it.
+    public var ts: UInt64
+    /// The sender's client id (dedup of retries, receipts).
+    public var id: String?
+
+    public init(msg: String, from: String, to: String, body: String, ts: UInt64, id: String?) {
+        self.msg = msg
+        self.from = from
+        self.to = to
+        self.body = body
+        self.ts = ts
+        self.id = id
+    }
+}
+
+extension ChatMessage: WireObject {
+    public static var wire: WireTable<ChatMessage> {
+        WireTable(ChatMessage(msg: "", from: "", to: "", body: "", ts: 0, id: nil)) { m, f in
+            f.field("msg", &m.msg)
+            f.field("from", &m.from)
+            f.field("to", &m.to)
+            f.field("body", &m.body)
+            f.field("ts", &m.ts)
+            f.field("id", &m.id)
+        }
+    }
+}
+
+/// `chat.inbound` (key: recipient): a send the edge accepted.
+public struct InboundEnvelope: Sendable, Equatable {
+    public var v = envelopeVersion
+    public var message: ChatMessage
+    /// Edge and session the message was sent from (so the sender's other sessions get a copy).
+    public var edge: String
+    public var session: String
+
+    public init(message: ChatMessage, edge: String, session: String) {
+        self.message = message
+        self.edge = edge
+        self.session = session
+    }
+}
+
+extension InboundEnvelope: WireObject {
+    public static var wire: WireTable<InboundEnvelope> {
+        WireTable(InboundEnvelope(message: ChatMessage.wire.blank(), edge: "", session: "")) { e, f in
+            f.field("v", &e.v, default: envelopeVersion)
+            f.field("message", &e.message)
+            f.field("edge", &e.edge)
+            f.field("session", &e.session)
+        }
+    }
+}
+
+/// `chat.inbox` (key: recipient): a routed message for the recipient's inbox.
+public struct InboxEnvelope: Sendable, Equatable {
+    public var v = envelopeVersion
+    public var message: ChatMessage
+    /// Sessions relay-svc already sent it to (fast path); offline-svc delivers to the others.
+    public var delivered: [String]
+
+    public init(message: ChatMessage, delivered: [String]) {
+        self.message = message
+        self.delivered = delivered
+    }
+}
+
+extension InboxEnvelope: WireObject {
+    public static var wire: WireTable<InboxEnvelope> {
+        WireTable(InboxEnvelope(message: ChatMessage.wire.blank(), delivered: [])) { e, f in
+            f.field("v", &e.v, default: envelopeVersion)
+            f.field("message", &e.message)
+            f.field("delivered", &e.delivered)
+        }
+    }
+}
+
+/// One acked message. `from` and `id` are filled in by the edge that delivered it, when known.
+public struct AckedMessage: Sendable, Equatable {
+    public var msg: String
+    public var from: String?
+    public var id: String?
+
+    public init(msg: String, from: String?, id: String?) {
+        self.msg = msg
+        self.from = from
+        self.id = id
+    }
+}
+
+extension AckedMessage: WireObject {
+    public static var wire: WireTable<AckedMessage> {
+        WireTable(AckedMessage(msg: "", from: nil, id: nil)) { ack, f in
+            f.field("msg", &ack.msg)
+            f.field("from", &ack.from)
+            f.field("id", &ack.id)
+        }
+    }
+}
+
+/// `chat.acks` (key: acking user).
+public struct AckEnvelope: Sendable, Equatable {
+    public var v = envelopeVersion
+    public var user: String
+    public var acks: [AckedMessage]
+
+    public init(user: String, acks: [AckedMessage]) {
+        self.user = user
+        self.acks = acks
+    }
+}
+
+extension AckEnvelope: WireObject {
+    public static var wire: WireTable<AckEnvelope> {
+        WireTable(AckEnvelope(user: "", acks: [])) { e, f in
+            f.field("v", &e.v, default: envelopeVersion)
+            f.field("user", &e.user)
+            f.field("acks", &e.acks)
+        }
+    }
+}
+
+/// `presence.events` (key: the edge id, for every kind, so one edge's events stay in order).
+public struct PresenceEvent: Sendable, Equatable {
+    public enum Kind: String, Sendable, WireEnum {
+        /// A session of `user` opened on `edge`.
+        case connect
+        /// A session of `user` closed on `edge`.
+        case disconnect
+        /// `edge` is alive.
+        case heartbeat
+        /// `edge` started: drop whatever sessions a previous run with the same id left.
+        case edgeStarted = "edge_started"
+        /// `edge` shut down cleanly: drop its sessions now.
+        case edgeStopped = "edge_stopped"
+        /// `session` of `user` on `edge` wants the current status of `users`.
+        case query
+    }
+
+    public var v = envelopeVersion
+    public var kind: Kind
+    public var edge: String
+    public var user: String?
+    public var session: String?
+    public var users: [String]?
+    /// Unix milliseconds at the edge.
+    public var ts: UInt64
+
+    public init(kind: Kind, edge: String, user: String? = nil, session: String? = nil, users: [String]? = nil, ts: UInt64) {
+        self.kind = kind
+        self.edge = edge
+        self.user = user
+        self.session = session
+        self.users = users
+        self.ts = ts
+    }
+}
+
+extension PresenceEvent: WireObject {
+    public static var wire: WireTable<PresenceEvent> {
+        WireTable(PresenceEvent(kind: .heartbeat, edge: "", ts: 0)) { e, f in
+            f.field("v", &e.v, default: envelopeVersion)
+            f.field("kind", &e.kind)
+            f.field("edge", &e.edge)
+            f.field("user", &e.user)
+            f.field("session", &e.session)
+            f.field("users", &e.users)
+            f.field("ts", &e.ts)
+        }
+    }
+}
+
+/// A user's status.
+public struct PresenceStatus: Sendable, Equatable {
+    public enum Status: String, Sendable, WireEnum { case online, offline }
+    public var user: String
+    public var status: Status
+
+    public init(user: String, status: Status) {
+        self.user = user
+        self.status = status
+    }
+}
+
+extension PresenceStatus: WireObject {
+    public static var wire: WireTable<PresenceStatus> {
+        WireTable(PresenceStatus(user: "", status: .offline)) { p, f in
+            f.field("user", &p.user)
+            f.field("status", &p.status)
+        }
+    }
+}
+
+/// `presence.changes` (key: user): a session came or went.
+public struct PresenceChange: Sendable, Equatable {
+    public enum Kind: String, Sendable, WireEnum {
+        case sessionOnline = "session_online"
+        case sessionOffline = "session_offline"
+    }
+
+    public var v = envelopeVersion
+    public var kind: Kind
+    public var user: String
+    public var session: String
+    public var edge: String
+    /// The user's status after this change.
+    public var status: PresenceStatus.Status
+    /// Whether the user's status changed (first session opened, last session closed).
+    public var transition: Bool
+
+    public init(kind: Kind, user: String, session: String, edge: String, status: PresenceStatus.Status, transition: Bool) {
+        self.kind = kind
+        self.user = user
+        self.session = session
+        self.edge = edge
+        self.status = status
+        self.transition = transition
+    }
+}
+
+extension PresenceChange: WireObject {
+    public static var wire: WireTable<PresenceChange> {
+        WireTable(PresenceChange(kind: .sessionOffline, user: "", session: "", edge: "", status: .offline, transition: false)) { c, f in
+            f.field("v", &c.v, default: envelopeVersion)
+            f.field("kind", &c.kind)
+            f.field("user", &c.user)
+            f.field("session", &c.session)
+            f.field("edge", &c.edge)
+            f.field("status", &c.status)
+            f.field("transition", &c.transition)
+        }
+    }
+}
+
+/// `chat.deliver.<edge>`: frames for sessions of one user on that edge.
+public struct DeliverEnvelope: Sendable, Equatable {
+    public var v = envelopeVersion
+    public var user: String
+    /// Only these sessions; nil means every session of `user` on the edge.
+    public var sessions: [String]?
+    /// Every session but this one (the sender's own session for copies of its message).
+    public var exceptSession: String?
+    public var messages: [ChatMessage]
+    public var receipts: [AckedMessageReceipt]
+    public var presence: [PresenceStatus]
+    /// Set by presence-svc when it had given this edge up for dead but hears from it again:
+    /// the edge reports every session it holds once more (`user` is empty then).
+    public var resync: Bool
+
+    public init(user: String, sessions: [String]? = nil, exceptSession: String? = nil, messages: [ChatMessage] = [],
+                receipts: [AckedMessageReceipt] = [], presence: [PresenceStatus] = [], resync: Bool = false) {
+        self.user = user
+        self.sessions = sessions
+        self.exceptSession = exceptSession
+        self.messages = messages
+        self.receipts = receipts
+        self.presence = presence
+        self.resync = resync
+    }
+}
+
+extension DeliverEnvelope: WireObject {
+    public static var wire: WireTable<DeliverEnvelope> {
+        WireTable(DeliverEnvelope(user: "")) { d, f in
+            f.field("v", &d.v, default: envelopeVersion)
+            f.field("user", &d.user)
+            f.field("sessions", &d.sessions)
+            f.field("exceptSession", &d.exceptSession)
+            f.field("messages", &d.messages, default: [])
+            f.field("receipts", &d.receipts, default: [])
+            f.field("presence", &d.presence, default: [])
+            f.field("resync", &d.resync, default: false, omittingDefault: true)  // deliver envelopes are on the hot path
+        }
+    }
+}
+
+/// A receipt for the sender: `by` acked `msg` (client id `id`).
+public struct AckedMessageReceipt: Sendable, Equatable {
+    public var msg: String
+    public var by: String
+    public var id: String?
+
+    public init(msg: String, by: String, id: String?) {
+        self.msg = msg
+        self.by = by
+        self.id = id
+    }
+}
+
+extension AckedMessageReceipt: WireObject {
+    public static var wire: WireTable<AckedMessageReceipt> {
+        WireTable(AckedMessageReceipt(msg: "", by: "", id: nil)) { r, f in
+            f.field("msg", &r.msg)
+            f.field("by", &r.by)
+            f.field("id", &r.id)
+        }
+    }
+}
+
+/// A Kafka record that carries several envelopes. `chat.inbox`, `chat.acks` and
+/// `chat.deliver.<edge>` records each hold a batch, so the broker stores one record per producer
+/// batch rather than one per message: the broker's cost is per record, and none of these
+/// topics needs per-user order (inbox order comes from msg ids, acks are idempotent, and a
+/// deliver topic has one partition).
+public struct EnvelopeBatch<Item: WireObject>: Sendable {
+    public var v = envelopeVersion
+    public var items: [Item]
+
+    public init(items: [Item]) { self.items = items }
+}
+
+extension EnvelopeBatch: Equatable where Item: Equatable {}
+
+extension EnvelopeBatch: WireObject {
+    public static var wire: WireTable<EnvelopeBatch> {
+        WireTable(EnvelopeBatch(items: [])) { b, f in
+            f.field("v", &b.v, default: envelopeVersion)
+            f.field("items", &b.items)
+        }
+    }
+}

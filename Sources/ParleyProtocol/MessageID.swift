@@ -4,32 +4,48 @@ import Synchronization
 /// Time-ordered message ids (UUIDv7, RFC 9562) as lowercase strings, so string order is time
 /// order. Ids made by one process are strictly increasing, also within one millisecond.
 public enum MessageID {
-    private static let state = Mutex<(ms: UInt64, counter: UInt16)>((0, 0))
+    /// Makes ids whose state (the last millisecond and its counter) the owner keeps: a process-wide
+    /// one behind a mutex (``make(unixMilliseconds:)``), or one per event loop without a lock.
+    /// Ids of one generator are strictly increasing; ids of different generators are told apart
+    /// by their 62 random bits.
+    public struct Generator: Sendable {
+        private var ms: UInt64 = 0
+        private var counter: UInt16 = 0
+
+        public init() {}
+
+        /// A new id for `unixMilliseconds` (never below an id this generator made before): 48-bit
+        /// Unix milliseconds, a 12-bit counter that starts at a random value below 0x400 each
+        /// millisecond, 62 random bits.
+        public mutating func make(unixMilliseconds: UInt64) -> String {
+            if unixMilliseconds > ms {
+                (ms, counter) = (unixMilliseconds, UInt16.random(in: 0..<0x400))
+            } else if counter < 0xFFF {
+                counter += 1
+            } else {
+                (ms, counter) = (ms + 1, 0)
+            }
+            var random = SystemRandomNumberGenerator()
+            let tail: UInt64 = random.next()
+            var bytes = [UInt8](repeating: 0, count: 16)
+            for i in 0..<6 { bytes[i] = UInt8(truncatingIfNeeded: ms >> (40 - 8 * UInt64(i))) }
+            bytes[6] = 0x70 | UInt8(counter >> 8)
+            bytes[7] = UInt8(truncatingIfNeeded: counter)
+            for i in 8..<16 { bytes[i] = UInt8(truncatingIfNeeded: tail >> (8 * UInt64(i - 8))) }
+            bytes[8] = 0x80 | (bytes[8] & 0x3F)
+            return MessageID.format(bytes)
+        }
+    }
+
+    private static let shared = Mutex(Generator())
 
     /// A new id for the current time.
     public static func make() -> String { make(unixMilliseconds: UnixTime.nowMilliseconds) }
 
-    /// A new id for `unixMilliseconds` (monotonic: never below an id made before).
+    /// A new id for `unixMilliseconds` from the process-wide generator (monotonic: never below
+    /// an id made before).
     public static func make(unixMilliseconds: UInt64) -> String {
-        let (ms, counter) = state.withLock { state -> (UInt64, UInt16) in
-            if unixMilliseconds > state.ms {
-                state = (unixMilliseconds, UInt16.random(in: 0..<0x400))
-            } else if state.counter < 0xFFF {
-                state.counter += 1
-            } else {
-                state = (state.ms + 1, 0)
-            }
-            return state
-        }
-        var bytes = [UInt8](repeating: 0, count: 16)
-        for i in 0..<6 { bytes[i] = UInt8(truncatingIfNeeded: ms >> (40 - 8 * UInt64(i))) }
-        bytes[6] = 0x70 | UInt8(counter >> 8)
-        bytes[7] = UInt8(truncatingIfNeeded: counter)
-        var random = SystemRandomNumberGenerator()
-        let tail: UInt64 = random.next()
-        for i in 8..<16 { bytes[i] = UInt8(truncatingIfNeeded: tail >> (8 * UInt64(i - 8))) }
-        bytes[8] = 0x80 | (bytes[8] & 0x3F)
-        return format(bytes)
+        shared.withLock { $0.make(unixMilliseconds: unixMilliseconds) }
     }
 
     /// The smallest id of `unixMilliseconds`: every id made at or after that time sorts at or above it.
@@ -65,16 +81,22 @@ public enum MessageID {
         return true
     }
 
+    private static let digits = Array("0123456789abcdef".utf8)
+
     private static func format(_ bytes: [UInt8]) -> String {
-        let digits = Array("0123456789abcdef".utf8)
-        var out = [UInt8]()
-        out.reserveCapacity(36)
-        for (i, byte) in bytes.enumerated() {
-            if i == 4 || i == 6 || i == 8 || i == 10 { out.append(UInt8(ascii: "-")) }
-            out.append(digits[Int(byte >> 4)])
-            out.append(digits[Int(byte & 0xF)])
+        String(unsafeUninitializedCapacity: 36) { out in
+            var n = 0
+            for (i, byte) in bytes.enumerated() {
+                if i == 4 || i == 6 || i == 8 || i == 10 {
+                    out[n] = UInt8(ascii: "-")
+                    n += 1
+                }
+                out[n] = digits[Int(byte >> 4)]
+                out[n + 1] = digits[Int(byte & 0xF)]
+                n += 2
+            }
+            return n
         }
-        return String(decoding: out, as: UTF8.self)
     }
 }
 

@@ -10,7 +10,7 @@ final class LoopSessions {
     /// User → ids of the sessions watching that user.
     private var watchers: [String: Set<String>] = [:]
     private var recentSends = RecentSends()
-    private var messageIDs = MessageIDGenerator()
+    private var messageIDs = MessageID.Generator()
     private let reports: any SessionReports
     private let messagesOut: Counter
 

@@ -20,6 +20,10 @@ echo "test: redis-server on $redis_port, tansu on $kafka_port, logs in $STATE"
 swift_build --build-tests
 swift test --skip-build "$@"
 
+# The wire readers under libFuzzer + AddressSanitizer for a bounded time (`make fuzz` runs longer).
+FUZZ_SECONDS=${TEST_FUZZ_SECONDS:-30} scripts/fuzz.sh >"$STATE/fuzz.log" 2>&1 || { tail -40 "$STATE/fuzz.log"; exit 1; }
+echo "test: fuzz $(grep -E '^Done [0-9]+ runs' "$STATE/fuzz.log")"
+
 # End to end: the executables as real processes (and the web client in headless Chromium).
 PARLEY_BIN_DIR=$(swift_build --show-bin-path)  # assigned apart from export, so a failure stops the script
 export PARLEY_BIN_DIR

@@ -20,3 +20,21 @@ public struct UserSessions: Sendable, Equatable {
         Set(sessions.filter { $0.key != except }.map(\.value)).sorted()
     }
 }
+
+/// The sessions of several users read in one pipeline: add the reads, send the pipeline, then
+/// ``sessions(from:)``. Users without sessions map to an empty ``UserSessions``.
+public struct UserSessionsReads: Sendable {
+    private var entries: [(user: String, entry: RedisPipeline.Entry<UserSessions>)] = []
+
+    /// Adds a read of each of `users` (duplicates once) to `pipeline`.
+    public init(_ users: some Sequence<String>, in pipeline: inout RedisPipeline) {
+        for user in Set(users) { entries.append((user, pipeline.add(UserSessions.command(user)))) }
+    }
+
+    /// Every user's sessions, from the replies of the pipeline the reads were added to.
+    public func sessions(from replies: RedisPipeline.Replies) throws(RedisError) -> [String: UserSessions] {
+        var sessions: [String: UserSessions] = [:]
+        for (user, entry) in entries { sessions[user] = try replies[entry] }
+        return sessions
+    }
+}

@@ -51,20 +51,18 @@ public struct Inbox: Sendable {
             pipeline.add(.hset(RedisKeys.inboxMessages(message.to), field: message.msg, value: Envelope.encode(message)))
         }
         let users = Array(Set(envelopes.map(\.message.to)))
-        var reads: [(count: RedisPipeline.Entry<Int>, sessions: RedisPipeline.Entry<UserSessions>)] = []
+        var counts: [RedisPipeline.Entry<Int>] = []
         for user in users {
             pipeline.add(.expire(RedisKeys.inbox(user), .seconds(retentionSeconds)))
             pipeline.add(.expire(RedisKeys.inboxMessages(user), .seconds(retentionSeconds)))
-            reads.append((pipeline.add(.zcard(RedisKeys.inbox(user))), pipeline.add(UserSessions.command(user))))
+            counts.append(pipeline.add(.zcard(RedisKeys.inbox(user))))
         }
+        let reads = UserSessionsReads(users, in: &pipeline)
         let replies = try await redis.send(pipeline)
         appended.increment(by: envelopes.count)
 
-        var presence: [String: UserSessions] = [:]
-        for (user, read) in zip(users, reads) {
-            presence[user] = try replies[read.sessions]
-            try await trim(user, count: try replies[read.count])
-        }
+        let presence = try reads.sessions(from: replies)
+        for (user, count) in zip(users, counts) { try await trim(user, count: try replies[count]) }
 
         var deliveries = DeliveryBatch()
         for envelope in envelopes {
@@ -85,8 +83,7 @@ public struct Inbox: Sendable {
         for envelope in BatchedRecords.decode(AckEnvelope.self, records, malformed: dropMalformed) {
             let ids = envelope.acks.map(\.msg)
             guard !ids.isEmpty else { continue }
-            removals.append(pipeline.add(.zrem(RedisKeys.inbox(envelope.user), ids)))
-            pipeline.add(.hdel(RedisKeys.inboxMessages(envelope.user), ids))
+            removals.append(delete(envelope.user, ids: ids, in: &pipeline))
         }
         guard !pipeline.isEmpty else { return }
         let replies = try await redis.send(pipeline)
@@ -114,8 +111,8 @@ public struct Inbox: Sendable {
         let all = try await redis.send(.zrange(RedisKeys.inbox(user), 0, -1))
         // Members of one score come back in byte order, which is time order for ids: the ones
         // below the retention's bound are a prefix.
-        let bound = Array(MessageID.lowerBound(unixMilliseconds: UnixTime.nowMilliseconds - UInt64(retentionSeconds) * 1000).utf8)
-        let expired = all.prefix { Array($0.utf8).lexicographicallyPrecedes(bound) }
+        let bound = MessageID.lowerBound(unixMilliseconds: UnixTime.nowMilliseconds - UInt64(retentionSeconds) * 1000)
+        let expired = all.prefix { $0.utf8.lexicographicallyPrecedes(bound.utf8) }
         let ids = Array(all.dropFirst(expired.count))
         var pipeline = RedisPipeline()
         if !expired.isEmpty { delete(user, ids: Array(expired), in: &pipeline) }
@@ -159,10 +156,12 @@ public struct Inbox: Sendable {
         logger.warning("inbox full, dropped oldest messages", metadata: ["parley.user": "\(user)", "parley.dropped": "\(oldest.count)"])
     }
 
-    /// Adds the removal of `ids` from `user`'s inbox to `pipeline`.
-    private func delete(_ user: String, ids: [String], in pipeline: inout RedisPipeline) {
-        pipeline.add(.zrem(RedisKeys.inbox(user), ids))
+    /// Adds the removal of `ids` from `user`'s inbox to `pipeline`; the entry counts the ids removed.
+    @discardableResult
+    private func delete(_ user: String, ids: [String], in pipeline: inout RedisPipeline) -> RedisPipeline.Entry<Int> {
+        let removed = pipeline.add(.zrem(RedisKeys.inbox(user), ids))
         pipeline.add(.hdel(RedisKeys.inboxMessages(user), ids))
+        return removed
     }
 
     private func dropMalformed(_ record: KafkaRecord, _ error: any Error) {

@@ -54,12 +54,9 @@ public struct MessageRouter: Sendable {
             firsts.append(pipeline.add(.setIfAbsent(RedisKeys.dedup(message.from, clientID: message.id ?? message.msg),
                                                     message.msg, expire: dedupTTL)))
         }
-        let users = Array(Set(envelopes.flatMap { [$0.message.to, $0.message.from] }))
-        var sessions: [RedisPipeline.Entry<UserSessions>] = []
-        for user in users { sessions.append(pipeline.add(UserSessions.command(user))) }
+        let reads = UserSessionsReads(envelopes.flatMap { [$0.message.to, $0.message.from] }, in: &pipeline)
         let replies = try await redis.send(pipeline)
-        var presence: [String: UserSessions] = [:]
-        for (user, entry) in zip(users, sessions) { presence[user] = try replies[entry] }
+        let presence = try reads.sessions(from: replies)
 
         var inbox: [InboxEnvelope] = []
         var deliveries = DeliveryBatch()
@@ -102,13 +99,9 @@ public struct MessageRouter: Sendable {
             }
         }
         guard !receipts.isEmpty else { return }
-        let senders = Array(Set(receipts.map(\.sender)))
         var pipeline = RedisPipeline()
-        var sessions: [RedisPipeline.Entry<UserSessions>] = []
-        for sender in senders { sessions.append(pipeline.add(UserSessions.command(sender))) }
-        let replies = try await redis.send(pipeline)
-        var presence: [String: UserSessions] = [:]
-        for (sender, entry) in zip(senders, sessions) { presence[sender] = try replies[entry] }
+        let reads = UserSessionsReads(receipts.map(\.sender), in: &pipeline)
+        let presence = try reads.sessions(from: try await redis.send(pipeline))
         var deliveries = DeliveryBatch()
         for (sender, receipt) in receipts {
             for edge in presence[sender]?.edges() ?? [] {

@@ -62,6 +62,10 @@ func clientFrame(_ bytes: UnsafeBufferPointer<UInt8>) {
     let written: [UInt8] = switch frame {
     case .send(let send): framed("send", Envelope.encode(send))
     case .ack(let ack): framed("ack", Envelope.encode(ack))
+    case .read(let read): framed("read", Envelope.encode(read))
+    case .sync(let sync): framed("sync", Envelope.encode(sync))
+    case .history(let history): framed("history", Envelope.encode(history))
+    case .conversations(let conversations): framed("conversations", Envelope.encode(conversations))
     case .ping: Array(#"{"type":"ping"}"#.utf8)
     case .watch(let watch): framed("watch", Envelope.encode(watch))
     }

@@ -2,10 +2,18 @@
 /// validated against ``ProtocolLimits`` by the body's ``WireTable``. A new frame is a body
 /// type with its table, a case here and its entry in `types`.
 public enum ClientFrame: Sendable, Equatable {
-    /// `{"type":"send","id":"<client id>","to":"bob","body":"hi"}`
+    /// `{"type":"send","id":"<client id>","to":"bob"|"conv":"<conv>","body":"hi"}`
     case send(Send)
-    /// `{"type":"ack","msgs":["<msg id>",…]}`
+    /// `{"type":"ack","seq":<n>}`, or v1's `{"type":"ack","msgs":["<msg id>",…]}`
     case ack(Ack)
+    /// `{"type":"read","conv":"<conv>","cseq":<n>}`
+    case read(Read)
+    /// `{"type":"sync","after":<seq>,"epoch":"…"}`
+    case sync(Sync)
+    /// `{"type":"history","conv":"<conv>","before":<cseq>?,"limit":50}`
+    case history(History)
+    /// `{"type":"conversations","limit":50,"next":"…"?}`
+    case conversations(Conversations)
     /// `{"type":"ping"}`
     case ping
     /// `{"type":"watch","users":["bob",…]}`: replaces the session's presence watch list.
@@ -14,20 +22,71 @@ public enum ClientFrame: Sendable, Equatable {
     public struct Send: Sendable, Equatable {
         /// The client's id for this send (retries reuse it; `sent` and `receipt` carry it).
         public var id: String
-        public var to: String
+        /// The recipient of a direct message (v1), or nil when `conv` names the conversation.
+        public var to: String?
+        public var conv: String?
         public var body: String
 
-        public init(id: String, to: String, body: String) {
+        public init(id: String, to: String? = nil, conv: String? = nil, body: String) {
             self.id = id
             self.to = to
+            self.conv = conv
             self.body = body
         }
     }
 
+    /// Either `seq` (v2: every entry up to it) or `msgs` (v1: these messages).
     public struct Ack: Sendable, Equatable {
-        public var msgs: [String]
+        public var seq: UInt64?
+        public var msgs: [String]?
 
-        public init(msgs: [String]) { self.msgs = msgs }
+        public init(seq: UInt64? = nil, msgs: [String]? = nil) {
+            self.seq = seq
+            self.msgs = msgs
+        }
+    }
+
+    public struct Read: Sendable, Equatable {
+        public var conv: String
+        public var cseq: UInt64
+
+        public init(conv: String, cseq: UInt64) {
+            self.conv = conv
+            self.cseq = cseq
+        }
+    }
+
+    public struct Sync: Sendable, Equatable {
+        public var after: UInt64
+        public var epoch: String?
+
+        public init(after: UInt64, epoch: String?) {
+            self.after = after
+            self.epoch = epoch
+        }
+    }
+
+    public struct History: Sendable, Equatable {
+        public var conv: String
+        /// Messages below this `cseq`; nil for the newest page.
+        public var before: UInt64?
+        public var limit: Int
+
+        public init(conv: String, before: UInt64? = nil, limit: Int = 50) {
+            self.conv = conv
+            self.before = before
+            self.limit = limit
+        }
+    }
+
+    public struct Conversations: Sendable, Equatable {
+        public var limit: Int
+        public var next: String?
+
+        public init(limit: Int = 50, next: String? = nil) {
+            self.limit = limit
+            self.next = next
+        }
     }
 
     public struct Watch: Sendable, Equatable {
@@ -71,6 +130,10 @@ public enum ClientFrame: Sendable, Equatable {
     private static let types: [FrameType] = [
         FrameType("send", ClientFrame.send),
         FrameType("ack", ClientFrame.ack),
+        FrameType("read", ClientFrame.read),
+        FrameType("sync", ClientFrame.sync),
+        FrameType("history", ClientFrame.history),
+        FrameType("conversations", ClientFrame.conversations),
         FrameType("ping") { (_: NoFields) in .ping },
         FrameType("watch", ClientFrame.watch),
     ]
@@ -124,9 +187,11 @@ public enum ClientFrame: Sendable, Equatable {
 
 extension ClientFrame.Send: WireObject {
     public static var wire: WireTable<Self> {
-        WireTable(Self(id: "", to: "", body: "")) { s, f in
+        WireTable(Self(id: "", body: "")) { s, f in
             f.field("id", &s.id, .clientID)
             f.field("to", &s.to, .recipient)
+            f.field("conv", &s.conv, .conversation)
+            f.check((s.to == nil) == (s.conv == nil) ? ProtocolError(.badRequest, "send takes one of to and conv") : nil)
             f.field("body", &s.body, .body)
         }
     }
@@ -134,8 +199,10 @@ extension ClientFrame.Send: WireObject {
 
 extension ClientFrame.Ack: WireObject {
     public static var wire: WireTable<Self> {
-        WireTable(Self(msgs: [])) { a, f in
+        WireTable(Self()) { a, f in
+            f.field("seq", &a.seq, .sequence)
             f.field("msgs", &a.msgs, .messageIDs)
+            f.check((a.seq == nil) == (a.msgs == nil) ? ProtocolError(.badRequest, "ack takes one of seq and msgs") : nil)
         }
     }
 }
@@ -144,6 +211,43 @@ extension ClientFrame.Watch: WireObject {
     public static var wire: WireTable<Self> {
         WireTable(Self(users: [])) { w, f in
             f.field("users", &w.users, .watchedUsers)
+        }
+    }
+}
+
+extension ClientFrame.Read: WireObject {
+    public static var wire: WireTable<Self> {
+        WireTable(Self(conv: "", cseq: 0)) { r, f in
+            f.field("conv", &r.conv, .conversation)
+            f.field("cseq", &r.cseq, .sequence)
+        }
+    }
+}
+
+extension ClientFrame.Sync: WireObject {
+    public static var wire: WireTable<Self> {
+        WireTable(Self(after: 0, epoch: nil)) { s, f in
+            f.field("after", &s.after, .sequence)
+            f.field("epoch", &s.epoch, .epoch)
+        }
+    }
+}
+
+extension ClientFrame.History: WireObject {
+    public static var wire: WireTable<Self> {
+        WireTable(Self(conv: "")) { h, f in
+            f.field("conv", &h.conv, .conversation)
+            f.field("before", &h.before, .sequence)
+            f.field("limit", &h.limit, default: 50, .pageLimit)
+        }
+    }
+}
+
+extension ClientFrame.Conversations: WireObject {
+    public static var wire: WireTable<Self> {
+        WireTable(Self()) { c, f in
+            f.field("limit", &c.limit, default: 50, .pageLimit)
+            f.field("next", &c.next, .pageCursor)
         }
     }
 }

@@ -4,24 +4,32 @@
 /// The current envelope version. Every envelope carries it as `v` (absent or `null` reads as
 /// this version); readers skip fields they do not know, so a newer producer can add fields
 /// without breaking older consumers.
-public let envelopeVersion = 1
+public let envelopeVersion = 2
 
-/// A chat message as it travels through Kafka and Redis and reaches clients.
+/// A chat message as it travels through Kafka, sits in its conversation's log in Redis, and
+/// reaches clients in `history` pages.
 public struct ChatMessage: Sendable, Equatable, Hashable {
     /// Time-ordered id (``MessageID``), made by the edge that accepted the send.
     public var msg: String
     public var from: String
-    public var to: String
+    /// The other member of a direct conversation (nil in groups).
+    public var to: String?
+    /// The conversation (``Conversation``).
+    public var conv: String
+    /// The message's place in its conversation; nil until relay-svc assigned it.
+    public var cseq: UInt64?
     public var body: String
     /// Unix milliseconds when the edge accepted it.
     public var ts: UInt64
     /// The sender's client id (dedup of retries, receipts).
     public var id: String?
 
-    public init(msg: String, from: String, to: String, body: String, ts: UInt64, id: String?) {
+    public init(msg: String, from: String, to: String?, conv: String, cseq: UInt64? = nil, body: String, ts: UInt64, id: String?) {
         self.msg = msg
         self.from = from
         self.to = to
+        self.conv = conv
+        self.cseq = cseq
         self.body = body
         self.ts = ts
         self.id = id
@@ -30,8 +38,10 @@ public struct ChatMessage: Sendable, Equatable, Hashable {
 
 extension ChatMessage: WireObject {
     public static var wire: WireTable<ChatMessage> {
-        WireTable(ChatMessage(msg: "", from: "", to: "", body: "", ts: 0, id: nil)) { m, f in
+        WireTable(ChatMessage(msg: "", from: "", to: nil, conv: "", body: "", ts: 0, id: nil)) { m, f in
             f.field("msg", &m.msg)
+            f.field("conv", &m.conv)
+            f.field("cseq", &m.cseq)
             f.field("from", &m.from)
             f.field("to", &m.to)
             f.field("body", &m.body)
@@ -41,18 +51,20 @@ extension ChatMessage: WireObject {
     }
 }
 
-/// `chat.inbound` (key: recipient): a send the edge accepted.
+/// `chat.inbound` (key: `conv`): a send the edge accepted.
 public struct InboundEnvelope: Sendable, Equatable {
     public var v = envelopeVersion
     public var message: ChatMessage
-    /// Edge and session the message was sent from (so the sender's other sessions get a copy).
+    /// Edge, session and device the message was sent from (nil device: a v1 session).
     public var edge: String
     public var session: String
+    public var device: String?
 
-    public init(message: ChatMessage, edge: String, session: String) {
+    public init(message: ChatMessage, edge: String, session: String, device: String? = nil) {
         self.message = message
         self.edge = edge
         self.session = session
+        self.device = device
     }
 }
 
@@ -63,6 +75,7 @@ extension InboundEnvelope: WireObject {
             f.field("message", &e.message)
             f.field("edge", &e.edge)
             f.field("session", &e.session)
+            f.field("device", &e.device)
         }
     }
 }
@@ -257,18 +270,33 @@ public struct DeliverEnvelope: Sendable, Equatable {
     public var exceptSession: String?
     public var messages: [ChatMessage]
     public var receipts: [AckedMessageReceipt]
+    /// Entries of the user's stream (live, or a replay page), in `seq` order.
+    public var entries: [StreamEntry]
+    /// Set on the answer to a `sync` pull: `entries` are that page.
+    public var page: SyncPage?
+    /// Answers to queries and refusals offline-svc found, for the addressed sessions.
+    public var history: HistoryPage?
+    public var conversations: ConversationsPage?
+    public var error: ProtocolError?
     public var presence: [PresenceStatus]
     /// Set by presence-svc when it had given this edge up for dead but hears from it again:
     /// the edge reports every session it holds once more (`user` is empty then).
     public var resync: Bool
 
     public init(user: String, sessions: [String]? = nil, exceptSession: String? = nil, messages: [ChatMessage] = [],
-                receipts: [AckedMessageReceipt] = [], presence: [PresenceStatus] = [], resync: Bool = false) {
+                receipts: [AckedMessageReceipt] = [], entries: [StreamEntry] = [], page: SyncPage? = nil,
+                history: HistoryPage? = nil, conversations: ConversationsPage? = nil, error: ProtocolError? = nil,
+                presence: [PresenceStatus] = [], resync: Bool = false) {
         self.user = user
         self.sessions = sessions
         self.exceptSession = exceptSession
         self.messages = messages
         self.receipts = receipts
+        self.entries = entries
+        self.page = page
+        self.history = history
+        self.conversations = conversations
+        self.error = error
         self.presence = presence
         self.resync = resync
     }
@@ -277,14 +305,20 @@ public struct DeliverEnvelope: Sendable, Equatable {
 extension DeliverEnvelope: WireObject {
     public static var wire: WireTable<DeliverEnvelope> {
         WireTable(DeliverEnvelope(user: "")) { d, f in
+            // Deliver envelopes are on the hot path: empty fields are left out.
             f.field("v", &d.v, default: envelopeVersion)
             f.field("user", &d.user)
             f.field("sessions", &d.sessions)
             f.field("exceptSession", &d.exceptSession)
-            f.field("messages", &d.messages, default: [])
-            f.field("receipts", &d.receipts, default: [])
-            f.field("presence", &d.presence, default: [])
-            f.field("resync", &d.resync, default: false, omittingDefault: true)  // deliver envelopes are on the hot path
+            f.field("messages", &d.messages, default: [], omittingDefault: true)
+            f.field("receipts", &d.receipts, default: [], omittingDefault: true)
+            f.field("entries", &d.entries, default: [], omittingDefault: true)
+            f.field("page", &d.page)
+            f.field("history", &d.history)
+            f.field("conversations", &d.conversations)
+            f.field("error", &d.error)
+            f.field("presence", &d.presence, default: [], omittingDefault: true)
+            f.field("resync", &d.resync, default: false, omittingDefault: true)
         }
     }
 }

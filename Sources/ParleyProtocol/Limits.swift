@@ -11,6 +11,11 @@ public struct ProtocolLimits: Sendable, Equatable {
     /// Most users in one `watch`.
     public var maxWatchUsers: Int
 
+    /// Largest `limit` of a `history` or `conversations` query.
+    public static let maxPage = 100
+    /// Largest `seq` or `cseq` a client may name (2^53 − 1: exact in every JSON reader).
+    public static let maxSequence: UInt64 = (1 << 53) - 1
+
     public init(maxBodyBytes: Int = 4096, maxFrameBytes: Int = 16384, maxClientIDBytes: Int = 64,
                 maxAckMessages: Int = 256, maxWatchUsers: Int = 500) {
         self.maxBodyBytes = maxBodyBytes

@@ -4,6 +4,10 @@ public enum ErrorCode: String, Sendable, CaseIterable, WireEnum {
     case tooLarge = "too_large"
     case unknownType = "unknown_type"
     case invalidRecipient = "invalid_recipient"
+    case notMember = "not_member"
+    case forbidden
+    case blocked
+    case quotaExceeded = "quota_exceeded"
     case rateLimited = "rate_limited"
     case unavailable = "unavailable"
 }

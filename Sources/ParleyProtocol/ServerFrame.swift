@@ -6,10 +6,16 @@ public enum ServerFrame: Sendable, Equatable {
     /// The broker durably accepted a send.
     case sent(Sent)
     /// A chat message for the session's user (or the user's own message from another session),
-    /// without the sender's client id.
+    /// without the sender's client id (v1 form, for `/read`-era tests and tools).
     case message(ChatMessage)
-    /// The recipient acked `msg`.
+    /// The recipient acked `msg` (v1 form).
     case receipt(Receipt)
+    /// An entry of the user's stream, written as it is (``StreamEntry``).
+    case entry(StreamEntry)
+    /// The replay is done: the session is at `seq`, the stream's head.
+    case synced(Synced)
+    case history(HistoryPage)
+    case conversations(ConversationsPage)
     case pong
     case error(ProtocolError)
     /// A watched user's status, `online` or `offline`.
@@ -19,24 +25,44 @@ public enum ServerFrame: Sendable, Equatable {
         public var user: String
         public var session: String
         public var edge: String
+        /// The session's device (nil for a v1 session, which uses the legacy device).
+        public var device: String?
 
-        public init(user: String, session: String, edge: String) {
+        public init(user: String, session: String, edge: String, device: String? = nil) {
             self.user = user
             self.session = session
             self.edge = edge
+            self.device = device
         }
     }
 
-    /// The send with client id `id` is durable as message `msg`, accepted at `ts`.
+    /// The send with client id `id` is durable as message `msg` of `conv`, accepted at `ts`.
     public struct Sent: Sendable, Equatable {
         public var id: String
         public var msg: String
+        public var conv: String?
         public var ts: UInt64
 
-        public init(id: String, msg: String, ts: UInt64) {
+        public init(id: String, msg: String, conv: String? = nil, ts: UInt64) {
             self.id = id
             self.msg = msg
+            self.conv = conv
             self.ts = ts
+        }
+    }
+
+    /// The end of a replay: the session saw its stream up to `seq` (the head) of `epoch`.
+    public struct Synced: Sendable, Equatable {
+        public var seq: UInt64
+        public var epoch: String
+        /// The client's position was not in this epoch's retained stream: drop the cache and
+        /// re-read `conversations` and `history`.
+        public var reset: Bool
+
+        public init(seq: UInt64, epoch: String, reset: Bool) {
+            self.seq = seq
+            self.epoch = epoch
+            self.reset = reset
         }
     }
 
@@ -62,6 +88,13 @@ public enum ServerFrame: Sendable, Equatable {
             message.id = nil  // the recipient's frame never shows the sender's client id
             return Self.encode("message", &message)
         case .receipt(var body): return Self.encode("receipt", &body)
+        case .entry(var entry):
+            var fields = WireFields(writingCapacity: 256)
+            StreamEntry.write(&entry, &fields)  // the entry's `type` is its kind
+            return fields.writer.bytes
+        case .synced(var body): return Self.encode("synced", &body)
+        case .history(var body): return Self.encode("history", &body)
+        case .conversations(var body): return Self.encode("conversations", &body)
         case .pong:
             var body = NoFields()
             return Self.encode("pong", &body)
@@ -86,6 +119,7 @@ extension ServerFrame.Welcome: WireObject {
             f.field("user", &w.user)
             f.field("session", &w.session)
             f.field("edge", &w.edge)
+            f.field("device", &w.device)
         }
     }
 }
@@ -95,6 +129,7 @@ extension ServerFrame.Sent: WireObject {
         WireTable(Self(id: "", msg: "", ts: 0)) { s, f in
             f.field("id", &s.id)
             f.field("msg", &s.msg)
+            f.field("conv", &s.conv)
             f.field("ts", &s.ts)
         }
     }
@@ -107,6 +142,16 @@ extension ServerFrame.Receipt: WireObject {
             f.field("by", &r.by)
             f.constant("status", "delivered")
             f.field("id", &r.id)
+        }
+    }
+}
+
+extension ServerFrame.Synced: WireObject {
+    public static var wire: WireTable<Self> {
+        WireTable(Self(seq: 0, epoch: "", reset: false)) { s, f in
+            f.field("seq", &s.seq)
+            f.field("epoch", &s.epoch)
+            f.field("reset", &s.reset, default: false, omittingDefault: true)
         }
     }
 }

@@ -4,12 +4,14 @@ public struct Topics: Sendable, Equatable {
 
     public init(prefix: String = "") { self.prefix = prefix }
 
-    /// Client sends, keyed by recipient. Consumed by relay-svc.
+    /// Client sends, keyed by conversation. Consumed by relay-svc.
     public var inbound: String { prefix + "chat.inbound" }
-    /// Every routed message, keyed by recipient. Consumed by offline-svc (the inbox).
+    /// Entries for user streams, on the user's ``StreamPartition``. Consumed by offline-svc.
     public var inbox: String { prefix + "chat.inbox" }
-    /// Client acks, keyed by the acking user. Consumed by relay-svc (receipts) and offline-svc.
+    /// Device acks and read moves, keyed by user. Consumed by offline-svc.
     public var acks: String { prefix + "chat.acks" }
+    /// Sync pulls, history and conversation-list queries, keyed by user. Consumed by offline-svc.
+    public var queries: String { prefix + "chat.queries" }
     /// Session connect/disconnect, edge heartbeats, presence queries, all keyed by the edge id
     /// (so one edge's events stay in order). Consumed by presence-svc.
     public var presenceEvents: String { prefix + "presence.events" }
@@ -19,5 +21,5 @@ public struct Topics: Sendable, Equatable {
     public func deliver(edge: String) -> String { prefix + "chat.deliver." + edge }
 
     /// The shared topics (everything but the per-edge deliver topics).
-    public var shared: [String] { [inbound, inbox, acks, presenceEvents, presenceChanges] }
+    public var shared: [String] { [inbound, inbox, acks, queries, presenceEvents, presenceChanges] }
 }

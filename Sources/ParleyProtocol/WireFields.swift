@@ -176,6 +176,28 @@ public struct WireFields {
         }
     }
 
+    /// An optional field with a rule the validate pass applies when it is present.
+    mutating func field<V: WireValue>(_ key: StaticString, _ value: inout V?, _ rule: WireRule<V>) {
+        guard case .validate = object.pass else { return field(key, &value) }
+        guard invalid == nil, let present = value, let broken = rule.check(present, limits) else { return }
+        invalid = broken
+    }
+
+    /// A field that reads as `defaultValue` when absent, with a rule the validate pass applies.
+    mutating func field<V: WireValue & Equatable>(_ key: StaticString, _ value: inout V, default defaultValue: V,
+                                                  _ rule: WireRule<V>) {
+        guard case .validate = object.pass else { return field(key, &value, default: defaultValue) }
+        guard invalid == nil, let broken = rule.check(value, limits) else { return }
+        invalid = broken
+    }
+
+    /// A rule over the whole object (e.g. "one of two fields"), checked in the validate pass
+    /// after the fields listed before it.
+    mutating func check(_ problem: @autoclosure () -> ProtocolError?) {
+        guard case .validate = object.pass, invalid == nil, let broken = problem() else { return }
+        invalid = broken
+    }
+
     /// A field whose value is always `text`.
     mutating func constant(_ key: StaticString, _ text: StaticString) {
         switch object.pass {

@@ -53,3 +53,40 @@ extension WireRule where V == [String] {
         }
     }
 }
+
+extension WireRule where V == String {
+    /// A conversation id (``Conversation``).
+    static var conversation: WireRule {
+        WireRule { conv, _ in
+            Conversation.isValid(conv) ? nil : ProtocolError(.badRequest, "conv must be dm:<a>:<b> (ids in order) or g:<id>")
+        }
+    }
+
+    /// A stream epoch: 1–64 characters of an ``Identifier``.
+    static var epoch: WireRule {
+        WireRule { epoch, _ in Identifier.isValid(epoch) ? nil : ProtocolError(.badRequest, "epoch is malformed") }
+    }
+
+    /// An opaque paging cursor the server handed out: at most 256 bytes.
+    static var pageCursor: WireRule {
+        WireRule { next, _ in next.utf8.count <= 256 ? nil : ProtocolError(.badRequest, "next is malformed") }
+    }
+}
+
+extension WireRule where V == UInt64 {
+    /// A `seq` or `cseq`: at most ``ProtocolLimits/maxSequence``.
+    static var sequence: WireRule {
+        WireRule { n, _ in
+            n <= ProtocolLimits.maxSequence ? nil : ProtocolError(.badRequest, "seq and cseq are at most 2^53-1")
+        }
+    }
+}
+
+extension WireRule where V == Int {
+    /// The `limit` of a paged query: 1–``ProtocolLimits/maxPage``.
+    static var pageLimit: WireRule {
+        WireRule { limit, _ in
+            (1...ProtocolLimits.maxPage).contains(limit) ? nil : ProtocolError(.badRequest, "limit must be 1-\(ProtocolLimits.maxPage)")
+        }
+    }
+}

@@ -47,10 +47,10 @@ public struct Inbox: Sendable {
         var pipeline = RedisPipeline()
         for envelope in envelopes {
             let message = envelope.message
-            pipeline.add(.zadd(RedisKeys.inbox(message.to), [RedisScoredMember(member: message.msg, score: 0)]))
-            pipeline.add(.hset(RedisKeys.inboxMessages(message.to), field: message.msg, value: Envelope.encode(message)))
+            pipeline.add(.zadd(RedisKeys.inbox((message.to ?? message.from)), [RedisScoredMember(member: message.msg, score: 0)]))
+            pipeline.add(.hset(RedisKeys.inboxMessages((message.to ?? message.from)), field: message.msg, value: Envelope.encode(message)))
         }
-        let users = Array(Set(envelopes.map(\.message.to)))
+        let users = Array(Set(envelopes.map { $0.message.to ?? $0.message.from }))
         var counts: [RedisPipeline.Entry<Int>] = []
         for user in users {
             pipeline.add(.expire(RedisKeys.inbox(user), .seconds(retentionSeconds)))
@@ -67,10 +67,10 @@ public struct Inbox: Sendable {
         var deliveries = DeliveryBatch()
         for envelope in envelopes {
             let message = envelope.message
-            let sessions = presence[message.to]?.sessions ?? [:]
+            let sessions = presence[(message.to ?? message.from)]?.sessions ?? [:]
             let missed = sessions.filter { !envelope.delivered.contains($0.key) }
             for (session, edge) in missed.sorted(by: { $0.key < $1.key }) {
-                deliveries.add(message: message, edge: edge, user: message.to, sessions: [session])
+                deliveries.add(message: message, edge: edge, user: (message.to ?? message.from), sessions: [session])
             }
         }
         if !deliveries.isEmpty { _ = try await producer.send(batch: deliveries.records(topics)) }

@@ -54,7 +54,7 @@ public struct MessageRouter: Sendable {
             firsts.append(pipeline.add(.setIfAbsent(RedisKeys.dedup(message.from, clientID: message.id ?? message.msg),
                                                     message.msg, expire: dedupTTL)))
         }
-        let reads = UserSessionsReads(envelopes.flatMap { [$0.message.to, $0.message.from] }, in: &pipeline)
+        let reads = UserSessionsReads(envelopes.flatMap { [$0.message.to ?? $0.message.from, $0.message.from] }, in: &pipeline)
         let replies = try await redis.send(pipeline)
         let presence = try reads.sessions(from: replies)
 
@@ -67,9 +67,10 @@ public struct MessageRouter: Sendable {
                 logger.debug("dropping client retry", metadata: ["parley.msg": "\(message.msg)", "parley.first": "\(first)"])
                 continue
             }
-            let recipient = presence[message.to] ?? UserSessions(user: message.to, sessions: [:])
+            let to = message.to ?? message.from
+            let recipient = presence[to] ?? UserSessions(user: to, sessions: [:])
             for edge in recipient.edges() {
-                deliveries.add(message: message, edge: edge, user: message.to)
+                deliveries.add(message: message, edge: edge, user: to)
             }
             // The sender's other sessions get a copy (not durable: the sender has it).
             if message.from != message.to, let sender = presence[message.from] {

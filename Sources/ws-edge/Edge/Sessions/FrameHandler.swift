@@ -22,9 +22,11 @@ struct FrameHandler: Sendable {
         }
         switch frame {
         case .send(let frame):
-            send(clientID: frame.id, to: frame.to, body: frame.body, session: session, outbox: outbox, logger: logger)
+            send(clientID: frame.id, to: frame.to ?? frame.conv.flatMap { Conversation.peer(in: $0, of: session.user) } ?? "", body: frame.body, session: session, outbox: outbox, logger: logger)
+        case .read, .sync, .history, .conversations:
+            session.send(.frame(.error(ProtocolError(.unknownType, "not served by this edge yet"))))
         case .ack(let frame):
-            let acked = session.acked(frame.msgs)
+            let acked = session.acked(frame.msgs ?? [])
             edge.publisher.publishAck(AckEnvelope(user: session.user, acks: acked))
         case .ping:
             session.send(.frame(.pong))
@@ -43,8 +45,8 @@ struct FrameHandler: Sendable {
     private func send(clientID: String, to: String, body: String, session: Session, outbox: LoopOutbox, logger: Logger) {
         let now = UnixTime.nowMilliseconds
         let msg = outbox.sessions.messageID(user: session.user, clientID: clientID, unixMilliseconds: now)
-        let message = ChatMessage(msg: msg, from: session.user, to: to, body: body, ts: MessageID.unixMilliseconds(of: msg) ?? now,
-                                  id: clientID)
+        let message = ChatMessage(msg: msg, from: session.user, to: to, conv: Conversation.direct(session.user, to), body: body,
+                                  ts: MessageID.unixMilliseconds(of: msg) ?? now, id: clientID)
         edge.metrics.messagesIn.increment()
         edge.publisher.publishSend(InboundEnvelope(message: message, edge: edge.id, session: session.id)) { [metrics = edge.metrics, id = session.id] result in
             if case .failure(let error) = result {
@@ -64,8 +66,8 @@ struct FrameHandler: Sendable {
         }
         let now = UnixTime.nowMilliseconds
         let msg = loop.messageID(unixMilliseconds: now)
-        let message = ChatMessage(msg: msg, from: session.user, to: frame.user, body: frame.msg,
-                                  ts: MessageID.unixMilliseconds(of: msg) ?? now, id: msg)
+        let message = ChatMessage(msg: msg, from: session.user, to: frame.user, conv: Conversation.direct(session.user, frame.user),
+                                  body: frame.msg, ts: MessageID.unixMilliseconds(of: msg) ?? now, id: msg)
         edge.metrics.messagesIn.increment()
         edge.publisher.publishSend(InboundEnvelope(message: message, edge: edge.id, session: session.id))
     }

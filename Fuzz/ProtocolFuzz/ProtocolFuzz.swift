@@ -32,16 +32,18 @@ struct Replay {
 func check(_ input: UnsafeBufferPointer<UInt8>) {
     guard let selector = input.first else { return }
     let document = UnsafeBufferPointer(rebasing: input[1...])
-    switch selector % 10 {
+    switch selector % 12 {
     case 0: clientFrame(document)
     case 1: _ = try? SeedFrame.decode(document, limits: ProtocolLimits())
     case 2: roundTrip(ChatMessage.self, document)
     case 3: roundTrip(InboundEnvelope.self, document)
-    case 4: roundTrip(EnvelopeBatch<InboxEnvelope>.self, document)
-    case 5: roundTrip(EnvelopeBatch<AckEnvelope>.self, document)
+    case 4: roundTrip(EnvelopeBatch<InboxEntry>.self, document)
+    case 5: roundTrip(EnvelopeBatch<CursorMove>.self, document)
     case 6: roundTrip(EnvelopeBatch<DeliverEnvelope>.self, document)
     case 7: roundTrip(PresenceEvent.self, document)
     case 8: roundTrip(PresenceChange.self, document)
+    case 9: roundTrip(QueryEnvelope.self, document)
+    case 10: roundTrip(StreamEntry.self, document)
     default: roundTrip(DeliverEnvelope.self, document)
     }
 }

@@ -33,7 +33,8 @@ struct ClientFramePropertyTests {
             }
         })
         // Every frame type and every error the model knows was reached.
-        #expect(reached == ["send", "ack", "ping", "watch", "bad_request", "unknown_type", "invalid_recipient", "too_large"])
+        #expect(reached == ["send", "ack", "read", "sync", "history", "conversations", "ping", "watch",
+                            "bad_request", "unknown_type", "invalid_recipient", "too_large"])
     }
 
     enum Expected: Equatable {
@@ -46,6 +47,10 @@ struct ClientFramePropertyTests {
             switch self {
             case .frame(.send): "send"
             case .frame(.ack): "ack"
+            case .frame(.read): "read"
+            case .frame(.sync): "sync"
+            case .frame(.history): "history"
+            case .frame(.conversations): "conversations"
             case .frame(.ping): "ping"
             case .frame(.watch): "watch"
             case .refused(let code, _), .refusedAnyID(let code): code.rawValue
@@ -68,32 +73,93 @@ struct ClientFramePropertyTests {
         guard let type = members.first(where: { $0.key == "type" && string($0.value) != nil }).flatMap({ string($0.value) }) else {
             return .refused(.badRequest, clientID: anyStringID)
         }
-        let keys: [String: [String]] = ["send": ["id", "to", "body"], "ack": ["msgs"], "ping": [], "watch": ["users"]]
+        let keys: [String: [String]] = [
+            "send": ["id", "to", "conv", "body"], "ack": ["seq", "msgs"], "read": ["conv", "cseq"], "sync": ["after", "epoch"],
+            "history": ["conv", "before", "limit"], "conversations": ["limit", "next"], "ping": [], "watch": ["users"],
+        ]
         guard let fields = keys[type] else { return .refused(.unknownType, clientID: anyStringID) }
         let read = members.map(\.key).filter { $0 == "type" || fields.contains($0) }
         guard Set(read).count == read.count else { return .refusedAnyID(.badRequest) }
 
+        /// A field's value: absent and `null` are nil; `.mistyped` when it is there but of another type.
+        enum Field<V> { case absent, value(V), mistyped }
+        func field<V>(_ key: String, _ convert: (JSONTree) -> V?) -> Field<V> {
+            guard let value = first(key), value != .null else { return .absent }
+            return convert(value).map(Field.value) ?? .mistyped
+        }
+        func present<V>(_ field: Field<V>) -> V? { if case .value(let v) = field { v } else { nil } }
+        func mistyped<V>(_ field: Field<V>) -> Bool { if case .mistyped = field { true } else { false } }
+        let bad = Expected.refused(.badRequest, clientID: nil)
+
         switch type {
         case "send":
             let id = string(first("id"))
-            guard let id, let to = string(first("to")), let body = string(first("body")) else { return .refused(.badRequest, clientID: id) }
-            guard (1...limits.maxClientIDBytes).contains(id.utf8.count) else { return .refused(.badRequest, clientID: nil) }
-            guard isIdentifier(to) else { return .refused(.invalidRecipient, clientID: id) }
+            let to = field("to", string), conv = field("conv", string)
+            guard let id, let body = string(first("body")), !mistyped(to), !mistyped(conv) else { return .refused(.badRequest, clientID: id) }
+            guard (1...limits.maxClientIDBytes).contains(id.utf8.count) else { return bad }
+            if let to = present(to), !isIdentifier(to) { return .refused(.invalidRecipient, clientID: id) }
+            if let conv = present(conv), !isConversation(conv) { return .refused(.badRequest, clientID: id) }
+            guard (present(to) == nil) != (present(conv) == nil) else { return .refused(.badRequest, clientID: id) }
             guard !body.isEmpty else { return .refused(.badRequest, clientID: id) }
             guard body.utf8.count <= limits.maxBodyBytes else { return .refused(.tooLarge, clientID: id) }
-            return .frame(.send(.init(id: id, to: to, body: body)))
+            return .frame(.send(.init(id: id, to: present(to), conv: present(conv), body: body)))
         case "ack":
-            guard let msgs = strings(first("msgs")), (1...limits.maxAckMessages).contains(msgs.count),
-                  msgs.allSatisfy(MessageID.isValid) else { return .refused(.badRequest, clientID: nil) }
-            return .frame(.ack(.init(msgs: msgs)))
+            let seq = field("seq", unsigned), msgs = field("msgs", strings)
+            guard !mistyped(seq), !mistyped(msgs) else { return bad }
+            if let seq = present(seq), seq > ProtocolLimits.maxSequence { return bad }
+            if let msgs = present(msgs), !(1...limits.maxAckMessages).contains(msgs.count) || !msgs.allSatisfy(MessageID.isValid) { return bad }
+            guard (present(seq) == nil) != (present(msgs) == nil) else { return bad }
+            return .frame(.ack(.init(seq: present(seq), msgs: present(msgs))))
+        case "read":
+            guard let conv = string(first("conv")), let cseq = first("cseq").flatMap(unsigned) else { return bad }
+            guard isConversation(conv), cseq <= ProtocolLimits.maxSequence else { return bad }
+            return .frame(.read(.init(conv: conv, cseq: cseq)))
+        case "sync":
+            let epoch = field("epoch", string)
+            guard let after = first("after").flatMap(unsigned), !mistyped(epoch) else { return bad }
+            guard after <= ProtocolLimits.maxSequence, present(epoch).map(isIdentifier) ?? true else { return bad }
+            return .frame(.sync(.init(after: after, epoch: present(epoch))))
+        case "history":
+            let before = field("before", unsigned), limit = field("limit", integer)
+            guard let conv = string(first("conv")), !mistyped(before), !mistyped(limit) else { return bad }
+            guard isConversation(conv), present(before).map({ $0 <= ProtocolLimits.maxSequence }) ?? true,
+                  (1...ProtocolLimits.maxPage).contains(present(limit) ?? 50) else { return bad }
+            return .frame(.history(.init(conv: conv, before: present(before), limit: present(limit) ?? 50)))
+        case "conversations":
+            let limit = field("limit", integer), next = field("next", string)
+            guard !mistyped(limit), !mistyped(next) else { return bad }
+            guard (1...ProtocolLimits.maxPage).contains(present(limit) ?? 50), (present(next)?.utf8.count ?? 0) <= 256 else { return bad }
+            return .frame(.conversations(.init(limit: present(limit) ?? 50, next: present(next))))
         case "watch":
-            guard let users = strings(first("users")) else { return .refused(.badRequest, clientID: nil) }
+            guard let users = strings(first("users")) else { return bad }
             guard users.count <= limits.maxWatchUsers else { return .refused(.tooLarge, clientID: nil) }
             guard users.allSatisfy(isIdentifier) else { return .refused(.invalidRecipient, clientID: nil) }
             return .frame(.watch(.init(users: users)))
         default:
             return .frame(.ping)
         }
+    }
+
+    /// An integer token (no fraction or exponent) that fits `UInt64`; `-0` is 0.
+    func unsigned(_ value: JSONTree) -> UInt64? {
+        guard case .number(let text) = value, !text.contains(where: { ".eE".contains($0) }) else { return nil }
+        if text == "-0" { return 0 }
+        return UInt64(text)
+    }
+
+    /// An integer token that fits `Int`.
+    func integer(_ value: JSONTree) -> Int? {
+        guard case .number(let text) = value, !text.contains(where: { ".eE".contains($0) }) else { return nil }
+        return text == "-0" ? 0 : Int(text)
+    }
+
+    /// `dm:<a>:<b>` with two identifiers in byte order (or equal), or `g:<identifier>`.
+    func isConversation(_ text: String) -> Bool {
+        if text.hasPrefix("g:") { return isIdentifier(String(text.dropFirst(2))) }
+        guard text.hasPrefix("dm:") else { return false }
+        let parts = text.dropFirst(3).split(separator: ":", omittingEmptySubsequences: false).map(String.init)
+        guard parts.count == 2, isIdentifier(parts[0]), isIdentifier(parts[1]) else { return false }
+        return parts[0] == parts[1] || Array(parts[0].utf8).lexicographicallyPrecedes(Array(parts[1].utf8))
     }
 
     func isIdentifier(_ text: String) -> Bool {
@@ -114,7 +180,8 @@ enum FrameGen {
     }
 
     // Valid values first; `send` weighs more, its frames need more to go right.
-    static let types: [JSONTree?] = [.string("send"), .string("send"), .string("send"), .string("ack"), .string("ping"), .string("watch"),
+    static let types: [JSONTree?] = [.string("send"), .string("send"), .string("send"), .string("ack"), .string("ack"), .string("read"),
+                                     .string("sync"), .string("history"), .string("conversations"), .string("ping"), .string("watch"),
                                      .string("teleport"), .number("7"), nil]
     static let ids = ["c1", "c-2", "é", "a\"b", String(repeating: "x", count: 64), "", String(repeating: "x", count: 65)]
     static let recipients = ["bob", "A.b-c_9", "carol", String(repeating: "a", count: 64), "b b", "{x}", String(repeating: "a", count: 65), "",
@@ -125,28 +192,48 @@ enum FrameGen {
         let (first, second) = (MessageID.make(), MessageID.make())
         return [[first], [first, second], [], ["not-an-id"], Array(repeating: first, count: 256), Array(repeating: first, count: 257)]
     }()
+    static let convs = ["dm:alice:bob", "g:team", "dm:bob:bob", "dm:bob:alice", "dm:alice", "x:y", "", "g:", "g:a b"]
+    static let sequences = ["0", "1", "42", "9007199254740991", "9007199254740992", "-1", "18446744073709551616"]
+    static let pageLimits = ["1", "50", "100", "0", "101", "-5"]
+    static let epochs = ["e1", "abc-DEF_1.2", "", "bad epoch", String(repeating: "e", count: 65)]
+    static let nexts = ["abc", "", "12:dm:a:b", String(repeating: "n", count: 257)]
     static let userLists: [[String]] = [["bob"], ["bob", "carol"], [], ["ok", "not ok"], Array(repeating: "u", count: 500), Array(repeating: "u", count: 501)]
+
+    /// Each field's name, its number of values, and its value (numbers for the numeric ones).
+    static let fields: [(key: String, count: Int, numeric: Bool, value: @Sendable (Int) -> JSONTree)] = [
+        ("id", ids.count, false, { .string(ids[$0]) }),
+        ("to", recipients.count, false, { .string(recipients[$0]) }),
+        ("body", bodies.count, false, { .string(bodies[$0]) }),
+        ("msgs", messageIDs.count, false, { .array(messageIDs[$0].map(JSONTree.string)) }),
+        ("users", userLists.count, false, { .array(userLists[$0].map(JSONTree.string)) }),
+        ("conv", convs.count, false, { .string(convs[$0]) }),
+        ("seq", sequences.count, true, { .number(sequences[$0]) }),
+        ("cseq", sequences.count, true, { .number(sequences[$0]) }),
+        ("after", sequences.count, true, { .number(sequences[$0]) }),
+        ("before", sequences.count, true, { .number(sequences[$0]) }),
+        ("epoch", epochs.count, false, { .string(epochs[$0]) }),
+        ("limit", pageLimits.count, true, { .number(pageLimits[$0]) }),
+        ("next", nexts.count, false, { .string(nexts[$0]) }),
+    ]
 
     static let frame = zip(
         Gen.int(in: 0...types.count - 1),
-        zip(Gen.int(in: 0...ids.count - 1), Gen.int(in: 0...recipients.count - 1), Gen.int(in: 0...bodies.count - 1),
-            Gen.int(in: 0...messageIDs.count - 1), Gen.int(in: 0...userLists.count - 1)),
-        Gen.int(in: 0...6).array(of: 5)
-    ).map { f in Frame(type: f.0, values: [f.1.0, f.1.1, f.1.2, f.1.3, f.1.4], forms: f.2) }
+        Gen.int(in: 0...1000).array(of: fields.count),
+        Gen.int(in: 0...6).array(of: fields.count)
+    ).map { f in Frame(type: f.0, values: zip(f.1, fields).map { $0 % $1.count }, forms: f.2) }
 
     static let document = WireGen.document(frame)
 
+    /// Per field: absent (form 5), of the wrong type (form 6: a number for a string, a string
+    /// for a number), else its value. A send names `to` or `conv` or (a third of them) both.
     static func tree(_ frame: Frame) -> JSONTree {
-        let values: [(String, JSONTree)] = [
-            ("id", .string(ids[frame.values[0]])), ("to", .string(recipients[frame.values[1]])), ("body", .string(bodies[frame.values[2]])),
-            ("msgs", .array(messageIDs[frame.values[3]].map(JSONTree.string))), ("users", .array(userLists[frame.values[4]].map(JSONTree.string))),
-        ]
         var members: [JSONTree.Member] = types[frame.type].map { [JSONTree.Member(key: "type", value: $0)] } ?? []
-        for (index, (key, value)) in values.enumerated() {
+        let dropped = ["conv", "to", ""][frame.values[2] % 3]
+        for (index, field) in fields.enumerated() where field.key != dropped {
             switch frame.forms[index] {
             case 5: continue
-            case 6: members.append(JSONTree.Member(key: key, value: .number("5")))
-            default: members.append(JSONTree.Member(key: key, value: value))
+            case 6: members.append(JSONTree.Member(key: field.key, value: field.numeric ? .string("5") : .number("5")))
+            default: members.append(JSONTree.Member(key: field.key, value: field.value(frame.values[index])))
             }
         }
         return .object(members)

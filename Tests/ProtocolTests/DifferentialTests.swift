@@ -19,7 +19,9 @@ struct DifferentialTests {
     @Test func inboundEnvelopes() async { await check(WireGen.inbound, count: 600) }
     @Test func inboxBatches() async { await check(WireGen.inboxBatch, count: 400) }
     @Test func deliverEnvelopes() async { await check(WireGen.deliver, count: 600) }
-    @Test func ackEnvelopes() async { await check(WireGen.ack, count: 500) }
+    @Test func cursorMoves() async { await check(WireGen.cursorMove, count: 500) }
+    @Test func queries() async { await check(WireGen.query, count: 500) }
+    @Test func streamEntries() async { await check(WireGen.entry, count: 600) }
     @Test func presenceEvents() async { await check(WireGen.presenceEvent, count: 500) }
     @Test func presenceChanges() async { await check(WireGen.presenceChange, count: 500) }
 

@@ -4,7 +4,7 @@ import Testing
 
 @Suite("Kafka envelopes")
 struct EnvelopeTests {
-    let message = ChatMessage(msg: MessageID.make(), from: "alice", to: "bob", body: "hi ✓", ts: 42, id: "c1")
+    let message = ChatMessage(msg: MessageID.make(), from: "alice", to: "bob", conv: "dm:alice:bob", body: "hi ✓", ts: 42, id: "c1")
 
     @Test func roundTripsEveryEnvelope() throws {
         let inbound = InboundEnvelope(message: message, edge: "e1", session: "s1")
@@ -24,13 +24,14 @@ struct EnvelopeTests {
     }
 
     @Test func carriesAVersionAndToleratesNewFields() throws {
-        let encoded = try #require(String(bytes: Envelope.encode(AckEnvelope(user: "bob", acks: [])), encoding: .utf8))
-        #expect(encoded.contains(#""v":1"#))
-        let newer = #"{"v":2,"user":"bob","acks":[{"msg":"m","future":true}],"shard":5}"#
-        let decoded = try Envelope.decode(AckEnvelope.self, from: Array(newer.utf8))
-        #expect(decoded.acks == [AckedMessage(msg: "m", from: nil, id: nil)])
-        let sparse = #"{"v":1,"user":"bob"}"#
-        #expect(try Envelope.decode(DeliverEnvelope.self, from: Array(sparse.utf8)).messages.isEmpty)
+        let move = CursorMove(kind: .ack, user: "bob", device: "d", session: "s", edge: "e", seq: 4)
+        let encoded = try #require(String(bytes: Envelope.encode(move), encoding: .utf8))
+        #expect(encoded.contains(#""v":2"#))
+        let newer = #"{"v":3,"kind":"ack","user":"bob","device":"d","session":"s","edge":"e","seq":4,"future":{"x":[1]},"shard":5}"#
+        #expect(try Envelope.decode(CursorMove.self, from: Array(newer.utf8)) == CursorMove(kind: .ack, user: "bob", device: "d", session: "s",
+                                                                                            edge: "e", seq: 4).with(version: 3))
+        let sparse = #"{"v":2,"user":"bob"}"#
+        #expect(try Envelope.decode(DeliverEnvelope.self, from: Array(sparse.utf8)).entries.isEmpty)
     }
 
     @Test func refusesMalformedEnvelopes() {
@@ -75,7 +76,8 @@ struct IdentifierTests {
         let topics = Topics(prefix: "t1.")
         #expect(topics.inbound == "t1.chat.inbound")
         #expect(topics.deliver(edge: "edge-1") == "t1.chat.deliver.edge-1")
-        #expect(topics.shared.count == 5)
+        #expect(topics.shared.count == 6)
+        #expect(topics.queries == "t1.chat.queries")
     }
 }
 
@@ -118,9 +120,9 @@ struct EnvelopeJSONTests {
     }
 
     @Test func matchesWhatCodableWritesForEveryHotEnvelope() throws {
-        let tricky = ChatMessage(msg: MessageID.make(), from: "a\"b", to: "c\\d", body: "line\nnext\t\u{1} é 👋 </script>",
+        let tricky = ChatMessage(msg: MessageID.make(), from: "a\"b", to: "c\\d", conv: "dm:alice:bob", body: "line\nnext\t\u{1} é 👋 </script>",
                                  ts: 1_800_000_000_123, id: nil)
-        let plain = ChatMessage(msg: MessageID.make(), from: "alice", to: "bob", body: "hi", ts: 1, id: "c1")
+        let plain = ChatMessage(msg: MessageID.make(), from: "alice", to: "bob", conv: "dm:alice:bob", body: "hi", ts: 1, id: "c1")
         #expect(try written(tricky) == codable(tricky))
         #expect(try written(plain) == codable(plain))
         let inbound = InboundEnvelope(message: tricky, edge: "e1", session: "s1")
@@ -139,5 +141,13 @@ struct EnvelopeJSONTests {
             #expect(try written(deliver) == codable(deliver))
             #expect(try Envelope.decode(DeliverEnvelope.self, from: Envelope.encode(deliver)) == deliver)
         }
+    }
+}
+
+extension CursorMove {
+    func with(version: Int) -> CursorMove {
+        var copy = self
+        copy.v = version
+        return copy
     }
 }

@@ -13,29 +13,64 @@ enum WireGen {
 
     static let timestamp = Gen<UInt64>.uint64()
 
-    static let message = zip(text, text, text, text, timestamp, text.optional).map { m in
-        ChatMessage(msg: m.0, from: m.1, to: m.2, body: m.3, ts: m.4, id: m.5)
+    static let message = zip(text, text, text.optional, text, timestamp.optional, text, timestamp, text.optional).map { m in
+        ChatMessage(msg: m.0, from: m.1, to: m.2, conv: m.3, cseq: m.4, body: m.5, ts: m.6, id: m.7)
     }
 
-    static let inbound = zip(message, text, text).map { e in InboundEnvelope(message: e.0, edge: e.1, session: e.2) }
+    static let inbound = zip(message, text, text, text.optional).map { e in
+        InboundEnvelope(message: e.0, edge: e.1, session: e.2, device: e.3)
+    }
 
-    static let inbox = zip(message, text.array(of: 0...3)).map { e in InboxEnvelope(message: e.0, delivered: e.1) }
+    static let entry = zip(
+        Gen<StreamEntry.Kind>.case, timestamp, text.optional, text, timestamp,
+        zip(text.optional, text.optional, text.optional), Gen<StreamEntry.ReceiptStatus>.case.optional, text.optional,
+        zip(timestamp.optional, text.optional, Gen<ErrorCode>.case.optional, Gen.bool)
+    ).map { e in
+        StreamEntry(kind: e.0, seq: e.1, msg: e.2, conv: e.3, cseq: e.4, from: e.5.0, to: e.5.1, by: e.5.2, status: e.6, body: e.7,
+                    ts: e.8.0, id: e.8.1, code: e.8.2, gone: e.8.3)
+    }
 
-    static let inboxBatch = inbox.array(of: 0...3).map { EnvelopeBatch(items: $0) }
+    static let inboxBatch = zip(text, entry).map { InboxEntry(user: $0.0, entry: $0.1) }.array(of: 0...3).map { EnvelopeBatch(items: $0) }
 
-    static let ack = zip(text, zip(text, text.optional, text.optional).array(of: 0...3)).map { e in
-        AckEnvelope(user: e.0, acks: e.1.map { AckedMessage(msg: $0.0, from: $0.1, id: $0.2) })
+    static let cursorMove = zip(
+        Gen.bool.map { $0 ? CursorMove.Kind.ack : .read }, text, text, text, text,
+        timestamp.optional, timestamp.optional, text.optional, timestamp.optional
+    ).map { m in CursorMove(kind: m.0, user: m.1, device: m.2, session: m.3, edge: m.4, seq: m.5, after: m.6, conv: m.7, cseq: m.8) }
+
+    static let query = zip(
+        Gen.int(in: 0...3).map { [QueryEnvelope.Kind.sync, .history, .conversations, .unsubscribe][$0] }, text, text, text, text,
+        zip(timestamp.optional, text.optional, Gen.bool), zip(text.optional, timestamp.optional), Gen.int(in: -5...500).optional,
+        text.optional
+    ).map { q in
+        QueryEnvelope(kind: q.0, user: q.1, device: q.2, session: q.3, edge: q.4, after: q.5.0, epoch: q.5.1, subscribe: q.5.2,
+                      conv: q.6.0, before: q.6.1, limit: q.7, next: q.8)
     }
 
     static let status = Gen.bool.map { $0 ? PresenceStatus.Status.online : .offline }
 
+    static let page = zip(text, timestamp, timestamp, Gen.bool, Gen.bool).map { p in
+        SyncPage(epoch: p.0, head: p.1, after: p.2, more: p.3, reset: p.4)
+    }
+
+    static let history = zip(text, message.array(of: 0...1), Gen.bool).map { HistoryPage(conv: $0.0, messages: $0.1, more: $0.2) }
+
+    static let summary = zip(text, text.optional, text.array(of: 0...2).optional, message.optional, timestamp, timestamp, timestamp).map { c in
+        ConversationSummary(conv: c.0, title: c.1, members: c.2, last: c.3, cseq: c.4, read: c.5, unread: c.6)
+    }
+
+    static let conversations = zip(summary.array(of: 0...1), text.optional).map { ConversationsPage(items: $0.0, next: $0.1) }
+
+    static let refusal = zip(Gen<ErrorCode>.case, text, text.optional).map { ProtocolError($0.0, $0.1, clientID: $0.2) }
+
+    /// A deliver envelope carries live entries, or one answer to a session: a page (with its
+    /// entries), a history page, a conversation list or an error.
     static let deliver = zip(
-        text, text.array(of: 0...2).optional, text.optional, message.array(of: 0...2),
-        zip(text, text, text.optional).array(of: 0...2), zip(text, status).array(of: 0...2), Gen.bool
+        text, text.array(of: 0...1).optional, entry.array(of: 0...2), Gen.int(in: 0...4), page, history, conversations, refusal,
+        zip(text, status).array(of: 0...1), Gen.bool
     ).map { d in
-        DeliverEnvelope(user: d.0, sessions: d.1, exceptSession: d.2, messages: d.3,
-                        receipts: d.4.map { AckedMessageReceipt(msg: $0.0, by: $0.1, id: $0.2) },
-                        presence: d.5.map { PresenceStatus(user: $0.0, status: $0.1) }, resync: d.6)
+        DeliverEnvelope(user: d.0, sessions: d.1, entries: d.3 <= 1 ? d.2 : [], page: d.3 == 1 ? d.4 : nil,
+                        history: d.3 == 2 ? d.5 : nil, conversations: d.3 == 3 ? d.6 : nil, error: d.3 == 4 ? d.7 : nil,
+                        presence: d.8.map { PresenceStatus(user: $0.0, status: $0.1) }, resync: d.9)
     }
 
     static let presenceEvent = zip(

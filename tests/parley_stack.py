@@ -82,6 +82,10 @@ class Stack:
             "PARLEY_EDGE_TIMEOUT": edge_timeout,
             "PARLEY_HEARTBEAT_INTERVAL": "500ms",
             "PARLEY_LOG_LEVEL": "info",
+            # The backlog test stores 20,000 entries in one stream and waits for the paging
+            # window of a client that never acks.
+            "PARLEY_STREAM_MAX_ENTRIES": "100000",
+            "PARLEY_SYNC_ACK_TIMEOUT": "5s",
         })
 
     # -- processes ---------------------------------------------------------------------------

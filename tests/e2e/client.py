@@ -20,12 +20,19 @@ class ChatClient:
         self._reader = asyncio.create_task(self._read())
 
     @classmethod
-    async def connect(cls, stack, edge, user, path="ws"):
+    async def connect(cls, stack, edge, user, path="ws", device=None, since=None, epoch=None):
+        """A v1 session without `device`; a v2 session of that device with it (and `since`/`epoch`
+        to resume from a cache)."""
         token = stack.login(edge, user)
-        ws = await websockets.connect(f"ws://127.0.0.1:{stack.ports[f'ws-edge-{edge}']}/{path}?token={token}",
+        query = f"token={token}"
+        for key, value in (("device", device), ("since", since), ("epoch", epoch)):
+            if value is not None:
+                query += f"&{key}={value}"
+        ws = await websockets.connect(f"ws://127.0.0.1:{stack.ports[f'ws-edge-{edge}']}/{path}?{query}",
                                       max_size=None, ping_interval=None)
         welcome = json.loads(await asyncio.wait_for(ws.recv(), 10))
         assert welcome["type"] == "welcome" and welcome["user"] == user, welcome
+        assert welcome.get("device") == device, welcome
         return cls(ws, welcome)
 
     async def _read(self):
@@ -61,6 +68,11 @@ class ChatClient:
         await self.send_json({"type": "send", "id": client_id, "to": to, "body": body})
         return client_id
 
+    async def send_conv(self, conv, body, client_id=None):
+        client_id = client_id or str(uuid.uuid4())
+        await self.send_json({"type": "send", "id": client_id, "conv": conv, "body": body})
+        return client_id
+
     async def sent(self, client_id, timeout=20):
         """The `sent` frame for a client id."""
         return await self.wait_for(lambda fs: next((f for f in fs if isinstance(f, dict) and f.get("type") == "sent"
@@ -87,6 +99,27 @@ class ChatClient:
         ids = [m["msg"] for m in self.unique_messages()]
         for i in range(0, len(ids), 200):
             await self.ack(ids[i:i + 200])
+
+    # -- v2: stream entries --------------------------------------------------------------------
+
+    def entries(self):
+        """Every stream entry received (frames with a `seq`), in arrival order."""
+        return [f for f in self.frames if isinstance(f, dict) and "seq" in f and f.get("type") != "synced"]
+
+    def synced_frames(self):
+        return self.of_type("synced")
+
+    async def synced(self, count=1, timeout=30):
+        """Waits for the `count`-th `synced` frame and returns it."""
+        frames = await self.wait_for(lambda fs: len(self.synced_frames()) >= count and self.synced_frames(), timeout,
+                                     f"synced #{count}")
+        return frames[count - 1]
+
+    def last_seq(self):
+        return max((e["seq"] for e in self.entries()), default=0)
+
+    async def ack_seq(self, seq):
+        await self.send_json({"type": "ack", "seq": seq})
 
     async def close(self):
         await self.ws.close()

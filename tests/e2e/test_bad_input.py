@@ -34,11 +34,35 @@ def test_malformed_frames_get_errors_and_the_session_stays(stack, users):
         ('{"type": "send", "id": "c6", "to": "%s", "body": "%s"}' % (bob, "x" * 5000), "too_large", "c6"),
         ('{"type": "ack", "msgs": ["not-a-msg-id"]}', "bad_request", None),
         ('{"type": "watch", "users": ["ok", "not ok"]}', "invalid_recipient", None),
+        # v2 frames
+        ('{"type": "send", "id": "c7", "to": "%s", "conv": "dm:a:b", "body": "x"}' % bob, "bad_request", "c7"),
+        ('{"type": "send", "id": "c8", "conv": "dm:b:a", "body": "x"}', "bad_request", "c8"),
+        ('{"type": "send", "id": "c9", "body": "x"}', "bad_request", "c9"),
+        ('{"type": "ack", "seq": -1}', "bad_request", None),
+        ('{"type": "ack", "seq": "5"}', "bad_request", None),
+        ('{"type": "ack", "seq": 9007199254740992}', "bad_request", None),
+        ('{"type": "ack", "seq": 1.5}', "bad_request", None),
+        ('{"type": "ack", "seq": 3, "msgs": []}', "bad_request", None),
+        ('{"type": "read", "conv": "dm:x:y"}', "bad_request", None),
+        ('{"type": "read", "conv": "nope", "cseq": 1}', "bad_request", None),
+        ('{"type": "read", "conv": "dm:x:y", "cseq": 99999999999999999999}', "bad_request", None),
+        ('{"type": "sync", "after": -3}', "bad_request", None),
+        ('{"type": "sync", "after": 1, "epoch": "not an epoch"}', "bad_request", None),
+        ('{"type": "history", "conv": "dm:x:y", "limit": 101}', "bad_request", None),
+        ('{"type": "history", "conv": "dm:x:y", "limit": 0}', "bad_request", None),
+        ('{"type": "history", "conv": 7}', "bad_request", None),
+        ('{"type": "history", "conv": "dm:x:y", "before": -1}', "bad_request", None),
+        ('{"type": "conversations", "limit": 1000}', "bad_request", None),
+        ('{"type": "conversations", "next": "%s"}' % ("n" * 300), "bad_request", None),
+        ('{"type": "history", "conv": "dm:x:y"}', "not_member", None),
+        ('{"type": "read", "conv": "dm:x:y", "cseq": 1}', "not_member", None),
+        ('{"type": "send", "id": "c10", "conv": "dm:x:y", "body": "x"}', "not_member", "c10"),
     ]
 
     async def scenario():
-        a = await ChatClient.connect(stack, 1, alice)
+        a = await ChatClient.connect(stack, 1, alice, device="a1")
         other = await ChatClient.connect(stack, 1, bob)
+        await a.synced()
         for text, code, client_id in cases:
             before = len(a.of_type("error"))
             await a.ws.send(text)
@@ -147,3 +171,22 @@ def test_user_ids_that_could_break_keys_or_topics_are_refused_at_login(stack):
                          {"content-type": "application/json"})
         assert code == 400, user
     assert status_of(f"{stack.edge_url(1)}/api/login", b"{not json", {"content-type": "application/json"}) == 400
+
+
+def test_bad_device_or_since_is_refused_before_the_upgrade(stack, users):
+    (alice,) = users("alice")
+    token = stack.login(1, alice)
+
+    async def scenario():
+        base = f"ws://127.0.0.1:{stack.ports['ws-edge-1']}/ws?token={token}"
+        for query in ("&device=", "&device=a%20b", "&device=" + "d" * 65, "&device=%7Bx%7D", "&device=d1&since=-1",
+                      "&device=d1&since=x", "&device=d1&since=9007199254740992", "&device=d1&since=1&epoch=bad%20epoch"):
+            try:
+                async with websockets.connect(base + query):
+                    raise AssertionError(f"upgraded with {query!r}")
+            except websockets.InvalidStatus as e:
+                assert e.response.status_code == 400, query
+        async with websockets.connect(base + "&device=d1") as ws:
+            assert json.loads(await ws.recv())["device"] == "d1"
+
+    run(scenario())

@@ -42,13 +42,14 @@ def test_offline_recipient_gets_every_message_once_acked_not_again(stack, users)
     async def scenario():
         a = await ChatClient.connect(stack, 1, alice)
         sent = [await a.sent(await a.send(bob, f"while you were away {i}")) for i in range(5)]
-        await eventually(lambda: int(stack.redis("ZCARD", f"inbox:{{{bob}}}")[0]) == 5, 20, "5 messages in bob's inbox")
+        await eventually(lambda: stack.redis("HGET", f"user:{{{bob}}}:meta", "h") == ["5"], 20, "5 entries in bob's stream")
         b = await ChatClient.connect(stack, 2, bob)
         got = await b.wait_for(lambda fs: len(b.unique_messages()) >= 5 and b.unique_messages(), what="replay")
         assert [m["msg"] for m in got] == [s["msg"] for s in sent]
         assert [m["body"] for m in got] == [f"while you were away {i}" for i in range(5)]
         await b.ack_all()
-        await eventually(lambda: int(stack.redis("ZCARD", f"inbox:{{{bob}}}")[0]) == 0, 20, "bob's inbox emptied by acks")
+        await eventually(lambda: stack.redis("HGET", f"user:{{{bob}}}:devices", "~v1") == ["5"], 20,
+                         "the legacy device's cursor moved over the acked messages")
         await b.close()
         # Reconnect: nothing is replayed, and a new message still arrives.
         b2 = await ChatClient.connect(stack, 1, bob)
@@ -62,30 +63,30 @@ def test_offline_recipient_gets_every_message_once_acked_not_again(stack, users)
     run(scenario())
 
 
-def test_every_session_of_a_user_gets_the_message_and_the_sender_syncs(stack, users):
+def test_every_device_of_both_users_gets_the_message_and_v1_sessions_no_copy(stack, users):
     alice, bob = users("alice", "bob")
 
     async def scenario():
-        a1 = await ChatClient.connect(stack, 1, alice)
-        a2 = await ChatClient.connect(stack, 2, alice)
-        b1 = await ChatClient.connect(stack, 1, bob)
-        b2 = await ChatClient.connect(stack, 2, bob)
-        # Copies to the sender's other sessions are not durable: they go to the sessions presence
-        # knows when relay-svc routes, so wait until both of alice's are registered.
-        await eventually(lambda: len(stack.redis("HKEYS", f"presence:{{{alice}}}")) == 2, 20, "both alice sessions online")
-        sent = await a1.sent(await a1.send(bob, "to both of you"))
-        for b in (b1, b2):
-            m = await b.wait_for(lambda fs, b=b: b.unique_messages(), what="message on each session")
-            assert m[0]["msg"] == sent["msg"]
-        copy = await a2.wait_for(lambda fs: a2.unique_messages(), what="copy on the sender's other session")
-        assert copy[0]["msg"] == sent["msg"] and copy[0]["from"] == alice
-        # Proof that no copy is on its way to a1: relay-svc had routed the message (a2 has its
-        # copy) before bob sends this reply, and everything relay-svc produces for edge 1 travels
-        # one partition in order, so a copy for a1 would arrive before the reply.
-        reply = await b1.sent(await b1.send(alice, "marker"))
-        await a1.wait_for(lambda fs: any(m["msg"] == reply["msg"] for m in a1.messages()), what="bob's later reply")
-        assert [m["msg"] for m in a1.messages()] == [reply["msg"]], "the sending session gets `sent`, not a copy"
+        a1 = await ChatClient.connect(stack, 1, alice, device="a1")
+        a2 = await ChatClient.connect(stack, 2, alice, device="a2")
+        a_v1 = await ChatClient.connect(stack, 1, alice)
+        b1 = await ChatClient.connect(stack, 1, bob, device="b1")
+        b2 = await ChatClient.connect(stack, 2, bob, device="b2")
         for c in (a1, a2, b1, b2):
+            await c.synced()
+        client_id = await a1.send(bob, "to both of you")
+        sent = await a1.sent(client_id)
+        assert sent["conv"] == f"dm:{min(alice, bob)}:{max(alice, bob)}"
+        for c in (a1, a2, b1, b2):
+            m = await c.wait_for(lambda fs, c=c: c.unique_messages(), what="message on each device")
+            assert m[0]["msg"] == sent["msg"] and m[0]["cseq"] == 1 and m[0]["seq"] == 1
+            assert m[0].get("id") == (client_id if c in (a1, a2) else None), "the client id only on the sender's devices"
+        # A v1 session gets no copy of its user's sends: bob's reply reaches it, and everything of
+        # alice's stream reaches a session in seq order, so a copy would have come first.
+        reply = await b1.sent(await b1.send(alice, "marker"))
+        await a_v1.wait_for(lambda fs: any(m["msg"] == reply["msg"] for m in a_v1.messages()), what="bob's reply")
+        assert [m["msg"] for m in a_v1.messages()] == [reply["msg"]]
+        for c in (a1, a2, a_v1, b1, b2):
             await c.close()
 
     run(scenario())
@@ -103,7 +104,8 @@ def test_sender_gets_a_receipt_after_the_recipient_acks(stack, users):
         assert a.of_type("receipt") == [], "no receipt before the ack"
         await b.ack([sent["msg"]])
         receipt = await a.wait_for(lambda fs: a.of_type("receipt"), what="receipt")
-        assert receipt[0] == {"type": "receipt", "msg": sent["msg"], "by": bob, "status": "delivered", "id": client_id}
+        assert {k: receipt[0].get(k) for k in ("msg", "by", "status", "id", "cseq")} == \
+            {"msg": sent["msg"], "by": bob, "status": "delivered", "id": client_id, "cseq": 1}
         await a.close()
         await b.close()
 
@@ -146,7 +148,7 @@ def test_seed_tutorial_read_endpoint_still_works(stack, users):
             await eventually(lambda: len(stack.redis("HKEYS", f"presence:{{{bob}}}")) == 1, 20, "bob online")
             await alice_ws.send('{"user":"%s","msg":"hello from the tutorial"}' % bob)
             assert await asyncio.wait_for(bob_ws.recv(), 20) == "hello from the tutorial"
-        # What was written to a /read session counts as acked: the inbox empties.
-        await eventually(lambda: int(stack.redis("ZCARD", f"inbox:{{{bob}}}")[0]) == 0, 20, "seed message acked")
+        # What was written to a /read session counts as acked: the legacy device's cursor moves.
+        await eventually(lambda: stack.redis("HGET", f"user:{{{bob}}}:devices", "~v1") == ["1"], 20, "seed message acked")
 
     run(scenario())

@@ -1,7 +1,10 @@
 """Kill -9 one Parley process while 200 messages are in flight, restart it: every message that
-got `sent` still reaches its recipient (duplicates allowed, dropped by msg id)."""
+got `sent` reaches every device of both users (the sender's other device included), `cseq` and
+`seq` have no gaps, and no message sits in a stream under two `seq`s."""
 
 import asyncio
+
+import pytest
 
 from client import ChatClient
 from parley_stack import eventually
@@ -10,102 +13,99 @@ IN_FLIGHT = 200
 
 
 def run(coro):
-    return asyncio.run(asyncio.wait_for(coro, 240))
+    return asyncio.run(asyncio.wait_for(coro, 300))
 
 
-async def send_while_killing(stack, sender, recipient, victim):
-    """Sends IN_FLIGHT messages back to back, kills `victim` after a quarter of them were
-    sent, restarts it, waits for an answer to every send and returns the msg ids that got `sent`."""
-    ids = []
-    for i in range(IN_FLIGHT):
-        ids.append(await sender.send(recipient, f"m{i}"))
-        if i == IN_FLIGHT // 4:
-            await sender.sent(ids[0])
-            stack.kill(victim)
-    await asyncio.get_running_loop().run_in_executor(None, stack.restart, victim)
-    # The edge answers every send (`sent` once the broker has it; the victim is never the sender's
-    # edge), so the set of acknowledged messages is fixed once each id has its answer.
-    await sender.wait_for(lambda fs: answered(sender) >= set(ids), 60, "an answer to every send")
+def dm(a, b):
+    return f"dm:{min(a, b)}:{max(a, b)}"
+
+
+class Device:
+    """Everything one device received over all its sessions, checked as one stream."""
+
+    def __init__(self, stack, user, name):
+        self.stack, self.user, self.name = stack, user, name
+        self.sessions = []
+        self.epoch = None
+
+    async def connect(self, edge):
+        since = self.contiguous() if self.epoch else None
+        client = await ChatClient.connect(self.stack, edge, self.user, device=self.name, since=since, epoch=self.epoch)
+        self.sessions.append(client)
+        synced = await client.synced()
+        self.epoch = synced["epoch"]
+        return client
+
+    def entries(self):
+        return [e for c in self.sessions for e in c.entries()]
+
+    def contiguous(self):
+        seen = {e["seq"] for e in self.entries()}
+        n = 0
+        while n + 1 in seen:
+            n += 1
+        return n
+
+    def messages(self):
+        return {e["msg"] for e in self.entries() if e["type"] == "message"}
+
+    async def receive(self, expected, edge, timeout=90):
+        """Keeps a session open (reconnecting once it is closed) until every expected msg arrived."""
+        client = self.sessions[-1] if self.sessions and not self.sessions[-1].closed.is_set() else await self.connect(edge)
+        await client.wait_for(lambda fs: expected <= self.messages(), timeout, f"{self.name}: every sent message")
+
+    def check(self, conv):
+        by_seq = {}
+        seqs_of = {}
+        for e in self.entries():
+            key = (e["type"], e.get("msg"), e.get("cseq"), e.get("status"))
+            assert by_seq.setdefault(e["seq"], key) == key, f"{self.name}: seq {e['seq']} carried two entries"
+            if e["type"] == "message":
+                seqs_of.setdefault(e["msg"], set()).add(e["seq"])
+        assert sorted(by_seq) == list(range(1, len(by_seq) + 1)), f"{self.name}: seqs have gaps"
+        doubles = {m: s for m, s in seqs_of.items() if len(s) > 1}
+        assert not doubles, f"{self.name}: messages under two seqs: {list(doubles.items())[:3]}"
+        cseqs = sorted({e["cseq"] for e in self.entries() if e["type"] == "message" and e["conv"] == conv})
+        assert cseqs == list(range(1, len(cseqs) + 1)), f"{self.name}: cseqs have gaps"
+
+    async def close(self):
+        for c in self.sessions:
+            await c.close()
+
+
+async def answered(sender, ids):
+    await sender.wait_for(lambda fs: {f.get("id") for f in sender.of_type("sent") + sender.of_type("error")} >= set(ids),
+                          90, "an answer to every send")
     return {f["msg"] for f in sender.of_type("sent")}
 
 
-def answered(client):
-    """Client ids that got `sent` or `error`."""
-    return {f.get("id") for f in client.of_type("sent") + client.of_type("error")}
-
-
-async def receive_all(stack, edge, user, expected, first=None):
-    """Connects `user` (unless `first` is already connected), acks what arrives, reconnects
-    once so the inbox replays, and returns every msg id received."""
-    client = first or await ChatClient.connect(stack, edge, user)
-    received = set()
-
-    async def collect(c, timeout):
-        try:
-            await c.wait_for(lambda fs: expected <= {m["msg"] for m in c.messages()}, timeout, "all messages")
-        except (asyncio.TimeoutError, AssertionError):
-            pass
-        received.update(m["msg"] for m in c.messages())
-        await c.ack_all()
-
-    await collect(client, 20)
-    await client.close()
-    if not expected <= received:
-        again = await ChatClient.connect(stack, edge, user)
-        await collect(again, 40)
-        await again.close()
-    return received
-
-
-def test_relay_killed_mid_stream(stack, users):
+@pytest.mark.parametrize("victim", ["relay-svc", "offline-svc", "presence-svc", "ws-edge-2"])
+def test_a_process_killed_mid_stream_loses_nothing(stack, users, victim):
     alice, bob = users("alice", "bob")
+    conv = dm(alice, bob)
 
     async def scenario():
-        a = await ChatClient.connect(stack, 1, alice)
-        b = await ChatClient.connect(stack, 2, bob)
-        sent = await send_while_killing(stack, a, bob, "relay-svc")
-        assert len(sent) >= IN_FLIGHT // 4
-        received = await receive_all(stack, 2, bob, sent, first=b)
-        assert sent <= received, f"{len(sent - received)} acknowledged messages never arrived"
-        await a.close()
-
-    run(scenario())
-
-
-def test_offline_svc_killed_while_the_recipient_is_offline(stack, users):
-    alice, bob = users("alice", "bob")
-
-    async def scenario():
-        a = await ChatClient.connect(stack, 1, alice)
-        sent = await send_while_killing(stack, a, bob, "offline-svc")
-        received = await receive_all(stack, 2, bob, sent)
-        assert sent <= received, f"{len(sent - received)} acknowledged messages never arrived"
-        await a.close()
-
-    run(scenario())
-
-
-def test_recipient_edge_killed_sessions_expire_and_nothing_is_lost(stack, users):
-    alice, bob = users("alice", "bob")
-
-    async def scenario():
-        a = await ChatClient.connect(stack, 1, alice)
-        b = await ChatClient.connect(stack, 2, bob)
-        await eventually(lambda: stack.redis("HVALS", f"presence:{{{bob}}}") == ["edge-2"], 20, "bob online on edge-2")
+        a1, a2 = Device(stack, alice, "a1"), Device(stack, alice, "a2")
+        b1, b2 = Device(stack, bob, "b1"), Device(stack, bob, "b2")
+        # Every device exists (a new device starts at the head, 0) before the stream grows.
+        for device, edge in ((a2, 1), (b2, 1)):
+            await device.connect(edge)
+            await device.close()
+        sender = await a1.connect(1)
+        await b1.connect(2)  # bob's live session is on edge 2, the edge that is killed below
         ids = []
         for i in range(IN_FLIGHT):
-            ids.append(await a.send(bob, f"m{i}"))
+            ids.append(await sender.send_conv(conv, f"m{i}"))
             if i == IN_FLIGHT // 4:
-                stack.kill("ws-edge-2")
-        await a.wait_for(lambda fs: len(a.of_type("sent")) >= IN_FLIGHT, 60, "every send acknowledged")
-        sent = {f["msg"] for f in a.of_type("sent")}
-        # The dead edge stops heartbeating: presence-svc removes bob's session within the bound.
-        await eventually(lambda: stack.redis("HVALS", f"presence:{{{bob}}}") == [], 30, "bob's session on the dead edge removed")
-        received = {m["msg"] for m in b.messages()}
-        received |= await receive_all(stack, 1, bob, sent - received)
-        assert sent <= received, f"{len(sent - received)} acknowledged messages never arrived"
-        await asyncio.get_running_loop().run_in_executor(None, stack.restart, "ws-edge-2")
-        await a.close()
+                await sender.sent(ids[0])
+                stack.kill(victim)
+        await asyncio.get_running_loop().run_in_executor(None, stack.restart, victim)
+        sent = await answered(sender, ids)
+        assert len(sent) >= IN_FLIGHT // 4
+        for device in (a1, a2, b1, b2):
+            await device.receive(sent, edge=1)
+            device.check(conv)
+            await device.close()
 
     run(scenario())
 

@@ -1,13 +1,23 @@
-// The chat session of one signed-in user: turns protocol frames into store changes and store
-// changes into UI updates. One instance per sign-in.
+// The chat session of one signed-in user: follows the user's stream (position, acks, reset),
+// asks the server for conversations and history, and turns frames into conversation state
+// (model.js) and that into UI updates. One instance per sign-in.
 
 import { Connection } from './connection.js';
-import { Store } from './store.js';
-import { newClientId } from './util.js';
+import {
+  byActivity, isLogCopy, mergeOutbox, newConv, noteMessage, noteRead, noteReceipt, noteSummary,
+  readMessage, readSummary, runWithHistory, runWithMessage, tickOf,
+} from './model.js';
+import { Cache, deviceId } from './store.js';
+import { AckBatcher, entryOrder } from './stream.js';
+import {
+  dmConv, dmPeer, newClientId, USER_ID_RE,
+} from './util.js';
 
+const PAGE = 50; // messages per history page, conversations per list page
 const MAX_WATCH = 500;
-const MAX_ACK_BATCH = 200; // server default limit is 256 ids per ack
-const ACK_DELAY_MS = 25;
+const SAVE_DELAY_MS = 300;
+const RENDER_DELAY_MS = 30;
+const QUERY_PAUSE_MS = 2000;
 const AUTO_RETRY_CODES = new Set(['unavailable', 'rate_limited']);
 const AUTO_RETRY_MAX = 6;
 
@@ -17,218 +27,391 @@ const ERROR_TEXT = {
   bad_request: 'The server rejected this message.',
   rate_limited: 'Sending too fast.',
   unavailable: 'Server busy.',
+  not_member: 'Not a member of this conversation.',
+  forbidden: 'Not allowed.',
+  blocked: 'Blocked.',
+  quota_exceeded: 'Over the sending limit.',
 };
 
 export class Chat {
   constructor(session, ui, { onAuthRejected }) {
     this.me = session.user;
     this.ui = ui;
-    this.store = new Store(this.me);
+    this.cache = new Cache(this.me);
+    this.device = deviceId();
+    /** The stream position: epoch (null until the first `synced` without a stored one) and the
+     *  last seq handled in a row (null while unknown). */
+    const stored = this.cache.loadPos();
+    this.pos = stored ? { epoch: stored.epoch, seq: stored.seq } : { epoch: null, seq: null };
+    this.convs = new Map(); // conv → conversation (model.js)
+    if (this.pos.epoch) for (const c of this.cache.loadConvs(this.pos.epoch)) this.convs.set(c.conv, c);
+    this.done = new Set(); // client ids this tab took out of the outbox
+    this.outbox = this.cache.loadOutbox();
+    const migrated = this.cache.migrateV1();
+    if (migrated.length) {
+      this.outbox.push(...migrated);
+      this.saveOutbox();
+    }
+    for (const e of this.outbox) this.ensureConv(e.conv, e.ts);
+    this.lastOutTs = 0;
+    this.dirty = new Set(); // conversations whose run changed since the last save
     this.presence = new Map(); // peer → "online" | "offline"
     this.active = null;
-    this.ackQueue = [];
-    this.ackTimer = null;
+    this.synced = false; // the current session got its `synced`
+    this.history = new Map(); // conv → `before` of the history query in flight (null: newest page)
+    this.fresh = new Set(); // conversations whose newest page was read in this session
+    this.convsNext = null; // `next` of the conversation list, null after the last page
+    this.convsLoading = false;
+    this.olderPausedUntil = 0;
     this.inflight = []; // client ids handed to the current socket without `sent`/`error` yet
     this.autoRetries = new Map(); // client id → {count, timer}
-    this.conn = new Connection(session.token, {
+    this.acks = new AckBatcher((frame) => this.conn.send(frame));
+    this.acks.reset(stored ? stored.acked : 0);
+    this.since = null; // the `since` of the current session
+    this.conn = new Connection(session.token, () => this.connectParams(), {
       onState: (s) => this.onState(s),
       onWelcome: () => this.onWelcome(),
       onFrame: (f) => this.onFrame(f),
-      onClose: (code, welcomed) => this.onClose(code, welcomed),
+      onClose: (code) => this.onClose(code),
       onAuthRejected: () => onAuthRejected(),
     });
-    this.onStorage = (ev) => {
-      if (ev.storageArea !== localStorage) return;
-      const changed = this.store.onStorage(ev.key, ev.newValue);
-      if (!changed) return;
-      if (changed === 'contacts' || !this.presence.has(changed)) this.scheduleWatch();
-      this.refresh(changed === this.active);
-    };
-    this.onVisibility = () => {
-      if (document.visibilityState === 'visible' && this.active) {
-        this.store.markRead(this.active);
-        this.refreshContacts();
-      }
+    this.onAttention = () => this.markRead();
+    this.onHide = () => {
+      this.acks.flush();
+      this.saveNow();
     };
   }
 
   start() {
-    window.addEventListener('storage', this.onStorage);
-    document.addEventListener('visibilitychange', this.onVisibility);
-    this.refreshContacts();
+    document.addEventListener('visibilitychange', this.onAttention);
+    window.addEventListener('focus', this.onAttention);
+    window.addEventListener('pagehide', this.onHide);
+    this.render();
     this.conn.start();
   }
 
   stop() {
-    window.removeEventListener('storage', this.onStorage);
-    document.removeEventListener('visibilitychange', this.onVisibility);
+    document.removeEventListener('visibilitychange', this.onAttention);
+    window.removeEventListener('focus', this.onAttention);
+    window.removeEventListener('pagehide', this.onHide);
     for (const r of this.autoRetries.values()) clearTimeout(r.timer);
     this.autoRetries.clear();
-    clearTimeout(this.ackTimer);
+    this.acks.stop();
     clearTimeout(this.watchTimer);
+    clearTimeout(this.renderTimer);
+    this.saveNow();
     this.conn.stop();
+  }
+
+  /** Resumes after the last entry acked, not the last handled: entries in between come again,
+   *  are dropped as duplicates and acked, so their senders' delivered receipts are not lost. */
+  connectParams() {
+    this.since = this.pos.epoch && this.pos.seq != null ? this.acks.acked : null;
+    return this.since == null ? { device: this.device } : { device: this.device, since: this.since, epoch: this.pos.epoch };
   }
 
   // ---- UI actions ---------------------------------------------------------------------
 
-  open(peer) {
-    if (this.store.ensureContact(peer)) this.scheduleWatch();
-    this.active = peer;
-    this.ui.openConversation(peer);
-    this.store.markRead(peer);
-    this.ui.setConvPresence(this.presence.get(peer) || 'unknown');
-    this.ui.renderMessages(this.store, this.conn.online, true);
-    this.refreshContacts();
+  open(conv) {
+    this.ensureConv(conv);
+    this.active = conv;
+    this.ui.openConversation(conv, this.titleOf(conv));
+    this.ui.setConvPresence(this.presenceOf(conv));
+    this.loadNewest(conv);
+    this.markRead();
+    this.render(true, true);
   }
 
   back() {
-    const peer = this.active;
+    const conv = this.active;
     this.active = null;
     this.ui.closeConversation();
-    this.refreshContacts();
-    if (peer) this.ui.focusContact(peer);
+    this.render();
+    if (conv) this.ui.focusConv(conv);
   }
 
-  addContact(peer) {
-    const added = this.store.addContact(peer);
-    if (added) this.scheduleWatch();
-    this.open(peer);
+  /** A chat with `peer` typed in by user id: opens it, new or not. */
+  startChat(peer) {
+    const conv = dmConv(this.me, peer);
+    this.ensureConv(conv, Date.now());
+    this.open(conv);
   }
 
-  send(to, body) {
-    const entry = this.store.addOutgoing(to, body, newClientId());
-    this.transmit(entry);
-    this.refresh(true, true);
+  send(conv, body) {
+    const c = this.ensureConv(conv, Date.now());
+    const peer = dmPeer(conv, this.me);
+    this.lastOutTs = Math.max(Date.now(), this.lastOutTs + 1); // keeps typing order within one ms
+    // A conversation the server has not told about yet is started with `to`.
+    const e = {
+      cid: newClientId(), conv, to: c.cseq === 0 && peer ? peer : null, body, ts: this.lastOutTs, status: 'sending',
+    };
+    this.outbox.push(e);
+    this.saveOutbox();
+    this.transmit(e);
+    this.render(true, true);
   }
 
   retry(cid) {
     const r = this.autoRetries.get(cid);
     if (r) { clearTimeout(r.timer); this.autoRetries.delete(cid); }
-    if (!this.store.markSending(cid)) return;
-    const found = this.store.findByCid(cid);
-    if (found) this.transmit(found.e);
-    this.refresh(true);
+    const e = this.outbox.find((x) => x.cid === cid);
+    if (!e || e.status !== 'failed') return;
+    // A message the log refused (it has a `msg`) is a new message now: a new client id.
+    const again = { ...e, cid: e.msg ? newClientId() : e.cid, status: 'sending', msg: null, code: null };
+    if (again.cid !== cid) this.done.add(cid);
+    this.replaceOutbox(cid, again);
+    this.transmit(again);
   }
 
   reconnectNow() {
     this.conn.connectNow();
   }
 
-  // ---- protocol -----------------------------------------------------------------------
-
-  transmit(e) {
-    if (this.conn.send({ type: 'send', id: e.cid, to: e.to, body: e.body })) {
-      this.inflight.push(e.cid);
+  /** The user scrolled to the top of the open conversation. */
+  loadOlder() {
+    const c = this.convs.get(this.active);
+    if (!c || !c.run || !c.run.more || !this.synced || this.history.has(c.conv)
+      || Date.now() < this.olderPausedUntil) return;
+    if (this.conn.send({ type: 'history', conv: c.conv, before: c.run.lo, limit: PAGE })) {
+      this.history.set(c.conv, c.run.lo);
+      this.render(true);
     }
-    // Otherwise it stays "sending" in the persisted outbox and goes out after `welcome`.
   }
 
-  /** Coalesces watch updates (a replay can add many contacts at once). */
+  /** The user scrolled to the end of the conversation list. */
+  loadMoreConvs() {
+    if (this.convsNext) this.requestConvs(this.convsNext);
+  }
+
+  // ---- requests -----------------------------------------------------------------------
+
+  transmit(e) {
+    const frame = { type: 'send', id: e.cid, body: e.body };
+    if (e.to) frame.to = e.to; else frame.conv = e.conv;
+    if (this.conn.send(frame)) this.inflight.push(e.cid);
+    // Otherwise it stays "sending" in the outbox and goes out after the next `welcome`.
+  }
+
+  requestConvs(next) {
+    if (!this.synced || this.convsLoading) return;
+    const frame = { type: 'conversations', limit: PAGE };
+    if (next) frame.next = next;
+    if (this.conn.send(frame)) this.convsLoading = true;
+  }
+
+  loadNewest(conv) {
+    if (!this.synced || this.fresh.has(conv) || this.history.has(conv)) return;
+    if (this.conn.send({ type: 'history', conv, limit: PAGE })) this.history.set(conv, null);
+  }
+
+  /** Tells the server the open conversation is read, when the user can see it. */
+  markRead() {
+    const c = this.convs.get(this.active);
+    if (!c || c.cseq <= c.read || document.visibilityState !== 'visible' || !document.hasFocus()) return;
+    if (this.conn.send({ type: 'read', conv: c.conv, cseq: c.cseq })) this.setConv(noteRead(c, c.cseq));
+  }
+
+  /** Coalesces watch updates (a page of conversations can add many peers at once). */
   scheduleWatch() {
     if (this.watchTimer) return;
     this.watchTimer = setTimeout(() => { this.watchTimer = null; this.sendWatch(); }, 50);
   }
 
+  /** Watches the peers of the conversations the server knows (the only ones it reports). */
   sendWatch() {
-    if (!this.conn.online) return;
-    const users = this.store.sortedContacts().slice(0, MAX_WATCH);
-    this.conn.send({ type: 'watch', users });
+    const peers = this.sortedConvs().filter((c) => c.cseq > 0).map((c) => dmPeer(c.conv, this.me))
+      .filter((p) => p && p !== this.me);
+    this.conn.send({ type: 'watch', users: peers.slice(0, MAX_WATCH) });
   }
+
+  // ---- the session --------------------------------------------------------------------
 
   onState(s) {
     this.ui.setConn(s);
     if (s.state !== 'online' && this.presence.size) {
       this.presence.clear(); // unknown until the next watch answer
-      this.refreshContacts();
       if (this.active) this.ui.setConvPresence('unknown');
     }
-    if (this.active) this.ui.renderMessages(this.store, this.conn.online);
+    this.render(true);
   }
 
   onWelcome() {
+    this.synced = false;
     this.inflight = [];
+    this.history.clear();
+    this.fresh.clear();
+    this.convsLoading = false;
+    this.acks.reset(this.since ?? 0);
     this.sendWatch();
     for (const r of this.autoRetries.values()) clearTimeout(r.timer);
     this.autoRetries.clear();
-    for (const e of this.store.outbox()) this.transmit(e); // original client ids: no duplicates
-    this.refresh(true);
+    for (const e of this.outbox) if (e.status === 'sending') this.transmit(e); // same client ids: no duplicates
+    this.markRead();
+    this.render(true);
   }
 
   onClose(code) {
     if (code === 1009 && this.inflight.length) {
       // The frame that was too big is most likely the last send on that socket. Marking it
       // failed keeps it from being resent (and closing the session) after every reconnect.
-      const cid = this.inflight[this.inflight.length - 1];
-      this.store.markFailed(cid, ERROR_TEXT.too_large);
-      this.refresh(true);
+      this.failOutbox(this.inflight[this.inflight.length - 1], 'too_large');
     }
     this.inflight = [];
-    clearTimeout(this.ackTimer);
-    this.ackTimer = null;
-    this.ackQueue = []; // unacked messages are replayed after reconnect and acked then
+    this.synced = false;
+    this.acks.stop(); // the next session starts from `since`, so nothing is lost
   }
 
   onFrame(f) {
+    if (f.type !== 'synced' && Number.isSafeInteger(f.seq)) return this.onEntry(f);
     switch (f.type) {
-      case 'message': return this.onMessage(f);
+      case 'synced': return this.onSynced(f);
       case 'sent': return this.onSent(f);
-      case 'receipt': return this.onReceipt(f);
+      case 'history': return this.onHistory(f);
+      case 'conversations': return this.onConversations(f);
       case 'error': return this.onError(f);
       case 'presence': return this.onPresence(f);
       default: return undefined; // unknown frame types are ignored (forward compatibility)
     }
   }
 
-  onMessage(f) {
-    if (typeof f.msg !== 'string' || typeof f.from !== 'string' || typeof f.to !== 'string'
-      || typeof f.body !== 'string') return;
-    const m = { msg: f.msg, from: f.from, to: f.to, body: f.body, ts: Number(f.ts) || Date.now() };
-    const { peer, isNew, newContact } = this.store.addIncoming(m);
-    this.queueAck(f.msg); // ack duplicates too, after the message is stored
-    if (!isNew) return;
-    if (newContact) this.scheduleWatch();
-    const visible = document.visibilityState === 'visible';
-    if (peer === this.active && visible) this.store.markRead(peer);
-    if (m.from !== this.me) this.ui.announce(`New message from ${m.from}: ${m.body}`);
-    this.refresh(peer === this.active);
+  /** A stream entry: handled once, in seq order, and acked (duplicates too). */
+  onEntry(f) {
+    const order = entryOrder(this.pos.seq, f.seq);
+    if (order === 'duplicate') {
+      this.acks.handled(f.seq);
+      return;
+    }
+    if (order === 'gap') {
+      console.warn(`parley: stream entry ${f.seq} after ${this.pos.seq}; resuming from ${this.pos.seq}`);
+      this.conn.restart();
+      return;
+    }
+    switch (f.type) {
+      case 'message': this.onMessage(f); break;
+      case 'receipt': this.onReceipt(f); break;
+      case 'read': this.onRead(f); break;
+      case 'rejected': this.onRejected(f); break;
+      default: break; // kinds this client does not show still take their place in the stream
+    }
+    this.pos.seq = f.seq;
+    this.acks.handled(f.seq);
+    this.scheduleSave();
   }
 
-  queueAck(msg) {
-    this.ackQueue.push(msg);
-    if (this.ackQueue.length >= MAX_ACK_BATCH) this.flushAcks();
-    else if (!this.ackTimer) this.ackTimer = setTimeout(() => this.flushAcks(), ACK_DELAY_MS);
+  onSynced(f) {
+    if (typeof f.epoch !== 'string' || !USER_ID_RE.test(f.epoch) || !Number.isSafeInteger(f.seq)) return;
+    if (f.reset === true || (this.pos.epoch && this.pos.epoch !== f.epoch)) {
+      this.dropCache();
+      this.pos = { epoch: f.epoch, seq: f.seq };
+      this.acks.reset(f.seq); // a reset moved the device's cursor to the head
+    } else {
+      if (!this.pos.epoch) this.cache.dropEpochs(f.epoch);
+      if (this.pos.seq == null) this.acks.reset(f.seq);
+      this.pos = { epoch: f.epoch, seq: this.pos.seq ?? f.seq };
+    }
+    this.synced = true;
+    this.convsNext = null;
+    this.requestConvs(null);
+    if (this.active) this.loadNewest(this.active);
+    this.saveNow();
+    this.render(true);
   }
 
-  flushAcks() {
-    clearTimeout(this.ackTimer);
-    this.ackTimer = null;
-    while (this.ackQueue.length) {
-      const msgs = this.ackQueue.splice(0, MAX_ACK_BATCH);
-      if (!this.conn.send({ type: 'ack', msgs })) {
-        this.ackQueue = [];
-        return;
+  /** `synced` with `reset`: the cached view belongs to a stream position the server no longer
+   *  has. Keeps only chats started here and the open one, empty, until the server refills them. */
+  dropCache() {
+    this.cache.dropEpochs(null);
+    const keep = new Map();
+    for (const c of this.convs.values()) {
+      if (c.cseq === 0 || c.conv === this.active || this.outbox.some((e) => e.conv === c.conv)) {
+        keep.set(c.conv, newConv(c.conv, c.created));
       }
     }
+    this.convs = keep;
+    this.dirty = new Set(keep.keys());
+    this.fresh.clear();
   }
+
+  // ---- stream entries -----------------------------------------------------------------
+
+  onMessage(f) {
+    const m = readMessage(f);
+    if (!m) return;
+    const before = this.ensureConv(m.conv);
+    const c = noteMessage(before, m, this.me);
+    this.setConv({ ...c, run: runWithMessage(before.run, m) });
+    this.dropLogged([m]);
+    if (before.cseq === 0) this.scheduleWatch(); // a peer to watch now that they share a conversation
+    if (c !== before && m.from !== this.me) {
+      this.ui.announce(`New message from ${m.from}: ${m.gone ? '' : m.body}`);
+    }
+    if (m.conv === this.active) this.markRead();
+  }
+
+  onReceipt(f) {
+    if (typeof f.conv !== 'string' || !Number.isSafeInteger(f.cseq) || f.by === this.me
+      || (f.status !== 'delivered' && f.status !== 'read')) return;
+    this.setConv(noteReceipt(this.ensureConv(f.conv), f.status, f.cseq));
+  }
+
+  onRead(f) {
+    if (typeof f.conv !== 'string' || !Number.isSafeInteger(f.cseq)) return;
+    this.setConv(noteRead(this.ensureConv(f.conv), f.cseq));
+  }
+
+  onRejected(f) {
+    const code = typeof f.code === 'string' ? f.code : 'rejected';
+    const probe = { id: typeof f.id === 'string' ? f.id : null, msg: typeof f.msg === 'string' ? f.msg : null };
+    const e = this.outbox.find((x) => isLogCopy(x, probe));
+    if (e) this.failOutbox(e.cid, code, probe.msg);
+    else this.ui.notice(`A message you sent was not delivered: ${ERROR_TEXT[code] || code}`);
+  }
+
+  // ---- answers ------------------------------------------------------------------------
 
   onSent(f) {
     if (typeof f.id !== 'string' || typeof f.msg !== 'string') return;
     this.inflight = this.inflight.filter((c) => c !== f.id);
     this.autoRetries.delete(f.id);
-    const peer = this.store.markSent(f.id, f.msg, Number(f.ts) || undefined);
-    if (peer) this.refresh(peer === this.active);
+    const e = this.outbox.find((x) => x.cid === f.id);
+    if (!e || e.status !== 'sending') return; // its log copy came first, or it was already sent
+    this.replaceOutbox(f.id, { ...e, status: 'sent', msg: f.msg, ts: Number(f.ts) || e.ts });
   }
 
-  onReceipt(f) {
-    if (typeof f.msg !== 'string') return;
-    const peer = this.store.markDelivered(f.msg, typeof f.id === 'string' ? f.id : null);
-    if (peer) this.refresh(peer === this.active);
+  onHistory(f) {
+    if (typeof f.conv !== 'string' || !Array.isArray(f.messages)) return;
+    const before = this.history.get(f.conv) ?? null; // an answer nobody waits for: as the newest page
+    this.history.delete(f.conv);
+    if (before == null) this.fresh.add(f.conv);
+    const msgs = f.messages.map(readMessage).filter((m) => m && m.conv === f.conv).sort((a, b) => a.cseq - b.cseq);
+    const c = this.ensureConv(f.conv);
+    this.setConv({ ...c, run: runWithHistory(c.run, msgs, f.more === true, before) });
+    this.dropLogged(msgs);
+  }
+
+  onConversations(f) {
+    this.convsLoading = false;
+    if (!Array.isArray(f.items)) return;
+    for (const item of f.items) {
+      const s = readSummary(item);
+      if (!s) continue;
+      this.setConv(noteSummary(this.ensureConv(s.conv), s));
+      if (s.last) this.dropLogged([s.last]);
+    }
+    this.convsNext = typeof f.next === 'string' && f.next ? f.next : null;
+    this.scheduleWatch();
+    this.markRead();
   }
 
   onError(f) {
     const text = typeof f.message === 'string' && f.message ? f.message : (ERROR_TEXT[f.code] || 'Error.');
     if (typeof f.id !== 'string' || !f.id) {
+      // Queries carry no id: whichever failed may be asked again, older pages after a pause.
+      this.history.clear();
+      this.olderPausedUntil = Date.now() + QUERY_PAUSE_MS;
+      this.convsLoading = false;
       this.ui.notice(`Server: ${text}`);
+      this.render(true);
       return;
     }
     const cid = f.id;
@@ -240,8 +423,8 @@ export class Chat {
         clearTimeout(r.timer);
         const delay = Math.min(30_000, 1000 * 2 ** r.count) * (0.7 + Math.random() * 0.6);
         r.timer = setTimeout(() => {
-          const found = this.store.findByCid(cid);
-          if (found && found.e.status === 'sending') this.transmit(found.e);
+          const e = this.outbox.find((x) => x.cid === cid);
+          if (e && e.status === 'sending') this.transmit(e);
         }, delay);
         this.autoRetries.set(cid, r);
         return; // stays "sending"
@@ -250,27 +433,152 @@ export class Chat {
     const r = this.autoRetries.get(cid);
     if (r) clearTimeout(r.timer);
     this.autoRetries.delete(cid);
-    const peer = this.store.markFailed(cid, ERROR_TEXT[f.code] || text);
-    if (peer) this.refresh(peer === this.active);
+    this.failOutbox(cid, typeof f.code === 'string' ? f.code : 'bad_request');
   }
 
   onPresence(f) {
     if (typeof f.user !== 'string') return;
     const status = f.status === 'online' ? 'online' : 'offline';
     this.presence.set(f.user, status);
-    if (f.user === this.active) this.ui.setConvPresence(status);
-    this.refreshContacts();
+    if (this.active && dmPeer(this.active, this.me) === f.user) this.ui.setConvPresence(status);
+    this.render();
+  }
+
+  // ---- state --------------------------------------------------------------------------
+
+  /** The conversation `conv`, made empty if unknown (`created`: when this user started it). */
+  ensureConv(conv, created = 0) {
+    let c = this.convs.get(conv);
+    if (!c) {
+      c = newConv(conv, created);
+      this.convs.set(conv, c);
+    }
+    return c;
+  }
+
+  setConv(c) {
+    const old = this.convs.get(c.conv);
+    this.convs.set(c.conv, c);
+    if (!old || old.run !== c.run) this.dirty.add(c.conv);
+    this.scheduleSave();
+    this.render(c.conv === this.active);
+  }
+
+  sortedConvs() {
+    return [...this.convs.values()].sort(byActivity);
+  }
+
+  titleOf(conv) {
+    const c = this.convs.get(conv);
+    return dmPeer(conv, this.me) || (c && c.title) || conv;
+  }
+
+  presenceOf(conv) {
+    const peer = dmPeer(conv, this.me);
+    return (peer && this.presence.get(peer)) || 'unknown';
+  }
+
+  /** Takes outbox entries out once their message is in the log (`msgs` from the stream or history). */
+  dropLogged(msgs) {
+    const own = msgs.filter((m) => m.from === this.me);
+    if (!own.length) return;
+    const left = this.outbox.filter((e) => !own.some((m) => m.conv === e.conv && isLogCopy(e, m)));
+    if (left.length === this.outbox.length) return;
+    for (const e of this.outbox) if (!left.includes(e)) this.done.add(e.cid);
+    this.outbox = left;
+    this.saveOutbox();
+  }
+
+  replaceOutbox(cid, e) {
+    this.outbox = this.outbox.map((x) => (x.cid === cid ? e : x));
+    this.saveOutbox();
+    this.render(e.conv === this.active);
+  }
+
+  failOutbox(cid, code, msg = null) {
+    const e = this.outbox.find((x) => x.cid === cid);
+    if (e) this.replaceOutbox(cid, { ...e, status: 'failed', code, msg: msg || e.msg });
+  }
+
+  saveOutbox() {
+    if (!this.cache.saveOutbox(mergeOutbox(this.outbox, this.cache.loadOutbox(), this.done))) {
+      this.ui.notice('Browser storage is full: unsent messages are kept in this tab only.');
+    }
+  }
+
+  scheduleSave() {
+    if (!this.saveTimer) this.saveTimer = setTimeout(() => this.saveNow(), SAVE_DELAY_MS);
+  }
+
+  saveNow() {
+    clearTimeout(this.saveTimer);
+    this.saveTimer = null;
+    if (!this.pos.epoch || this.pos.seq == null) return; // nothing to key the cache by before `synced`
+    this.cache.save({ ...this.pos, acked: Math.min(this.acks.acked, this.pos.seq) }, this.sortedConvs(), this.dirty);
+    this.dirty.clear();
   }
 
   // ---- rendering ----------------------------------------------------------------------
 
-  refreshContacts() {
-    this.ui.renderContacts(this.store, this.presence, this.active);
-    if (this.store.quotaProblem) this.ui.notice('Browser storage is full: older messages were dropped.');
+  /** Renders soon (coalesced): the list always, the open conversation if `messagesToo`. */
+  render(messagesToo = false, forceScroll = false) {
+    this.renderMessages = this.renderMessages || messagesToo;
+    this.forceScroll = this.forceScroll || forceScroll;
+    if (this.renderTimer) return;
+    this.renderTimer = setTimeout(() => {
+      this.renderTimer = null;
+      this.ui.renderConvs(this.sortedConvs().map((c) => this.listItem(c)), this.active);
+      if (this.renderMessages && this.active) this.ui.renderMessages(this.messageView(), this.forceScroll);
+      this.renderMessages = false;
+      this.forceScroll = false;
+    }, RENDER_DELAY_MS);
   }
 
-  refresh(messagesToo, forceScroll = false) {
-    this.refreshContacts();
-    if (messagesToo && this.active) this.ui.renderMessages(this.store, this.conn.online, forceScroll);
+  listItem(c) {
+    const pending = this.outbox.filter((e) => e.conv === c.conv).pop();
+    const last = pending && (!c.last || pending.ts >= c.last.ts) ? { ...pending, from: this.me, gone: false } : c.last;
+    return {
+      conv: c.conv,
+      title: this.titleOf(c.conv),
+      peer: dmPeer(c.conv, this.me),
+      presence: this.presenceOf(c.conv),
+      last: last && { own: last.from === this.me, body: last.body, gone: last.gone, ts: last.ts },
+      unread: c.unread,
+    };
+  }
+
+  messageView() {
+    const c = this.convs.get(this.active);
+    const logged = (c.run ? c.run.msgs : []).map((m) => ({
+      key: m.id ? `c:${m.id}` : `m:${m.msg}`,
+      cid: m.id,
+      msg: m.msg,
+      cseq: m.cseq,
+      from: m.from,
+      own: m.from === this.me,
+      body: m.body,
+      gone: m.gone,
+      ts: m.ts,
+      status: tickOf(c, m, this.me),
+    }));
+    const pending = this.outbox.filter((e) => e.conv === c.conv).map((e) => ({
+      key: `c:${e.cid}`,
+      cid: e.cid,
+      msg: e.msg,
+      cseq: null,
+      from: this.me,
+      own: true,
+      body: e.body,
+      gone: false,
+      ts: e.ts,
+      status: e.status,
+      code: e.code || null,
+      error: e.status === 'failed' ? `${ERROR_TEXT[e.code] || 'Not delivered.'} (${e.code})` : '',
+    }));
+    let history = 'start';
+    if (this.history.has(c.conv)) history = 'loading';
+    else if (!c.run) history = this.synced ? 'start' : 'loading';
+    else if (c.run.more) history = 'more';
+    return { conv: c.conv, items: [...logged, ...pending], history, online: this.conn.online };
   }
 }

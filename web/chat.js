@@ -4,34 +4,23 @@
 
 import { Connection } from './connection.js';
 import {
-  byActivity, isLogCopy, mergeOutbox, newConv, noteMessage, noteRead, noteReceipt, noteSummary,
-  readMessage, readSummary, runWithHistory, runWithMessage, tickOf,
+  byActivity, newConv, noteMessage, noteRead, noteReceipt, noteSummary, readMessage, readSummary,
+  runWithHistory, runWithMessage,
 } from './model.js';
+import { Outbox } from './outbox.js';
 import { Cache, deviceId } from './store.js';
 import { AckBatcher, entryOrder } from './stream.js';
-import {
-  dmConv, dmPeer, newClientId, USER_ID_RE,
-} from './util.js';
+import { dmConv, dmPeer, USER_ID_RE } from './util.js';
+import { conversationView, ERROR_TEXT, listItem } from './view.js';
 
 const PAGE = 50; // messages per history page, conversations per list page
 const MAX_WATCH = 500;
 const SAVE_DELAY_MS = 300;
 const RENDER_DELAY_MS = 30;
 const QUERY_PAUSE_MS = 2000;
+const MAX_EARLY = 1024; // the edge's default --max-held: live entries it may release before a reset's `synced`
 const AUTO_RETRY_CODES = new Set(['unavailable', 'rate_limited']);
 const AUTO_RETRY_MAX = 6;
-
-const ERROR_TEXT = {
-  invalid_recipient: 'No such user.',
-  too_large: 'Message is too long.',
-  bad_request: 'The server rejected this message.',
-  rate_limited: 'Sending too fast.',
-  unavailable: 'Server busy.',
-  not_member: 'Not a member of this conversation.',
-  forbidden: 'Not allowed.',
-  blocked: 'Blocked.',
-  quota_exceeded: 'Over the sending limit.',
-};
 
 export class Chat {
   constructor(session, ui, { onAuthRejected }) {
@@ -45,19 +34,14 @@ export class Chat {
     this.pos = stored ? { epoch: stored.epoch, seq: stored.seq } : { epoch: null, seq: null };
     this.convs = new Map(); // conv → conversation (model.js)
     if (this.pos.epoch) for (const c of this.cache.loadConvs(this.pos.epoch)) this.convs.set(c.conv, c);
-    this.done = new Set(); // client ids this tab took out of the outbox
-    this.outbox = this.cache.loadOutbox();
-    const migrated = this.cache.migrateV1();
-    if (migrated.length) {
-      this.outbox.push(...migrated);
-      this.saveOutbox();
-    }
-    for (const e of this.outbox) this.ensureConv(e.conv, e.ts);
-    this.lastOutTs = 0;
+    this.outbox = new Outbox(this.cache,
+      () => this.ui.notice('Browser storage is full: unsent messages are kept in this tab only.'));
+    for (const e of this.outbox.entries) this.ensureConv(e.conv, e.ts);
     this.dirty = new Set(); // conversations whose run changed since the last save
     this.presence = new Map(); // peer → "online" | "offline"
     this.active = null;
     this.synced = false; // the current session got its `synced`
+    this.early = []; // the entries of this session before its `synced` (see onEntry)
     this.history = new Map(); // conv → `before` of the history query in flight (null: newest page)
     this.fresh = new Set(); // conversations whose newest page was read in this session
     this.convsNext = null; // `next` of the conversation list, null after the last page
@@ -140,27 +124,17 @@ export class Chat {
   send(conv, body) {
     const c = this.ensureConv(conv, Date.now());
     const peer = dmPeer(conv, this.me);
-    this.lastOutTs = Math.max(Date.now(), this.lastOutTs + 1); // keeps typing order within one ms
-    // A conversation the server has not told about yet is started with `to`.
-    const e = {
-      cid: newClientId(), conv, to: c.cseq === 0 && peer ? peer : null, body, ts: this.lastOutTs, status: 'sending',
-    };
-    this.outbox.push(e);
-    this.saveOutbox();
-    this.transmit(e);
+    this.transmit(this.outbox.add(conv, c.cseq === 0 && peer ? peer : null, body));
     this.render(true, true);
   }
 
   retry(cid) {
     const r = this.autoRetries.get(cid);
     if (r) { clearTimeout(r.timer); this.autoRetries.delete(cid); }
-    const e = this.outbox.find((x) => x.cid === cid);
-    if (!e || e.status !== 'failed') return;
-    // A message the log refused (it has a `msg`) is a new message now: a new client id.
-    const again = { ...e, cid: e.msg ? newClientId() : e.cid, status: 'sending', msg: null, code: null };
-    if (again.cid !== cid) this.done.add(cid);
-    this.replaceOutbox(cid, again);
-    this.transmit(again);
+    const e = this.outbox.retry(cid);
+    if (!e) return;
+    this.transmit(e);
+    this.render(e.conv === this.active);
   }
 
   reconnectNow() {
@@ -237,6 +211,7 @@ export class Chat {
 
   onWelcome() {
     this.synced = false;
+    this.early = [];
     this.inflight = [];
     this.history.clear();
     this.fresh.clear();
@@ -245,7 +220,7 @@ export class Chat {
     this.sendWatch();
     for (const r of this.autoRetries.values()) clearTimeout(r.timer);
     this.autoRetries.clear();
-    for (const e of this.outbox) if (e.status === 'sending') this.transmit(e); // same client ids: no duplicates
+    for (const e of this.outbox.entries) if (e.status === 'sending') this.transmit(e); // same ids: no duplicates
     this.markRead();
     this.render(true);
   }
@@ -254,7 +229,7 @@ export class Chat {
     if (code === 1009 && this.inflight.length) {
       // The frame that was too big is most likely the last send on that socket. Marking it
       // failed keeps it from being resent (and closing the session) after every reconnect.
-      this.failOutbox(this.inflight[this.inflight.length - 1], 'too_large');
+      this.fail(this.inflight[this.inflight.length - 1], 'too_large');
     }
     this.inflight = [];
     this.synced = false;
@@ -277,15 +252,12 @@ export class Chat {
   /** A stream entry: handled once, in seq order, and acked (duplicates too). */
   onEntry(f) {
     const order = entryOrder(this.pos.seq, f.seq);
-    if (order === 'duplicate') {
-      this.acks.handled(f.seq);
-      return;
-    }
-    if (order === 'gap') {
-      console.warn(`parley: stream entry ${f.seq} after ${this.pos.seq}; resuming from ${this.pos.seq}`);
-      this.conn.restart();
-      return;
-    }
+    // Before `synced`, entries may be live ones of a stream that is about to be reset (numbered
+    // from its new head, so they look like duplicates or gaps here): onSynced decides.
+    if (!this.synced && this.early.length < MAX_EARLY) this.early.push(f);
+    if (order === 'duplicate') this.acks.handled(f.seq);
+    if (order === 'gap' && this.synced) this.resume(f.seq);
+    if (order !== 'next') return;
     switch (f.type) {
       case 'message': this.onMessage(f); break;
       case 'receipt': this.onReceipt(f); break;
@@ -298,18 +270,29 @@ export class Chat {
     this.scheduleSave();
   }
 
+  /** An entry is missing (the edge promises this never happens): a new session from the position. */
+  resume(seq) {
+    console.warn(`parley: stream entry ${seq} after ${this.pos.seq}; resuming`);
+    this.conn.restart();
+  }
+
   onSynced(f) {
     if (typeof f.epoch !== 'string' || !USER_ID_RE.test(f.epoch) || !Number.isSafeInteger(f.seq)) return;
+    const { early } = this;
+    this.early = [];
+    this.synced = true;
     if (f.reset === true || (this.pos.epoch && this.pos.epoch !== f.epoch)) {
       this.dropCache();
       this.pos = { epoch: f.epoch, seq: f.seq };
       this.acks.reset(f.seq); // a reset moved the device's cursor to the head
+      for (const e of early) this.onEntry(e);
     } else {
       if (!this.pos.epoch) this.cache.dropEpochs(f.epoch);
       if (this.pos.seq == null) this.acks.reset(f.seq);
       this.pos = { epoch: f.epoch, seq: this.pos.seq ?? f.seq };
+      const missed = early.find((e) => e.seq > this.pos.seq);
+      if (missed) this.resume(missed.seq);
     }
-    this.synced = true;
     this.convsNext = null;
     this.requestConvs(null);
     if (this.active) this.loadNewest(this.active);
@@ -323,7 +306,7 @@ export class Chat {
     this.cache.dropEpochs(null);
     const keep = new Map();
     for (const c of this.convs.values()) {
-      if (c.cseq === 0 || c.conv === this.active || this.outbox.some((e) => e.conv === c.conv)) {
+      if (c.cseq === 0 || c.conv === this.active || this.outbox.of(c.conv).length) {
         keep.set(c.conv, newConv(c.conv, c.created));
       }
     }
@@ -362,8 +345,8 @@ export class Chat {
   onRejected(f) {
     const code = typeof f.code === 'string' ? f.code : 'rejected';
     const probe = { id: typeof f.id === 'string' ? f.id : null, msg: typeof f.msg === 'string' ? f.msg : null };
-    const e = this.outbox.find((x) => isLogCopy(x, probe));
-    if (e) this.failOutbox(e.cid, code, probe.msg);
+    const e = this.outbox.findCopy(probe);
+    if (e) this.fail(e.cid, code, probe.msg);
     else this.ui.notice(`A message you sent was not delivered: ${ERROR_TEXT[code] || code}`);
   }
 
@@ -373,9 +356,10 @@ export class Chat {
     if (typeof f.id !== 'string' || typeof f.msg !== 'string') return;
     this.inflight = this.inflight.filter((c) => c !== f.id);
     this.autoRetries.delete(f.id);
-    const e = this.outbox.find((x) => x.cid === f.id);
+    const e = this.outbox.find(f.id);
     if (!e || e.status !== 'sending') return; // its log copy came first, or it was already sent
-    this.replaceOutbox(f.id, { ...e, status: 'sent', msg: f.msg, ts: Number(f.ts) || e.ts });
+    this.outbox.update(f.id, { status: 'sent', msg: f.msg, ts: Number(f.ts) || e.ts });
+    this.render(e.conv === this.active);
   }
 
   onHistory(f) {
@@ -423,7 +407,7 @@ export class Chat {
         clearTimeout(r.timer);
         const delay = Math.min(30_000, 1000 * 2 ** r.count) * (0.7 + Math.random() * 0.6);
         r.timer = setTimeout(() => {
-          const e = this.outbox.find((x) => x.cid === cid);
+          const e = this.outbox.find(cid);
           if (e && e.status === 'sending') this.transmit(e);
         }, delay);
         this.autoRetries.set(cid, r);
@@ -433,7 +417,7 @@ export class Chat {
     const r = this.autoRetries.get(cid);
     if (r) clearTimeout(r.timer);
     this.autoRetries.delete(cid);
-    this.failOutbox(cid, typeof f.code === 'string' ? f.code : 'bad_request');
+    this.fail(cid, typeof f.code === 'string' ? f.code : 'bad_request');
   }
 
   onPresence(f) {
@@ -480,30 +464,15 @@ export class Chat {
 
   /** Takes outbox entries out once their message is in the log (`msgs` from the stream or history). */
   dropLogged(msgs) {
-    const own = msgs.filter((m) => m.from === this.me);
-    if (!own.length) return;
-    const left = this.outbox.filter((e) => !own.some((m) => m.conv === e.conv && isLogCopy(e, m)));
-    if (left.length === this.outbox.length) return;
-    for (const e of this.outbox) if (!left.includes(e)) this.done.add(e.cid);
-    this.outbox = left;
-    this.saveOutbox();
+    this.outbox.dropLogged(msgs.filter((m) => m.from === this.me));
   }
 
-  replaceOutbox(cid, e) {
-    this.outbox = this.outbox.map((x) => (x.cid === cid ? e : x));
-    this.saveOutbox();
+  /** A send failed with `code`; `msg` when the log refused it after `sent`. */
+  fail(cid, code, msg = null) {
+    const e = this.outbox.find(cid);
+    if (!e) return;
+    this.outbox.update(cid, { status: 'failed', code, msg: msg || e.msg });
     this.render(e.conv === this.active);
-  }
-
-  failOutbox(cid, code, msg = null) {
-    const e = this.outbox.find((x) => x.cid === cid);
-    if (e) this.replaceOutbox(cid, { ...e, status: 'failed', code, msg: msg || e.msg });
-  }
-
-  saveOutbox() {
-    if (!this.cache.saveOutbox(mergeOutbox(this.outbox, this.cache.loadOutbox(), this.done))) {
-      this.ui.notice('Browser storage is full: unsent messages are kept in this tab only.');
-    }
   }
 
   scheduleSave() {
@@ -522,63 +491,22 @@ export class Chat {
 
   /** Renders soon (coalesced): the list always, the open conversation if `messagesToo`. */
   render(messagesToo = false, forceScroll = false) {
-    this.renderMessages = this.renderMessages || messagesToo;
-    this.forceScroll = this.forceScroll || forceScroll;
+    this.wantMessages = this.wantMessages || messagesToo;
+    this.wantScroll = this.wantScroll || forceScroll;
     if (this.renderTimer) return;
     this.renderTimer = setTimeout(() => {
       this.renderTimer = null;
-      this.ui.renderConvs(this.sortedConvs().map((c) => this.listItem(c)), this.active);
-      if (this.renderMessages && this.active) this.ui.renderMessages(this.messageView(), this.forceScroll);
-      this.renderMessages = false;
-      this.forceScroll = false;
+      const items = this.sortedConvs().map((c) => listItem(c, this.outbox.of(c.conv), this.me, this.titleOf(c.conv),
+        dmPeer(c.conv, this.me), this.presenceOf(c.conv)));
+      this.ui.renderConvs(items, this.active);
+      if (this.wantMessages && this.active) {
+        const c = this.convs.get(this.active);
+        const loading = this.history.has(c.conv) || (!c.run && !this.synced);
+        const view = conversationView(c, this.outbox.of(c.conv), this.me, loading);
+        this.ui.renderMessages({ ...view, online: this.conn.online }, this.wantScroll);
+      }
+      this.wantMessages = false;
+      this.wantScroll = false;
     }, RENDER_DELAY_MS);
-  }
-
-  listItem(c) {
-    const pending = this.outbox.filter((e) => e.conv === c.conv).pop();
-    const last = pending && (!c.last || pending.ts >= c.last.ts) ? { ...pending, from: this.me, gone: false } : c.last;
-    return {
-      conv: c.conv,
-      title: this.titleOf(c.conv),
-      peer: dmPeer(c.conv, this.me),
-      presence: this.presenceOf(c.conv),
-      last: last && { own: last.from === this.me, body: last.body, gone: last.gone, ts: last.ts },
-      unread: c.unread,
-    };
-  }
-
-  messageView() {
-    const c = this.convs.get(this.active);
-    const logged = (c.run ? c.run.msgs : []).map((m) => ({
-      key: m.id ? `c:${m.id}` : `m:${m.msg}`,
-      cid: m.id,
-      msg: m.msg,
-      cseq: m.cseq,
-      from: m.from,
-      own: m.from === this.me,
-      body: m.body,
-      gone: m.gone,
-      ts: m.ts,
-      status: tickOf(c, m, this.me),
-    }));
-    const pending = this.outbox.filter((e) => e.conv === c.conv).map((e) => ({
-      key: `c:${e.cid}`,
-      cid: e.cid,
-      msg: e.msg,
-      cseq: null,
-      from: this.me,
-      own: true,
-      body: e.body,
-      gone: false,
-      ts: e.ts,
-      status: e.status,
-      code: e.code || null,
-      error: e.status === 'failed' ? `${ERROR_TEXT[e.code] || 'Not delivered.'} (${e.code})` : '',
-    }));
-    let history = 'start';
-    if (this.history.has(c.conv)) history = 'loading';
-    else if (!c.run) history = this.synced ? 'start' : 'loading';
-    else if (c.run.more) history = 'more';
-    return { conv: c.conv, items: [...logged, ...pending], history, online: this.conn.online };
   }
 }

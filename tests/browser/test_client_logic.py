@@ -240,3 +240,61 @@ def test_cache_round_trip_epochs_and_v1_migration(page):
     assert out["migrated"] == [{"cid": "x1", "conv": "dm:alice:bob", "to": "bob", "body": "unsent", "ts": 5,
                                 "status": "sending"}]
     assert out["v1Left"] == []
+
+
+# ---- view.js -------------------------------------------------------------------------------
+
+def test_conversation_view_ticks_unsent_and_keys(page):
+    run = js(page, "model", "runWithHistory", None, [msg(1), msg(2, frm=ME, id="c2")], True, None)
+    c = conv(cseq=2, delivered=2, run=run)
+    pending = [{"cid": "c3", "conv": CONV, "to": None, "body": "later", "ts": 9, "status": "failed", "msg": "m3",
+                "code": "not_member"}]
+    view = js(page, "view", "conversationView", c, pending, ME, False)
+    assert view["history"] == "more"
+    assert [(i["key"], i["status"]) for i in view["items"]] == [("m:m1", "received"), ("c:c2", "delivered"),
+                                                                ("c:c3", "failed")]
+    assert view["items"][2]["error"] == "Not a member of this conversation. (not_member)"
+    assert js(page, "view", "conversationView", c, [], ME, True)["history"] == "loading"
+    assert js(page, "view", "conversationView", {**c, "run": {**run, "more": False}}, [], ME, False)["history"] == "start"
+
+
+def test_list_item_previews_the_newer_of_log_and_outbox(page):
+    c = conv(cseq=1, unread=1, last=js(page, "model", "readMessage", msg(1)))
+    item = js(page, "view", "listItem", c, [], ME, "bob", "bob", "online")
+    assert item["last"] == {"own": False, "body": "text 1", "gone": False, "ts": 1001} and item["unread"] == 1
+    unsent = [{"cid": "c9", "conv": CONV, "body": "typed later", "ts": 5000, "status": "sending"}]
+    item = js(page, "view", "listItem", c, unsent, ME, "bob", "bob", "online")
+    assert item["last"] == {"own": True, "body": "typed later", "gone": False, "ts": 5000}
+
+
+# ---- outbox.js -----------------------------------------------------------------------------
+
+def test_outbox_lifecycle(page):
+    out = run_js(page, """
+        localStorage.clear();
+        const { Cache } = await import('/store.js');
+        const { Outbox } = await import('/outbox.js');
+        let full = 0;
+        const box = new Outbox(new Cache('alice'), () => { full += 1; });
+        const a = box.add('dm:alice:bob', 'bob', 'first');
+        const b = box.add('dm:alice:bob', null, 'second');
+        const ordered = a.ts < b.ts;
+        box.update(a.cid, { status: 'sent', msg: 'mA' });
+        box.update(b.cid, { status: 'failed', code: 'too_large' });
+        const sameId = box.retry(b.cid).cid === b.cid;            // refused by the edge: same id
+        box.update(b.cid, { status: 'sent', msg: 'mB' });
+        box.update(b.cid, { status: 'failed', code: 'not_member' });  // then a `rejected` entry
+        const again = box.retry(b.cid);                           // refused by the log: a new id
+        box.dropLogged([{ conv: 'dm:alice:bob', msg: 'mA', id: null }]);
+        const stored = JSON.parse(localStorage.getItem('parley/v2/alice/outbox'));
+        const reloaded = new Outbox(new Cache('alice'), () => {});
+        return { ordered, sameId, newId: again.cid !== b.cid, againStatus: again.status,
+                 left: box.entries.map((e) => e.body), stored: stored.map((e) => [e.body, e.status]),
+                 reloaded: reloaded.entries.map((e) => e.cid === again.cid), full };
+    """)
+    assert out["ordered"] and out["sameId"] and out["newId"]
+    assert out["againStatus"] == "sending"
+    assert out["left"] == ["second"]
+    assert out["stored"] == [["second", "sending"]]
+    assert out["reloaded"] == [True]
+    assert out["full"] == 0

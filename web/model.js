@@ -85,7 +85,7 @@ export function noteSummary(c, s) {
 }
 
 /** When `c` last saw activity (ms): its last message, or when it was started here. */
-export function activityOf(c) {
+function activityOf(c) {
   return c.last && c.last.ts ? c.last.ts : c.created;
 }
 
@@ -111,8 +111,8 @@ export function mergeRun(run, seg) {
   if (seg.hi < run.lo - 1) return run;
   const byCseq = new Map(run.msgs.map((m) => [m.cseq, m]));
   for (const m of seg.msgs) byCseq.set(m.cseq, m);
-  let { more } = run;
-  if (seg.lo < run.lo) ({ more } = seg);
+  let more = run.more;
+  if (seg.lo < run.lo) more = seg.more;
   else if (seg.lo === run.lo) more = run.more && seg.more; // "no older ones" is the server's word
   return {
     lo: Math.min(run.lo, seg.lo),

@@ -5,11 +5,14 @@ function url(path) {
   return new URL(path, document.baseURI);
 }
 
-/** The /ws URL for a token, with http→ws and https→wss. */
-export function wsUrl(token) {
+/** The /ws URL for a token and the stream position to resume from ({device, since?,
+ *  epoch?}), with http→ws and https→wss. */
+export function wsUrl(token, params = {}) {
   const u = url('ws');
   u.protocol = u.protocol === 'https:' ? 'wss:' : 'ws:';
-  u.search = `?token=${encodeURIComponent(token)}`;
+  const q = new URLSearchParams({ token });
+  for (const [k, v] of Object.entries(params)) if (v != null) q.set(k, String(v));
+  u.search = `?${q}`;
   return u.href;
 }
 

@@ -3,7 +3,7 @@
 import { devLogin, whoami } from './api.js';
 import { Chat } from './chat.js';
 import {
-  loadSession, saveSession, clearSession, lastUser, rememberUser,
+  loadSession, saveSession, clearSession, lastUser, rememberUser, isSessionKey,
 } from './store.js';
 import { UI } from './ui.js';
 import { isValidUserId, peekJwt, jwtExpired } from './util.js';
@@ -16,11 +16,13 @@ const ui = new UI({
   onTokenSignIn: (token) => signInByToken(token),
   onSignOut: () => signOut(''),
   onReconnectNow: () => chat?.reconnectNow(),
-  onAddContact: (peer) => addContact(peer),
-  onOpen: (peer) => chat?.open(peer),
+  onStartChat: (peer) => startChat(peer),
+  onOpen: (conv) => chat?.open(conv),
   onBack: () => chat?.back(),
-  onSend: (to, body) => chat?.send(to, body),
+  onSend: (conv, body) => chat?.send(conv, body),
   onRetry: (cid) => chat?.retry(cid),
+  onNearTop: () => chat?.loadOlder(),
+  onConvsNearEnd: () => chat?.loadMoreConvs(),
 });
 
 const ID_RULES = 'User ids are 1–64 characters: letters, digits, _ . -';
@@ -97,7 +99,7 @@ function signOut(message) {
 }
 
 /** The server refused the token (expired or revoked). A dev-login session quietly gets a new
- *  token once; otherwise back to the sign-in screen (local history is kept). */
+ *  token once; otherwise back to the sign-in screen (the cache and the outbox are kept). */
 let lastSilentLogin = 0;
 
 async function authRejected() {
@@ -116,23 +118,23 @@ async function authRejected() {
   signOut('Your sign-in is no longer accepted (the token expired or was rejected). Please sign in again.');
 }
 
-function addContact(peer) {
+function startChat(peer) {
   if (!isValidUserId(peer)) {
-    ui.setAddError(peer ? ID_RULES : 'Enter a user id.');
+    ui.setNewChatError(peer ? ID_RULES : 'Enter a user id.');
     return;
   }
   if (session && peer === session.user) {
-    ui.setAddError('That is you.');
+    ui.setNewChatError('That is you.');
     return;
   }
-  ui.setAddError('');
-  ui.clearAddInput();
-  chat?.addContact(peer);
+  ui.setNewChatError('');
+  ui.clearNewChatInput();
+  chat?.startChat(peer);
 }
 
 // Another tab signed out or signed in as someone else: follow it.
 window.addEventListener('storage', (ev) => {
-  if (ev.storageArea !== localStorage || ev.key !== 'parley/v1/session') return;
+  if (ev.storageArea !== localStorage || !isSessionKey(ev.key)) return;
   const s = loadSession();
   if (!s && session) {
     stopChat();

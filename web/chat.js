@@ -1,234 +1,401 @@
-// The chat session of one signed-in user: turns protocol frames into store changes and store
-// changes into UI updates. One instance per sign-in.
+// The chat session of one signed-in user: follows the user's stream (position, acks, reset),
+// asks the server for conversations and history, and turns frames into conversation state
+// (model.js) and that into UI updates. One instance per sign-in.
 
 import { Connection } from './connection.js';
-import { Store } from './store.js';
-import { newClientId } from './util.js';
+import {
+  byActivity, newConv, noteMessage, noteRead, noteReceipt, noteSummary, readMessage, readSummary,
+  runWithHistory, runWithMessage,
+} from './model.js';
+import { Outbox } from './outbox.js';
+import { Cache, deviceId } from './store.js';
+import { AckBatcher, entryOrder } from './stream.js';
+import { dmConv, dmPeer, USER_ID_RE } from './util.js';
+import { conversationView, ERROR_TEXT, listItem } from './view.js';
 
+const PAGE = 50; // messages per history page, conversations per list page
 const MAX_WATCH = 500;
-const MAX_ACK_BATCH = 200; // server default limit is 256 ids per ack
-const ACK_DELAY_MS = 25;
+const SAVE_DELAY_MS = 300;
+const RENDER_DELAY_MS = 30;
+const QUERY_PAUSE_MS = 2000;
+const MAX_EARLY = 1024; // the edge's default --max-held: live entries it may release before a reset's `synced`
 const AUTO_RETRY_CODES = new Set(['unavailable', 'rate_limited']);
 const AUTO_RETRY_MAX = 6;
-
-const ERROR_TEXT = {
-  invalid_recipient: 'No such user.',
-  too_large: 'Message is too long.',
-  bad_request: 'The server rejected this message.',
-  rate_limited: 'Sending too fast.',
-  unavailable: 'Server busy.',
-};
 
 export class Chat {
   constructor(session, ui, { onAuthRejected }) {
     this.me = session.user;
     this.ui = ui;
-    this.store = new Store(this.me);
+    this.cache = new Cache(this.me);
+    this.device = deviceId();
+    /** The stream position: epoch (null until the first `synced` without a stored one) and the
+     *  last seq handled in a row (null while unknown). */
+    const stored = this.cache.loadPos();
+    this.pos = stored ? { epoch: stored.epoch, seq: stored.seq } : { epoch: null, seq: null };
+    this.convs = new Map(); // conv → conversation (model.js)
+    if (this.pos.epoch) for (const c of this.cache.loadConvs(this.pos.epoch)) this.convs.set(c.conv, c);
+    this.outbox = new Outbox(this.cache,
+      () => this.ui.notice('Browser storage is full: unsent messages are kept in this tab only.'));
+    for (const e of this.outbox.entries) this.ensureConv(e.conv, e.ts);
+    this.dirty = new Set(); // conversations whose run changed since the last save
     this.presence = new Map(); // peer → "online" | "offline"
     this.active = null;
-    this.ackQueue = [];
-    this.ackTimer = null;
+    this.synced = false; // the current session got its `synced`
+    this.early = []; // the entries of this session before its `synced` (see onEntry)
+    this.history = new Map(); // conv → `before` of the history query in flight (null: newest page)
+    this.fresh = new Set(); // conversations whose newest page was read in this session
+    this.convsNext = null; // `next` of the conversation list, null after the last page
+    this.convsLoading = false;
+    this.olderPausedUntil = 0;
     this.inflight = []; // client ids handed to the current socket without `sent`/`error` yet
     this.autoRetries = new Map(); // client id → {count, timer}
-    this.conn = new Connection(session.token, {
+    this.acks = new AckBatcher((frame) => this.conn.send(frame));
+    this.acks.reset(stored ? stored.acked : 0);
+    this.since = null; // the `since` of the current session
+    this.conn = new Connection(session.token, () => this.connectParams(), {
       onState: (s) => this.onState(s),
       onWelcome: () => this.onWelcome(),
       onFrame: (f) => this.onFrame(f),
-      onClose: (code, welcomed) => this.onClose(code, welcomed),
+      onClose: (code) => this.onClose(code),
       onAuthRejected: () => onAuthRejected(),
     });
-    this.onStorage = (ev) => {
-      if (ev.storageArea !== localStorage) return;
-      const changed = this.store.onStorage(ev.key, ev.newValue);
-      if (!changed) return;
-      if (changed === 'contacts' || !this.presence.has(changed)) this.scheduleWatch();
-      this.refresh(changed === this.active);
-    };
-    this.onVisibility = () => {
-      if (document.visibilityState === 'visible' && this.active) {
-        this.store.markRead(this.active);
-        this.refreshContacts();
-      }
+    this.onAttention = () => this.markRead();
+    this.onHide = () => {
+      this.acks.flush();
+      this.saveNow();
     };
   }
 
   start() {
-    window.addEventListener('storage', this.onStorage);
-    document.addEventListener('visibilitychange', this.onVisibility);
-    this.refreshContacts();
+    document.addEventListener('visibilitychange', this.onAttention);
+    window.addEventListener('focus', this.onAttention);
+    window.addEventListener('pagehide', this.onHide);
+    this.render();
     this.conn.start();
   }
 
   stop() {
-    window.removeEventListener('storage', this.onStorage);
-    document.removeEventListener('visibilitychange', this.onVisibility);
+    document.removeEventListener('visibilitychange', this.onAttention);
+    window.removeEventListener('focus', this.onAttention);
+    window.removeEventListener('pagehide', this.onHide);
     for (const r of this.autoRetries.values()) clearTimeout(r.timer);
     this.autoRetries.clear();
-    clearTimeout(this.ackTimer);
+    this.acks.stop();
     clearTimeout(this.watchTimer);
+    clearTimeout(this.renderTimer);
+    this.saveNow();
     this.conn.stop();
+  }
+
+  /** Resumes after the last entry acked, not the last handled: entries in between come again,
+   *  are dropped as duplicates and acked, so their senders' delivered receipts are not lost. */
+  connectParams() {
+    this.since = this.pos.epoch && this.pos.seq != null ? this.acks.acked : null;
+    return this.since == null ? { device: this.device } : { device: this.device, since: this.since, epoch: this.pos.epoch };
   }
 
   // ---- UI actions ---------------------------------------------------------------------
 
-  open(peer) {
-    if (this.store.ensureContact(peer)) this.scheduleWatch();
-    this.active = peer;
-    this.ui.openConversation(peer);
-    this.store.markRead(peer);
-    this.ui.setConvPresence(this.presence.get(peer) || 'unknown');
-    this.ui.renderMessages(this.store, this.conn.online, true);
-    this.refreshContacts();
+  open(conv) {
+    this.ensureConv(conv);
+    this.active = conv;
+    this.ui.openConversation(conv, this.titleOf(conv));
+    this.ui.setConvPresence(this.presenceOf(conv));
+    this.loadNewest(conv);
+    this.markRead();
+    this.render(true, true);
   }
 
   back() {
-    const peer = this.active;
+    const conv = this.active;
     this.active = null;
     this.ui.closeConversation();
-    this.refreshContacts();
-    if (peer) this.ui.focusContact(peer);
+    this.render();
+    if (conv) this.ui.focusConv(conv);
   }
 
-  addContact(peer) {
-    const added = this.store.addContact(peer);
-    if (added) this.scheduleWatch();
-    this.open(peer);
+  /** A chat with `peer` typed in by user id: opens it, new or not. */
+  startChat(peer) {
+    const conv = dmConv(this.me, peer);
+    this.ensureConv(conv, Date.now());
+    this.open(conv);
   }
 
-  send(to, body) {
-    const entry = this.store.addOutgoing(to, body, newClientId());
-    this.transmit(entry);
-    this.refresh(true, true);
+  send(conv, body) {
+    const c = this.ensureConv(conv, Date.now());
+    const peer = dmPeer(conv, this.me);
+    this.transmit(this.outbox.add(conv, c.cseq === 0 && peer ? peer : null, body));
+    this.render(true, true);
   }
 
   retry(cid) {
     const r = this.autoRetries.get(cid);
     if (r) { clearTimeout(r.timer); this.autoRetries.delete(cid); }
-    if (!this.store.markSending(cid)) return;
-    const found = this.store.findByCid(cid);
-    if (found) this.transmit(found.e);
-    this.refresh(true);
+    const e = this.outbox.retry(cid);
+    if (!e) return;
+    this.transmit(e);
+    this.render(e.conv === this.active);
   }
 
   reconnectNow() {
     this.conn.connectNow();
   }
 
-  // ---- protocol -----------------------------------------------------------------------
-
-  transmit(e) {
-    if (this.conn.send({ type: 'send', id: e.cid, to: e.to, body: e.body })) {
-      this.inflight.push(e.cid);
+  /** The user scrolled to the top of the open conversation. */
+  loadOlder() {
+    const c = this.convs.get(this.active);
+    if (!c || !c.run || !c.run.more || !this.synced || this.history.has(c.conv)
+      || Date.now() < this.olderPausedUntil) return;
+    if (this.conn.send({ type: 'history', conv: c.conv, before: c.run.lo, limit: PAGE })) {
+      this.history.set(c.conv, c.run.lo);
+      this.render(true);
     }
-    // Otherwise it stays "sending" in the persisted outbox and goes out after `welcome`.
   }
 
-  /** Coalesces watch updates (a replay can add many contacts at once). */
+  /** The user scrolled to the end of the conversation list. */
+  loadMoreConvs() {
+    if (this.convsNext) this.requestConvs(this.convsNext);
+  }
+
+  // ---- requests -----------------------------------------------------------------------
+
+  transmit(e) {
+    const frame = { type: 'send', id: e.cid, body: e.body };
+    if (e.to) frame.to = e.to; else frame.conv = e.conv;
+    if (this.conn.send(frame)) this.inflight.push(e.cid);
+    // Otherwise it stays "sending" in the outbox and goes out after the next `welcome`.
+  }
+
+  requestConvs(next) {
+    if (!this.synced || this.convsLoading) return;
+    const frame = { type: 'conversations', limit: PAGE };
+    if (next) frame.next = next;
+    if (this.conn.send(frame)) this.convsLoading = true;
+  }
+
+  loadNewest(conv) {
+    if (!this.synced || this.fresh.has(conv) || this.history.has(conv)) return;
+    if (this.conn.send({ type: 'history', conv, limit: PAGE })) this.history.set(conv, null);
+  }
+
+  /** Tells the server the open conversation is read, when the user can see it. */
+  markRead() {
+    const c = this.convs.get(this.active);
+    if (!c || c.cseq <= c.read || document.visibilityState !== 'visible' || !document.hasFocus()) return;
+    if (this.conn.send({ type: 'read', conv: c.conv, cseq: c.cseq })) this.setConv(noteRead(c, c.cseq));
+  }
+
+  /** Coalesces watch updates (a page of conversations can add many peers at once). */
   scheduleWatch() {
     if (this.watchTimer) return;
     this.watchTimer = setTimeout(() => { this.watchTimer = null; this.sendWatch(); }, 50);
   }
 
+  /** Watches the peers of the conversations the server knows (the only ones it reports). */
   sendWatch() {
-    if (!this.conn.online) return;
-    const users = this.store.sortedContacts().slice(0, MAX_WATCH);
-    this.conn.send({ type: 'watch', users });
+    const peers = this.sortedConvs().filter((c) => c.cseq > 0).map((c) => dmPeer(c.conv, this.me))
+      .filter((p) => p && p !== this.me);
+    this.conn.send({ type: 'watch', users: peers.slice(0, MAX_WATCH) });
   }
+
+  // ---- the session --------------------------------------------------------------------
 
   onState(s) {
     this.ui.setConn(s);
     if (s.state !== 'online' && this.presence.size) {
       this.presence.clear(); // unknown until the next watch answer
-      this.refreshContacts();
       if (this.active) this.ui.setConvPresence('unknown');
     }
-    if (this.active) this.ui.renderMessages(this.store, this.conn.online);
+    this.render(true);
   }
 
   onWelcome() {
+    this.synced = false;
+    this.early = [];
     this.inflight = [];
+    this.history.clear();
+    this.fresh.clear();
+    this.convsLoading = false;
+    this.acks.reset(this.since ?? 0);
     this.sendWatch();
     for (const r of this.autoRetries.values()) clearTimeout(r.timer);
     this.autoRetries.clear();
-    for (const e of this.store.outbox()) this.transmit(e); // original client ids: no duplicates
-    this.refresh(true);
+    for (const e of this.outbox.entries) if (e.status === 'sending') this.transmit(e); // same ids: no duplicates
+    this.markRead();
+    this.render(true);
   }
 
   onClose(code) {
     if (code === 1009 && this.inflight.length) {
       // The frame that was too big is most likely the last send on that socket. Marking it
       // failed keeps it from being resent (and closing the session) after every reconnect.
-      const cid = this.inflight[this.inflight.length - 1];
-      this.store.markFailed(cid, ERROR_TEXT.too_large);
-      this.refresh(true);
+      this.fail(this.inflight[this.inflight.length - 1], 'too_large');
     }
     this.inflight = [];
-    clearTimeout(this.ackTimer);
-    this.ackTimer = null;
-    this.ackQueue = []; // unacked messages are replayed after reconnect and acked then
+    this.synced = false;
+    this.acks.stop(); // the next session starts from `since`, so nothing is lost
   }
 
   onFrame(f) {
+    if (f.type !== 'synced' && Number.isSafeInteger(f.seq)) return this.onEntry(f);
     switch (f.type) {
-      case 'message': return this.onMessage(f);
+      case 'synced': return this.onSynced(f);
       case 'sent': return this.onSent(f);
-      case 'receipt': return this.onReceipt(f);
+      case 'history': return this.onHistory(f);
+      case 'conversations': return this.onConversations(f);
       case 'error': return this.onError(f);
       case 'presence': return this.onPresence(f);
       default: return undefined; // unknown frame types are ignored (forward compatibility)
     }
   }
 
-  onMessage(f) {
-    if (typeof f.msg !== 'string' || typeof f.from !== 'string' || typeof f.to !== 'string'
-      || typeof f.body !== 'string') return;
-    const m = { msg: f.msg, from: f.from, to: f.to, body: f.body, ts: Number(f.ts) || Date.now() };
-    const { peer, isNew, newContact } = this.store.addIncoming(m);
-    this.queueAck(f.msg); // ack duplicates too, after the message is stored
-    if (!isNew) return;
-    if (newContact) this.scheduleWatch();
-    const visible = document.visibilityState === 'visible';
-    if (peer === this.active && visible) this.store.markRead(peer);
-    if (m.from !== this.me) this.ui.announce(`New message from ${m.from}: ${m.body}`);
-    this.refresh(peer === this.active);
+  /** A stream entry: handled once, in seq order, and acked (duplicates too). */
+  onEntry(f) {
+    const order = entryOrder(this.pos.seq, f.seq);
+    // Before `synced`, entries may be live ones of a stream that is about to be reset (numbered
+    // from its new head, so they look like duplicates or gaps here): onSynced decides.
+    if (!this.synced && this.early.length < MAX_EARLY) this.early.push(f);
+    if (order === 'duplicate') this.acks.handled(f.seq);
+    if (order === 'gap' && this.synced) this.resume(f.seq);
+    if (order !== 'next') return;
+    switch (f.type) {
+      case 'message': this.onMessage(f); break;
+      case 'receipt': this.onReceipt(f); break;
+      case 'read': this.onRead(f); break;
+      case 'rejected': this.onRejected(f); break;
+      default: break; // kinds this client does not show still take their place in the stream
+    }
+    this.pos.seq = f.seq;
+    this.acks.handled(f.seq);
+    this.scheduleSave();
   }
 
-  queueAck(msg) {
-    this.ackQueue.push(msg);
-    if (this.ackQueue.length >= MAX_ACK_BATCH) this.flushAcks();
-    else if (!this.ackTimer) this.ackTimer = setTimeout(() => this.flushAcks(), ACK_DELAY_MS);
+  /** An entry is missing (the edge promises this never happens): a new session from the position. */
+  resume(seq) {
+    console.warn(`parley: stream entry ${seq} after ${this.pos.seq}; resuming`);
+    this.conn.restart();
   }
 
-  flushAcks() {
-    clearTimeout(this.ackTimer);
-    this.ackTimer = null;
-    while (this.ackQueue.length) {
-      const msgs = this.ackQueue.splice(0, MAX_ACK_BATCH);
-      if (!this.conn.send({ type: 'ack', msgs })) {
-        this.ackQueue = [];
-        return;
+  onSynced(f) {
+    if (typeof f.epoch !== 'string' || !USER_ID_RE.test(f.epoch) || !Number.isSafeInteger(f.seq)) return;
+    const { early } = this;
+    this.early = [];
+    this.synced = true;
+    if (f.reset === true || (this.pos.epoch && this.pos.epoch !== f.epoch)) {
+      this.dropCache();
+      this.pos = { epoch: f.epoch, seq: f.seq };
+      this.acks.reset(f.seq); // a reset moved the device's cursor to the head
+      for (const e of early) this.onEntry(e);
+    } else {
+      if (!this.pos.epoch) this.cache.dropEpochs(f.epoch);
+      if (this.pos.seq == null) this.acks.reset(f.seq);
+      this.pos = { epoch: f.epoch, seq: this.pos.seq ?? f.seq };
+      const missed = early.find((e) => e.seq > this.pos.seq);
+      if (missed) this.resume(missed.seq);
+    }
+    this.convsNext = null;
+    this.requestConvs(null);
+    if (this.active) this.loadNewest(this.active);
+    this.saveNow();
+    this.render(true);
+  }
+
+  /** `synced` with `reset`: the cached view belongs to a stream position the server no longer
+   *  has. Keeps only chats started here and the open one, empty, until the server refills them. */
+  dropCache() {
+    this.cache.dropEpochs(null);
+    const keep = new Map();
+    for (const c of this.convs.values()) {
+      if (c.cseq === 0 || c.conv === this.active || this.outbox.of(c.conv).length) {
+        keep.set(c.conv, newConv(c.conv, c.created));
       }
     }
+    this.convs = keep;
+    this.dirty = new Set(keep.keys());
+    this.fresh.clear();
   }
+
+  // ---- stream entries -----------------------------------------------------------------
+
+  onMessage(f) {
+    const m = readMessage(f);
+    if (!m) return;
+    const before = this.ensureConv(m.conv);
+    const c = noteMessage(before, m, this.me);
+    this.setConv({ ...c, run: runWithMessage(before.run, m) });
+    this.dropLogged([m]);
+    if (before.cseq === 0) this.scheduleWatch(); // a peer to watch now that they share a conversation
+    if (c !== before && m.from !== this.me) {
+      this.ui.announce(`New message from ${m.from}: ${m.gone ? '' : m.body}`);
+    }
+    if (m.conv === this.active) this.markRead();
+  }
+
+  onReceipt(f) {
+    if (typeof f.conv !== 'string' || !Number.isSafeInteger(f.cseq) || f.by === this.me
+      || (f.status !== 'delivered' && f.status !== 'read')) return;
+    this.setConv(noteReceipt(this.ensureConv(f.conv), f.status, f.cseq));
+  }
+
+  onRead(f) {
+    if (typeof f.conv !== 'string' || !Number.isSafeInteger(f.cseq)) return;
+    this.setConv(noteRead(this.ensureConv(f.conv), f.cseq));
+  }
+
+  onRejected(f) {
+    const code = typeof f.code === 'string' ? f.code : 'rejected';
+    const probe = { id: typeof f.id === 'string' ? f.id : null, msg: typeof f.msg === 'string' ? f.msg : null };
+    const e = this.outbox.findCopy(probe);
+    if (e) this.fail(e.cid, code, probe.msg);
+    else this.ui.notice(`A message you sent was not delivered: ${ERROR_TEXT[code] || code}`);
+  }
+
+  // ---- answers ------------------------------------------------------------------------
 
   onSent(f) {
     if (typeof f.id !== 'string' || typeof f.msg !== 'string') return;
     this.inflight = this.inflight.filter((c) => c !== f.id);
     this.autoRetries.delete(f.id);
-    const peer = this.store.markSent(f.id, f.msg, Number(f.ts) || undefined);
-    if (peer) this.refresh(peer === this.active);
+    const e = this.outbox.find(f.id);
+    if (!e || e.status !== 'sending') return; // its log copy came first, or it was already sent
+    this.outbox.update(f.id, { status: 'sent', msg: f.msg, ts: Number(f.ts) || e.ts });
+    this.render(e.conv === this.active);
   }
 
-  onReceipt(f) {
-    if (typeof f.msg !== 'string') return;
-    const peer = this.store.markDelivered(f.msg, typeof f.id === 'string' ? f.id : null);
-    if (peer) this.refresh(peer === this.active);
+  onHistory(f) {
+    if (typeof f.conv !== 'string' || !Array.isArray(f.messages)) return;
+    const before = this.history.get(f.conv) ?? null; // an answer nobody waits for: as the newest page
+    this.history.delete(f.conv);
+    if (before == null) this.fresh.add(f.conv);
+    const msgs = f.messages.map(readMessage).filter((m) => m && m.conv === f.conv).sort((a, b) => a.cseq - b.cseq);
+    const c = this.ensureConv(f.conv);
+    this.setConv({ ...c, run: runWithHistory(c.run, msgs, f.more === true, before) });
+    this.dropLogged(msgs);
+  }
+
+  onConversations(f) {
+    this.convsLoading = false;
+    if (!Array.isArray(f.items)) return;
+    for (const item of f.items) {
+      const s = readSummary(item);
+      if (!s) continue;
+      this.setConv(noteSummary(this.ensureConv(s.conv), s));
+      if (s.last) this.dropLogged([s.last]);
+    }
+    this.convsNext = typeof f.next === 'string' && f.next ? f.next : null;
+    this.scheduleWatch();
+    this.markRead();
   }
 
   onError(f) {
     const text = typeof f.message === 'string' && f.message ? f.message : (ERROR_TEXT[f.code] || 'Error.');
     if (typeof f.id !== 'string' || !f.id) {
+      // Queries carry no id: whichever failed may be asked again, older pages after a pause.
+      this.history.clear();
+      this.olderPausedUntil = Date.now() + QUERY_PAUSE_MS;
+      this.convsLoading = false;
       this.ui.notice(`Server: ${text}`);
+      this.render(true);
       return;
     }
     const cid = f.id;
@@ -240,8 +407,8 @@ export class Chat {
         clearTimeout(r.timer);
         const delay = Math.min(30_000, 1000 * 2 ** r.count) * (0.7 + Math.random() * 0.6);
         r.timer = setTimeout(() => {
-          const found = this.store.findByCid(cid);
-          if (found && found.e.status === 'sending') this.transmit(found.e);
+          const e = this.outbox.find(cid);
+          if (e && e.status === 'sending') this.transmit(e);
         }, delay);
         this.autoRetries.set(cid, r);
         return; // stays "sending"
@@ -250,27 +417,96 @@ export class Chat {
     const r = this.autoRetries.get(cid);
     if (r) clearTimeout(r.timer);
     this.autoRetries.delete(cid);
-    const peer = this.store.markFailed(cid, ERROR_TEXT[f.code] || text);
-    if (peer) this.refresh(peer === this.active);
+    this.fail(cid, typeof f.code === 'string' ? f.code : 'bad_request');
   }
 
   onPresence(f) {
     if (typeof f.user !== 'string') return;
     const status = f.status === 'online' ? 'online' : 'offline';
     this.presence.set(f.user, status);
-    if (f.user === this.active) this.ui.setConvPresence(status);
-    this.refreshContacts();
+    if (this.active && dmPeer(this.active, this.me) === f.user) this.ui.setConvPresence(status);
+    this.render();
+  }
+
+  // ---- state --------------------------------------------------------------------------
+
+  /** The conversation `conv`, made empty if unknown (`created`: when this user started it). */
+  ensureConv(conv, created = 0) {
+    let c = this.convs.get(conv);
+    if (!c) {
+      c = newConv(conv, created);
+      this.convs.set(conv, c);
+    }
+    return c;
+  }
+
+  setConv(c) {
+    const old = this.convs.get(c.conv);
+    this.convs.set(c.conv, c);
+    if (!old || old.run !== c.run) this.dirty.add(c.conv);
+    this.scheduleSave();
+    this.render(c.conv === this.active);
+  }
+
+  sortedConvs() {
+    return [...this.convs.values()].sort(byActivity);
+  }
+
+  titleOf(conv) {
+    const c = this.convs.get(conv);
+    return dmPeer(conv, this.me) || (c && c.title) || conv;
+  }
+
+  presenceOf(conv) {
+    const peer = dmPeer(conv, this.me);
+    return (peer && this.presence.get(peer)) || 'unknown';
+  }
+
+  /** Takes outbox entries out once their message is in the log (`msgs` from the stream or history). */
+  dropLogged(msgs) {
+    this.outbox.dropLogged(msgs.filter((m) => m.from === this.me));
+  }
+
+  /** A send failed with `code`; `msg` when the log refused it after `sent`. */
+  fail(cid, code, msg = null) {
+    const e = this.outbox.find(cid);
+    if (!e) return;
+    this.outbox.update(cid, { status: 'failed', code, msg: msg || e.msg });
+    this.render(e.conv === this.active);
+  }
+
+  scheduleSave() {
+    if (!this.saveTimer) this.saveTimer = setTimeout(() => this.saveNow(), SAVE_DELAY_MS);
+  }
+
+  saveNow() {
+    clearTimeout(this.saveTimer);
+    this.saveTimer = null;
+    if (!this.pos.epoch || this.pos.seq == null) return; // nothing to key the cache by before `synced`
+    this.cache.save({ ...this.pos, acked: Math.min(this.acks.acked, this.pos.seq) }, this.sortedConvs(), this.dirty);
+    this.dirty.clear();
   }
 
   // ---- rendering ----------------------------------------------------------------------
 
-  refreshContacts() {
-    this.ui.renderContacts(this.store, this.presence, this.active);
-    if (this.store.quotaProblem) this.ui.notice('Browser storage is full: older messages were dropped.');
-  }
-
-  refresh(messagesToo, forceScroll = false) {
-    this.refreshContacts();
-    if (messagesToo && this.active) this.ui.renderMessages(this.store, this.conn.online, forceScroll);
+  /** Renders soon (coalesced): the list always, the open conversation if `messagesToo`. */
+  render(messagesToo = false, forceScroll = false) {
+    this.wantMessages = this.wantMessages || messagesToo;
+    this.wantScroll = this.wantScroll || forceScroll;
+    if (this.renderTimer) return;
+    this.renderTimer = setTimeout(() => {
+      this.renderTimer = null;
+      const items = this.sortedConvs().map((c) => listItem(c, this.outbox.of(c.conv), this.me, this.titleOf(c.conv),
+        dmPeer(c.conv, this.me), this.presenceOf(c.conv)));
+      this.ui.renderConvs(items, this.active);
+      if (this.wantMessages && this.active) {
+        const c = this.convs.get(this.active);
+        const loading = this.history.has(c.conv) || (!c.run && !this.synced);
+        const view = conversationView(c, this.outbox.of(c.conv), this.me, loading);
+        this.ui.renderMessages({ ...view, online: this.conn.online }, this.wantScroll);
+      }
+      this.wantMessages = false;
+      this.wantScroll = false;
+    }, RENDER_DELAY_MS);
   }
 }

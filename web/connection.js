@@ -1,5 +1,6 @@
-// One logical connection to ws-edge: opens /ws, waits for `welcome`, keeps it alive with pings,
-// and reconnects with exponential backoff + jitter. After a connect that never reached
+// One logical connection to ws-edge: opens /ws (with the stream position `params()` gives at
+// that moment), waits for `welcome`, keeps it alive with pings, and reconnects with
+// exponential backoff + jitter. After a connect that never reached
 // `welcome` it asks /api/whoami whether the token was rejected (→ onAuthRejected) or the
 // server is merely unreachable (→ retry).
 //
@@ -33,8 +34,9 @@ export function backoffDelay(attempt, rand = Math.random) {
 }
 
 export class Connection {
-  constructor(token, handlers) {
+  constructor(token, params, handlers) {
     this.token = token;
+    this.params = params;
     this.h = handlers;
     this.ws = null;
     this.welcomed = false;
@@ -101,7 +103,7 @@ export class Connection {
     this.setState('connecting');
     let ws;
     try {
-      ws = new WebSocket(wsUrl(this.token));
+      ws = new WebSocket(wsUrl(this.token, this.params()));
     } catch {
       this.afterClose(1006);
       return;
@@ -151,6 +153,12 @@ export class Connection {
       }
       this.send({ type: 'ping' });
     }, PING_EVERY_MS);
+  }
+
+  /** Drops the session and connects again after the usual backoff (the client lost its
+   *  place in the stream and resumes from the last entry it handled). */
+  restart() {
+    if (this.ws) this.kill(this.ws);
   }
 
   /** Gives up on a socket that looks dead without waiting for the browser's close event. */

@@ -28,18 +28,35 @@ function reconcile(parent, nodes) {
   }
 }
 
-const STATUS_TEXT = {
-  sending: 'sending…', sent: 'sent', delivered: 'delivered', failed: 'failed', received: '',
+// Ticks: ✓ sent (in the log), ✓✓ delivered to a device of the other member, ✓✓ in the read
+// colour once read there. The word goes to the title and to screen readers.
+const STATUS = {
+  sending: ['sending…', 'sending'],
+  sent: ['✓', 'sent'],
+  delivered: ['✓✓', 'delivered'],
+  read: ['✓✓', 'read'],
+  failed: ['failed', 'failed'],
+  received: ['', ''],
 };
+
+const HISTORY_TEXT = {
+  loading: 'Loading messages…',
+  more: 'Scroll up for older messages',
+  start: 'This is the beginning of the conversation.',
+};
+const NEAR_TOP_PX = 150;
+const NEAR_END_PX = 150;
 
 const PRESENCE_TEXT = { online: 'online', offline: 'offline', unknown: 'status unknown' };
 
 export class UI {
   constructor(handlers) {
     this.h = handlers;
-    this.contactEls = new Map();
+    this.convEls = new Map();
     this.msgEls = new Map();
-    this.shownPeer = null;
+    this.shownConv = null;
+    this.firstKey = null; // the oldest message shown, to keep the view still when older ones come
+    this.historyLi = el('li', { class: 'history-state', 'data-testid': 'history-state', role: 'status' });
     this.drafts = new Map();
     this.connInfo = { state: 'connecting' };
     this.countdown = null;
@@ -58,12 +75,19 @@ export class UI {
     });
     $('signout').addEventListener('click', () => this.h.onSignOut());
     $('conn-retry').addEventListener('click', () => this.h.onReconnectNow());
-    $('add-form').addEventListener('submit', (ev) => {
+    $('new-chat-form').addEventListener('submit', (ev) => {
       ev.preventDefault();
-      this.h.onAddContact($('add-input').value.trim());
+      this.h.onStartChat($('new-chat-input').value.trim());
     });
-    $('add-input').addEventListener('input', () => this.setAddError(''));
+    $('new-chat-input').addEventListener('input', () => this.setNewChatError(''));
     $('back').addEventListener('click', () => this.h.onBack());
+    $('messages').addEventListener('scroll', () => {
+      if ($('messages').scrollTop < NEAR_TOP_PX) this.h.onNearTop();
+    }, { passive: true });
+    $('convs').addEventListener('scroll', () => {
+      const l = $('convs');
+      if (l.scrollHeight - l.scrollTop - l.clientHeight < NEAR_END_PX) this.h.onConvsNearEnd();
+    }, { passive: true });
     const composer = $('composer');
     $('composer-form').addEventListener('submit', (ev) => {
       ev.preventDefault();
@@ -77,7 +101,7 @@ export class UI {
     });
     composer.addEventListener('input', () => {
       this.autosize();
-      if (this.shownPeer) this.drafts.set(this.shownPeer, composer.value);
+      if (this.shownConv) this.drafts.set(this.shownConv, composer.value);
     });
     document.addEventListener('keydown', (ev) => {
       if (ev.key === 'Escape' && $('app').dataset.view === 'conversation' && !$('app').hidden
@@ -90,10 +114,10 @@ export class UI {
   submitComposer() {
     const composer = $('composer');
     const body = composer.value.replace(/^\s*\n/, '').replace(/\s+$/, '');
-    if (!body.trim() || !this.shownPeer) return;
-    this.h.onSend(this.shownPeer, body);
+    if (!body.trim() || !this.shownConv) return;
+    this.h.onSend(this.shownConv, body);
     composer.value = '';
-    this.drafts.delete(this.shownPeer);
+    this.drafts.delete(this.shownConv);
     this.autosize();
     composer.focus();
   }
@@ -132,11 +156,11 @@ export class UI {
     $('me').textContent = me;
     $('signin-token').value = '';
     document.title = `Parley — ${me}`;
-    this.contactEls.clear();
-    $('contacts').replaceChildren();
+    this.convEls.clear();
+    $('convs').replaceChildren();
     this.closeConversation();
-    this.setAddError('');
-    $('add-input').value = '';
+    this.setNewChatError('');
+    $('new-chat-input').value = '';
   }
 
   setConn(info) {
@@ -169,13 +193,13 @@ export class UI {
     $('conn-retry').hidden = !(shown === 'offline' && retryAt);
   }
 
-  setAddError(text) {
-    $('add-error').textContent = text;
-    $('add-input').setAttribute('aria-invalid', text ? 'true' : 'false');
+  setNewChatError(text) {
+    $('new-chat-error').textContent = text;
+    $('new-chat-input').setAttribute('aria-invalid', text ? 'true' : 'false');
   }
 
-  clearAddInput() {
-    $('add-input').value = '';
+  clearNewChatInput() {
+    $('new-chat-input').value = '';
   }
 
   notice(text) {
@@ -193,85 +217,92 @@ export class UI {
     setTimeout(() => { a.textContent = text; }, 50);
   }
 
-  // ---- contacts -----------------------------------------------------------------------
+  // ---- conversation list -------------------------------------------------------------
 
-  renderContacts(store, presence, active) {
-    const peers = store.sortedContacts();
-    const nodes = peers.map((peer) => {
-      let item = this.contactEls.get(peer);
+  /** `items`: [{conv, title, peer, presence, last: {own, body, gone, ts}|null, unread}]. */
+  renderConvs(items, active) {
+    const nodes = items.map((it) => {
+      let item = this.convEls.get(it.conv);
       if (!item) {
-        item = this.makeContact(peer);
-        this.contactEls.set(peer, item);
+        item = this.makeConv(it.conv);
+        this.convEls.set(it.conv, item);
       }
-      this.fillContact(item, peer, store, presence.get(peer) || 'unknown', peer === active);
+      this.fillConv(item, it, it.conv === active);
       return item.li;
     });
-    for (const peer of [...this.contactEls.keys()]) if (!peers.includes(peer)) this.contactEls.delete(peer);
-    reconcile($('contacts'), nodes);
-    $('contacts-empty').hidden = peers.length > 0;
+    const shown = new Set(items.map((it) => it.conv));
+    for (const conv of [...this.convEls.keys()]) if (!shown.has(conv)) this.convEls.delete(conv);
+    reconcile($('convs'), nodes);
+    $('convs-empty').hidden = items.length > 0;
   }
 
-  makeContact(peer) {
+  makeConv(conv) {
     const dot = el('span', { class: 'presence', 'data-testid': 'presence', role: 'img' });
-    const name = el('span', { class: 'contact-name', 'data-testid': 'contact-name', text: peer });
-    const time = el('span', { class: 'contact-time' });
-    const prev = el('span', { class: 'contact-preview', 'data-testid': 'contact-preview' });
-    const badge = el('span', { class: 'badge', 'data-testid': 'contact-unread' });
+    const name = el('span', { class: 'conv-name', 'data-testid': 'conv-name' });
+    const time = el('span', { class: 'conv-time' });
+    const prev = el('span', { class: 'conv-preview', 'data-testid': 'conv-preview' });
+    const badge = el('span', { class: 'badge', 'data-testid': 'conv-unread' });
     const button = el('button', {
-      type: 'button', class: 'contact', 'data-testid': 'contact-item', 'data-user': peer,
-    }, dot, el('span', { class: 'contact-main' },
-      el('span', { class: 'contact-top' }, name, time),
-      el('span', { class: 'contact-bottom' }, prev, badge)));
-    button.addEventListener('click', () => this.h.onOpen(peer));
+      type: 'button', class: 'conv-item', 'data-testid': 'conv-item', 'data-conv': conv,
+    }, dot, el('span', { class: 'conv-main' },
+      el('span', { class: 'conv-top' }, name, time),
+      el('span', { class: 'conv-bottom' }, prev, badge)));
+    button.addEventListener('click', () => this.h.onOpen(conv));
     const li = el('li', {}, button);
-    return { li, button, dot, time, prev, badge };
+    return { li, button, dot, name, time, prev, badge };
   }
 
-  fillContact(item, peer, store, status, isActive) {
-    item.dot.dataset.status = status;
-    item.dot.setAttribute('aria-label', PRESENCE_TEXT[status]);
-    item.dot.title = PRESENCE_TEXT[status];
-    const last = store.lastMessage(peer);
-    item.prev.textContent = last ? `${last.from === store.me ? 'You: ' : ''}${preview(last.body)}` : 'No messages yet';
-    item.time.textContent = last ? shortTime(last.ts) : '';
-    const unread = store.unread(peer);
-    item.badge.textContent = unread ? String(unread) : '';
-    item.badge.hidden = !unread;
-    item.badge.setAttribute('aria-label', `${unread} unread`);
-    item.button.dataset.unread = String(unread);
-    item.button.dataset.presence = status;
+  fillConv(item, it, isActive) {
+    item.name.textContent = it.title;
+    item.dot.hidden = !it.peer;
+    item.dot.dataset.status = it.presence;
+    item.dot.setAttribute('aria-label', PRESENCE_TEXT[it.presence]);
+    item.dot.title = PRESENCE_TEXT[it.presence];
+    const { last } = it;
+    let text = 'No messages yet';
+    if (last) text = `${last.own ? 'You: ' : ''}${last.gone ? 'Message no longer available' : preview(last.body)}`;
+    item.prev.textContent = text;
+    item.time.textContent = last && last.ts ? shortTime(last.ts) : '';
+    item.badge.textContent = it.unread ? String(it.unread) : '';
+    item.badge.hidden = !it.unread;
+    item.badge.setAttribute('aria-label', `${it.unread} unread`);
+    item.button.dataset.unread = String(it.unread);
+    item.button.dataset.presence = it.presence;
+    if (it.peer) item.button.dataset.peer = it.peer; else delete item.button.dataset.peer;
     if (isActive) item.button.setAttribute('aria-current', 'true');
     else item.button.removeAttribute('aria-current');
   }
 
-  focusContact(peer) {
-    const item = this.contactEls.get(peer);
+  focusConv(conv) {
+    const item = this.convEls.get(conv);
     if (item) item.button.focus();
   }
 
   // ---- conversation -------------------------------------------------------------------
 
-  openConversation(peer) {
-    if (this.shownPeer !== peer) {
+  openConversation(conv, title) {
+    if (this.shownConv !== conv) {
       this.msgEls.clear();
+      this.firstKey = null;
       $('messages').replaceChildren();
     }
-    this.shownPeer = peer;
+    this.shownConv = conv;
     $('conv-empty').hidden = true;
     $('conv').hidden = false;
-    $('conv-title').textContent = peer;
+    $('conv-title').textContent = title;
     $('app').dataset.view = 'conversation';
     const composer = $('composer');
-    composer.value = this.drafts.get(peer) || '';
-    composer.placeholder = `Message ${peer}`;
-    composer.setAttribute('aria-label', `Message to ${peer}`);
+    composer.value = this.drafts.get(conv) || '';
+    composer.placeholder = `Message ${title}`;
+    composer.setAttribute('aria-label', `Message to ${title}`);
     this.autosize();
     composer.focus();
   }
 
   closeConversation() {
-    this.shownPeer = null;
+    this.shownConv = null;
     this.msgEls.clear();
+    this.firstKey = null;
     $('messages').replaceChildren();
     $('conv').hidden = true;
     $('conv-empty').hidden = false;
@@ -284,61 +315,75 @@ export class UI {
     p.textContent = PRESENCE_TEXT[status];
   }
 
-  /** Renders the open conversation. `forceScroll` scrolls to the end (own message, opening). */
-  renderMessages(store, online, forceScroll = false) {
-    const peer = this.shownPeer;
-    if (!peer) return;
+  /** Renders the open conversation: `view` = {conv, items, history, online}; items oldest
+   *  first ({key, cid, msg, cseq, from, own, body, gone, ts, status, code, error}), history =
+   *  loading | more | start. `forceScroll` scrolls to the end (own message, opening). */
+  renderMessages(view, forceScroll = false) {
+    if (view.conv !== this.shownConv) return;
     const list = $('messages');
     const nearBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 80;
-    const entries = store.messages(peer);
+    const fromBottom = list.scrollHeight - list.scrollTop;
     const seen = new Set();
-    const nodes = entries.map((e) => {
-      const key = e.cid || e.msg;
-      seen.add(key);
-      let m = this.msgEls.get(key);
+    const nodes = view.items.map((it) => {
+      seen.add(it.key);
+      let m = this.msgEls.get(it.key);
       if (!m) {
-        m = this.makeMessage(e, store.me);
-        this.msgEls.set(key, m);
+        m = this.makeMessage(it);
+        this.msgEls.set(it.key, m);
       }
-      this.fillMessage(m, e, online);
+      this.fillMessage(m, it, view.online);
       return m.li;
     });
     for (const k of [...this.msgEls.keys()]) if (!seen.has(k)) this.msgEls.delete(k);
-    reconcile(list, nodes);
-    $('conv-none').hidden = entries.length > 0;
+    this.historyLi.dataset.state = view.history;
+    this.historyLi.textContent = HISTORY_TEXT[view.history];
+    this.historyLi.hidden = !view.items.length && view.history !== 'loading';
+    reconcile(list, [this.historyLi, ...nodes]);
+    $('conv-none').hidden = view.items.length > 0 || view.history === 'loading';
+    const oldFirst = this.firstKey;
+    this.firstKey = view.items.length ? view.items[0].key : null;
     if (forceScroll || nearBottom) list.scrollTop = list.scrollHeight;
+    else if (oldFirst && this.firstKey !== oldFirst) list.scrollTop = list.scrollHeight - fromBottom; // older ones above
+    // Nothing to scroll yet, so no scroll event would ask for more.
+    if (view.history === 'more' && list.scrollHeight <= list.clientHeight) setTimeout(() => this.h.onNearTop(), 0);
   }
 
-  makeMessage(e, me) {
-    const own = e.from === me;
-    const body = el('p', { class: 'body', 'data-testid': 'message-body', text: e.body });
+  makeMessage(it) {
+    const body = el('p', { class: 'body', 'data-testid': 'message-body' });
     const time = el('time', { 'data-testid': 'message-time' });
-    const status = el('span', { class: 'status', 'data-testid': 'message-status' });
+    const status = el('span', { class: 'status', 'data-testid': 'message-status', role: 'img' });
     const err = el('span', { class: 'error', 'data-testid': 'message-error' });
     const retry = el('button', { type: 'button', class: 'retry', 'data-testid': 'message-retry', text: 'Retry' });
-    const cid = e.cid;
+    const { cid } = it;
     retry.addEventListener('click', () => this.h.onRetry(cid));
     const meta = el('div', { class: 'meta' }, time, status, err, retry);
-    const sender = el('span', { class: 'visually-hidden', text: own ? 'You: ' : `${e.from}: ` });
+    const sender = el('span', { class: 'visually-hidden', text: it.own ? 'You: ' : `${it.from}: ` });
     const li = el('li', {
-      class: `msg ${own ? 'own' : 'theirs'}`, 'data-testid': 'message', 'data-from': e.from,
-      'data-own': String(own),
+      class: `msg ${it.own ? 'own' : 'theirs'}`, 'data-testid': 'message', 'data-from': it.from,
+      'data-own': String(it.own),
     }, el('div', { class: 'bubble' }, sender, body, meta));
-    return { li, time, status, err, retry };
+    return { li, body, time, status, err, retry };
   }
 
-  fillMessage(m, e, online) {
-    if (e.msg) m.li.dataset.msg = e.msg; else delete m.li.dataset.msg;
-    if (e.cid) m.li.dataset.clientId = e.cid; else delete m.li.dataset.clientId;
-    m.li.dataset.status = e.status;
-    m.time.textContent = shortTime(e.ts);
-    m.time.dateTime = new Date(e.ts).toISOString();
-    m.time.title = fullTime(e.ts);
-    m.status.dataset.status = e.status;
-    m.status.textContent = e.status === 'sending' && !online ? 'waiting for connection' : STATUS_TEXT[e.status] || '';
-    m.status.hidden = e.status === 'received';
-    m.err.textContent = e.status === 'failed' && e.err ? e.err : '';
+  fillMessage(m, it, online) {
+    const { dataset } = m.li;
+    for (const [k, v] of [['msg', it.msg], ['clientId', it.cid], ['cseq', it.cseq], ['code', it.code]]) {
+      if (v != null) dataset[k] = String(v); else delete dataset[k];
+    }
+    dataset.status = it.status;
+    m.body.textContent = it.gone ? 'This message is no longer available.' : it.body;
+    m.body.classList.toggle('gone', it.gone);
+    m.time.textContent = it.ts ? shortTime(it.ts) : '';
+    m.time.dateTime = it.ts ? new Date(it.ts).toISOString() : '';
+    m.time.title = it.ts ? fullTime(it.ts) : '';
+    const [text, label] = STATUS[it.status] || STATUS.received;
+    m.status.dataset.status = it.status;
+    m.status.textContent = it.status === 'sending' && !online ? 'waiting for connection' : text;
+    m.status.title = label;
+    m.status.setAttribute('aria-label', label);
+    m.status.hidden = it.status === 'received';
+    m.err.textContent = it.error || '';
     m.err.hidden = !m.err.textContent;
-    m.retry.hidden = e.status !== 'failed' || !e.cid;
+    m.retry.hidden = it.status !== 'failed';
   }
 }

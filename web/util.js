@@ -1,10 +1,30 @@
-// Small helpers shared by the other modules: ids, user-id validation, JWT peeking, time.
+// Small helpers shared by the other modules: ids, conversation ids, JWT peeking, time.
 
-/** User ids: 1–64 chars of [A-Za-z0-9_.-] (DESIGN.md, "Client protocol"). */
+/** User ids and device ids: 1–64 chars of [A-Za-z0-9_.-] (DESIGN.md, "Client protocol"). */
 export const USER_ID_RE = /^[A-Za-z0-9_.-]{1,64}$/;
 
 export function isValidUserId(id) {
   return typeof id === 'string' && USER_ID_RE.test(id);
+}
+
+/** A new device id: "web-" and 20 random hex digits (same character rule as user ids). */
+export function newDeviceId() {
+  const b = crypto.getRandomValues(new Uint8Array(10));
+  return `web-${Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('')}`;
+}
+
+/** The direct conversation of two users: `dm:<a>:<b>` with the ids in byte order (user ids
+ *  are ASCII, so string order is byte order). */
+export function dmConv(a, b) {
+  return a <= b ? `dm:${a}:${b}` : `dm:${b}:${a}`;
+}
+
+/** The other member of a direct conversation seen from `me` (`me` for notes to self), or
+ *  null for groups and ids that do not name `me`. */
+export function dmPeer(conv, me) {
+  const m = /^dm:([A-Za-z0-9_.-]{1,64}):([A-Za-z0-9_.-]{1,64})$/.exec(conv);
+  if (!m || (m[1] !== me && m[2] !== me)) return null;
+  return m[1] === me ? m[2] : m[1];
 }
 
 /** A fresh client id. crypto.randomUUID exists only in secure contexts (https, localhost),
@@ -59,7 +79,7 @@ export function fullTime(ms) {
   return fullFmt.format(new Date(ms));
 }
 
-/** One-line preview of a message body for the contact list. */
+/** One-line preview of a message body for the conversation list. */
 export function preview(body, max = 60) {
   const s = String(body).replace(/\s+/g, ' ').trim();
   return s.length > max ? `${s.slice(0, max - 1)}…` : s;

@@ -1,17 +1,21 @@
-"""Fixtures for the real-browser test of the web client (headless Chromium + chromedriver).
+"""Fixtures for the real-browser tests of the web client (headless Chromium + chromedriver).
 
-The stack is the session's (tests/conftest.py starts one), unless these point at another:
+test_client_logic.py needs only web/ served as static files (`static_site`). The chat tests use
+the session's stack (tests/conftest.py starts one), unless these point at another:
   PARLEY_E2E_EDGE1_URL, PARLEY_E2E_EDGE2_URL  e.g. http://127.0.0.1:18080
   PARLEY_E2E_ARTIFACTS                         default <repo>/test-artifacts
 Optional: PARLEY_E2E_CHROMIUM (/usr/bin/chromium), PARLEY_E2E_CHROMEDRIVER (/usr/bin/chromedriver),
           PARLEY_E2E_BROWSER_TIMEOUT (seconds per wait, default 45).
 """
 
+import functools
+import http.server
 import json
 import os
 import pathlib
 import shutil
 import tempfile
+import threading
 
 import pytest
 
@@ -39,6 +43,34 @@ def edge1_url(request):
 @pytest.fixture(scope="session")
 def edge2_url(request):
     return _edge(request, "PARLEY_E2E_EDGE2_URL", 2)
+
+
+class _QuietFiles(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture(scope="session")
+def static_site():
+    """web/ over plain HTTP on a free loopback port (no Parley server behind it)."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0),
+                                             functools.partial(_QuietFiles, directory=str(REPO / "web")))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join()
+
+
+@pytest.fixture(scope="module")
+def static_browser(static_site, artifacts):
+    """One browser for a module, on the client's index page served by `static_site`."""
+    factory = BrowserFactory(artifacts)
+    driver = factory.new("static")
+    driver.get(static_site + "/index.html")
+    yield driver
+    factory.close("static")
+    factory.remove_profiles()
 
 
 @pytest.fixture(scope="session")
@@ -96,6 +128,10 @@ class BrowserFactory:
             for entry in logs:
                 f.write(json.dumps(entry) + "\n")
 
+    def remove_profiles(self):
+        for profile in self.profiles:
+            shutil.rmtree(profile, ignore_errors=True)
+
     def save_failure(self, label, driver):
         try:
             driver.save_screenshot(str(self.artifacts / f"failure-{label}.png"))
@@ -117,5 +153,4 @@ def browsers(request, artifacts):
             driver.quit()
         except Exception:  # noqa: BLE001
             pass
-    for profile in factory.profiles:
-        shutil.rmtree(profile, ignore_errors=True)
+    factory.remove_profiles()

@@ -215,6 +215,26 @@ struct ConversationQueriesTests {
         }
     }
 
+    @Test("conversation pages stop before 256 KB of last messages; next continues after the last item listed")
+    func conversationPagesAreBounded() async throws {
+        try await withQueries { redis, queries in
+            let alice = uniqueID("alice")
+            let body = String(repeating: "\u{1}", count: 4000)  // 6 bytes each in JSON
+            let convs = (1...30).map { Conversation.direct(alice, "b\($0)-\(alice)") }
+            for conv in convs { try await writeLog(redis, conv, count: 1, body: { _ in body }) { _ in alice } }
+            try await writeUser(redis, alice, convs.enumerated().map { ($1, UInt64($0 + 1), "1 \($0 + 1)", "1") })
+
+            var pages = [try await conversationsPage(queries, alice, limit: 100, next: nil)]
+            while let next = pages.last?.next, pages.count < 30 {
+                pages.append(try await conversationsPage(queries, alice, limit: 100, next: next))
+            }
+            #expect(pages.count > 1 && pages.allSatisfy { !$0.items.isEmpty })
+            #expect(pages.allSatisfy { $0.items.compactMap(\.last).reduce(0) { $0 + Envelope.encode($1).count } <= 256 * 1024 })
+            #expect(pages.flatMap(\.items).map(\.conv) == convs.reversed())
+            #expect(pages.flatMap(\.items).allSatisfy { $0.last?.body == body })
+        }
+    }
+
     @Test("conversations refuse bad limits and malformed next tokens")
     func conversationRefusals() async throws {
         try await withQueries { _, queries in

@@ -1,0 +1,51 @@
+import ParleyBackend
+import ParleyProtocol
+import ParleyRedis
+
+/// A checked `history` query.
+struct HistoryRequest: Sendable, Equatable {
+    let user: String
+    let conv: String
+    /// Only messages below this `cseq`; nil for the newest.
+    let before: UInt64?
+    let limit: Int
+
+    init(_ query: QueryEnvelope) throws(ProtocolError) {
+        guard let conv = query.conv, Conversation.isValid(conv) else { throw ProtocolError(.badRequest, "conv is malformed") }
+        if let before = query.before, before > ProtocolLimits.maxSequence {
+            throw ProtocolError(.badRequest, "before is at most 2^53-1")
+        }
+        limit = try ConversationQueries.pageLimit(query.limit)
+        // Groups come with issue 13: until then nobody is a member of a `g:` conversation.
+        guard Conversation.names(conv, user: query.user) else { throw ProtocolError(.notMember, "not a member of \(conv)") }
+        user = query.user
+        self.conv = conv
+        before = query.before
+    }
+}
+
+extension ConversationQueries {
+    /// The `limit` messages of the conversation log below `before`, oldest first: one XREVRANGE of
+    /// `limit + 1` entries, the extra one only saying whether older messages exist.
+    func history(_ request: HistoryRequest) async throws -> HistoryPage {
+        // Nothing precedes cseq 1 (and `(0-0` is no valid end of a range).
+        guard request.before != 0 else { return HistoryPage(conv: request.conv, messages: [], more: false) }
+        let end = request.before.map { RedisStreamBound.exclusive(RedisStreamID($0)) } ?? .maximum
+        let log = RedisKeys.ConversationKeys(request.conv).log
+        let newest = try await redis.send(.xrevrange(log, from: end, count: request.limit + 1))
+
+        var messages: [ChatMessage] = []
+        var bytes = 0
+        var more = newest.count > request.limit
+        for entry in newest.prefix(request.limit) {
+            let size = entry.fields["m"]?.count ?? 0
+            if !messages.isEmpty, bytes + size > Self.maxPageBytes {
+                more = true
+                break
+            }
+            bytes += size
+            if let message = message(entry, conv: request.conv, for: request.user) { messages.append(message) }
+        }
+        return HistoryPage(conv: request.conv, messages: messages.reversed(), more: more)
+    }
+}

@@ -9,7 +9,7 @@ import Testing
 @Suite("offline-svc sync pages")
 struct OfflineSyncPagerTests {
     func pager(_ stream: StreamFixture) -> SyncPager {
-        SyncPager(scripts: stream.scripts, redis: stream.redis, malformed: MalformedRecords(logger: serviceLogger("pager")))
+        SyncPager(scripts: stream.scripts, redis: stream.redis, logger: serviceLogger("pager"))
     }
 
     /// Pulls pages after `after` until one says no more; returns the pages.

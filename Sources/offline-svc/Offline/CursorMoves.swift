@@ -41,7 +41,7 @@ struct CursorMoves: Sendable {
     private enum Step {
         case ack(CursorMove, RedisPipeline.Entry<AckOutcome>)
         case read(CursorMove, conv: String, RedisPipeline.Entry<ReadOutcome>)
-        case notMember(CursorMove)
+        case notMember(CursorMove, conv: String)
     }
 
     /// Handles a batch of `chat.acks` records.
@@ -76,7 +76,7 @@ struct CursorMoves: Sendable {
                     continue
                 }
                 if conv.hasPrefix("dm:"), !Conversation.names(conv, user: move.user) {
-                    steps.append(.notMember(move))
+                    steps.append(.notMember(move, conv: conv))
                 } else {
                     steps.append(.read(move, conv: conv, pipeline.add(scripts.read(user: move.user, conv: conv, cseq: cseq, now: now))))
                 }
@@ -107,8 +107,8 @@ struct CursorMoves: Sendable {
                         readReceipts.append((peer, move.user, MessageKey(conv: conv, cseq: read)))
                     }
                 }
-            case .notMember(let move):
-                deliveries.add(Self.notMember(move, conv: move.conv ?? ""), edge: move.edge)
+            case .notMember(let move, let conv):
+                deliveries.add(Self.notMember(move, conv: conv), edge: move.edge)
             }
         }
         if !readReceipts.isEmpty {

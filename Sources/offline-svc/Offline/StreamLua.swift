@@ -67,11 +67,16 @@ enum StreamLua {
         local function trim(s)
           local upto = s.first - 1
           if s.head - upto > MAX_ENTRIES then upto = math.min(s.head - MAX_ENTRIES, upto + MAX_TRIMMED) end
-          local cutoff = NOW - RETENTION
-          for _, entry in ipairs(redis.call('XRANGE', STREAM, int(upto + 1) .. '-0', '+', 'COUNT', AGED_LOOKED_AT)) do
-            local seq = seq_of(entry[1])
-            if seq >= s.head or tonumber(field(entry[2], 't')) >= cutoff then break end
-            upto = seq
+          local cutoff, start = NOW - RETENTION, int(upto + 1) .. '-0'
+          local function expired(entry)
+            return seq_of(entry[1]) < s.head and tonumber(field(entry[2], 't')) < cutoff
+          end
+          local oldest = redis.call('XRANGE', STREAM, start, '+', 'COUNT', 1)[1]
+          if oldest and expired(oldest) then
+            for _, entry in ipairs(redis.call('XRANGE', STREAM, start, '+', 'COUNT', AGED_LOOKED_AT)) do
+              if not expired(entry) then break end
+              upto = seq_of(entry[1])
+            end
           end
           if upto < s.first then return end
           local ids = {}

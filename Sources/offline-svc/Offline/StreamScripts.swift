@@ -31,7 +31,7 @@ struct StreamScripts: Sendable {
         let (status, by) = entry.kind == .read ? ("read", user) : (entry.status?.rawValue ?? "", entry.by ?? "")
         let own = entry.kind == .message && entry.from == user
         return Self.appendScript.call(keys: StreamLua.keys(user), arguments: common(now: now) + [
-            RedisArgument(entry.kind.rawValue), RedisArgument(entry.conv), RedisArgument(Int64(entry.cseq)),
+            RedisArgument(entry.kind.rawValue), RedisArgument(entry.conv), RedisArgument(Int64(clamping: entry.cseq)),
             RedisArgument(entry.msg ?? ""), RedisArgument(status), RedisArgument(by), own ? "1" : "0",
             RedisArgument(Envelope.encode(stored)),
         ])

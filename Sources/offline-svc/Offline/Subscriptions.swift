@@ -10,7 +10,6 @@ import ParleyRedis
 struct Subscriber: Sendable, Equatable {
     var session: String
     var edge: String
-    var device: String
 
     /// Reads a stored subscription; nil for a value not in that form.
     init?(session: String, stored: String) {
@@ -18,7 +17,6 @@ struct Subscriber: Sendable, Equatable {
         guard parts.count == 3 else { return nil }
         self.session = session
         edge = String(parts[0])
-        device = String(parts[1])
     }
 }
 

@@ -14,15 +14,15 @@ import ParleyRedis
 struct SyncPager: Sendable {
     let scripts: StreamScripts
     let redis: RedisClient
-    let malformed: MalformedRecords
+    let logger: Logger
 
     private let pages = Counter(label: "parley_sync_pages_total")
     private let resets = Counter(label: "parley_sync_resets_total")
 
-    init(scripts: StreamScripts, redis: RedisClient, malformed: MalformedRecords) {
+    init(scripts: StreamScripts, redis: RedisClient, logger: Logger) {
         self.scripts = scripts
         self.redis = redis
-        self.malformed = malformed
+        self.logger = logger
     }
 
     /// A page started in a pipeline: the query and where its script's reply will be.
@@ -63,14 +63,15 @@ struct SyncPager: Sendable {
     }
 
     /// A stored entry with its seq; nil (logged) for one that does not decode, which only a
-    /// hand-edited stream can hold.
+    /// hand-edited stream can hold: the page goes on without it.
     private func stored(_ user: String, _ stored: StoredEntry) -> StreamEntry? {
         do {
             var entry = try Envelope.decode(StreamEntry.self, from: stored.json)
             entry.seq = stored.seq
             return entry
         } catch {
-            malformed.drop("user \(user) seq \(stored.seq)", "stored stream entry does not decode: \(error)")
+            logger.error("skipping a stored stream entry that does not decode", metadata: [
+                "parley.user": "\(user)", "parley.seq": "\(stored.seq)", "parley.error": "\(error)"])
             return nil
         }
     }

@@ -56,6 +56,41 @@ struct CursorMoves: Sendable {
     /// Applies `moves` in order; returns what goes to edges and the receipts for other streams.
     func apply(_ moves: [CursorMove]) async throws -> (EdgeDeliveries, [InboxEntry]) {
         var pipeline = RedisPipeline()
+        let steps = plan(moves, in: &pipeline)
+        let replies = try await redis.send(pipeline)
+
+        var deliveries = EdgeDeliveries()
+        var receipts = Receipts()
+        var reads: [(peer: String, by: String, key: MessageKey)] = []
+        for step in steps {
+            switch step {
+            case .ack(let move, let reply):
+                for message in try replies[reply].messages {
+                    receipts.add(InboxEntry(user: message.from, entry: StreamEntry(
+                        kind: .receipt, msg: message.msg, conv: message.conv, cseq: message.cseq, by: move.user,
+                        status: .delivered, id: message.id)))
+                }
+            case .read(let move, let conv, let reply):
+                guard case .moved(let read, let seq, _, let subscribers) = try replies[reply] else {
+                    deliveries.add(Self.notMember(move, conv: conv), edge: move.edge)
+                    continue
+                }
+                if seq > 0 {
+                    deliveries.add(StreamEntry(kind: .read, seq: seq, conv: conv, cseq: read), user: move.user, to: subscribers)
+                }
+                if read > 0, let peer = Conversation.peer(in: conv, of: move.user), peer != move.user {
+                    reads.append((peer, move.user, MessageKey(conv: conv, cseq: read)))
+                }
+            case .notMember(let move, let conv):
+                deliveries.add(Self.notMember(move, conv: conv), edge: move.edge)
+            }
+        }
+        for receipt in try await readReceipts(reads) { receipts.add(receipt) }
+        return (deliveries, receipts.entries)
+    }
+
+    /// Adds each usable move's script to `pipeline` (drops malformed ones).
+    private func plan(_ moves: [CursorMove], in pipeline: inout RedisPipeline) -> [Step] {
         let now = UnixTime.nowMilliseconds
         var steps: [Step] = []
         for move in moves {
@@ -82,45 +117,19 @@ struct CursorMoves: Sendable {
                 }
             }
         }
-        let replies = try await redis.send(pipeline)
+        return steps
+    }
 
-        var deliveries = EdgeDeliveries()
-        var receipts = Receipts()
-        var readReceipts: [(peer: String, by: String, key: MessageKey)] = []
-        for step in steps {
-            switch step {
-            case .ack(let move, let reply):
-                for message in try replies[reply].messages {
-                    receipts.add(InboxEntry(user: message.from, entry: StreamEntry(
-                        kind: .receipt, msg: message.msg, conv: message.conv, cseq: message.cseq, by: move.user,
-                        status: .delivered, id: message.id)))
-                }
-            case .read(let move, let conv, let reply):
-                switch try replies[reply] {
-                case .notMember:
-                    deliveries.add(Self.notMember(move, conv: conv), edge: move.edge)
-                case .moved(let read, let seq, _, let subscribers):
-                    if seq > 0 {
-                        deliveries.add(StreamEntry(kind: .read, seq: seq, conv: conv, cseq: read), user: move.user, to: subscribers)
-                    }
-                    if read > 0, let peer = Conversation.peer(in: conv, of: move.user), peer != move.user {
-                        readReceipts.append((peer, move.user, MessageKey(conv: conv, cseq: read)))
-                    }
-                }
-            case .notMember(let move, let conv):
-                deliveries.add(Self.notMember(move, conv: conv), edge: move.edge)
-            }
+    /// The `read` receipts for dm peers, each naming the message at its cseq (from the conversation log).
+    private func readReceipts(_ reads: [(peer: String, by: String, key: MessageKey)]) async throws -> [InboxEntry] {
+        guard !reads.isEmpty else { return [] }
+        let messages = try await ConversationLogReads.messages(reads.map(\.key), redis: redis)
+        return reads.map { peer, by, key in
+            let message = messages[key]
+            return InboxEntry(user: peer, entry: StreamEntry(
+                kind: .receipt, msg: message?.msg, conv: key.conv, cseq: key.cseq, by: by, status: .read,
+                id: message?.from == peer ? message?.id : nil))
         }
-        if !readReceipts.isEmpty {
-            let messages = try await ConversationLogReads.messages(readReceipts.map(\.key), redis: redis)
-            for (peer, by, key) in readReceipts {
-                let message = messages[key]
-                receipts.add(InboxEntry(user: peer, entry: StreamEntry(
-                    kind: .receipt, msg: message?.msg, conv: key.conv, cseq: key.cseq, by: by, status: .read,
-                    id: message?.from == peer ? message?.id : nil)))
-            }
-        }
-        return (deliveries, receipts.entries)
     }
 
     private static func notMember(_ move: CursorMove, conv: String) -> DeliverEnvelope {

@@ -347,7 +347,7 @@ func sharedStack(_ slot: TaskLocal<ServiceStack?>) throws -> ServiceStack {
 /// Envelopes that travel in batched records, with the user each concerns (the key a
 /// one-envelope record would have had).
 protocol KeyedByUser { var userKey: String { get } }
-extension InboxEnvelope: KeyedByUser { var userKey: String { message.to ?? message.from } }
+extension InboxEnvelope: KeyedByUser { var userKey: String { message.to ?? "" } }
 extension DeliverEnvelope: KeyedByUser { var userKey: String { user } }
 extension AckEnvelope: KeyedByUser { var userKey: String { user } }
 

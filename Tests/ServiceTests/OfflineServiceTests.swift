@@ -1,4 +1,4 @@
-import Offline
+@testable import Offline
 import ParleyBackend
 import ParleyKafka
 import ParleyProtocol
@@ -20,197 +20,237 @@ enum OfflineShared {
     static let stack = TaskLocal<ServiceStack?>(wrappedValue: nil)
 }
 
-private func appendToInbox(_ producer: TestProducer, _ topics: Topics, _ messages: [ChatMessage], delivered: [String] = []) async throws {
-    try await producer.send(batch: messages.map { InboxEnvelope(message: $0, delivered: delivered) }, topic: topics.inbox) { $0.message.to ?? "" }
+/// What the test plays: relay-svc (chat.inbox), the edges (chat.queries, chat.acks) and presence-svc
+/// (presence.changes) around one offline-svc.
+private struct OfflineInputs {
+    let stack: ServiceStack
+
+    /// Entries as relay-svc produces them: batched, on each user's StreamPartition (the test topics have 2).
+    func inbox(_ entries: [InboxEntry]) async throws {
+        _ = try await stack.producer.producer.send(batch: InboxRecords(topic: stack.topics.inbox, partitions: 2).records(entries))
+    }
+
+    func query(_ query: QueryEnvelope) async throws {
+        try await stack.producer.send(query, topic: stack.topics.queries, key: query.user)
+    }
+
+    func move(_ move: CursorMove) async throws {
+        try await stack.producer.send(move, topic: stack.topics.acks, key: move.user)
+    }
+
+    /// Subscribes `session` with a sync after 0 and waits for its subscription.
+    func subscribe(_ user: String, session: String, edge: String, device: String = "phone") async throws {
+        try await query(QueryEnvelope(kind: .sync, user: user, device: device, session: session, edge: edge, after: 0, subscribe: true))
+        try await waitUntil("\(session) subscribed") {
+            try await stack.redis.send(.hget(RedisKeys.StreamKeys(user).subscriptions, session)) != nil
+        }
+    }
+
+    /// Waits until `user`'s stream head is `head`.
+    func waitForHead(_ user: String, _ head: UInt64) async throws {
+        try await waitUntil("\(user)'s head at \(head)") {
+            try await stack.redis.send(.hget(RedisKeys.StreamKeys(user).meta, "h")) == "\(head)"
+        }
+    }
+
+    /// Starts reading the deliver topics of new edges.
+    func edges(_ count: Int) async throws -> [(id: String, reader: TopicReader)] {
+        let ids = (0..<count).map { _ in uniqueID("edge") }
+        try await createDeliverTopics(stack.topics, edges: ids)
+        var edges: [(String, TopicReader)] = []
+        for id in ids { edges.append((id, try await TopicReader.start(stack.topics.deliver(edge: id)))) }
+        return edges
+    }
 }
 
-private func sessionOnline(_ producer: TestProducer, _ topics: Topics, user: String, session: String, edge: String) async throws {
-    try await producer.send(PresenceChange(kind: .sessionOnline, user: user, session: session, edge: edge, status: .online, transition: true),
-                            topic: topics.presenceChanges, key: user)
+/// The live entries (not sync pages) `reader` got for `session` of `user`.
+private func liveEntries(_ records: [(key: String, value: DeliverEnvelope)], user: String, session: String) -> [StreamEntry] {
+    records.map(\.value).filter { $0.user == user && $0.page == nil && $0.sessions?.contains(session) == true }.flatMap(\.entries)
 }
 
-/// offline-svc alone: the test plays relay-svc (chat.inbox), the edges (chat.acks) and
-/// presence-svc (presence.changes and presence:{user}), and reads Redis and the deliver topics.
+/// offline-svc alone against the broker and redis-server.
 @Suite("offline-svc", SharedStack(slot: OfflineShared.stack, start: {
-    try await ServiceStack.start("offline") { try await startOffline(prefix: $0, extra: ["--replay-batch", "2"]) }
+    try await ServiceStack.start("offline") { try await startOffline(prefix: $0) }
 }))
 struct OfflineServiceTests {
-    @Test("inbox records are kept in msg-id order whatever the arrival order; an ack removes them")
-    func appendAndAck() async throws {
-        let stack = try sharedStack(OfflineShared.stack)
-        let user = uniqueID("olga"), sender = uniqueID("sam")
-        let messages = (0..<5).map { chatMessage(from: sender, to: user, body: "m\($0)") }
-        let ids = messages.map(\.msg)
+    @Test("a sync answers the first page and subscribes the session; later entries reach subscribed sessions on their edges in seq order")
+    func syncThenLive() async throws {
+        let inputs = OfflineInputs(stack: try sharedStack(OfflineShared.stack))
+        let user = uniqueID("ulla"), peer = uniqueID("peter")
+        let edges = try await inputs.edges(2)
+        let logged = try await loggedMessages(from: peer, to: user, count: 5, redis: inputs.stack.redis)
+        try await inputs.inbox(logged.prefix(3).map { InboxEntry(user: user, entry: $0) })
+        try await inputs.waitForHead(user, 3)
 
-        try await appendToInbox(stack.producer, stack.topics, [messages[3], messages[1]])
-        try await waitUntil("the first batch appended") { try await stack.redis.send(.zcard(RedisKeys.inbox(user))) == 2 }
-        try await appendToInbox(stack.producer, stack.topics, [messages[4], messages[0], messages[2]])
-        try await waitUntil("all appended") { try await stack.redis.send(.zcard(RedisKeys.inbox(user))) == 5 }
-        #expect(try await stack.redis.send(.zrange(RedisKeys.inbox(user), 0, -1)) == ids)
-        let stored = try #require(try await stack.redis.send(.hgetBytes(RedisKeys.inboxMessages(user), ids[2])))
-        #expect(try Envelope.decode(ChatMessage.self, from: stored) == messages[2])
-        let ttl = try #require(try await stack.redis.send(.ttl(RedisKeys.inbox(user))))
-        #expect(ttl > .zero, "the inbox has the retention as its expiry")
+        try await inputs.query(QueryEnvelope(kind: .sync, user: user, device: "phone", session: "s1", edge: edges[0].id, after: 0,
+                                             subscribe: true))
+        try await inputs.query(QueryEnvelope(kind: .sync, user: user, device: StreamPolicy.legacyDevice, session: "s2", edge: edges[1].id,
+                                             subscribe: true))
+        for (index, session) in ["s1", "s2"].enumerated() {
+            let page = try await edges[index].reader.waitFor(DeliverEnvelope.self, "\(session)'s first page") { records in
+                records.first { $0.value.page != nil && $0.value.sessions == [session] }?.value
+            }
+            let stored = try #require(try await inputs.stack.redis.send(.hget(RedisKeys.StreamKeys(user).meta, "e")))
+            #expect(page.page == SyncPage(epoch: stored, head: 3, after: 0, more: false, reset: false))
+            #expect(page.entries == logged.prefix(3).enumerated().map { var entry = $1; entry.seq = UInt64($0 + 1); return entry })
+        }
 
-        try await stack.producer.send(AckEnvelope(user: user, acks: [AckedMessage(msg: ids[1], from: sender, id: nil),
-                                                                     AckedMessage(msg: ids[3], from: nil, id: nil)]),
-                                      topic: stack.topics.acks, key: user)
-        try await waitUntil("the acked messages removed") { try await stack.redis.send(.zcard(RedisKeys.inbox(user))) == 3 }
-        #expect(try await stack.redis.send(.zrange(RedisKeys.inbox(user), 0, -1)) == [ids[0], ids[2], ids[4]])
-        #expect(try await stack.redis.send(.hlen(RedisKeys.inboxMessages(user))) == 3)
-        #expect(try await stack.redis.send(.hget(RedisKeys.inboxMessages(user), ids[1])) == nil)
-        _ = try await stack.redis.send(.del([RedisKeys.inbox(user), RedisKeys.inboxMessages(user)]))
+        try await inputs.inbox(logged.suffix(2).map { InboxEntry(user: user, entry: $0) })
+        for (index, session) in ["s1", "s2"].enumerated() {
+            let live = try await edges[index].reader.waitFor(DeliverEnvelope.self, "\(session)'s live entries") { records in
+                let entries = liveEntries(records, user: user, session: session)
+                return entries.count >= 2 ? entries : nil
+            }
+            #expect(live.map(\.seq) == [4, 5])
+            #expect(live.map(\.body) == ["m4", "m5"])
+        }
+        for edge in edges { await edge.reader.stop() }
     }
 
-    @Test("session_online replays the whole pending inbox, in msg-id order and replay-batch sized records, to that session")
-    func replay() async throws {
-        let stack = try sharedStack(OfflineShared.stack)
-        let user = uniqueID("rita"), sender = uniqueID("sam"), edge = uniqueID("edge")
-        try await createDeliverTopics(stack.topics, edges: [edge])
-        let deliver = try await TopicReader.start(stack.topics.deliver(edge: edge))
-        let messages = (0..<5).map { chatMessage(from: sender, to: user, body: "m\($0)") }
-        try await appendToInbox(stack.producer, stack.topics, [messages[2], messages[0], messages[4]])
-        try await appendToInbox(stack.producer, stack.topics, [messages[1], messages[3]])
-        try await waitUntil("all appended") { try await stack.redis.send(.zcard(RedisKeys.inbox(user))) == 5 }
-
-        // An offline change replays nothing; the online change after it replays everything.
-        try await stack.producer.send(PresenceChange(kind: .sessionOffline, user: user, session: "r0", edge: edge, status: .offline,
-                                                     transition: true), topic: stack.topics.presenceChanges, key: user)
-        try await sessionOnline(stack.producer, stack.topics, user: user, session: "r1", edge: edge)
-        let records = try await deliver.waitFor(DeliverEnvelope.self, "the replay") { records -> [DeliverEnvelope]? in
-            let mine = records.filter { $0.value.user == user }.map(\.value)
-            return mine.flatMap(\.messages).count >= 5 ? mine : nil
+    @Test("a replayed inbox batch is appended once and delivered again with the same seqs")
+    func replayedBatch() async throws {
+        let inputs = OfflineInputs(stack: try sharedStack(OfflineShared.stack))
+        let user = uniqueID("rita"), peer = uniqueID("peter")
+        let edge = try await inputs.edges(1)[0]
+        try await inputs.subscribe(user, session: "r1", edge: edge.id)
+        let batch = [messageEntry(from: peer, to: user, cseq: 1), messageEntry(from: peer, to: user, cseq: 2)].map {
+            InboxEntry(user: user, entry: $0)
         }
-        #expect(records.map(\.messages.count) == [2, 2, 1])
-        #expect(records.flatMap(\.messages) == messages)
-        #expect(records.allSatisfy { $0.sessions == ["r1"] })
-        #expect(deliver.decoded(DeliverEnvelope.self).allSatisfy { $0.key == user })
-        // A replay does not remove anything: only acks do.
-        #expect(try await stack.redis.send(.zcard(RedisKeys.inbox(user))) == 5)
-
-        // A second session gets its own full replay.
-        try await sessionOnline(stack.producer, stack.topics, user: user, session: "r2", edge: edge)
-        let second = try await deliver.waitFor(DeliverEnvelope.self, "the second replay") { records -> [DeliverEnvelope]? in
-            let mine = records.filter { $0.value.sessions == ["r2"] }.map(\.value)
-            return mine.flatMap(\.messages).count >= 5 ? mine : nil
+        try await inputs.inbox(batch)
+        try await inputs.inbox(batch)
+        let delivered = try await edge.reader.waitFor(DeliverEnvelope.self, "both deliveries") { records in
+            let entries = liveEntries(records, user: user, session: "r1")
+            return entries.count >= 4 ? entries : nil
         }
-        #expect(second.flatMap(\.messages) == messages)
-        #expect(deliver.decoded(DeliverEnvelope.self).count == 6, "the offline change replayed nothing")
-        _ = try await stack.redis.send(.del([RedisKeys.inbox(user), RedisKeys.inboxMessages(user)]))
-        await deliver.stop()
+        #expect(delivered.map(\.seq) == [1, 2, 1, 2])
+        #expect(delivered.map(\.msg) == (batch + batch).map(\.entry.msg))
+        #expect(try await inputs.stack.redis.send(.hget(RedisKeys.StreamKeys(user).meta, "h")) == "2")
+        await edge.reader.stop()
     }
 
-    @Test("a message is delivered to the recipient's online sessions that relay-svc did not reach")
-    func missedSessions() async throws {
-        let stack = try sharedStack(OfflineShared.stack)
-        let user = uniqueID("wanda"), sender = uniqueID("sam"), edge1 = uniqueID("edge"), edge2 = uniqueID("edge")
-        try await createDeliverTopics(stack.topics, edges: [edge1, edge2])
-        let deliver1 = try await TopicReader.start(stack.topics.deliver(edge: edge1))
-        let deliver2 = try await TopicReader.start(stack.topics.deliver(edge: edge2))
-        _ = try await stack.redis.send(.hset(RedisKeys.presence(user), ["w1": edge1, "w2": edge1, "w3": edge2]))
-
-        let partly = chatMessage(from: sender, to: user, body: "relay reached w1 and w3")
-        let fully = chatMessage(from: sender, to: user, body: "relay reached everyone")
-        let none = chatMessage(from: sender, to: user, body: "relay reached nobody")
-        try await appendToInbox(stack.producer, stack.topics, [partly], delivered: ["w1", "w3"])
-        try await appendToInbox(stack.producer, stack.topics, [fully], delivered: ["w1", "w2", "w3"])
-        try await appendToInbox(stack.producer, stack.topics, [none], delivered: [])
-
-        let onEdge1 = try await deliver1.waitFor(DeliverEnvelope.self, "the deliveries on edge1") { records -> [DeliverEnvelope]? in
-            let values = records.map(\.value)
-            return values.filter { $0.messages.contains(none) }.count >= 2 ? values : nil
+    @Test("a sync with more than a page says more; the next pull after its last seq continues without subscribing again")
+    func paging() async throws {
+        let inputs = OfflineInputs(stack: try sharedStack(OfflineShared.stack))
+        let user = uniqueID("paula"), peer = uniqueID("peter")
+        let edge = try await inputs.edges(1)[0]
+        let logged = try await loggedMessages(from: peer, to: user, count: 250, redis: inputs.stack.redis)
+        try await inputs.inbox(logged.map { InboxEntry(user: user, entry: $0) })
+        try await inputs.waitForHead(user, 250)
+        try await inputs.query(QueryEnvelope(kind: .sync, user: user, device: "phone", session: "p1", edge: edge.id, after: 0,
+                                             subscribe: true))
+        let first = try await edge.reader.waitFor(DeliverEnvelope.self, "the first page") { records in
+            records.first { $0.value.page != nil }?.value
         }
-        let missed = onEdge1.filter { $0.messages.contains(partly) }
-        #expect(missed.map(\.sessions) == [["w2"]])
-        #expect(!onEdge1.contains { $0.messages.contains(fully) })
-        #expect(Set(onEdge1.filter { $0.messages.contains(none) }.compactMap(\.sessions)) == [["w1"], ["w2"]])
-        #expect(onEdge1.allSatisfy { $0.user == user && $0.exceptSession == nil })
-        let onEdge2 = try await deliver2.waitFor(DeliverEnvelope.self, "the delivery on edge2") { records -> [DeliverEnvelope]? in
-            let values = records.map(\.value)
-            return values.contains { $0.messages.contains(none) } ? values : nil
+        #expect(first.entries.map(\.seq) == Array(1...200) && first.page?.more == true)
+        try await inputs.query(QueryEnvelope(kind: .sync, user: user, device: "phone", session: "p1", edge: edge.id, after: 200,
+                                             epoch: first.page?.epoch))
+        let second = try await edge.reader.waitFor(DeliverEnvelope.self, "the second page") { records in
+            records.first { $0.value.page?.after == 200 }?.value
         }
-        #expect(onEdge2.map(\.sessions) == [["w3"]])
-        #expect(onEdge2.flatMap(\.messages) == [none])
-        // Delivered or not, every message waits in the inbox for its ack.
-        #expect(try await stack.redis.send(.zcard(RedisKeys.inbox(user))) == 3)
-        _ = try await stack.redis.send(.del([RedisKeys.inbox(user), RedisKeys.inboxMessages(user), RedisKeys.presence(user)]))
-        await deliver1.stop()
-        await deliver2.stop()
+        #expect(second.entries.map(\.seq) == Array(201...250) && second.page?.more == false)
+        #expect(try await inputs.stack.redis.send(.hgetall(RedisKeys.StreamKeys(user).subscriptions)).keys.sorted() == ["p1"])
+        await edge.reader.stop()
     }
 
-    @Test("malformed records on the three inputs are skipped; later records are handled")
+    @Test("unsubscribe and session_offline end subscriptions")
+    func unsubscribe() async throws {
+        let inputs = OfflineInputs(stack: try sharedStack(OfflineShared.stack))
+        let user = uniqueID("uma")
+        let edge = try await inputs.edges(1)[0]
+        try await inputs.subscribe(user, session: "u1", edge: edge.id)
+        try await inputs.subscribe(user, session: "u2", edge: edge.id)
+        try await inputs.query(QueryEnvelope(kind: .unsubscribe, user: user, device: "phone", session: "u1", edge: edge.id))
+        try await inputs.stack.producer.send(PresenceChange(kind: .sessionOffline, user: user, session: "u2", edge: edge.id,
+                                                            status: .offline, transition: true),
+                                             topic: inputs.stack.topics.presenceChanges, key: user)
+        try await waitUntil("both subscriptions ended") {
+            try await inputs.stack.redis.send(.hlen(RedisKeys.StreamKeys(user).subscriptions)) == 0
+        }
+        await edge.reader.stop()
+    }
+
+    @Test("an ack moves the device's cursor and gives the sender one delivered receipt, however often it is handled")
+    func ackReceipts() async throws {
+        let inputs = OfflineInputs(stack: try sharedStack(OfflineShared.stack))
+        let bob = uniqueID("bob"), alice = uniqueID("alice")
+        let edge = try await inputs.edges(1)[0]
+        try await inputs.subscribe(alice, session: "a1", edge: edge.id)
+        let messages = [messageEntry(from: alice, to: bob, cseq: 1), messageEntry(from: alice, to: bob, cseq: 2)]
+        try await inputs.inbox(messages.map { InboxEntry(user: bob, entry: $0) })
+        try await inputs.waitForHead(bob, 2)
+
+        let ack = CursorMove(kind: .ack, user: bob, device: "phone", session: "b1", edge: edge.id, seq: 2, after: 0)
+        try await inputs.move(ack)
+        try await inputs.move(ack)
+        // Fences: a later ack on the same key was handled after both, and an entry after their
+        // receipts on alice's partition was appended after them.
+        try await inputs.move(CursorMove(kind: .ack, user: bob, device: "fence", session: "b1", edge: edge.id, seq: 1, after: 0))
+        try await waitUntil("the fence ack") { try await inputs.stack.redis.send(.hget(RedisKeys.StreamKeys(bob).devices, "fence")) == "1" }
+        #expect(try await inputs.stack.redis.send(.hget(RedisKeys.StreamKeys(bob).devices, "phone")) == "2")
+        let fence = messageEntry(from: bob, to: alice, cseq: 3)
+        try await inputs.inbox([InboxEntry(user: alice, entry: fence)])
+
+        let delivered = try await edge.reader.waitFor(DeliverEnvelope.self, "alice's receipt and the fence") { records in
+            let entries = liveEntries(records, user: alice, session: "a1")
+            return entries.contains { $0.msg == fence.msg } ? entries : nil
+        }
+        let receipt = StreamEntry(kind: .receipt, seq: 1, msg: messages[1].msg, conv: messages[1].conv, cseq: 2, by: bob,
+                                  status: .delivered, id: messages[1].id)
+        #expect(delivered.map(\.seq) == [1, 2])
+        #expect(delivered.first == receipt)
+        await edge.reader.stop()
+    }
+
+    @Test("a read appends a read entry delivered to the reader's sessions and gives the dm peer a read receipt")
+    func readMove() async throws {
+        let inputs = OfflineInputs(stack: try sharedStack(OfflineShared.stack))
+        let bob = uniqueID("bob"), alice = uniqueID("alice")
+        let edge = try await inputs.edges(1)[0]
+        let logged = try await loggedMessages(from: alice, to: bob, count: 3, redis: inputs.stack.redis)
+        try await inputs.inbox(logged.map { InboxEntry(user: bob, entry: $0) })
+        try await inputs.waitForHead(bob, 3)
+        try await inputs.subscribe(bob, session: "b1", edge: edge.id)
+        try await inputs.subscribe(alice, session: "a1", edge: edge.id)
+
+        let conv = logged[0].conv
+        try await inputs.move(CursorMove(kind: .read, user: bob, device: "phone", session: "b1", edge: edge.id, conv: conv, cseq: 2))
+        let records = try await edge.reader.waitFor(DeliverEnvelope.self, "the read entry and the receipt") { records in
+            let bobs = liveEntries(records, user: bob, session: "b1"), alices = liveEntries(records, user: alice, session: "a1")
+            return bobs.isEmpty || alices.isEmpty ? nil : (bobs, alices)
+        }
+        #expect(records.0 == [StreamEntry(kind: .read, seq: 4, conv: conv, cseq: 2)])
+        #expect(records.1 == [StreamEntry(kind: .receipt, seq: 1, msg: logged[1].msg, conv: conv, cseq: 2, by: bob, status: .read,
+                                          id: logged[1].id)])
+        #expect(try await inputs.stack.redis.send(.hget(RedisKeys.StreamKeys(bob).read, conv)) == "2")
+        await edge.reader.stop()
+    }
+
+    @Test("a read of a conversation the user is not in answers not_member to that session only", arguments: [true, false])
+    func readNotMember(namesUser: Bool) async throws {
+        let inputs = OfflineInputs(stack: try sharedStack(OfflineShared.stack))
+        let bob = uniqueID("bob")
+        let edge = try await inputs.edges(1)[0]
+        let conv = namesUser ? Conversation.direct(bob, uniqueID("zed")) : Conversation.direct(uniqueID("yan"), uniqueID("zed"))
+        try await inputs.move(CursorMove(kind: .read, user: bob, device: "phone", session: "b1", edge: edge.id, conv: conv, cseq: 1))
+        let answer = try await edge.reader.waitFor(DeliverEnvelope.self, "the refusal") { records in
+            records.first { $0.value.user == bob }?.value
+        }
+        #expect(answer.sessions == ["b1"] && answer.error?.code == .notMember && answer.entries.isEmpty)
+        await edge.reader.stop()
+    }
+
+    @Test("malformed records on the four inputs are skipped; later records are handled")
     func malformed() async throws {
-        let stack = try sharedStack(OfflineShared.stack)
-        let user = uniqueID("mallory"), sender = uniqueID("sam")
-        for topic in [stack.topics.inbox, stack.topics.acks, stack.topics.presenceChanges] {
-            try await stack.producer.sendRaw(Array("}{".utf8), topic: topic, key: user)
+        let inputs = OfflineInputs(stack: try sharedStack(OfflineShared.stack))
+        let user = uniqueID("mallory")
+        for topic in [inputs.stack.topics.inbox, inputs.stack.topics.acks, inputs.stack.topics.queries, inputs.stack.topics.presenceChanges] {
+            try await inputs.stack.producer.sendRaw(Array("}{".utf8), topic: topic, key: user)
         }
-        let messages = (0..<2).map { chatMessage(from: sender, to: user, body: "m\($0)") }
-        try await appendToInbox(stack.producer, stack.topics, messages)
-        try await waitUntil("appended") { try await stack.redis.send(.zcard(RedisKeys.inbox(user))) == 2 }
-        try await stack.producer.send(AckEnvelope(user: user, acks: [AckedMessage(msg: messages[0].msg, from: sender, id: nil)]),
-                                      topic: stack.topics.acks, key: user)
-        try await waitUntil("acked") { try await stack.redis.send(.zcard(RedisKeys.inbox(user))) == 1 }
-        _ = try await stack.redis.send(.del([RedisKeys.inbox(user), RedisKeys.inboxMessages(user)]))
-    }
-
-    @Test("the inbox bound drops the oldest messages")
-    func inboxBound() async throws {
-        let stack = try sharedStack(OfflineShared.stack)
-        let prefix = TestEnvironment.uniquePrefix("offline-max")
-        let topics = Topics(prefix: prefix)
-        let user = uniqueID("xena"), sender = uniqueID("sam")
-        let messages = (0..<5).map { chatMessage(from: sender, to: user, body: "m\($0)") }
-        let ids = messages.map(\.msg)
-        try await withService("offline-max", build: { logger, onServerRunning in
-            let configuration = try loadConfiguration(OfflineConfiguration.self, serviceArguments(prefix: prefix) + ["--inbox-max", "3"])
-            return try await buildOffline(configuration, logger: logger, onServerRunning: onServerRunning)
-        }) { _ in
-            try await appendToInbox(stack.producer, topics, [messages[1], messages[0]])
-            try await waitUntil("the first two appended") { try await stack.redis.send(.zcard(RedisKeys.inbox(user))) == 2 }
-            try await appendToInbox(stack.producer, topics, [messages[4], messages[2], messages[3]])
-            try await waitUntil("the inbox trimmed to the newest three") {
-                try await stack.redis.send(.zrange(RedisKeys.inbox(user), 0, -1)) == Array(ids.suffix(3))
-            }
-            try await waitUntil("the trimmed bodies removed") { try await stack.redis.send(.hlen(RedisKeys.inboxMessages(user))) == 3 }
-            #expect(try await stack.redis.send(.hget(RedisKeys.inboxMessages(user), ids[0])) == nil)
-        }
-        _ = try await stack.redis.send(.del([RedisKeys.inbox(user), RedisKeys.inboxMessages(user)]))
-    }
-
-    @Test("a replay after the retention has passed drops the messages older than it")
-    func retention() async throws {
-        let stack = try sharedStack(OfflineShared.stack)
-        let prefix = TestEnvironment.uniquePrefix("offline-ret")
-        let topics = Topics(prefix: prefix)
-        let user = uniqueID("yuri"), sender = uniqueID("sam"), edge = uniqueID("edge")
-        // Retention is judged by the msg id's time. Two messages are two minutes old (their
-        // retention of 30 s has passed), two are new; 30 s rather than 1 s so that the new ones
-        // cannot age past it while the test runs on a slow machine.
-        let now = UnixTime.nowMilliseconds
-        let old = (0..<2).map { chatMessage(from: sender, to: user, body: "old \($0)", msg: messageID(unixMilliseconds: now - 120_000 + UInt64($0))) }
-        let fresh = (0..<2).map { chatMessage(from: sender, to: user, body: "new \($0)") }
-        try await createDeliverTopics(topics, edges: [edge])
-        try await withService("offline-retention", build: { logger, onServerRunning in
-            let configuration = try loadConfiguration(OfflineConfiguration.self, serviceArguments(prefix: prefix) + ["--inbox-retention", "30s"])
-            return try await buildOffline(configuration, logger: logger, onServerRunning: onServerRunning)
-        }) { _ in
-            let deliver = try await TopicReader.start(topics.deliver(edge: edge))
-            try await appendToInbox(stack.producer, topics, [fresh[1], old[0], fresh[0], old[1]])
-            try await waitUntil("all appended") { try await stack.redis.send(.zcard(RedisKeys.inbox(user))) == 4 }
-            let ttl = try #require(try await stack.redis.send(.ttl(RedisKeys.inbox(user))))
-            #expect(ttl > .zero && ttl <= .seconds(30))
-
-            try await sessionOnline(stack.producer, topics, user: user, session: "y1", edge: edge)
-            let replayed = try await deliver.waitFor(DeliverEnvelope.self, "the replay") { records -> [ChatMessage]? in
-                let messages = records.flatMap(\.value.messages)
-                return messages.isEmpty ? nil : messages
-            }
-            #expect(replayed == fresh)
-            #expect(try await stack.redis.send(.zrange(RedisKeys.inbox(user), 0, -1)) == fresh.map(\.msg))
-            #expect(try await stack.redis.send(.hlen(RedisKeys.inboxMessages(user))) == 2)
-            await deliver.stop()
-        }
-        _ = try await stack.redis.send(.del([RedisKeys.inbox(user), RedisKeys.inboxMessages(user)]))
+        try await inputs.inbox([InboxEntry(user: user, entry: StreamEntry(kind: .message, conv: "not a conv", cseq: 1)),
+                                InboxEntry(user: user, entry: messageEntry(from: uniqueID("peter"), to: user, cseq: 1))])
+        try await inputs.waitForHead(user, 1)
+        try await inputs.move(CursorMove(kind: .ack, user: user, device: "phone", session: "m1", edge: "bad edge", seq: 1))
+        try await inputs.move(CursorMove(kind: .ack, user: user, device: "phone", session: "m1", edge: "e1", seq: 1))
+        try await waitUntil("acked") { try await inputs.stack.redis.send(.hget(RedisKeys.StreamKeys(user).devices, "phone")) == "1" }
     }
 }

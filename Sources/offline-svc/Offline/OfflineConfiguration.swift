@@ -3,34 +3,41 @@ import ParleyServiceKit
 
 /// offline-svc's settings.
 public enum OfflineSettings {
-    public static let inboxMax = Setting("inbox-max", .integer(1...10_000_000), default: "10000",
-        help: "pending messages kept per user; when full the oldest are dropped (and counted)")
-    public static let inboxRetention = Setting("inbox-retention", .duration, default: "720h",
-        help: "pending messages older than this are dropped")
-    public static let replayBatch = Setting("replay-batch", .integer(1...10_000), default: "200",
-        help: "messages per replay record sent to an edge")
+    public static let streamMaxEntries = Setting("stream-max-entries", .integer(1...10_000_000), default: "10000",
+        help: "entries kept per user stream; older ones are trimmed (a prefix) as new ones arrive")
+    public static let streamRetention = Setting("stream-retention", .duration, default: "720h",
+        help: "stream entries older than this are trimmed (a prefix) as new ones arrive or a device syncs")
+    public static let maxDevices = Setting("max-devices", .integer(1...1024), default: "16",
+        help: "device cursors kept per user; a new device beyond it evicts the one with the lowest cursor")
+    public static let syncPageEntries = Setting("sync-page-entries", .integer(1...1000), default: "200",
+        help: "most entries in one sync page")
+    public static let syncPageBytes = Setting("sync-page-bytes", .integer(16384...524_288), default: "262144",
+        help: "most bytes of entry JSON in one sync page (one entry always fits)")
 
     public static let all: [Setting] = CommonSettings.kafka + RedisSettings.all + CommonSettings.process(httpPort: 9103)
-        + [inboxMax, inboxRetention, replayBatch]
+        + [streamMaxEntries, streamRetention, maxDevices, syncPageEntries, syncPageBytes]
 }
 
 /// offline-svc's configuration.
 public struct OfflineConfiguration: ServiceConfiguration {
     public static let serviceName = "offline-svc"
-    public static let summary = "store-and-forward inbox: keeps every unacked message and replays it on connect"
+    public static let summary = "user streams: per-user order, device cursors, read state, sync and live delivery"
     public static var settings: [Setting] { OfflineSettings.all }
 
     public var common: CommonConfiguration
     public var redis: RedisSettingsConfiguration
-    public var inboxMax: Int
-    public var inboxRetention: Duration
-    public var replayBatch: Int
+    public var streams: StreamPolicy
 
     public init(values: SettingValues) throws {
         common = try CommonConfiguration(values: values, clientID: Self.serviceName)
         redis = try RedisSettingsConfiguration(values: values)
-        inboxMax = values.int(OfflineSettings.inboxMax)
-        inboxRetention = values.duration(OfflineSettings.inboxRetention)
-        replayBatch = values.int(OfflineSettings.replayBatch)
+        streams = StreamPolicy(maxEntries: values.int(OfflineSettings.streamMaxEntries),
+                               retention: values.duration(OfflineSettings.streamRetention),
+                               maxDevices: values.int(OfflineSettings.maxDevices),
+                               pageEntries: values.int(OfflineSettings.syncPageEntries),
+                               pageBytes: values.int(OfflineSettings.syncPageBytes))
+        guard streams.retention >= .seconds(1) else {
+            throw ConfigurationError("invalid PARLEY_STREAM_RETENTION: must be at least 1s")
+        }
     }
 }

@@ -1,0 +1,157 @@
+import Logging
+import Metrics
+import ParleyKafka
+import ParleyProtocol
+import ParleyRedis
+
+/// Handles `chat.acks`: device acks and read moves.
+///
+/// - `ack`: the device's cursor moves to `seq` (clamped to the head, never backwards); each
+///   conversation's newest message from another user among the entries the ack covers (after
+///   `after`) gives its sender a `delivered` receipt.
+/// - `read`: the user's read cursor of `conv` moves to `cseq` (clamped to the conversation's last
+///   cseq in the stream, never backwards) and, in the same script, a `read` entry is appended to
+///   the user's own stream (delivered to their subscribed sessions); the dm peer gets a `read`
+///   receipt. A conversation the user is not in gets `error not_member` to the session.
+///
+/// Receipts go to the sender's stream through `chat.inbox` (its ``StreamPartition``), as every
+/// entry for another user's stream does. They are produced every time a record is handled,
+/// computed from the record: the watermarks in the receiving stream drop the repeats. Receipts
+/// of one batch are coalesced per (user, conv, status, by) to the highest cseq.
+struct CursorMoves: Sendable {
+    let scripts: StreamScripts
+    let redis: RedisClient
+    let producer: KafkaProducer
+    let topics: Topics
+    let inbox: InboxRecords
+    let malformed: MalformedRecords
+
+    private let receiptsProduced = Counter(label: "parley_receipts_produced_total")
+
+    init(scripts: StreamScripts, redis: RedisClient, producer: KafkaProducer, topics: Topics, inboxPartitions: Int32,
+         malformed: MalformedRecords) {
+        self.scripts = scripts
+        self.redis = redis
+        self.producer = producer
+        self.topics = topics
+        inbox = InboxRecords(topic: topics.inbox, partitions: inboxPartitions)
+        self.malformed = malformed
+    }
+
+    private enum Step {
+        case ack(CursorMove, RedisPipeline.Entry<AckOutcome>)
+        case read(CursorMove, conv: String, RedisPipeline.Entry<ReadOutcome>)
+        case notMember(CursorMove, conv: String)
+    }
+
+    /// Handles a batch of `chat.acks` records.
+    func handle(_ records: [KafkaRecord]) async throws {
+        let (deliveries, receipts) = try await apply(malformed.decode(CursorMove.self, records))
+        let outputs = deliveries.records(topics) + inbox.records(receipts)
+        guard !outputs.isEmpty else { return }
+        _ = try await producer.send(batch: outputs)
+        receiptsProduced.increment(by: receipts.count)
+    }
+
+    /// Applies `moves` in order; returns what goes to edges and the receipts for other streams.
+    func apply(_ moves: [CursorMove]) async throws -> (EdgeDeliveries, [InboxEntry]) {
+        var pipeline = RedisPipeline()
+        let steps = plan(moves, in: &pipeline)
+        let replies = try await redis.send(pipeline)
+
+        var deliveries = EdgeDeliveries()
+        var receipts = Receipts()
+        var reads: [(peer: String, by: String, key: MessageKey)] = []
+        for step in steps {
+            switch step {
+            case .ack(let move, let reply):
+                for message in try replies[reply].messages {
+                    receipts.add(InboxEntry(user: message.from, entry: StreamEntry(
+                        kind: .receipt, msg: message.msg, conv: message.conv, cseq: message.cseq, by: move.user,
+                        status: .delivered, id: message.id)))
+                }
+            case .read(let move, let conv, let reply):
+                guard case .moved(let read, let seq, _, let subscribers) = try replies[reply] else {
+                    deliveries.add(Self.notMember(move, conv: conv), edge: move.edge)
+                    continue
+                }
+                if seq > 0 {
+                    deliveries.add(StreamEntry(kind: .read, seq: seq, conv: conv, cseq: read), user: move.user, to: subscribers)
+                }
+                if read > 0, let peer = Conversation.peer(in: conv, of: move.user), peer != move.user {
+                    reads.append((peer, move.user, MessageKey(conv: conv, cseq: read)))
+                }
+            case .notMember(let move, let conv):
+                deliveries.add(Self.notMember(move, conv: conv), edge: move.edge)
+            }
+        }
+        for receipt in try await readReceipts(reads) { receipts.add(receipt) }
+        return (deliveries, receipts.entries)
+    }
+
+    /// Adds each usable move's script to `pipeline` (drops malformed ones).
+    private func plan(_ moves: [CursorMove], in pipeline: inout RedisPipeline) -> [Step] {
+        let now = UnixTime.nowMilliseconds
+        var steps: [Step] = []
+        for move in moves {
+            if let problem = Origin.problem(user: move.user, edge: move.edge, session: move.session) {
+                malformed.drop(move, problem)
+                continue
+            }
+            switch move.kind {
+            case .ack:
+                guard let seq = move.seq else {
+                    malformed.drop(move, "an ack needs seq")
+                    continue
+                }
+                steps.append(.ack(move, pipeline.add(scripts.ack(move, seq: seq, now: now))))
+            case .read:
+                guard let conv = move.conv, let cseq = move.cseq, Conversation.isValid(conv) else {
+                    malformed.drop(move, "a read needs a valid conv and cseq")
+                    continue
+                }
+                if conv.hasPrefix("dm:"), !Conversation.names(conv, user: move.user) {
+                    steps.append(.notMember(move, conv: conv))
+                } else {
+                    steps.append(.read(move, conv: conv, pipeline.add(scripts.read(user: move.user, conv: conv, cseq: cseq, now: now))))
+                }
+            }
+        }
+        return steps
+    }
+
+    /// The `read` receipts for dm peers, each naming the message at its cseq (from the conversation log).
+    private func readReceipts(_ reads: [(peer: String, by: String, key: MessageKey)]) async throws -> [InboxEntry] {
+        guard !reads.isEmpty else { return [] }
+        let messages = try await ConversationLogReads.messages(reads.map(\.key), redis: redis)
+        return reads.map { peer, by, key in
+            let message = messages[key]
+            return InboxEntry(user: peer, entry: StreamEntry(
+                kind: .receipt, msg: message?.msg, conv: key.conv, cseq: key.cseq, by: by, status: .read,
+                id: message?.from == peer ? message?.id : nil))
+        }
+    }
+
+    private static func notMember(_ move: CursorMove, conv: String) -> DeliverEnvelope {
+        DeliverEnvelope(user: move.user, sessions: [move.session], error: ProtocolError(.notMember, "not a member of \(conv)"))
+    }
+}
+
+/// Receipts of one batch, one per (user, conv, status, by): the highest cseq, in first-seen order.
+private struct Receipts {
+    private struct Key: Hashable { let user: String; let conv: String; let status: StreamEntry.ReceiptStatus?; let by: String? }
+    private var order: [Key] = []
+    private var newest: [Key: InboxEntry] = [:]
+
+    mutating func add(_ receipt: InboxEntry) {
+        let key = Key(user: receipt.user, conv: receipt.entry.conv, status: receipt.entry.status, by: receipt.entry.by)
+        guard let seen = newest[key] else {
+            order.append(key)
+            newest[key] = receipt
+            return
+        }
+        if receipt.entry.cseq > seen.entry.cseq { newest[key] = receipt }
+    }
+
+    var entries: [InboxEntry] { order.compactMap { newest[$0] } }
+}

@@ -1,0 +1,65 @@
+import Logging
+import ParleyKafka
+import ParleyProtocol
+import ParleyRedis
+
+/// Handles `chat.queries`: `sync` and `unsubscribe` on the user's stream (in record order, one
+/// pipeline, so a session's unsubscribe always follows its sync), `history` and
+/// `conversations` through ``ConversationQueries``, answered concurrently with them so a sync
+/// never waits behind another user's history query of the same batch. Every answer goes to
+/// the asking session's edge.
+struct QueryDispatch: Sendable {
+    let pager: SyncPager
+    let conversations: ConversationQueries
+    let redis: RedisClient
+    let producer: KafkaProducer
+    let topics: Topics
+    let malformed: MalformedRecords
+
+    /// Handles a batch of `chat.queries` records.
+    func handle(_ records: [KafkaRecord]) async throws {
+        let queries = malformed.decode(QueryEnvelope.self, records).filter { query in
+            guard let problem = Self.problem(query) else { return true }
+            malformed.drop(query, problem)
+            return false
+        }
+        guard !queries.isEmpty else { return }
+        let conversations = conversations
+        async let answers = withThrowingTaskGroup(of: (QueryEnvelope, DeliverEnvelope).self) { group in
+            for query in queries where query.kind == .history || query.kind == .conversations {
+                group.addTask { (query, try await conversations.answer(query)) }
+            }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        let pages = try await streamSteps(queries)
+
+        var deliveries = EdgeDeliveries()
+        for (query, answer) in zip(queries.filter { $0.kind == .sync }, pages) { deliveries.add(answer, edge: query.edge) }
+        for (query, answer) in try await answers { deliveries.add(answer, edge: query.edge) }
+        if !deliveries.isEmpty { _ = try await producer.send(batch: deliveries.records(topics)) }
+    }
+
+    /// Runs the syncs and unsubscribes in order; returns the sync answers in order.
+    private func streamSteps(_ queries: [QueryEnvelope]) async throws -> [DeliverEnvelope] {
+        var pipeline = RedisPipeline()
+        var started: [SyncPager.Started] = []
+        for query in queries {
+            switch query.kind {
+            case .sync: started.append(pager.start(query, in: &pipeline))
+            case .unsubscribe: Subscriptions.unsubscribe(user: query.user, session: query.session, in: &pipeline)
+            case .history, .conversations: break
+            }
+        }
+        guard !pipeline.isEmpty else { return [] }
+        return try await pager.finish(started, replies: try await redis.send(pipeline))
+    }
+
+    /// What makes a query unusable (nil: it is fine).
+    static func problem(_ query: QueryEnvelope) -> String? {
+        if let problem = Origin.problem(user: query.user, edge: query.edge, session: query.session) { return problem }
+        guard query.kind != .sync || Identifier.isValid(query.device) || query.device == StreamPolicy.legacyDevice else {
+            return "device is not an identifier"
+        }
+        return nil
+    }
+}

@@ -1,0 +1,75 @@
+import Logging
+import Metrics
+import ParleyKafka
+import ParleyProtocol
+import ParleyRedis
+
+/// Appends `chat.inbox` entries to user streams and delivers each to the sessions subscribed
+/// at that moment.
+///
+/// Per batch: one append script per entry, all in one pipeline in record order (each script
+/// is the atomic step on its user's slot: meta check, re-find by logical id or watermark, or
+/// append at head + 1, and read `subs`); then one deliver record per edge. A replayed record
+/// re-finds its seq and is delivered again (edges drop what they have); an entry under its
+/// watermark is delivered nothing. ``ConsumerLoop`` commits after the deliveries' acks.
+struct StreamAppender: Sendable {
+    let scripts: StreamScripts
+    let redis: RedisClient
+    let producer: KafkaProducer
+    let topics: Topics
+    let malformed: MalformedRecords
+
+    private let appended = Counter(label: "parley_stream_appended_total")
+    private let duplicates = Counter(label: "parley_stream_duplicates_total")
+
+    init(scripts: StreamScripts, redis: RedisClient, producer: KafkaProducer, topics: Topics, malformed: MalformedRecords) {
+        self.scripts = scripts
+        self.redis = redis
+        self.producer = producer
+        self.topics = topics
+        self.malformed = malformed
+    }
+
+    /// Handles a batch of `chat.inbox` records.
+    func append(_ records: [KafkaRecord]) async throws {
+        let items = malformed.decode(InboxEntry.self, records).filter { item in
+            guard let problem = Self.problem(item) else { return true }
+            malformed.drop(item, problem)
+            return false
+        }
+        guard !items.isEmpty else { return }
+        let deliveries = try await append(items)
+        if !deliveries.isEmpty { _ = try await producer.send(batch: deliveries.records(topics)) }
+    }
+
+    /// Appends `items` in order and returns their live deliveries.
+    func append(_ items: [InboxEntry]) async throws -> EdgeDeliveries {
+        var pipeline = RedisPipeline()
+        let now = UnixTime.nowMilliseconds
+        let calls = items.map { pipeline.add(scripts.append($0.entry, user: $0.user, now: now)) }
+        let replies = try await redis.send(pipeline)
+        var deliveries = EdgeDeliveries()
+        for (item, call) in zip(items, calls) {
+            let outcome = try replies[call]
+            if outcome.duplicate { duplicates.increment() } else { appended.increment() }
+            guard outcome.seq > 0 else { continue }
+            var entry = item.entry
+            entry.seq = outcome.seq
+            deliveries.add(entry, user: item.user, to: outcome.subscribers)
+        }
+        return deliveries
+    }
+
+    /// What makes an entry unusable (nil: it is fine): the fields its logical id or watermark needs.
+    static func problem(_ item: InboxEntry) -> String? {
+        let entry = item.entry
+        guard Identifier.isValid(item.user) else { return "user is not an identifier" }
+        guard Conversation.isValid(entry.conv) else { return "conv is not a conversation id" }
+        switch entry.kind {
+        case .message: return entry.msg != nil && entry.from != nil && entry.cseq > 0 ? nil : "a message needs msg, from and cseq"
+        case .receipt: return entry.by != nil && entry.status != nil && entry.cseq > 0 ? nil : "a receipt needs by, status and cseq"
+        case .read: return entry.cseq > 0 ? nil : "a read needs cseq"
+        case .rejected: return entry.msg != nil ? nil : "a rejection needs msg"
+        }
+    }
+}

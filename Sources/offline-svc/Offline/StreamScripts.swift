@@ -1,0 +1,161 @@
+import ParleyProtocol
+import ParleyRedis
+
+/// The atomic steps on a user's stream, as typed calls: append, sync, ack and read. Each is
+/// one Lua script on the `{user}` slot that starts with ``StreamLua/prelude`` (keys, common
+/// arguments and replies are described there and on each script).
+struct StreamScripts: Sendable {
+    let policy: StreamPolicy
+
+    /// A fresh epoch id: 128 random bits as 32 hex digits.
+    static func epochCandidate() -> String {
+        var generator = SystemRandomNumberGenerator()
+        return (0..<2).map { _ in
+            let hex = String(generator.next() as UInt64, radix: 16)
+            return String(repeating: "0", count: 16 - hex.count) + hex
+        }.joined()
+    }
+
+    /// `ARGV[1...5]` of every call.
+    private func common(now: UInt64) -> [RedisArgument] {
+        [RedisArgument(Self.epochCandidate()), RedisArgument(Int64(now)), RedisArgument(policy.maxEntries),
+         RedisArgument(policy.retentionMilliseconds), RedisArgument(policy.maxDevices)]
+    }
+
+    /// Appends `entry` (stored without `seq` and `body`) to `user`'s stream, or re-finds it.
+    func append(_ entry: StreamEntry, user: String, now: UInt64) -> RedisCommand<AppendOutcome> {
+        var stored = entry
+        stored.seq = 0
+        stored.body = nil
+        stored.gone = false
+        let (status, by) = entry.kind == .read ? ("read", user) : (entry.status?.rawValue ?? "", entry.by ?? "")
+        let own = entry.kind == .message && entry.from == user
+        return Self.appendScript.call(keys: StreamLua.keys(user), arguments: common(now: now) + [
+            RedisArgument(entry.kind.rawValue), RedisArgument(entry.conv), RedisArgument(Int64(clamping: entry.cseq)),
+            RedisArgument(entry.msg ?? ""), RedisArgument(status), RedisArgument(by), own ? "1" : "0",
+            RedisArgument(Envelope.encode(stored)),
+        ])
+    }
+
+    /// The start of a sync page (and, with `subscribe`, the session's subscription) for `query`.
+    func sync(_ query: QueryEnvelope, now: UInt64) -> RedisCommand<SyncOutcome> {
+        Self.syncScript.call(keys: StreamLua.keys(query.user), arguments: common(now: now) + [
+            RedisArgument(query.session), RedisArgument(query.edge), RedisArgument(query.device), query.subscribe ? "1" : "0",
+            RedisArgument(query.after.map { String($0) } ?? ""), RedisArgument(query.epoch ?? ""),
+            RedisArgument(policy.pageEntries),
+        ])
+    }
+
+    /// Moves the device's cursor to `move.seq` (clamped) and reads what the ack newly covers.
+    func ack(_ move: CursorMove, seq: UInt64, now: UInt64) -> RedisCommand<AckOutcome> {
+        Self.ackScript.call(keys: StreamLua.keys(move.user), arguments: common(now: now) + [
+            RedisArgument(move.device), RedisArgument(Int64(clamping: seq)), RedisArgument(move.after.map { String($0) } ?? ""),
+            RedisArgument(move.user),
+        ])
+    }
+
+    /// Moves `user`'s read cursor of `conv` to `cseq` (clamped) and appends the `read` entry.
+    func read(user: String, conv: String, cseq: UInt64, now: UInt64) -> RedisCommand<ReadOutcome> {
+        Self.readScript.call(keys: StreamLua.keys(user), arguments: common(now: now) + [
+            RedisArgument(conv), RedisArgument(Int64(clamping: cseq)), RedisArgument(user),
+        ])
+    }
+
+    /// ARGV[6...13]: kind, conv, cseq, msg, receipt status, receipt by, own message (0/1), entry JSON.
+    /// Reply: `[seq, duplicate, session, subscription, …]`; `[0, 1]` for an entry under its watermark.
+    static let appendScript = RedisScript(keys: 9, StreamLua.script("""
+        local s = open()
+        local seq, duplicate = append(s, ARGV[6], ARGV[7], tonumber(ARGV[8]), ARGV[9], ARGV[10], ARGV[11], ARGV[12] == '1', ARGV[13])
+        if seq == 0 then return {0, 1} end
+        return with_subscribers({seq, duplicate})
+        """), decode: AppendOutcome.init(reply:))
+
+    /// ARGV[6...12]: session, edge, device, subscribe (0/1), after ('' = the device's cursor),
+    /// epoch ('' = none), page entries.
+    /// Reply: `[epoch, head, after, reset, more, seq, entry JSON, …]`.
+    static let syncScript = RedisScript(keys: 9, StreamLua.script("""
+        local s = open()
+        trim(s)
+        local session, edge, device = ARGV[6], ARGV[7], ARGV[8]
+        if ARGV[9] == '1' and redis.call('HEXISTS', SUBS, session) == 0 then
+          while redis.call('HLEN', SUBS) >= MAX_SUBS do
+            local all, oldest, since = redis.call('HGETALL', SUBS), nil, nil
+            for i = 1, #all, 2 do
+              local t = tonumber(string.match(all[i + 1], '(%d+)$')) or 0
+              if not since or t < since then oldest, since = all[i], t end
+            end
+            redis.call('HDEL', SUBS, oldest)
+          end
+        end
+        if ARGV[9] == '1' then redis.call('HSET', SUBS, session, edge .. ' ' .. device .. ' ' .. ARGV[2]) end
+        local after, epoch, reset = tonumber(ARGV[10]), ARGV[11], false
+        if after then
+          reset = (epoch ~= s.epoch and not (epoch == '' and after == 0)) or after > s.head or after < s.first - 1
+        else
+          after = cursor_of(device)
+          reset = not after or after > s.head or after < s.first - 1
+        end
+        if reset then
+          set_cursor(device, s.head)
+          return {s.epoch, s.head, s.head, 1, 0}
+        end
+        local reply = {s.epoch, s.head, after, 0, 0}
+        local entries = redis.call('XRANGE', STREAM, int(after + 1) .. '-0', '+', 'COUNT', tonumber(ARGV[12]))
+        for _, entry in ipairs(entries) do
+          reply[#reply + 1] = seq_of(entry[1])
+          reply[#reply + 1] = field(entry[2], 'e') or ''
+        end
+        if #entries > 0 and seq_of(entries[#entries][1]) < s.head then reply[5] = 1 end
+        return reply
+        """), decode: SyncOutcome.init(reply:))
+
+    /// ARGV[6...9]: device, seq, after ('' = the device's cursor before this ack), user.
+    /// Reply: `[conv, cseq, msg, from, id ('' = none), …]`: per conversation, the newest message
+    /// from another user among the (at most \(StreamPolicy.maxAckedScanned)) entries the ack newly covers.
+    static let ackScript = RedisScript(keys: 9, StreamLua.script("""
+        local s = open()
+        local device, user = ARGV[6], ARGV[9]
+        local top = math.min(tonumber(ARGV[7]), s.head)
+        local old = cursor_of(device)
+        if not old or top > old then set_cursor(device, top) end
+        local low = math.max(tonumber(ARGV[8]) or old or 0, s.first - 1)
+        local reply = {}
+        if top <= low then return reply end
+        local newest, order = {}, {}
+        local covered = redis.call('XREVRANGE', STREAM, int(top) .. '-0', int(low + 1) .. '-0', 'COUNT', \(StreamPolicy.maxAckedScanned))
+        for _, entry in ipairs(covered) do
+          local ok, e = pcall(cjson.decode, field(entry[2], 'e'))
+          if ok and e.type == 'message' and type(e.from) == 'string' and e.from ~= user and type(e.msg) == 'string' then
+            local seen = newest[e.conv]
+            if not seen then order[#order + 1] = e.conv end
+            if not seen or e.cseq > seen.cseq then newest[e.conv] = e end
+          end
+        end
+        for _, conv in ipairs(order) do
+          local e = newest[conv]
+          local id = type(e.id) == 'string' and e.id or ''
+          for _, item in ipairs({conv, int(e.cseq), e.msg, e.from, id}) do reply[#reply + 1] = item end
+        end
+        return reply
+        """), decode: AckOutcome.init(reply:))
+
+    /// ARGV[6...8]: conv, cseq, user.
+    /// Reply: `[-1]` when the stream holds no message of `conv`; else
+    /// `[read cseq, seq of the read entry (0: none), duplicate, session, subscription, …]`.
+    static let readScript = RedisScript(keys: 9, StreamLua.script("""
+        local s = open()
+        local conv, user = ARGV[6], ARGV[8]
+        local last = redis.call('HGET', LAST, conv)
+        if not last then return {-1} end
+        local target = math.min(tonumber(ARGV[7]), tonumber(string.match(last, '^%d+')))
+        local read = tonumber(redis.call('HGET', READ, conv)) or 0
+        if target > read then
+          read = target
+          redis.call('HSET', READ, conv, int(read))
+        end
+        if read == 0 then return {0, 0, 1} end
+        local json = '{"type":"read","conv":' .. cjson.encode(conv) .. ',"cseq":' .. int(read) .. '}'
+        local seq, duplicate = append(s, 'read', conv, read, nil, 'read', user, false, json)
+        return with_subscribers({read, seq, duplicate})
+        """), decode: ReadOutcome.init(reply:))
+}

@@ -1,0 +1,23 @@
+import Offline
+import ParleyServiceKit
+import Testing
+
+@Suite("offline-svc configuration")
+struct OfflineConfigurationTests {
+    @Test("the stream settings default to the documented bounds and take flags")
+    func streamSettings() throws {
+        let defaults = try loadConfiguration(OfflineConfiguration.self, [])
+        #expect(defaults.streams == StreamPolicy(maxEntries: 10_000, retention: .seconds(720 * 3600), maxDevices: 16, pageEntries: 200,
+                                                 pageBytes: 262_144))
+        let set = try loadConfiguration(OfflineConfiguration.self, ["--stream-max-entries", "50", "--stream-retention", "2h", "--max-devices", "4",
+                                                                    "--sync-page-entries", "1000", "--sync-page-bytes", "16384"])
+        #expect(set.streams == StreamPolicy(maxEntries: 50, retention: .seconds(7200), maxDevices: 4, pageEntries: 1000, pageBytes: 16384))
+    }
+
+    @Test("out-of-range stream settings stop the start", arguments: [
+        ["--stream-retention", "0s"], ["--sync-page-entries", "1001"], ["--max-devices", "0"], ["--sync-page-bytes", "100"],
+    ])
+    func refused(arguments: [String]) {
+        #expect(throws: (any Error).self) { try OfflineConfiguration.load(arguments: arguments, environment: [:]) }
+    }
+}

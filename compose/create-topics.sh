@@ -19,12 +19,13 @@ MIN_ISR=${TOPIC_MIN_INSYNC_REPLICAS:-$(( REPLICATION > 1 ? 2 : 1 ))}
 
 DAY=86400000
 # name and retention (ms). The chat topics are work queues: their retention bounds how long a
-# consumer (relay-svc, offline-svc) may be down without losing records. Presence events are
-# worthless after minutes; a day is plenty.
+# consumer (relay-svc, offline-svc) may be down without losing records. Presence events and
+# queries (sync pulls, history) are worthless after minutes; a day is plenty.
 TOPICS=(
   "chat.inbound     $((7 * DAY))"
   "chat.inbox       $((7 * DAY))"
   "chat.acks        $((7 * DAY))"
+  "chat.queries     $DAY"
   "presence.events  $DAY"
   "presence.changes $DAY"
 )

@@ -152,14 +152,17 @@ struct RelayServiceTests {
         var intruding = chatMessage(in: dm, from: mallory, body: "let me in")
         intruding.to = bob
         let fine = chatMessage(in: dm, from: alice, body: "just us")
-        // Each conversation's records are handled in order: the refusals come before the
-        // messages that are waited for.
+        // A conversation's records are handled in order, and a user's entries are on one
+        // partition in order: once alice and bob have `fine`, nothing of `intruding` can follow
+        // for them; once alice has the group's second refusal, nothing more of the first can.
         try await stack.producer.send(batch: [inbound(toGroup), inbound(chatMessage(in: group, from: alice, body: "later"))],
                                       topic: topics.inbound) { $0.message.conv }
         try await stack.producer.send(batch: [inbound(intruding), inbound(fine)], topic: topics.inbound) { $0.message.conv }
-        _ = try await inbox.waitForEntries(of: [fine.msg], count: 2)
-        _ = try await inbox.waitForEntries("the group's second refusal") { entries in
-            entries.filter { $0.entry.conv == group }.count >= 2 ? true : nil
+        let intruder = intruding.msg
+        _ = try await inbox.waitForEntries("fine for both, the intruder's refusal, the group's two refusals") { entries in
+            let done = entries.filter { $0.entry.msg == fine.msg }.count == 2 && entries.contains { $0.entry.msg == intruder }
+                && entries.filter { $0.entry.conv == group }.count >= 2
+            return done ? true : nil
         }
 
         for refused in [toGroup, intruding] {

@@ -61,8 +61,9 @@ extension RedisCommand where Reply == Duration? {
 }
 
 extension Duration {
-    /// Whole milliseconds, rounded up so a tiny positive duration never becomes 0 (which Redis refuses).
-    var redisMilliseconds: Int64 {
+    /// Whole milliseconds, rounded up so a tiny positive duration never becomes 0 (which Redis
+    /// refuses), as `PX` and script arguments take them.
+    public var redisMilliseconds: Int64 {
         let (seconds, attoseconds) = components
         let ms = seconds * 1000 + attoseconds / 1_000_000_000_000_000
         let remainder = attoseconds % 1_000_000_000_000_000

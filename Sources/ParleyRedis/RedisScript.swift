@@ -15,12 +15,22 @@ public struct RedisScript<Reply: Sendable>: Sendable {
     public let source: String
     /// The SHA1 of the source, hex, as `EVALSHA` and `SCRIPT LOAD` name it.
     public let sha1: String
-    /// How many keys every call passes (`KEYS[1]` … `KEYS[keyCount]`).
-    public let keyCount: Int
+    /// How many keys every call passes (`KEYS[1]` … `KEYS[keyCount]`); nil when each call
+    /// passes as many as it needs (a batch whose items each have a key).
+    public let keyCount: Int?
     private let decode: @Sendable (RESPValue) throws(RedisError) -> Reply
 
     /// A script whose calls pass `keys` keys; `decode` reads its reply.
     public init(keys keyCount: Int, _ source: String, decode: @escaping @Sendable (RESPValue) throws(RedisError) -> Reply) {
+        self.init(keyCount: keyCount, source, decode: decode)
+    }
+
+    /// A script whose calls pass any number of keys (still all on one slot); `decode` reads its reply.
+    public init(anyKeys source: String, decode: @escaping @Sendable (RESPValue) throws(RedisError) -> Reply) {
+        self.init(keyCount: nil, source, decode: decode)
+    }
+
+    private init(keyCount: Int?, _ source: String, decode: @escaping @Sendable (RESPValue) throws(RedisError) -> Reply) {
         self.source = source
         sha1 = Insecure.SHA1.hash(data: Array(source.utf8)).map { byte in
             let hex = String(byte, radix: 16)
@@ -30,10 +40,13 @@ public struct RedisScript<Reply: Sendable>: Sendable {
         self.decode = decode
     }
 
-    /// A call with these keys (exactly ``keyCount``, all on one slot) and arguments (`ARGV`).
+    /// A call with these keys (exactly ``keyCount`` if the script has one, all on one slot) and
+    /// arguments (`ARGV`).
     public func call(keys: [String], arguments: [RedisArgument] = []) -> RedisCommand<Reply> {
-        precondition(keys.count == keyCount, "a call of this script passes \(keyCount) keys, not \(keys.count)")
-        return RedisCommand(["EVALSHA", RedisArgument(sha1), RedisArgument(keyCount)] + keys.map { RedisArgument($0) } + arguments,
+        if let keyCount {
+            precondition(keys.count == keyCount, "a call of this script passes \(keyCount) keys, not \(keys.count)")
+        }
+        return RedisCommand(["EVALSHA", RedisArgument(sha1), RedisArgument(keys.count)] + keys.map { RedisArgument($0) } + arguments,
                             keys: keys, script: RedisScriptBody(sha1: sha1, source: source), decode: decode)
     }
 }

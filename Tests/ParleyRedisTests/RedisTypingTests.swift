@@ -48,6 +48,16 @@ struct RedisTypingTests {
         #expect(call.slot == RedisHashSlot(key: "u"))
         #expect(try decode(call, .integer(3)) == 3)
     }
+
+    @Test("a script with any number of keys passes each call's own key count to EVALSHA")
+    func scriptCallsWithAnyKeys() {
+        let batch = RedisScript(anyKeys: "return #KEYS") { reply throws(RedisError) in try reply.asInteger() }
+        #expect(batch.keyCount == nil)
+        #expect(batch.call(keys: ["a:{u}"]).arguments.map(\.description) == ["EVALSHA", batch.sha1, "1", "a:{u}"])
+        let three = batch.call(keys: ["a:{u}", "b:{u}", "c:{u}"], arguments: ["x"])
+        #expect(three.arguments.map(\.description) == ["EVALSHA", batch.sha1, "3", "a:{u}", "b:{u}", "c:{u}", "x"])
+        #expect(three.slot == RedisHashSlot(key: "u"))
+    }
 }
 
 /// What `command` makes of `reply`.

@@ -1,3 +1,4 @@
+import MetricsTestKit
 import ParleyBackend
 import ParleyKafka
 import ParleyProtocol
@@ -20,209 +21,193 @@ enum RelayShared {
     static let stack = TaskLocal<ServiceStack?>(wrappedValue: nil)
 }
 
-/// relay-svc alone against the broker and redis-server: presence is written into Redis by the
-/// test (as presence-svc would), chat.inbound and chat.acks are fed by the test (as edges
-/// would), and chat.inbox and chat.deliver.<edge> are read back.
+/// relay-svc alone against the broker and redis-server: chat.inbound is fed by the test (as
+/// edges would), chat.inbox and the conversation logs in Redis are read back.
 @Suite("relay-svc", SharedStack(slot: RelayShared.stack, start: {
     try await ServiceStack.start("relay") { try await startRelay(prefix: $0) }
 }))
 struct RelayServiceTests {
-    @Test("a message goes to chat.inbox, to the recipient's edges, and to the sender's other sessions only")
-    func fanOut() async throws {
+    @Test("interleaved sends of both sides get cseq 1, 2, 3; every member gets every entry on its own partition, the sender included")
+    func gapFreeFanOut() async throws {
+        let stack = try sharedStack(RelayShared.stack)
+        let topics = stack.topics
+        let (alice, bob) = usersOnTwoPartitions("alice", "bob")
+        let conv = Conversation.direct(alice, bob)
+        let inbox = try await TopicReader.start(topics.inbox, partitions: testTopicPartitions)
+
+        var sent = [chatMessage(in: conv, from: alice, body: "hi"), chatMessage(in: conv, from: bob, body: "hey"),
+                    chatMessage(in: conv, from: alice, body: "how are you?")]
+        // The edge leaves `to` out at times: relay sets it to the dm peer.
+        var withoutTo = sent[1]
+        withoutTo.to = nil
+        try await stack.producer.send(inbound(sent[0]), topic: topics.inbound, key: conv)
+        try await stack.producer.send(batch: [inbound(withoutTo), inbound(sent[2])], topic: topics.inbound) { _ in conv }
+        sent = sent.enumerated().map { $1.stored(at: UInt64($0 + 1)) }
+
+        let entries = try await inbox.waitForEntries(of: sent.map(\.msg), count: 6)
+        for user in [alice, bob] {
+            let mine = entries.filter { $0.user == user }
+            #expect(mine.map(\.entry) == sent.map { StreamEntry.message($0) }, "\(user)'s entries, in cseq order")
+            #expect(mine.allSatisfy { $0.partition == StreamPartition.of(user, count: testTopicPartitions) })
+        }
+        #expect(try await conversationLog(stack.redis, conv).map(\.message) == sent)
+        let meta = try await conversationMeta(stack.redis, conv)
+        #expect(meta["n"] == "3")
+        #expect(meta["e"]?.isEmpty == false, "the conversation got its epoch at first use")
+        await inbox.stop()
+    }
+
+    @Test("a client retry (same sender and client id, another msg) gets the first cseq and msg; the log holds the message once")
+    func clientRetry() async throws {
         let stack = try sharedStack(RelayShared.stack)
         let topics = stack.topics
         let alice = uniqueID("alice"), bob = uniqueID("bob")
-        let edge1 = uniqueID("edge"), edge2 = uniqueID("edge")
-        try await createDeliverTopics(topics, edges: [edge1, edge2])
-        _ = try await stack.redis.send(.hset(RedisKeys.presence(bob), ["b1": edge1]))
-        // alice sends from a1 on edge1; a3 (same edge) and a2 (edge2) are her other sessions.
-        _ = try await stack.redis.send(.hset(RedisKeys.presence(alice), ["a1": edge1, "a3": edge1, "a2": edge2]))
-        let inbox = try await TopicReader.start(topics.inbox, partitions: 2)
-        let deliver1 = try await TopicReader.start(topics.deliver(edge: edge1))
-        let deliver2 = try await TopicReader.start(topics.deliver(edge: edge2))
+        let conv = Conversation.direct(alice, bob)
+        let inbox = try await TopicReader.start(topics.inbox, partitions: testTopicPartitions)
 
-        let message = chatMessage(from: alice, to: bob, body: "hi bob")
-        try await stack.producer.send(InboundEnvelope(message: message, edge: edge1, session: "a1"), topic: topics.inbound, key: bob)
+        let original = chatMessage(in: conv, from: alice, body: "once", id: "c1")
+        try await stack.producer.send(inbound(original), topic: topics.inbound, key: conv)
+        _ = try await inbox.waitForEntries(of: [original.msg], count: 2)
 
-        let routed = try await inbox.waitFor(InboxEnvelope.self, "the inbox record") { $0.first { $0.value.message.msg == message.msg } }
-        #expect(routed.key == bob)
-        #expect(routed.value.message == message)
-        #expect(routed.value.delivered == ["b1"])
+        // The retry through another edge: same client id, a new msg id (and a later ts).
+        let retry = chatMessage(in: conv, from: alice, body: "once", id: "c1")
+        let next = chatMessage(in: conv, from: bob, body: "twice", id: "c1")  // bob's own c1 is another message
+        try await stack.producer.send(batch: [inbound(retry), inbound(next)], topic: topics.inbound) { _ in conv }
+        _ = try await inbox.waitForEntries(of: [next.msg], count: 2)
 
-        let toBob = try await deliver1.waitFor(DeliverEnvelope.self, "bob's delivery") { $0.first { $0.value.user == bob } }
-        #expect(toBob.key == bob)
-        #expect(toBob.value.messages == [message])
-        #expect(toBob.value.sessions == nil)
-        #expect(toBob.value.exceptSession == nil)
-
-        for (reader, edge) in [(deliver1, edge1), (deliver2, edge2)] {
-            let copy = try await reader.waitFor(DeliverEnvelope.self, "alice's copy on \(edge)") { $0.first { $0.value.user == alice } }
-            #expect(copy.key == alice)
-            #expect(copy.value.messages == [message])
-            #expect(copy.value.exceptSession == "a1", "the sending session must not get its own message back")
+        let first = StreamEntry.message(original.stored(at: 1))
+        for user in [alice, bob] {
+            #expect(inbox.inboxEntries.filter { $0.user == user }.map(\.entry) == [first, first, .message(next.stored(at: 2))])
         }
-        #expect(inbox.decoded(InboxEnvelope.self).filter { $0.value.message.msg == message.msg }.count == 1)
-
+        #expect(try await conversationLog(stack.redis, conv).map(\.message) == [original.stored(at: 1), next.stored(at: 2)])
         await inbox.stop()
-        await deliver1.stop()
-        await deliver2.stop()
     }
 
-    @Test("without presence only chat.inbox is written; a sender alone on its session gets no copy")
-    func noPresence() async throws {
+    @Test("the same record handled twice gives identical entries with the same cseq, and one log entry")
+    func replayedRecord() async throws {
         let stack = try sharedStack(RelayShared.stack)
         let topics = stack.topics
         let alice = uniqueID("alice"), carol = uniqueID("carol")
-        let edge = uniqueID("edge")
-        try await createDeliverTopics(topics, edges: [edge])
-        _ = try await stack.redis.send(.hset(RedisKeys.presence(alice), ["a1": edge]))
-        let inbox = try await TopicReader.start(topics.inbox, partitions: 2)
-        let deliver = try await TopicReader.start(topics.deliver(edge: edge))
+        let conv = Conversation.direct(alice, carol)
+        let inbox = try await TopicReader.start(topics.inbox, partitions: testTopicPartitions)
 
-        let first = chatMessage(from: alice, to: carol, body: "are you there?")
-        try await stack.producer.send(InboundEnvelope(message: first, edge: edge, session: "a1"), topic: topics.inbound, key: carol)
-        let routed = try await inbox.waitFor(InboxEnvelope.self, "the inbox record") { $0.first { $0.value.message.msg == first.msg } }
-        #expect(routed.value.delivered == [])
+        let message = chatMessage(in: conv, from: carol, body: "again?")
+        try await stack.producer.send(inbound(message), topic: topics.inbound, key: conv)
+        try await stack.producer.send(inbound(message), topic: topics.inbound, key: conv)
+        let entries = try await inbox.waitForEntries(of: [message.msg], count: 4)
 
-        // carol comes online; the next message (same partition, so routed after the first)
-        // is the only record on the edge's deliver topic.
-        _ = try await stack.redis.send(.hset(RedisKeys.presence(carol), ["c1": edge]))
-        let second = chatMessage(from: alice, to: carol, body: "now?")
-        try await stack.producer.send(InboundEnvelope(message: second, edge: edge, session: "a1"), topic: topics.inbound, key: carol)
-        _ = try await deliver.waitFor(DeliverEnvelope.self, "the second message") { records in
-            records.contains { $0.value.messages.contains { $0.msg == second.msg } } ? true : nil
+        for user in [alice, carol] {
+            #expect(entries.filter { $0.user == user }.map(\.entry) == Array(repeating: .message(message.stored(at: 1)), count: 2))
         }
-        let delivered = deliver.decoded(DeliverEnvelope.self)
-        #expect(delivered.count == 1)
-        #expect(delivered.first?.value.user == carol)
-        #expect(delivered.first?.value.messages == [second])
-
+        #expect(try await conversationLog(stack.redis, conv).map(\.cseq) == [1])
         await inbox.stop()
-        await deliver.stop()
     }
 
-    @Test("a client retry (same sender and client id, new msg id) is dropped; the same msg id again is routed again")
-    func deduplication() async throws {
+    @Test("the router run twice on the same records emits the same entries again; metrics count routed, duplicate and rejected messages")
+    func routerTwice() async throws {
         let stack = try sharedStack(RelayShared.stack)
         let topics = stack.topics
-        let alice = uniqueID("alice"), bob = uniqueID("bob")
-        let inbox = try await TopicReader.start(topics.inbox, partitions: 2)
+        let metrics = TestMetrics()
+        let router = MessageRouter(topics: topics, redis: stack.redis, producer: stack.producer.producer, dedupTTL: .seconds(60),
+                                   retention: ConversationRetention(maxEntries: 100, age: .seconds(3600)),
+                                   inboxPartitions: testTopicPartitions, logger: serviceLogger("router"), metrics: metrics)
+        let (dave, erin) = usersOnTwoPartitions("dave", "erin")
+        let conv = Conversation.direct(dave, erin)
+        let messages = [chatMessage(in: conv, from: dave, body: "one"), chatMessage(in: conv, from: erin, body: "two"),
+                        chatMessage(in: "g:" + uniqueID("nope"), from: dave, body: "to nobody")]
+        let records = messages.enumerated().map { index, message in
+            KafkaRecord(topic: topics.inbound, partition: 0, offset: Int64(index), key: Array(message.conv.utf8),
+                        value: Envelope.encode(inbound(message)), timestamp: nil)
+        }
+        let inbox = try await TopicReader.start(topics.inbox, partitions: testTopicPartitions)
 
-        let original = chatMessage(from: alice, to: bob, body: "once", id: "c1")
-        func inbound(_ message: ChatMessage) -> InboundEnvelope { InboundEnvelope(message: message, edge: "edge-x", session: "a1") }
-        try await stack.producer.send(inbound(original), topic: topics.inbound, key: bob)
-        _ = try await inbox.waitFor(InboxEnvelope.self, "the first routing") { $0.first { $0.value.message.msg == original.msg } }
+        try await router.routeInbound(records)
+        let once = try await inbox.waitForEntries(of: messages.map(\.msg), count: 5)
+        try await router.routeInbound(records)
+        let twice = try await inbox.waitForEntries(of: messages.map(\.msg), count: 10)
 
-        // A retry through another edge: same client id, another msg id. Then the original
-        // record again (an edge or relay replay after a crash), then a new message.
-        let retry = chatMessage(from: alice, to: bob, body: "once", id: "c1")
-        let next = chatMessage(from: alice, to: bob, body: "twice", id: "c2")
-        try await stack.producer.send(batch: [inbound(retry), inbound(original), inbound(next)], topic: topics.inbound) { _ in bob }
-        _ = try await inbox.waitFor(InboxEnvelope.self, "the message after the retry") { $0.first { $0.value.message.msg == next.msg } }
-
-        let routed = inbox.decoded(InboxEnvelope.self).filter { $0.key == bob }.map(\.value.message.msg)
-        #expect(routed == [original.msg, original.msg, next.msg])
-        #expect(try await stack.redis.send(.get(RedisKeys.dedup(alice, clientID: "c1"))) == original.msg)
+        #expect(Array(twice.prefix(5)).map(\.entry) == once.map(\.entry))
+        for (user, count) in [(dave, 3), (erin, 2)] {
+            let mine = twice.filter { $0.user == user }
+            #expect(mine.count == 2 * count)
+            #expect(Array(mine.prefix(count)).map(\.entry) == Array(mine.suffix(count)).map(\.entry), "the second run emits what the first did")
+            #expect(mine.allSatisfy { $0.partition == StreamPartition.of(user, count: testTopicPartitions) })
+        }
+        #expect(try await conversationLog(stack.redis, conv).map(\.message) == [messages[0].stored(at: 1), messages[1].stored(at: 2)])
+        #expect(try metrics.expectCounter("parley_messages_routed_total").totalValue == 2)
+        #expect(try metrics.expectCounter("parley_messages_duplicate_total").totalValue == 2)
+        #expect(try metrics.expectCounter("parley_messages_rejected_total", [("code", "not_member")]).totalValue == 2)
         await inbox.stop()
     }
 
-    @Test("messages to one recipient keep their order in chat.inbox and on the deliver topic")
-    func order() async throws {
+    @Test("a message to a group that does not exist, or in a dm that does not name the sender, gets one rejected entry for the sender and nothing else")
+    func notMember() async throws {
         let stack = try sharedStack(RelayShared.stack)
         let topics = stack.topics
-        let alice = uniqueID("alice"), dave = uniqueID("dave")
-        let edge = uniqueID("edge")
-        try await createDeliverTopics(topics, edges: [edge])
-        _ = try await stack.redis.send(.hset(RedisKeys.presence(dave), ["d1": edge]))
-        let inbox = try await TopicReader.start(topics.inbox, partitions: 2)
-        let deliver = try await TopicReader.start(topics.deliver(edge: edge))
+        let alice = uniqueID("alice"), bob = uniqueID("bob"), mallory = uniqueID("mallory")
+        let group = "g:" + uniqueID("nope"), dm = Conversation.direct(alice, bob)
+        let inbox = try await TopicReader.start(topics.inbox, partitions: testTopicPartitions)
 
-        let messages = (0..<12).map { chatMessage(from: alice, to: dave, body: "n\($0)") }
-        for chunk in [messages[0..<3], messages[3..<4], messages[4..<9], messages[9...]] {
-            try await stack.producer.send(batch: chunk.map { InboundEnvelope(message: $0, edge: "edge-x", session: "a1") },
-                                          topic: topics.inbound) { _ in dave }
+        let toGroup = chatMessage(in: group, from: alice, body: "anyone?")
+        var intruding = chatMessage(in: dm, from: mallory, body: "let me in")
+        intruding.to = bob
+        let fine = chatMessage(in: dm, from: alice, body: "just us")
+        // A conversation's records are handled in order, and a user's entries are on one
+        // partition in order: once alice and bob have `fine`, nothing of `intruding` can follow
+        // for them; once alice has the group's second refusal, nothing more of the first can.
+        try await stack.producer.send(batch: [inbound(toGroup), inbound(chatMessage(in: group, from: alice, body: "later"))],
+                                      topic: topics.inbound) { $0.message.conv }
+        try await stack.producer.send(batch: [inbound(intruding), inbound(fine)], topic: topics.inbound) { $0.message.conv }
+        let intruder = intruding.msg
+        _ = try await inbox.waitForEntries("fine for both, the intruder's refusal, the group's two refusals") { entries in
+            let done = entries.filter { $0.entry.msg == fine.msg }.count == 2 && entries.contains { $0.entry.msg == intruder }
+                && entries.filter { $0.entry.conv == group }.count >= 2
+            return done ? true : nil
         }
-        let expected = messages.map(\.msg)
-        let inboxOrder = try await inbox.waitFor(InboxEnvelope.self, "12 inbox records") { records -> [String]? in
-            let ids = records.filter { $0.key == dave }.map(\.value.message.msg)
-            return ids.count >= expected.count ? ids : nil
+
+        for refused in [toGroup, intruding] {
+            let entries = inbox.inboxEntries.filter { $0.entry.msg == refused.msg }
+            #expect(entries.map(\.user) == [refused.from])
+            #expect(entries.map(\.entry) == [StreamEntry(kind: .rejected, msg: refused.msg, conv: refused.conv, cseq: 0, id: refused.id,
+                                                         code: .notMember)])
+            #expect(entries.allSatisfy { $0.partition == StreamPartition.of(refused.from, count: testTopicPartitions) })
         }
-        // chat.inbox records carry batches on any partition (offline-svc orders the inbox by msg
-        // id), so only the set matters there; the edge's deliveries keep the send order.
-        #expect(inboxOrder.sorted() == expected.sorted())
-        let deliverOrder = try await deliver.waitFor(DeliverEnvelope.self, "12 delivered messages") { records -> [String]? in
-            let ids = records.filter { $0.value.user == dave }.flatMap(\.value.messages).map(\.msg)
-            return ids.count >= expected.count ? ids : nil
-        }
-        #expect(deliverOrder == expected)
+        #expect(try await conversationLog(stack.redis, dm).map(\.message) == [fine.stored(at: 1)])
+        let groupKeys = RedisKeys.ConversationKeys(group)
+        #expect(try await !stack.redis.send(.exists(groupKeys.meta)), "a refusal stores nothing")
+        #expect(try await !stack.redis.send(.exists(groupKeys.log)))
         await inbox.stop()
-        await deliver.stop()
     }
 
-    @Test("malformed chat.inbound records are skipped and the next good ones are routed")
+    @Test("malformed chat.inbound records are skipped and the batch goes on")
     func malformedInbound() async throws {
         let stack = try sharedStack(RelayShared.stack)
         let topics = stack.topics
         let alice = uniqueID("alice"), eve = uniqueID("eve")
-        let inbox = try await TopicReader.start(topics.inbox, partitions: 2)
+        let conv = Conversation.direct(alice, eve)
+        let inbox = try await TopicReader.start(topics.inbox, partitions: testTopicPartitions)
 
-        try await stack.producer.sendRaw(Array("not json at all".utf8), topic: topics.inbound, key: eve)
-        try await stack.producer.sendRaw(Array(#"{"v":1,"message":{"msg":42}}"#.utf8), topic: topics.inbound, key: eve)
-        try await stack.producer.sendRaw([], topic: topics.inbound, key: eve)
-        let good = chatMessage(from: alice, to: eve, body: "after the garbage")
-        try await stack.producer.send(InboundEnvelope(message: good, edge: "edge-x", session: "a1"), topic: topics.inbound, key: eve)
-        _ = try await inbox.waitFor(InboxEnvelope.self, "the good record") { $0.first { $0.value.message.msg == good.msg } }
+        var badConv = chatMessage(in: conv, from: alice, body: "nowhere")
+        badConv.conv = "dm:\(eve):\(alice)"  // not in canonical order
+        var badSender = chatMessage(in: conv, from: alice, body: "from nobody")
+        badSender.from = "not an id"
+        let good = chatMessage(in: conv, from: alice, body: "after the garbage")
+        let values: [[UInt8]] = [
+            Array("not json at all".utf8), Array(#"{"v":2,"message":{"msg":42}}"#.utf8), [],
+            Envelope.encode(inbound(badConv)), Envelope.encode(inbound(badSender)), Envelope.encode(inbound(good)),
+        ]
+        _ = try await stack.producer.producer.send(batch: values.map {
+            KafkaOutgoingRecord(topic: topics.inbound, key: Array(conv.utf8), value: $0)
+        })
+        _ = try await inbox.waitForEntries(of: [good.msg], count: 2)
 
         // Still running: a later message is routed too, and the process reports healthy.
-        let later = chatMessage(from: alice, to: eve, body: "still there?")
-        try await stack.producer.send(InboundEnvelope(message: later, edge: "edge-x", session: "a1"), topic: topics.inbound, key: eve)
-        _ = try await inbox.waitFor(InboxEnvelope.self, "the later record") { $0.first { $0.value.message.msg == later.msg } }
-        #expect(inbox.decoded(InboxEnvelope.self).filter { $0.key == eve }.map(\.value.message) == [good, later])
+        let later = chatMessage(in: conv, from: eve, body: "still there?")
+        try await stack.producer.send(inbound(later), topic: topics.inbound, key: conv)
+        _ = try await inbox.waitForEntries(of: [later.msg], count: 2)
+        #expect(inbox.inboxEntries.filter { $0.user == alice }.map(\.entry) == [.message(good.stored(at: 1)), .message(later.stored(at: 2))])
         #expect(try await httpRequest(port: stack.service.port, .get, "/healthz").status == .ok)
         await inbox.stop()
-    }
-
-    @Test("an ack naming its sender becomes a receipt on the sender's edges; acks without a sender do not")
-    func receipts() async throws {
-        let stack = try sharedStack(RelayShared.stack)
-        let topics = stack.topics
-        let alice = uniqueID("alice"), bob = uniqueID("bob"), frank = uniqueID("frank")
-        let edge1 = uniqueID("edge"), edge2 = uniqueID("edge")
-        try await createDeliverTopics(topics, edges: [edge1, edge2])
-        _ = try await stack.redis.send(.hset(RedisKeys.presence(alice), ["a1": edge1, "a2": edge1, "a3": edge2]))
-        let deliver1 = try await TopicReader.start(topics.deliver(edge: edge1))
-        let deliver2 = try await TopicReader.start(topics.deliver(edge: edge2))
-
-        let acked = MessageID.make(), unknown = MessageID.make(), own = MessageID.make(), offline = MessageID.make()
-        try await stack.producer.send(AckEnvelope(user: bob, acks: [
-            AckedMessage(msg: acked, from: alice, id: "c1"),
-            AckedMessage(msg: unknown, from: nil, id: nil),
-            AckedMessage(msg: own, from: bob, id: "c9"),
-            AckedMessage(msg: offline, from: frank, id: "c2"),
-        ]), topic: topics.acks, key: bob)
-        // A malformed ack record does not stop the acks consumer.
-        try await stack.producer.sendRaw(Array("{".utf8), topic: topics.acks, key: bob)
-
-        let expected = [AckedMessageReceipt(msg: acked, by: bob, id: "c1")]
-        for reader in [deliver1, deliver2] {
-            let receipt = try await reader.waitFor(DeliverEnvelope.self, "alice's receipt") { $0.first { $0.value.user == alice } }
-            #expect(receipt.key == alice)
-            #expect(receipt.value.receipts == expected)
-            #expect(receipt.value.messages.isEmpty)
-            #expect(receipt.value.sessions == nil && receipt.value.exceptSession == nil)
-        }
-
-        // A second ack after the malformed record still yields a receipt.
-        let later = MessageID.make()
-        try await stack.producer.send(AckEnvelope(user: bob, acks: [AckedMessage(msg: later, from: alice, id: "c3")]),
-                                      topic: topics.acks, key: bob)
-        _ = try await deliver1.waitFor(DeliverEnvelope.self, "the later receipt") { records in
-            records.contains { $0.value.receipts.contains { $0.msg == later } } ? true : nil
-        }
-        let all = deliver1.decoded(DeliverEnvelope.self).flatMap(\.value.receipts).map(\.msg)
-        #expect(all == [acked, later], "one record per (edge, user), no receipts for unknown, own or offline senders")
-        await deliver1.stop()
-        await deliver2.stop()
     }
 
     @Test("a restarted relay in the same group does not route again what the first one routed")
@@ -231,63 +216,28 @@ struct RelayServiceTests {
         let prefix = TestEnvironment.uniquePrefix("relay-restart")
         let topics = Topics(prefix: prefix)
         let alice = uniqueID("alice"), gina = uniqueID("gina")
-        func inbound(_ message: ChatMessage) -> InboundEnvelope { InboundEnvelope(message: message, edge: "edge-x", session: "a1") }
+        let conv = Conversation.direct(alice, gina)
 
-        let first = (0..<3).map { chatMessage(from: alice, to: gina, body: "m\($0)") }
+        let first = (0..<3).map { chatMessage(in: conv, from: alice, body: "m\($0)") }
         try await withService("relay-1", build: { logger, onServerRunning in
             let configuration = try loadConfiguration(RelayConfiguration.self, serviceArguments(prefix: prefix))
             return try await buildRelay(configuration, logger: logger, onServerRunning: onServerRunning)
         }) { _ in
-            let inbox = try await TopicReader.start(topics.inbox, partitions: 2)
-            for message in first { try await stack.producer.send(inbound(message), topic: topics.inbound, key: gina) }
-            _ = try await inbox.waitFor(InboxEnvelope.self, "3 routed") { $0.count >= 3 ? true : nil }
+            let inbox = try await TopicReader.start(topics.inbox, partitions: testTopicPartitions)
+            for message in first { try await stack.producer.send(inbound(message), topic: topics.inbound, key: conv) }
+            _ = try await inbox.waitForEntries(of: first.map(\.msg), count: 6)
             await inbox.stop()
         }
 
-        let last = chatMessage(from: alice, to: gina, body: "after the restart")
+        let last = chatMessage(in: conv, from: gina, body: "after the restart")
         let second = try await startRelay(prefix: prefix)
-        let inbox = try await TopicReader.start(topics.inbox, partitions: 2)
-        try await stack.producer.send(inbound(last), topic: topics.inbound, key: gina)
-        _ = try await inbox.waitFor(InboxEnvelope.self, "the message after the restart") { $0.first { $0.value.message.msg == last.msg } }
+        let inbox = try await TopicReader.start(topics.inbox, partitions: testTopicPartitions)
+        try await stack.producer.send(inbound(last), topic: topics.inbound, key: conv)
+        _ = try await inbox.waitForEntries(of: [last.msg], count: 2)
         // A re-routed earlier message would appear twice.
-        #expect(inbox.decoded(InboxEnvelope.self).map(\.value.message.msg).sorted() == (first + [last]).map(\.msg).sorted())
+        let entries = inbox.inboxEntries.filter { $0.user == gina }.map(\.entry)
+        #expect(entries == (first + [last]).enumerated().map { .message($1.stored(at: UInt64($0 + 1))) })
         await inbox.stop()
-        try await second.stop()
-    }
-
-    @Test("offsets are committed only after the outputs: a batch whose output fails is routed again after a restart")
-    func noCommitBeforeOutputs() async throws {
-        let stack = try sharedStack(RelayShared.stack)
-        let prefix = TestEnvironment.uniquePrefix("relay-fail")
-        let topics = Topics(prefix: prefix)
-        let alice = uniqueID("alice"), hank = uniqueID("hank")
-        // hank is on an edge whose deliver topic does not exist yet: the produce fails.
-        let ghost = uniqueID("ghost")
-        _ = try await stack.redis.send(.hset(RedisKeys.presence(hank), ["h1": ghost]))
-        let message = chatMessage(from: alice, to: hank, body: "stuck")
-
-        let arguments = serviceArguments(prefix: prefix) + ["--kafka-message-timeout", "2s"]
-        try await withService("relay-failing", build: { logger, onServerRunning in
-            try await buildRelay(try loadConfiguration(RelayConfiguration.self, arguments), logger: logger, onServerRunning: onServerRunning)
-        }) { _ in
-            let inbox = try await TopicReader.start(topics.inbox, partitions: 2)
-            try await stack.producer.send(InboundEnvelope(message: message, edge: "edge-x", session: "a1"), topic: topics.inbound, key: hank)
-            // The inbox record goes out with each attempt; the deliver record cannot, so the
-            // batch fails and is retried: two attempts show it was not given up (or committed).
-            _ = try await inbox.waitFor(InboxEnvelope.self, "two attempts to route") { records in
-                records.filter { $0.value.message.msg == message.msg }.count >= 2 ? true : nil
-            }
-            await inbox.stop()
-        }
-
-        try await createDeliverTopics(topics, edges: [ghost])
-        let deliver = try await TopicReader.start(topics.deliver(edge: ghost))
-        let second = try await startRelay(prefix: prefix)
-        let delivered = try await deliver.waitFor(DeliverEnvelope.self, "the message routed by the new relay") {
-            $0.first { $0.value.user == hank }
-        }
-        #expect(delivered.value.messages == [message])
-        await deliver.stop()
         try await second.stop()
     }
 }

@@ -5,22 +5,39 @@ import ParleyServiceKit
 public enum RelaySettings {
     public static let dedupTTL = Setting("dedup-ttl", .duration, default: "24h",
         help: "how long a (sender, client id) pair is remembered to drop client retries")
+    public static let conversationMaxEntries = Setting("conversation-max-entries", .integer(1...1_000_000_000), default: "100000",
+        help: "messages kept per conversation log; older ones are trimmed (history ends there)")
+    public static let conversationRetention = Setting("conversation-retention", .duration, default: "2160h",
+        help: "messages stored longer ago than this are trimmed from conversation logs")
     public static let batchSize = Setting("batch-size", .integer(1...10_000), default: "500",
         help: "most records routed per batch (one Redis pipeline and one produce batch each)")
 
     public static let all: [Setting] = CommonSettings.kafka + RedisSettings.all + CommonSettings.process(httpPort: 9101)
-        + [dedupTTL, batchSize]
+        + [dedupTTL, conversationMaxEntries, conversationRetention, batchSize]
+}
+
+/// How much of each conversation log is kept: at most `maxEntries` messages, none stored
+/// longer ago than `age`.
+public struct ConversationRetention: Sendable, Equatable {
+    public var maxEntries: Int
+    public var age: Duration
+
+    public init(maxEntries: Int, age: Duration) {
+        self.maxEntries = maxEntries
+        self.age = age
+    }
 }
 
 /// relay-svc's configuration.
 public struct RelayConfiguration: ServiceConfiguration {
     public static let serviceName = "relay-svc"
-    public static let summary = "routes chat.inbound to the recipients' edges and inboxes, acks to receipts"
+    public static let summary = "orders each conversation's messages, stores them in its log and fans them out to the members' streams"
     public static var settings: [Setting] { RelaySettings.all }
 
     public var common: CommonConfiguration
     public var redis: RedisSettingsConfiguration
     public var dedupTTL: Duration
+    public var retention: ConversationRetention
     public var batchSize: Int
 
     public init(values: SettingValues) throws {
@@ -29,6 +46,11 @@ public struct RelayConfiguration: ServiceConfiguration {
         dedupTTL = values.duration(RelaySettings.dedupTTL)
         guard dedupTTL >= .seconds(1) else {
             throw ConfigurationError("invalid PARLEY_DEDUP_TTL: must be at least 1s")
+        }
+        retention = ConversationRetention(maxEntries: values.int(RelaySettings.conversationMaxEntries),
+                                          age: values.duration(RelaySettings.conversationRetention))
+        guard retention.age >= .seconds(1) else {
+            throw ConfigurationError("invalid PARLEY_CONVERSATION_RETENTION: must be at least 1s")
         }
         batchSize = values.int(RelaySettings.batchSize)
     }

@@ -96,7 +96,7 @@ func embeddedOutbox(_ loop: EmbeddedEventLoop, reports: RecordedReports = Record
 
 func chatMessage(from: String, to: String, body: String, id: String? = nil) -> ChatMessage {
     let msg = MessageID.make()
-    return ChatMessage(msg: msg, from: from, to: to, body: body, ts: MessageID.unixMilliseconds(of: msg) ?? 0, id: id)
+    return ChatMessage(msg: msg, from: from, to: to, conv: Conversation.direct(from, to), body: body, ts: MessageID.unixMilliseconds(of: msg) ?? 0, id: id)
 }
 
 extension WebSocketFrame {

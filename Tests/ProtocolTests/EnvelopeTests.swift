@@ -4,7 +4,7 @@ import Testing
 
 @Suite("Kafka envelopes")
 struct EnvelopeTests {
-    let message = ChatMessage(msg: MessageID.make(), from: "alice", to: "bob", body: "hi ✓", ts: 42, id: "c1")
+    let message = ChatMessage(msg: MessageID.make(), from: "alice", to: "bob", conv: "dm:alice:bob", body: "hi ✓", ts: 42, id: "c1")
 
     @Test func roundTripsEveryEnvelope() throws {
         let inbound = InboundEnvelope(message: message, edge: "e1", session: "s1")
@@ -118,9 +118,9 @@ struct EnvelopeJSONTests {
     }
 
     @Test func matchesWhatCodableWritesForEveryHotEnvelope() throws {
-        let tricky = ChatMessage(msg: MessageID.make(), from: "a\"b", to: "c\\d", body: "line\nnext\t\u{1} é 👋 </script>",
+        let tricky = ChatMessage(msg: MessageID.make(), from: "a\"b", to: "c\\d", conv: "dm:a:c", body: "line\nnext\t\u{1} é 👋 </script>",
                                  ts: 1_800_000_000_123, id: nil)
-        let plain = ChatMessage(msg: MessageID.make(), from: "alice", to: "bob", body: "hi", ts: 1, id: "c1")
+        let plain = ChatMessage(msg: MessageID.make(), from: "alice", to: "bob", conv: "dm:alice:bob", body: "hi", ts: 1, id: "c1")
         #expect(try written(tricky) == codable(tricky))
         #expect(try written(plain) == codable(plain))
         let inbound = InboundEnvelope(message: tricky, edge: "e1", session: "s1")

@@ -25,7 +25,7 @@ struct ServerFrameTests {
 
     @Test func escapesEveryStringAndRoundTripsUnicode() throws {
         let body = "quote \" backslash \\ newline \n tab \t nul \u{0} bell \u{7} emoji 👋 <img src=x onerror=alert(1)>"
-        let message = ChatMessage(msg: "m", from: "a", to: "b", body: body, ts: 1, id: nil)
+        let message = ChatMessage(msg: "m", from: "a", to: "b", conv: "dm:a:b", body: body, ts: 1, id: nil)
         let decoded = try json(.message(message))
         #expect(decoded["body"] as? String == body)
         #expect(decoded["from"] as? String == "a")

@@ -20,7 +20,7 @@ struct EdgePublisherTests {
         let outcomes = Mutex<[String: Bool]>([:])
         let ids = (0..<100).map { "c\($0)" }
         for (i, id) in ids.enumerated() {
-            let message = ChatMessage(msg: MessageID.make(), from: "alice", to: i.isMultiple(of: 2) ? "bob" : "carol", body: "b", ts: 1, id: id)
+            let message = ChatMessage(msg: MessageID.make(), from: "alice", to: i.isMultiple(of: 2) ? "bob" : "carol", conv: Conversation.direct("alice", i.isMultiple(of: 2) ? "bob" : "carol"), body: "b", ts: 1, id: id)
             running.publisher.publishSend(InboundEnvelope(message: message, edge: "edge-pub", session: "s")) { result in
                 outcomes.withLock { $0[id] = (try? result.get()) != nil }
             }
@@ -58,7 +58,7 @@ struct EdgePublisherTests {
 
         let outcomes = Mutex<[String: Result<Void, any Error>]>([:])
         func send(_ id: String) {
-            let message = ChatMessage(msg: MessageID.make(), from: "alice", to: "bob", body: "b", ts: 1, id: id)
+            let message = ChatMessage(msg: MessageID.make(), from: "alice", to: "bob", conv: "dm:alice:bob", body: "b", ts: 1, id: id)
             running.publisher.publishSend(InboundEnvelope(message: message, edge: "e", session: "s")) { result in
                 outcomes.withLock { $0[id] = result }
             }

@@ -167,7 +167,7 @@ struct EdgeServiceTests {
         let fromStart = try await TopicReader.start(topics.inbound, partitions: 2)
         let record = try await fromStart.waitFor(InboundEnvelope.self, "the send") { $0.first { $0.value.message.msg == msg } }
         #expect(record.key == bob)
-        #expect(record.value.message == ChatMessage(msg: msg, from: alice, to: bob, body: "hello bob", ts: try #require(sent.ts), id: "c1"))
+        #expect(record.value.message == ChatMessage(msg: msg, from: alice, to: bob, conv: Conversation.direct(alice, bob), body: "hello bob", ts: try #require(sent.ts), id: "c1"))
         #expect(record.value.edge == EdgeShared.edgeID)
         #expect(record.value.session == session)
 

@@ -21,7 +21,7 @@ enum OfflineShared {
 }
 
 private func appendToInbox(_ producer: TestProducer, _ topics: Topics, _ messages: [ChatMessage], delivered: [String] = []) async throws {
-    try await producer.send(batch: messages.map { InboxEnvelope(message: $0, delivered: delivered) }, topic: topics.inbox) { $0.message.to }
+    try await producer.send(batch: messages.map { InboxEnvelope(message: $0, delivered: delivered) }, topic: topics.inbox) { $0.message.to ?? "" }
 }
 
 private func sessionOnline(_ producer: TestProducer, _ topics: Topics, user: String, session: String, edge: String) async throws {

@@ -277,7 +277,7 @@ func messageID(unixMilliseconds: UInt64) -> String {
 
 /// A chat message with a new, time-ordered id.
 func chatMessage(from: String, to: String, body: String, id: String? = nil, msg: String = MessageID.make()) -> ChatMessage {
-    ChatMessage(msg: msg, from: from, to: to, body: body, ts: MessageID.unixMilliseconds(of: msg) ?? UnixTime.nowMilliseconds,
+    ChatMessage(msg: msg, from: from, to: to, conv: Conversation.direct(from, to), body: body, ts: MessageID.unixMilliseconds(of: msg) ?? UnixTime.nowMilliseconds,
                 id: id ?? uniqueID("c"))
 }
 
@@ -347,7 +347,7 @@ func sharedStack(_ slot: TaskLocal<ServiceStack?>) throws -> ServiceStack {
 /// Envelopes that travel in batched records, with the user each concerns (the key a
 /// one-envelope record would have had).
 protocol KeyedByUser { var userKey: String { get } }
-extension InboxEnvelope: KeyedByUser { var userKey: String { message.to } }
+extension InboxEnvelope: KeyedByUser { var userKey: String { message.to ?? "" } }
 extension DeliverEnvelope: KeyedByUser { var userKey: String { user } }
 extension AckEnvelope: KeyedByUser { var userKey: String { user } }
 

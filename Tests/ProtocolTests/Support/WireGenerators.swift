@@ -14,7 +14,7 @@ enum WireGen {
     static let timestamp = Gen<UInt64>.uint64()
 
     static let message = zip(text, text, text, text, timestamp, text.optional).map { m in
-        ChatMessage(msg: m.0, from: m.1, to: m.2, body: m.3, ts: m.4, id: m.5)
+        ChatMessage(msg: m.0, from: m.1, to: m.2, conv: Conversation.direct(m.1, m.2), body: m.3, ts: m.4, id: m.5)
     }
 
     static let inbound = zip(message, text, text).map { e in InboundEnvelope(message: e.0, edge: e.1, session: e.2) }

@@ -12,10 +12,18 @@ final class RecordedReports: SessionReports {
     struct Presence: Equatable { let kind: PresenceEvent.Kind; let user: String?; let session: String? }
 
     private let recorded = Mutex<(cursors: [CursorMove], queries: [QueryEnvelope], presence: [Presence])>(([], [], []))
+    /// Queries fail (as when the broker does not take them) instead of being recorded.
+    private let failingQueries: Bool
+
+    init(failingQueries: Bool = false) { self.failingQueries = failingQueries }
 
     func publishCursor(_ move: CursorMove) { recorded.withLock { $0.cursors.append(move) } }
 
     func publishQuery(_ query: QueryEnvelope, completion: EdgePublisher.Completion?) {
+        guard !failingQueries else {
+            completion?(.failure(EdgeError.shuttingDown))
+            return
+        }
         recorded.withLock { $0.queries.append(query) }
     }
 

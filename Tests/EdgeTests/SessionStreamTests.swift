@@ -134,6 +134,40 @@ struct SessionStreamTests {
                                                seq: 7, after: 2)])
     }
 
+    @Test("entries a v1 client never acks (its own messages, receipts) move the cursor at once when no message waits before them")
+    func v1PassesOverWhatNeedsNoAck() throws {
+        let reports = RecordedReports()
+        let s = try EmbeddedSession(user: "alice", kind: .v1, reports: reports)
+        s.session.startStream(since: nil, epoch: nil)
+        _ = s.session.receive([messageEntry(1, from: "alice", to: "bob"), receiptEntry(2)], page: syncPage(after: 0, head: 2), epoch: nil)
+        #expect(reports.acks == [2])
+        _ = s.session.receive([messageEntry(3), readEntry(4)], page: nil, epoch: nil)
+        #expect(reports.acks == [2], "3 waits for the client's ack")
+    }
+
+    @Test("a seed session's page is acked at once, but the next page waits until it was written")
+    func seedPagingWaitsForTheWrite() throws {
+        let reports = RecordedReports()
+        let s = try EmbeddedSession(user: "alice", kind: .seed, reports: reports)
+        s.session.startStream(since: nil, epoch: nil)
+        s.probe.holding = true
+        _ = s.session.receive([messageEntry(1), messageEntry(2)], page: syncPage(after: 0, head: 5, more: true), epoch: nil)
+        #expect(reports.acks == [2])
+        #expect(reports.pulls == [nil])
+        s.probe.release()
+        #expect(reports.pulls == [nil, 2])
+    }
+
+    @Test("a pull the broker does not take closes the session with 1013, so its client reconnects")
+    func pullNotTaken() throws {
+        let loop = EmbeddedEventLoop()
+        let s = try EmbeddedSession(user: "alice", reports: RecordedReports(failingQueries: true), loop: loop)
+        s.session.startStream(since: 0, epoch: "e1")
+        loop.run()
+        #expect(s.session.end == .closedByEdge(.unavailable))
+        #expect(try s.written().last?.close?.code == 1013)
+    }
+
     @Test("msgs acks are refused for a session with a device")
     func msgsNeedV1() throws {
         let s = try EmbeddedSession(user: "alice", kind: .v2(device: "d1"))

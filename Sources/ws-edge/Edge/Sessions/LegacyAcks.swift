@@ -4,7 +4,7 @@ import NIOCore
 /// cursor is a `seq`. The session notes every entry it forwarded (in `seq` order) and which of
 /// them wait for an ack (messages from another user: the only ones a v1 client acks). The
 /// cursor moves over the longest prefix of forwarded entries in which every such message was
-/// acked; other entries are passed over.
+/// acked; other entries are passed over (`ack([])` moves it over them alone).
 ///
 /// Bounded: at most `limit` messages wait. One more means the client stopped acking; the
 /// cursor then stays where it is for the rest of the session (never past an unacked message),

@@ -54,11 +54,12 @@ extension Session {
             stream.acked = start
             if kind == .v1 { stream.legacy = LegacyAcks(cursor: start, limit: settings.legacyAckLimit) }
         }
+        // Set first: the acks `forward` may send must not pull the next page before this one is written.
+        if step.more { stream.writingPage = true }
         let messages = forward(step.forward, live: page == nil)
         if let synced = step.synced, case .v2 = kind { queue(.frame(.synced(synced)), live: false) }
         if let pull = step.pull { self.pull(after: pull.after, epoch: pull.epoch) }
         if step.more {
-            stream.writingPage = true
             flush { [self] in
                 stream.writingPage = false
                 pullMore()
@@ -93,8 +94,17 @@ extension Session {
             guard queue(item, live: live) else { return messages }
             if entry.kind == .message { messages += 1 }
         }
-        // The seed protocol has no acks: what it was sent counts as acked (at most once).
-        if kind == .seed, let last = entries.last { ack(upTo: last.seq) }
+        switch kind {
+        case .v2:
+            break
+        case .v1:
+            // Entries a v1 client never acks (its own messages, reads, receipts) count as acked
+            // when no message before them waits: its replay must not stall on them.
+            if let moved = stream.legacy?.ack([]) { ack(upTo: moved) }
+        case .seed:
+            // The seed protocol has no acks: what it was sent counts as acked (at most once).
+            if let last = entries.last { ack(upTo: last.seq) }
+        }
         return messages
     }
 

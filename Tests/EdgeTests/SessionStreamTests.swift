@@ -134,6 +134,19 @@ struct SessionStreamTests {
                                                seq: 7, after: 2)])
     }
 
+    @Test("a v1 session whose unacked messages overflowed stops moving on msgs acks but still passes seq acks on")
+    func v1Overflow() throws {
+        let reports = RecordedReports()
+        let s = try EmbeddedSession(user: "alice", kind: .v1, legacyAckLimit: 2, reports: reports)
+        s.session.startStream(since: nil, epoch: nil)
+        let entries = (1...3).map { messageEntry($0) }
+        _ = s.session.receive(entries, page: syncPage(after: 0, head: 3), epoch: nil)
+        #expect(s.session.ack(ClientFrame.Ack(msgs: entries.compactMap(\.msg))) == nil)
+        #expect(reports.acks.isEmpty, "three waited, two may")
+        #expect(s.session.ack(ClientFrame.Ack(seq: 3)) == nil)
+        #expect(reports.acks == [3])
+    }
+
     @Test("entries a v1 client never acks (its own messages, receipts) move the cursor at once when no message waits before them")
     func v1PassesOverWhatNeedsNoAck() throws {
         let reports = RecordedReports()

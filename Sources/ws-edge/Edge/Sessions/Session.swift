@@ -3,7 +3,7 @@ import NIOWebSocket
 import ParleyProtocol
 
 /// One WebSocket session on this edge: its identity, its channel, the frames waiting for its
-/// socket, and its place in its user's stream (``SessionStream``).
+/// socket, and its place in its user's stream (``SessionStreamState``).
 ///
 /// Loop-bound: a session is made, used and dropped on its channel's event loop, so it needs no
 /// lock and is not `Sendable`. Other threads never touch it: they hand work for a loop's sessions
@@ -95,7 +95,7 @@ final class Session {
     private(set) var end: End? {
         didSet { stream.ackTimer?.cancel() }
     }
-    /// The session's place in its user's stream (``SessionStream``).
+    /// The session's place in its user's stream (``SessionStreamState``).
     var stream: SessionStreamState
     /// Users whose presence this session watches.
     var watching: Set<String> = []

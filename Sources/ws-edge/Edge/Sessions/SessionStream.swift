@@ -72,10 +72,10 @@ extension Session {
     /// prefix they complete, ``LegacyAcks``). Also while the edge is closing the session.
     func ack(_ frame: ClientFrame.Ack) -> ProtocolError? {
         if let seq = frame.seq {
-            if stream.legacy == nil {
+            if let legacy = stream.legacy, !legacy.overflowed {
+                if let moved = stream.legacy?.ack(through: seq) { ack(upTo: moved) }
+            } else {
                 ack(upTo: seq)
-            } else if let moved = stream.legacy?.ack(through: seq) {
-                ack(upTo: moved)
             }
             return nil
         }

@@ -274,6 +274,9 @@ public struct DeliverEnvelope: Sendable, Equatable {
     public var entries: [StreamEntry]
     /// Set on the answer to a `sync` pull: `entries` are that page.
     public var page: SyncPage?
+    /// The stream's epoch of live `entries`: an edge that knows another one pulls again (and
+    /// learns of the reset) instead of taking the new epoch's `seq`s for duplicates.
+    public var epoch: String?
     /// Answers to queries and refusals offline-svc found, for the addressed sessions.
     public var history: HistoryPage?
     public var conversations: ConversationsPage?
@@ -285,7 +288,7 @@ public struct DeliverEnvelope: Sendable, Equatable {
 
     public init(user: String, sessions: [String]? = nil, exceptSession: String? = nil, messages: [ChatMessage] = [],
                 receipts: [AckedMessageReceipt] = [], entries: [StreamEntry] = [], page: SyncPage? = nil,
-                history: HistoryPage? = nil, conversations: ConversationsPage? = nil, error: ProtocolError? = nil,
+                epoch: String? = nil, history: HistoryPage? = nil, conversations: ConversationsPage? = nil, error: ProtocolError? = nil,
                 presence: [PresenceStatus] = [], resync: Bool = false) {
         self.user = user
         self.sessions = sessions
@@ -294,6 +297,7 @@ public struct DeliverEnvelope: Sendable, Equatable {
         self.receipts = receipts
         self.entries = entries
         self.page = page
+        self.epoch = epoch
         self.history = history
         self.conversations = conversations
         self.error = error
@@ -314,6 +318,7 @@ extension DeliverEnvelope: WireObject {
             f.field("receipts", &d.receipts, default: [], omittingDefault: true)
             f.field("entries", &d.entries, default: [], omittingDefault: true)
             f.field("page", &d.page)
+            f.field("epoch", &d.epoch)
             f.field("history", &d.history)
             f.field("conversations", &d.conversations)
             f.field("error", &d.error)

@@ -24,7 +24,13 @@ struct LoopOutboxThreadsTests {
                     try channel.pipeline.syncOperations.addHandler(WebSocketFrameEncoder())
                     let outbox = LoopOutbox(eventLoop: channel.eventLoop, reports: RecordedReports(),
                                             messagesOut: Counter(label: "parley_test_messages_out_total"))
-                    outbox.sessions.add(Session(id: "s", user: "alice", raw: false, channel: channel, queueLimit: 4 * count))
+                    let settings = SessionSettings(edge: "edge-1", queueLimit: 4 * count, syncWindow: 1000, syncAckTimeout: .seconds(30),
+                                                   maxHeld: 1024)
+                    let session = Session(id: "s", user: "alice", kind: .v1, channel: channel, settings: settings, reports: RecordedReports())
+                    outbox.sessions.add(session)
+                    // The stream starts empty: live entries go out from seq 1.
+                    session.startStream(since: nil, epoch: nil)
+                    _ = session.receive([], page: SyncPage(epoch: "e1", head: 0, after: 0, more: false, reset: false), epoch: nil)
                     accepted.succeed(outbox)
                 }
             }
@@ -42,25 +48,25 @@ struct LoopOutboxThreadsTests {
 
         // Each thread hands over its i-th item only after the other handed over its (i-1)-th:
         // the two threads' hand-overs interleave all the way, while the loop drains.
-        let messages = (0..<count).map { chatMessage(from: "bob", to: "alice", body: "m\($0)") }
+        let entries = (1...UInt64(count)).map { messageEntry($0) }
         let lockstep = Lockstep()
         Thread.detachNewThread {
-            for (i, message) in messages.enumerated() {
+            for (i, entry) in entries.enumerated() {
                 lockstep.waitForB(atLeast: i)
-                outbox.hand(.deliver([DeliverEnvelope(user: "alice", messages: [message])]))
+                outbox.hand(.deliver([DeliverEnvelope(user: "alice", entries: [entry])]))
                 lockstep.a.store(i + 1, ordering: .releasing)
             }
         }
         Thread.detachNewThread {
             for i in 0..<count {
                 lockstep.waitForA(atLeast: i)
-                outbox.hand(.settled(SettledSend(session: "s", clientID: "s\(i)", msg: "x", ts: 1, accepted: true)))
+                outbox.hand(.settled(SettledSend(session: "s", clientID: "s\(i)", msg: "x", conv: "dm:alice:bob", ts: 1, accepted: true)))
                 lockstep.b.store(i + 1, ordering: .releasing)
             }
         }
 
         let frames = try await received.promise.futureResult.get()
-        #expect(frames.filter { $0.type == "message" }.map(\.msg) == messages.map(\.msg))
+        #expect(frames.filter { $0.type == "message" }.map(\.msg) == entries.map(\.msg))
         #expect(frames.filter { $0.type == "sent" }.map(\.id) == (0..<count).map { "s\($0)" })
         #expect(frames.count == 2 * count)
         let firstSent = try #require(frames.firstIndex { $0.type == "sent" })

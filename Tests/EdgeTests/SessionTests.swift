@@ -99,28 +99,42 @@ struct SessionTests {
         #expect(!s.session.queue(.frame(.pong)))
     }
 
-    @Test("acks name the sender and client id of messages this session delivered, once; others have neither")
-    func unacked() throws {
-        let s = try EmbeddedSession(user: "alice")
-        let mine = chatMessage(from: "bob", to: "alice", body: "hi", id: "b-1")
-        let copy = chatMessage(from: "alice", to: "carol", body: "my own, from another session", id: "a-1")
-        #expect(s.session.deliver(mine))
-        #expect(s.session.deliver(copy))
-        let unknown = MessageID.make()
-        #expect(s.session.acked([mine.msg, unknown, copy.msg]) == [
-            AckedMessage(msg: mine.msg, from: "bob", id: "b-1"),
-            AckedMessage(msg: unknown, from: nil, id: nil),
-            AckedMessage(msg: copy.msg, from: nil, id: nil),
-        ])
-        #expect(s.session.acked([mine.msg]) == [AckedMessage(msg: mine.msg, from: nil, id: nil)])
+    @Test("replay frames do not count against the queue limit; live frames still do")
+    func replayFramesUncounted() throws {
+        let s = try EmbeddedSession(user: "alice", queueLimit: 2)
+        s.probe.holding = true
+        for _ in 0..<10 { #expect(s.session.queue(.frame(.pong), live: false)) }
+        s.session.flush()
+        #expect(s.session.queue(.frame(.pong)))
+        #expect(s.session.queue(.frame(.pong)), "ten replay frames unwritten, two live ones queued: at the limit")
+        #expect(!s.session.queue(.frame(.pong)))
+        #expect(s.session.end == .closedByEdge(.overflow))
     }
 
-    @Test("a seed-mode session gets message bodies as raw text")
-    func rawDelivery() throws {
-        let s = try EmbeddedSession(user: "alice", raw: true)
-        #expect(s.session.deliver(chatMessage(from: "bob", to: "alice", body: "just the body")))
-        s.session.flush()
-        #expect(try s.written().map(\.text) == ["just the body"])
+    @Test("flush(then:) runs its action once everything queued before was written, at once when nothing is pending")
+    func flushThen() throws {
+        let s = try EmbeddedSession(user: "alice")
+        var runs = 0
+        s.session.flush { runs += 1 }
+        #expect(runs == 1, "nothing queued or unwritten")
+
+        s.probe.holding = true
+        s.session.queue(.frame(.pong))
+        s.session.flush { runs += 1 }
+        #expect(runs == 1, "the write has not completed")
+        s.session.flush { runs += 1 }
+        #expect(runs == 1, "nothing new queued, but the earlier write has not completed")
+        s.probe.release()
+        #expect(runs == 3)
+        #expect(try s.written().count == 1)
+    }
+
+    @Test("a session's kind: the device it moves and the one it named")
+    func kinds() {
+        #expect(Session.Kind.v2(device: "phone").device == "phone")
+        #expect(Session.Kind.v2(device: "phone").namedDevice == "phone")
+        #expect(Session.Kind.v1.device == "~v1" && Session.Kind.v1.namedDevice == nil)
+        #expect(Session.Kind.seed.device == "~v1" && Session.Kind.seed.namedDevice == nil)
     }
 
     @Test("a ping round pings a session heard from, and reports one silent since the last round")

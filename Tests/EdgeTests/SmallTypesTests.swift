@@ -44,3 +44,33 @@ struct RecentSendsTests {
         #expect(again == ["m4", "m3", "new"])
     }
 }
+
+@Suite("SessionRequest")
+struct SessionRequestTests {
+    private func parse(device: String? = nil, since: String? = nil, epoch: String? = nil) -> SessionRequest? {
+        try? SessionRequest.parse(user: "alice", device: device, since: since, epoch: epoch).get()
+    }
+
+    @Test("no device is a v1 session; a device makes a v2 session with its since and epoch")
+    func valid() {
+        #expect(parse() == SessionRequest(user: "alice", kind: .v1, since: nil, epoch: nil))
+        #expect(parse(device: "phone-1.a_b") == SessionRequest(user: "alice", kind: .v2(device: "phone-1.a_b"), since: nil, epoch: nil))
+        #expect(parse(device: "d", since: "0", epoch: "abc123") == SessionRequest(user: "alice", kind: .v2(device: "d"), since: 0, epoch: "abc123"))
+        #expect(parse(device: "d", since: "9007199254740991")?.since == 9_007_199_254_740_991)
+        #expect(parse(device: String(repeating: "d", count: 64)) != nil)
+    }
+
+    @Test("a bad device, since or epoch, or since/epoch without a device, is refused")
+    func invalid() {
+        for device in ["", "~v1", "has space", "ümlaut", String(repeating: "d", count: 65)] {
+            #expect(parse(device: device) == nil, "device \(device.debugDescription)")
+        }
+        for since in ["", "-1", "+1", "1.0", "0x10", "1e3", " 1", "9007199254740992", "99999999999999999999"] {
+            #expect(parse(device: "d", since: since) == nil, "since \(since.debugDescription)")
+        }
+        #expect(parse(device: "d", since: "1", epoch: "") == nil)
+        #expect(parse(device: "d", since: "1", epoch: "bad epoch") == nil)
+        #expect(parse(since: "1") == nil)
+        #expect(parse(epoch: "e1") == nil)
+    }
+}

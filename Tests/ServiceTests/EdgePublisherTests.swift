@@ -11,7 +11,7 @@ import Testing
 /// The edge's publisher against the real broker.
 @Suite("EdgePublisher")
 struct EdgePublisherTests {
-    @Test("sends, presence events and acks reach their topics in publish order; each send's completion learns it was acknowledged")
+    @Test("sends, presence events, cursor moves and queries reach their topics in publish order; each completion learns it was acknowledged")
     func publishes() async throws {
         let topics = Topics(prefix: TestEnvironment.uniquePrefix("edge-pub"))
         try await createTopics(TopicSetup.shared(topics, partitions: 1))
@@ -20,33 +20,57 @@ struct EdgePublisherTests {
         let outcomes = Mutex<[String: Bool]>([:])
         let ids = (0..<100).map { "c\($0)" }
         for (i, id) in ids.enumerated() {
-            let message = ChatMessage(msg: MessageID.make(), from: "alice", to: i.isMultiple(of: 2) ? "bob" : "carol", conv: i.isMultiple(of: 2) ? "dm:alice:bob" : "dm:alice:carol", body: "b", ts: 1, id: id)
+            let peer = i.isMultiple(of: 2) ? "bob" : "carol"
+            let message = ChatMessage(msg: MessageID.make(), from: "alice", to: peer, conv: Conversation.direct("alice", peer), body: "b",
+                                      ts: 1, id: id)
             running.publisher.publishSend(InboundEnvelope(message: message, edge: "edge-pub", session: "s")) { result in
                 outcomes.withLock { $0[id] = (try? result.get()) != nil }
             }
             if i.isMultiple(of: 10) {
+                let user = i.isMultiple(of: 20) ? "alice" : "dave"
                 running.publisher.publishPresence(.heartbeat, user: nil, session: "\(i)", users: nil)
-                running.publisher.publishAck(AckEnvelope(user: "alice", acks: [AckedMessage(msg: message.msg, from: nil, id: "\(i)")]))
+                running.publisher.publishCursor(CursorMove(kind: .ack, user: user, device: "d", session: "s", edge: "edge-pub",
+                                                           seq: UInt64(i), after: 0))
+                running.publisher.publishQuery(QueryEnvelope(kind: .sync, user: user, device: "d", session: "s", edge: "edge-pub",
+                                                             after: UInt64(i))) { result in
+                    outcomes.withLock { $0["q\(i)"] = (try? result.get()) != nil }
+                }
             }
         }
-        let settled = try await eventually("every send settled") { outcomes.withLock { $0.count == ids.count ? $0 : nil } }
-        #expect(settled.values.allSatisfy { $0 }, "the broker acknowledged every send")
+        let settled = try await eventually("every send and query settled") { outcomes.withLock { $0.count == ids.count + 10 ? $0 : nil } }
+        #expect(settled.values.allSatisfy { $0 }, "the broker acknowledged every send and query")
 
         let inbound = try await TopicReader.start(topics.inbound)
         let sends = try await inbound.waitFor(InboundEnvelope.self, "the sends") { $0.count == ids.count ? $0 : nil }
         #expect(sends.map(\.value.message.id) == ids)
-        #expect(sends.allSatisfy { $0.key == $0.value.message.to })
+        #expect(sends.allSatisfy { $0.key == $0.value.message.conv })
         let events = try await TopicReader.start(topics.presenceEvents)
         let heartbeats = try await events.waitFor(PresenceEvent.self, "the heartbeats") { $0.count == 10 ? $0 : nil }
         #expect(heartbeats.map(\.value.session) == stride(from: 0, to: 100, by: 10).map { "\($0)" })
         #expect(heartbeats.allSatisfy { $0.key == "edge-pub" && $0.value.edge == "edge-pub" })
-        let acks = try await TopicReader.start(topics.acks)
-        let acked = try await acks.waitFor(AckEnvelope.self, "the acks") { $0.count == 10 ? $0 : nil }
-        #expect(acked.flatMap(\.value.acks).compactMap(\.id) == stride(from: 0, to: 100, by: 10).map { "\($0)" })
 
+        // Cursor moves and queries: batched records keyed by their user, each user's in order.
+        let cursors = try await TopicReader.start(topics.acks)
+        let moves = try await eventually("the cursor moves") { () -> [(key: String, user: String, seq: UInt64?)]? in
+            let items = keyedItems(CursorMove.self, cursors.records).map { ($0.key, $0.item.user, $0.item.seq) }
+            return items.count == 10 ? items : nil
+        }
+        let queryReader = try await TopicReader.start(topics.queries)
+        let queries = try await eventually("the queries") { () -> [(key: String, user: String, seq: UInt64?)]? in
+            let items = keyedItems(QueryEnvelope.self, queryReader.records).map { ($0.key, $0.item.user, $0.item.after) }
+            return items.count == 10 ? items : nil
+        }
+        for (name, items) in [("cursor moves", moves), ("queries", queries)] {
+            #expect(items.allSatisfy { $0.key == $0.user }, "\(name) are keyed by their user")
+            for user in ["alice", "dave"] {
+                let expected = stride(from: user == "alice" ? 0 : 10, to: 100, by: 20).map { UInt64($0) }
+                #expect(items.filter { $0.user == user }.map(\.seq) == expected, "\(user)'s \(name) in order")
+            }
+        }
+        await cursors.stop()
+        await queryReader.stop()
         await inbound.stop()
         await events.stop()
-        await acks.stop()
         try await running.stop()
     }
 
@@ -71,6 +95,14 @@ struct EdgePublisherTests {
         let after = try #require(outcomes.withLock { $0["after"] })
         #expect(throws: EdgeError.self) { try after.get() }
         if case .failure(let error as EdgeError) = after { #expect(error.code == .shuttingDown) }
+    }
+}
+
+/// The items of batched records (``EnvelopeBatch``) with their record's key.
+private func keyedItems<T: WireObject>(_ type: T.Type, _ records: [KafkaRecord]) -> [(key: String, item: T)] {
+    records.flatMap { record -> [(key: String, item: T)] in
+        let key = String(decoding: record.key ?? [], as: UTF8.self)
+        return ((try? Envelope.decode(EnvelopeBatch<T>.self, from: record.value))?.items ?? []).map { (key, $0) }
     }
 }
 

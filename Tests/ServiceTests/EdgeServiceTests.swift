@@ -9,48 +9,10 @@ import ParleyServiceKit
 import ParleyTestSupport
 import Testing
 
-/// The JWT secret the edges under test verify with.
-let edgeSecret = "service-test-secret-0123456789-abcdefghij"  // >= 32 bytes: see the note on JWTKit in the report
-
-/// Starts ws-edge `edgeID` on `prefix` with dev login on (plus `extra` flags), without relay-svc or presence-svc.
-func startEdge(prefix: String, edgeID: String, extra: [String] = []) async throws -> RunningService {
-    let arguments = serviceArguments(prefix: prefix, redis: false)
-        + ["--edge-id", edgeID, "--dev-login", "true", "--jwt-secret", edgeSecret, "--web-root", "", "--heartbeat-interval", "1s"] + extra
-    let configuration = try loadConfiguration(EdgeConfiguration.self, arguments)
-    return try await RunningService.start("edge-\(edgeID)") { logger, onServerRunning in
-        try await buildEdge(configuration, logger: logger, onServerRunning: onServerRunning)
-    }
-}
-
-/// Runs `body` against an edge of its own on topic prefix `prefix`: no dev login unless `extra`
-/// turns it on, no web root, `extra` settings last. `body` gets the edge and its id.
-private func withOwnEdge<T: Sendable>(_ name: String, prefix: String, extra: [String],
-                                      _ body: (RunningService, String) async throws -> T) async throws -> T {
-    let edgeID = uniqueID(name)
-    return try await withService(name, build: { logger, onServerRunning in
-        let arguments = serviceArguments(prefix: prefix, redis: false)
-            + ["--edge-id", edgeID, "--jwt-secret", edgeSecret, "--web-root", ""] + extra
-        return try await buildEdge(try loadConfiguration(EdgeConfiguration.self, arguments), logger: logger, onServerRunning: onServerRunning)
-    }) { try await body($0, edgeID) }
-}
-
 enum EdgeShared {
     // Spelled out instead of @TaskLocal: the macro's `$stack` is not visible to the @Suite attribute.
     static let stack = TaskLocal<ServiceStack?>(wrappedValue: nil)
     static let edgeID = uniqueID("edge")
-}
-
-/// A token signed like the edge's, or with another secret / expiry / subject.
-private struct TestClaims: JWTPayload {
-    var sub: SubjectClaim
-    var exp: ExpirationClaim
-    func verify(using algorithm: some JWTAlgorithm) async throws {}
-}
-
-private func signToken(user: String, secret: String = edgeSecret, expires: Date = Date().addingTimeInterval(3600)) async throws -> String {
-    let keys = JWTKeyCollection()
-    await keys.add(hmac: HMACKey(from: secret), digestAlgorithm: .sha256)
-    return try await keys.sign(TestClaims(sub: .init(value: user), exp: .init(value: expires)))
 }
 
 /// Dev login: `POST /api/login`.
@@ -64,27 +26,10 @@ private func login(_ user: String, port: Int) async throws -> String {
     return token.token
 }
 
-/// Connects `user` and waits for the welcome frame.
-private func connect(_ user: String, port: Int, edgeID: String) async throws -> (client: WebSocketTestClient, session: String) {
-    let client = WebSocketTestClient(user, port: port, token: try await signToken(user: user))
-    let welcome = try await client.next()
-    try #require(welcome.type == "welcome", "first frame: \(welcome)")
-    #expect(welcome.user == user)
-    #expect(welcome.edge == edgeID)
-    return (client, try #require(welcome.session))
-}
-
-/// A WebSocket upgrade request (what a browser sends), answered before any upgrade.
-private func upgradeStatus(port: Int, path: String, headers: HTTPFields = [:]) async throws -> HTTPResponse.Status {
-    var fields: HTTPFields = [.connection: "Upgrade", .upgrade: "websocket", .secWebSocketVersion: "13",
-                              .secWebSocketKey: "dGhlIHNhbXBsZSBub25jZQ=="]
-    fields.append(contentsOf: headers)
-    return try await httpRequest(port: port, .get, path, headers: fields).status
-}
-
 /// ws-edge alone (no relay, presence or offline service): the test is the WebSocket client,
-/// reads what the edge produces (chat.inbound, chat.acks, presence.events) and writes its
-/// chat.deliver.<edge> topic as relay-svc would.
+/// reads what the edge produces (chat.inbound, chat.queries, chat.acks, presence.events) and
+/// writes its chat.deliver.<edge> topic as offline-svc would. EdgeStreamTests cover the
+/// sessions' streams (sync, sequencing, acks, queries).
 @Suite("ws-edge", SharedStack(slot: EdgeShared.stack, start: {
     try await ServiceStack.start("edge") { try await startEdge(prefix: $0, edgeID: EdgeShared.edgeID) }
 }))
@@ -139,7 +84,7 @@ struct EdgeServiceTests {
         await client.disconnect()
     }
 
-    @Test("send: the InboundEnvelope is on chat.inbound, keyed by the recipient, before the client gets sent")
+    @Test("send: the InboundEnvelope is on chat.inbound, keyed by the conversation, before the client gets sent (with conv)")
     func sendIsDurableBeforeSent() async throws {
         let stack = try sharedStack(EdgeShared.stack)
         let topics = stack.topics
@@ -150,6 +95,7 @@ struct EdgeServiceTests {
         let sent = try await client.next()
         #expect(sent.type == "sent")
         #expect(sent.id == "c1")
+        #expect(sent.conv == Conversation.direct(alice, bob))
         let msg = try #require(sent.msg)
         #expect(MessageID.isValid(msg))
 
@@ -157,7 +103,7 @@ struct EdgeServiceTests {
         // record (it was already stored), a reader from the beginning does.
         let fromEnd = try await TopicReader.start(topics.inbound, partitions: 2, from: .end)
         let marker = chatMessage(from: alice, to: bob, body: "marker")
-        try await stack.producer.send(InboundEnvelope(message: marker, edge: "test", session: "t"), topic: topics.inbound, key: bob)
+        try await stack.producer.send(InboundEnvelope(message: marker, edge: "test", session: "t"), topic: topics.inbound, key: marker.conv)
         let afterSent = try await fromEnd.waitFor(InboundEnvelope.self, "the marker") { records -> [String]? in
             let ids = records.filter { $0.value.message.from == alice }.map(\.value.message.msg)  // other tests send too
             return ids.contains(marker.msg) ? ids : nil
@@ -166,10 +112,11 @@ struct EdgeServiceTests {
 
         let fromStart = try await TopicReader.start(topics.inbound, partitions: 2)
         let record = try await fromStart.waitFor(InboundEnvelope.self, "the send") { $0.first { $0.value.message.msg == msg } }
-        #expect(record.key == bob)
+        #expect(record.key == Conversation.direct(alice, bob))
         #expect(record.value.message == ChatMessage(msg: msg, from: alice, to: bob, conv: Conversation.direct(alice, bob), body: "hello bob", ts: try #require(sent.ts), id: "c1"))
         #expect(record.value.edge == EdgeShared.edgeID)
         #expect(record.value.session == session)
+        #expect(record.value.device == nil, "a v1 session names no device")
 
         // A client retry of c1 gets the same msg id.
         client.send(#"{"type":"send","id":"c1","to":"\#(bob)","body":"hello bob"}"#)
@@ -184,78 +131,82 @@ struct EdgeServiceTests {
     @Test("a DeliverEnvelope reaches the addressed sessions of its user and no one else")
     func deliverRouting() async throws {
         let stack = try sharedStack(EdgeShared.stack)
-        let topic = stack.topics.deliver(edge: EdgeShared.edgeID)
+        let offline = try await OfflineStandIn.start(topics: stack.topics, edgeID: EdgeShared.edgeID, producer: stack.producer)
         let port = stack.service.port
         let alice = uniqueID("alice"), carol = uniqueID("carol"), bob = uniqueID("bob")
-        let (a1, a1Session) = try await connect(alice, port: port, edgeID: EdgeShared.edgeID)
-        let (a2, a2Session) = try await connect(alice, port: port, edgeID: EdgeShared.edgeID)
-        let (c1, _) = try await connect(carol, port: port, edgeID: EdgeShared.edgeID)
+        let (a1, a1Session) = try await startedSession(alice, device: "a1", port: port, edgeID: EdgeShared.edgeID, offline: offline)
+        let (a2, a2Session) = try await startedSession(alice, device: "a2", port: port, edgeID: EdgeShared.edgeID, offline: offline)
+        let (c1, c1Session) = try await startedSession(carol, port: port, edgeID: EdgeShared.edgeID, offline: offline)
 
-        let toAll = chatMessage(from: bob, to: alice, body: "to every session", id: "b1")
-        let toA2 = chatMessage(from: bob, to: alice, body: "to a2 only", id: "b2")
-        let notA1 = chatMessage(from: bob, to: alice, body: "all but a1", id: "b3")
-        let forCarol = chatMessage(from: bob, to: carol, body: "carol's", id: "b4")
-        let receipt = AckedMessageReceipt(msg: MessageID.make(), by: bob, id: "a-9")
-        try await stack.producer.send(batch: [
-            DeliverEnvelope(user: alice, messages: [toAll]),
-            DeliverEnvelope(user: alice, sessions: [a2Session], messages: [toA2]),
-            DeliverEnvelope(user: alice, exceptSession: a1Session, messages: [notA1]),
-            DeliverEnvelope(user: alice, receipts: [receipt]),
+        let toAll = messageEntry(1, from: bob, to: alice, body: "to every session")
+        let toA2 = messageEntry(2, from: bob, to: alice, body: "to a2 only")
+        let history = HistoryPage(conv: Conversation.direct(alice, bob), messages: [], more: false)
+        let forCarol = messageEntry(1, from: bob, to: carol, body: "carol's")
+        try await offline.deliver(
+            DeliverEnvelope(user: alice, entries: [toAll]),
+            DeliverEnvelope(user: alice, sessions: [a2Session], entries: [toA2]),
+            DeliverEnvelope(user: alice, sessions: [a2Session], history: history),
             DeliverEnvelope(user: alice, sessions: [a1Session], presence: [PresenceStatus(user: bob, status: .online)]),
-            DeliverEnvelope(user: carol, messages: [forCarol]),
-        ], topic: topic) { $0.user }
+            DeliverEnvelope(user: carol, sessions: [c1Session], entries: [forCarol]))
 
         let carolFrame = try await c1.next()
-        #expect(carolFrame.type == "message" && carolFrame.msg == forCarol.msg)
+        #expect(carolFrame.type == "message" && carolFrame.msg == forCarol.msg && carolFrame.seq == 1)
         #expect(carolFrame.from == bob && carolFrame.to == carol && carolFrame.body == "carol's" && carolFrame.ts == forCarol.ts)
-        // carol's record came last, so the others were handed to alice's sessions before it.
+        #expect(carolFrame.conv == Conversation.direct(bob, carol) && carolFrame.cseq == 1)
+        #expect(carolFrame.id == nil, "another user's client id is not shown")
+        // carol's envelope came last, so the others were handed to alice's sessions before it.
         #expect(try await c1.roundTrip().isEmpty)
 
         let a1Frames = try await a1.roundTrip()
-        #expect(a1Frames.map(\.type) == ["message", "receipt", "presence"])
+        #expect(a1Frames.map(\.type) == ["message", "presence"])
         #expect(a1Frames.first?.msg == toAll.msg)
-        #expect(a1Frames[safe: 1] == ServerFrameJSON(type: "receipt", id: "a-9", msg: receipt.msg, by: bob, status: "delivered"))
-        #expect(a1Frames[safe: 2] == ServerFrameJSON(type: "presence", user: bob, status: "online"))
+        #expect(a1Frames[safe: 1] == ServerFrameJSON(type: "presence", user: bob, status: "online"))
 
         let a2Frames = try await a2.roundTrip()
-        #expect(a2Frames.map(\.type) == ["message", "message", "message", "receipt"])
-        #expect(a2Frames.compactMap(\.msg) == [toAll.msg, toA2.msg, notA1.msg, receipt.msg])
+        #expect(a2Frames.map(\.type) == ["message", "message", "history"])
+        #expect(a2Frames.compactMap(\.seq) == [1, 2])
+        #expect(a2Frames.last?.conv == Conversation.direct(alice, bob))
 
         // A deliver record for a user with no session here is dropped quietly.
-        try await stack.producer.send(DeliverEnvelope(user: uniqueID("nobody"), messages: [toAll]), topic: topic, key: "nobody")
-        try await stack.producer.sendRaw(Array("not an envelope".utf8), topic: topic, key: "x")
-        try await stack.producer.send(DeliverEnvelope(user: carol, messages: [toA2]), topic: topic, key: carol)
-        #expect(try await c1.next().msg == toA2.msg, "the deliver loop survived a malformed record")
+        try await offline.deliver(DeliverEnvelope(user: uniqueID("nobody"), entries: [toAll]))
+        try await stack.producer.sendRaw(Array("not an envelope".utf8), topic: offline.deliverTopic, key: "x")
+        try await offline.deliver(DeliverEnvelope(user: carol, entries: [messageEntry(2, from: bob, to: carol)]))
+        #expect(try await c1.next().seq == 2, "the deliver loop survived a malformed record")
 
         await a1.disconnect()
         await a2.disconnect()
         await c1.disconnect()
+        await offline.stop()
     }
 
     @Test("deliveries and `sent` replies handed to one session from two threads at once all arrive; deliveries in order")
     func deliveriesAndSentInterleaved() async throws {
         let stack = try sharedStack(EdgeShared.stack)
+        let offline = try await OfflineStandIn.start(topics: stack.topics, edgeID: EdgeShared.edgeID, producer: stack.producer)
         let alice = uniqueID("alice"), bob = uniqueID("bob")
-        let (client, _) = try await connect(alice, port: stack.service.port, edgeID: EdgeShared.edgeID)
+        let (client, session) = try await startedSession(alice, port: stack.service.port, edgeID: EdgeShared.edgeID, offline: offline)
 
-        // Rounds of 200 messages in 40 deliver records (the deliver consumer hands them over)
+        // Rounds of 200 live entries in 40 deliver records (the deliver consumer hands them over)
         // while alice sends 20 messages (their `sent` replies come from the producer's delivery
         // reports), until a round in which a `sent` arrived between two delivered messages: the
         // two threads handed frames to the session at the same time. (EdgeTests'
         // LoopOutboxThreadsTests forces the same with two threads in lockstep.)
-        var delivered: [ChatMessage] = [], sentIDs: [String] = [], received: [ServerFrameJSON] = []
+        var delivered: [StreamEntry] = [], sentIDs: [String] = [], received: [ServerFrameJSON] = []
         var overlapped = false
         for round in 0..<10 where !overlapped {
-            let messages = (0..<200).map { chatMessage(from: bob, to: alice, body: "r\(round)m\($0)") }
-            let records = stride(from: 0, to: messages.count, by: 5).map { DeliverEnvelope(user: alice, messages: Array(messages[$0..<$0 + 5])) }
+            let first = UInt64(delivered.count) + 1
+            let entries = (first..<first + 200).map { messageEntry($0, from: bob, to: alice, body: "r\(round)m\($0)") }
+            let records = stride(from: 0, to: entries.count, by: 5).map {
+                DeliverEnvelope(user: alice, sessions: [session], entries: Array(entries[$0..<$0 + 5]), epoch: "e1")
+            }
             let ids = (0..<20).map { "r\(round)s\($0)" }
             // One record at a time, so the deliver consumer hands them over in many batches.
             async let produced: Void = {
-                for record in records { try await stack.producer.send(record, topic: stack.topics.deliver(edge: EdgeShared.edgeID), key: alice) }
+                for record in records { try await offline.deliver(record) }
             }()
             for id in ids { client.send(#"{"type":"send","id":"\#(id)","to":"\#(bob)","body":"x"}"#) }
             try await produced
-            delivered += messages
+            delivered += entries
             sentIDs += ids
 
             let start = received.count
@@ -273,33 +224,13 @@ struct EdgeServiceTests {
         #expect(Set(received.filter { $0.type == "sent" }.compactMap(\.id)) == Set(sentIDs))
         #expect(received.allSatisfy { $0.type == "message" || $0.type == "sent" })
         await client.disconnect()
+        await offline.stop()
     }
 
-    @Test("ack: the AckEnvelope on chat.acks names sender and client id of the messages this session delivered")
-    func ack() async throws {
-        let stack = try sharedStack(EdgeShared.stack)
-        let alice = uniqueID("alice"), bob = uniqueID("bob")
-        let acks = try await TopicReader.start(stack.topics.acks, partitions: 2)
-        let (client, _) = try await connect(alice, port: stack.service.port, edgeID: EdgeShared.edgeID)
-
-        let message = chatMessage(from: bob, to: alice, body: "please ack", id: "b-7")
-        try await stack.producer.send(DeliverEnvelope(user: alice, messages: [message]), topic: stack.topics.deliver(edge: EdgeShared.edgeID),
-                                      key: alice)
-        #expect(try await client.next().msg == message.msg)
-
-        let unknown = MessageID.make()
-        client.send(#"{"type":"ack","msgs":["\#(message.msg)","\#(unknown)"]}"#)
-        let record = try await acks.waitFor(AckEnvelope.self, "the ack") { $0.first { $0.value.user == alice } }
-        #expect(record.key == alice)
-        #expect(record.value.acks == [AckedMessage(msg: message.msg, from: bob, id: "b-7"), AckedMessage(msg: unknown, from: nil, id: nil)])
-        #expect(try await client.roundTrip().isEmpty, "an ack gets no answer")
-        await acks.stop()
-        await client.disconnect()
-    }
-
-    @Test("bad frames get the documented error frame and the session stays usable")
+    @Test("bad frames, old and new, get the documented error frame and the session stays usable")
     func badFrames() async throws {
         let stack = try sharedStack(EdgeShared.stack)
+        let offline = try await OfflineStandIn.start(topics: stack.topics, edgeID: EdgeShared.edgeID, producer: stack.producer)
         let alice = uniqueID("alice"), bob = uniqueID("bob")
         let (client, _) = try await connect(alice, port: stack.service.port, edgeID: EdgeShared.edgeID)
         let inbound = try await TopicReader.start(stack.topics.inbound, partitions: 2)
@@ -318,6 +249,27 @@ struct EdgeServiceTests {
             (#"{"type":"ack","msgs":["not-a-msg-id"]}"#, "bad_request", nil),
             (#"{"type":"ack","msgs":[]}"#, "bad_request", nil),
             (#"{"type":"watch","users":["bad id!"]}"#, "invalid_recipient", nil),
+            (#"{"type":"send","id":"c7","to":"\#(bob)","conv":"\#(Conversation.direct(alice, bob))","body":"hi"}"#, "bad_request", "c7"),
+            (#"{"type":"send","id":"c8","body":"hi"}"#, "bad_request", "c8"),
+            (#"{"type":"send","id":"c9","conv":"dm:zzz:aaa","body":"hi"}"#, "bad_request", "c9"),
+            (#"{"type":"send","id":"c10","conv":"g:bad id","body":"hi"}"#, "bad_request", "c10"),
+            (#"{"type":"ack"}"#, "bad_request", nil),
+            (#"{"type":"ack","seq":1,"msgs":["\#(MessageID.make())"]}"#, "bad_request", nil),
+            (#"{"type":"ack","seq":-1}"#, "bad_request", nil),
+            (#"{"type":"ack","seq":9007199254740992}"#, "bad_request", nil),
+            (#"{"type":"read","conv":"\#(Conversation.direct(alice, bob))"}"#, "bad_request", nil),
+            (#"{"type":"read","conv":"nope","cseq":1}"#, "bad_request", nil),
+            (#"{"type":"read","conv":"\#(Conversation.direct(alice, bob))","cseq":"1"}"#, "bad_request", nil),
+            (#"{"type":"sync"}"#, "bad_request", nil),
+            (#"{"type":"sync","after":1,"epoch":"not an epoch"}"#, "bad_request", nil),
+            (#"{"type":"sync","after":9007199254740992}"#, "bad_request", nil),
+            (#"{"type":"history"}"#, "bad_request", nil),
+            (#"{"type":"history","conv":"\#(Conversation.direct(alice, bob))","limit":0}"#, "bad_request", nil),
+            (#"{"type":"history","conv":"\#(Conversation.direct(alice, bob))","limit":101}"#, "bad_request", nil),
+            (#"{"type":"history","conv":"\#(Conversation.direct(alice, bob))","before":-3}"#, "bad_request", nil),
+            (#"{"type":"conversations","limit":0}"#, "bad_request", nil),
+            (#"{"type":"conversations","next":"\#(String(repeating: "n", count: 257))"}"#, "bad_request", nil),
+            (#"{"type":"conversations","next":5}"#, "bad_request", nil),
         ]
         for (frame, code, id) in cases {
             client.send(frame)
@@ -333,13 +285,18 @@ struct EdgeServiceTests {
         #expect(binary.map(\.type) == ["error"])
         #expect(binary.first?.code == "bad_request")
 
-        // Still a working session, and none of the refused sends reached chat.inbound.
+        // Still a working session, and none of the refused frames reached the broker.
         client.send(#"{"type":"send","id":"ok","to":"\#(bob)","body":"fine"}"#)
         let sent = try await client.next()
         #expect(sent.type == "sent" && sent.id == "ok")
         _ = try await inbound.waitFor(InboundEnvelope.self, "the good send") { $0.first { $0.value.message.msg == sent.msg } }
         #expect(inbound.decoded(InboundEnvelope.self).filter { $0.value.message.from == alice }.map(\.value.message.id) == ["ok"])
+        client.send(#"{"type":"conversations"}"#)
+        let queries = try await offline.waitForQuery("the good query", of: alice) { $0.kind == .conversations }
+        #expect(queries.map(\.value.kind) == [.sync, .conversations], "the first pull, then the good query only")
+        #expect(offline.moves(of: alice).isEmpty)
         await inbound.stop()
+        await offline.stop()
         await client.disconnect()
     }
 
@@ -457,38 +414,45 @@ struct EdgeServiceTests {
         }
     }
 
-    @Test("the seed's GET /read: no token, raw text frames, and what it is sent counts as acked")
+    @Test("the seed's GET /read: no token, raw text frames of other users' messages, and what it is sent counts as acked")
     func seedMode() async throws {
         let stack = try sharedStack(EdgeShared.stack)
+        let offline = try await OfflineStandIn.start(topics: stack.topics, edgeID: EdgeShared.edgeID, producer: stack.producer)
         let port = stack.service.port
         let user = uniqueID("seed"), bob = uniqueID("bob")
         #expect(try await upgradeStatus(port: port, path: "/read") == .badRequest)
         #expect(try await upgradeStatus(port: port, path: "/read?user=not%20valid") == .badRequest)
         let inbound = try await TopicReader.start(stack.topics.inbound, partitions: 2)
-        let acks = try await TopicReader.start(stack.topics.acks, partitions: 2)
-        let events = try await TopicReader.start(stack.topics.presenceEvents, partitions: 2)
         let client = WebSocketTestClient(user, port: port, path: "/read?user=\(user)", token: nil)
-        let session = try await events.waitFor(PresenceEvent.self, "the seed session's connect") {
-            $0.first { $0.value.kind == .connect && $0.value.user == user }?.value.session
-        }
+        let pull = try await offline.waitForQuery("the seed session's first pull", of: user) { $0.kind == .sync }.last?.value
+        #expect(pull?.device == "~v1" && pull?.subscribe == true && pull?.after == nil)
+        let session = try #require(pull?.session)
 
         client.send(#"{"user":"\#(bob)","msg":"hi from the tutorial"}"#)
         let sent = try await inbound.waitFor(InboundEnvelope.self, "the seed send") { $0.first { $0.value.message.from == user } }
-        #expect(sent.key == bob)
+        #expect(sent.key == Conversation.direct(user, bob))
         #expect(sent.value.message.to == bob && sent.value.message.body == "hi from the tutorial")
         #expect(sent.value.session == session)
 
-        let message = chatMessage(from: bob, to: user, body: "raw text please", id: "b-1")
-        try await stack.producer.send(DeliverEnvelope(user: user, messages: [message]), topic: stack.topics.deliver(edge: EdgeShared.edgeID),
-                                      key: user)
+        // The replay: its own message is not shown, bob's is, as raw text; the edge acks it all.
+        let own = messageEntry(1, from: user, to: bob, body: "hi from the tutorial")
+        let message = messageEntry(2, from: bob, to: user, body: "raw text please")
+        try await offline.deliver(DeliverEnvelope(user: user, sessions: [session], entries: [own, message], page: syncPage(after: 0, head: 2)))
         #expect(try await client.nextItem() == .text("raw text please"))
-        let ack = try await acks.waitFor(AckEnvelope.self, "the ack on the seed session's behalf") { $0.first { $0.value.user == user } }
-        #expect(ack.value.acks == [AckedMessage(msg: message.msg, from: bob, id: "b-1")])
-        #expect(client.all.count == 1, "no welcome, no sent: the seed protocol has neither")
+        let ack = try await offline.waitForMove("the ack on the seed session's behalf", of: user) { $0.kind == .ack }.last
+        #expect(ack?.value == CursorMove(kind: .ack, user: user, device: "~v1", session: session, edge: EdgeShared.edgeID, seq: 2, after: 0))
+        #expect(ack?.key == user)
+
+        // Live: the same.
+        try await offline.deliver(DeliverEnvelope(user: user, sessions: [session], entries: [messageEntry(3, from: bob, to: user, body: "live")]))
+        #expect(try await client.nextItem() == .text("live"))
+        try await offline.waitForMove("the live ack", of: user) { $0.seq == 3 && $0.after == 2 }
+        #expect(client.all.count == 2, "no welcome, no sent, no synced: the seed protocol has none")
+
         await client.disconnect()
+        try await offline.waitForQuery("the unsubscribe", of: user) { $0.kind == .unsubscribe && $0.session == session }
         await inbound.stop()
-        await acks.stop()
-        await events.stop()
+        await offline.stop()
     }
 
     @Test("graceful shutdown closes sessions with 1001 and reports their disconnects and edge_stopped")

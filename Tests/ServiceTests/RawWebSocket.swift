@@ -30,10 +30,12 @@ final class RawWebSocket: Sendable {
         self.channel = channel
     }
 
-    /// Connects to 127.0.0.1:`port` and sends a WebSocket upgrade request for `path`.
-    static func upgrade(port: Int, path: String, headers: [(String, String)] = []) async throws -> RawWebSocket {
+    /// Connects to 127.0.0.1:`port` and sends a WebSocket upgrade request for `path`. With
+    /// `halfClosure`, the connection stays writable after the server closed its side.
+    static func upgrade(port: Int, path: String, headers: [(String, String)] = [], halfClosure: Bool = false) async throws -> RawWebSocket {
         let collector = Collector()
         let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .channelOption(.allowRemoteHalfClosure, value: halfClosure)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(collector) }
             }
@@ -86,6 +88,15 @@ final class RawWebSocket: Sendable {
     var closeCode: UInt16? {
         guard let close = frames.first(where: { $0.opcode == 0x8 }), close.payload.count >= 2 else { return nil }
         return UInt16(close.payload[0]) << 8 | UInt16(close.payload[1])
+    }
+
+    /// Sends a text frame (masked, as a client must; shorter than 126 bytes).
+    func sendText(_ text: String) async throws {
+        let payload = Array(text.utf8)
+        precondition(payload.count < 126, "a short frame")
+        let mask: [UInt8] = (0..<4).map { _ in UInt8.random(in: 0...255) }
+        let frame = [0x81, 0x80 | UInt8(payload.count)] + mask + payload.enumerated().map { $0.element ^ mask[$0.offset % 4] }
+        try await channel.writeAndFlush(ByteBuffer(bytes: frame))
     }
 
     func close() async {

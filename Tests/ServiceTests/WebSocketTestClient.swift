@@ -23,6 +23,12 @@ struct ServerFrameJSON: Decodable, Sendable, Equatable {
     var by: String?
     var status: String?
     var ts: UInt64?
+    var device: String?
+    var seq: UInt64?
+    var conv: String?
+    var cseq: UInt64?
+    var epoch: String?
+    var reset: Bool?
 }
 
 /// What a test client received.
@@ -60,7 +66,8 @@ final class WebSocketTestClient: Sendable {
     private let cursor = Mutex(0)
     private let connection: Task<WebSocketCloseFrame?, any Error>
 
-    /// Connects to `ws://127.0.0.1:port/path`, with `token` in the query (default) or as a bearer header.
+    /// Connects to `ws://127.0.0.1:port/path` (which may carry a query), with `token` in the query
+    /// (default) or as a bearer header.
     init(_ name: String, port: Int, path: String = "/ws", token: String?, bearer: Bool = false) {
         self.name = name
         let (stream, continuation) = AsyncStream.makeStream(of: Outgoing.self)
@@ -74,7 +81,7 @@ final class WebSocketTestClient: Sendable {
             if bearer {
                 configuration.additionalHeaders = [.authorization: "Bearer \(token)"]
             } else {
-                url += "?token=\(token)"
+                url += (path.contains("?") ? "&" : "?") + "token=\(token)"
             }
         }
         var logger = Logger(label: "parley.service-test.ws.\(name)")

@@ -25,7 +25,13 @@ public enum EdgeSettings {
     public static let maxSessionsPerUser = Setting("max-sessions-per-user", .integer(1...1000), default: "10",
         help: "sessions one user may hold on this edge; more are closed with 1008")
     public static let outboundQueue = Setting("outbound-queue", .integer(1...1_000_000), default: "1024",
-        help: "frames queued for one slow session before it is closed (its inbox keeps the messages)")
+        help: "live frames queued for one slow session before it is closed (its stream keeps the entries)")
+    public static let syncWindow = Setting("sync-window", .integer(1...1_000_000), default: "1000",
+        help: "entries a session's replay may run ahead of its last ack; the next page waits for an ack")
+    public static let syncAckTimeout = Setting("sync-ack-timeout", .duration, default: "30s",
+        help: "how long a replay may wait for an ack before the session is closed with 1008")
+    public static let maxHeld = Setting("max-held", .integer(16...1_000_000), default: "1024",
+        help: "entries a session holds while a gap before them is pulled; beyond it the newest are pulled again later")
     public static let heartbeatInterval = Setting("heartbeat-interval", .duration, default: "3s",
         help: "how often the edge tells presence-svc it is alive")
     public static let pingInterval = Setting("ping-interval", .duration, default: "30s",
@@ -33,7 +39,7 @@ public enum EdgeSettings {
 
     public static let all: [Setting] = CommonSettings.kafka + CommonSettings.process(httpPort: 8080) + [
         edgeID, jwtSecret, devLogin, tokenTTL, webRoot, maxBodyBytes, maxFrameBytes, sendRate, sendBurst,
-        maxSessionsPerUser, outboundQueue, heartbeatInterval, pingInterval,
+        maxSessionsPerUser, outboundQueue, syncWindow, syncAckTimeout, maxHeld, heartbeatInterval, pingInterval,
     ]
 }
 
@@ -54,6 +60,9 @@ public struct EdgeConfiguration: ServiceConfiguration {
     public var sendBurst: Int
     public var maxSessionsPerUser: Int
     public var outboundQueue: Int
+    public var syncWindow: Int
+    public var syncAckTimeout: Duration
+    public var maxHeld: Int
     public var heartbeatInterval: Duration
     public var pingInterval: Duration
 
@@ -92,6 +101,12 @@ public struct EdgeConfiguration: ServiceConfiguration {
         sendBurst = values.int(EdgeSettings.sendBurst)
         maxSessionsPerUser = values.int(EdgeSettings.maxSessionsPerUser)
         outboundQueue = values.int(EdgeSettings.outboundQueue)
+        syncWindow = values.int(EdgeSettings.syncWindow)
+        syncAckTimeout = values.duration(EdgeSettings.syncAckTimeout)
+        guard syncAckTimeout >= .milliseconds(100) else {
+            throw ConfigurationError("invalid PARLEY_SYNC_ACK_TIMEOUT: at least 100ms")
+        }
+        maxHeld = values.int(EdgeSettings.maxHeld)
         heartbeatInterval = values.duration(EdgeSettings.heartbeatInterval)
         guard heartbeatInterval >= .milliseconds(100) else {
             throw ConfigurationError("invalid PARLEY_HEARTBEAT_INTERVAL: at least 100ms")

@@ -1,4 +1,5 @@
 import Metrics
+import NIOCore
 import ParleyProtocol
 
 /// What every session handler and route of one edge shares.
@@ -9,6 +10,7 @@ final class EdgeContext: Sendable {
     let publisher: EdgePublisher
     let authority: TokenAuthority
     let metrics: EdgeMetrics
+    let sessionSettings: SessionSettings
 
     init(configuration: EdgeConfiguration, publisher: EdgePublisher, authority: TokenAuthority) {
         id = configuration.edgeID
@@ -17,6 +19,10 @@ final class EdgeContext: Sendable {
         self.authority = authority
         let metrics = EdgeMetrics()
         self.metrics = metrics
+        sessionSettings = SessionSettings(edge: configuration.edgeID, queueLimit: configuration.outboundQueue,
+                                          syncWindow: UInt64(configuration.syncWindow),
+                                          syncAckTimeout: TimeAmount(configuration.syncAckTimeout),
+                                          maxHeld: configuration.maxHeld)
         hub = SessionHub(maxSessionsPerUser: configuration.maxSessionsPerUser, reports: publisher, metrics: metrics)
     }
 

@@ -6,11 +6,13 @@ import ParleyServiceKit
 import ServiceLifecycle
 import Synchronization
 
-/// Everything the edge produces (sends, acks, presence events) goes through one queue that is
-/// enqueued into the producer in order, a batch at a time with a few batches in flight: a
-/// session's records keep their order, and under load many sends share one broker round trip.
-/// Each record's completion runs when the broker acknowledged its batch, or failed. Acks of all
-/// sessions are coalesced into batched `chat.acks` records at each flush.
+/// Everything the edge produces (sends, cursor moves, queries, presence events) goes through one
+/// queue that is enqueued into the producer in order, a batch at a time with a few batches in
+/// flight: a session's records keep their order, and under load many sends share one broker
+/// round trip. Each record's completion runs when the broker acknowledged its batch, or failed.
+/// Cursor moves (`chat.acks`) and queries (`chat.queries`) are coalesced at each flush into one
+/// batched record per user, keyed by the user: one partition per user keeps a session's pulls
+/// and its unsubscribe in order.
 final class EdgePublisher: Service, Sendable {
     /// Learns whether the broker acknowledged a record; runs on the producer's thread, so it
     /// must be quick and must not block: it hands the outcome to the session's ``LoopOutbox``,
@@ -24,8 +26,20 @@ final class EdgePublisher: Service, Sendable {
 
     private struct State {
         var queue: [Pending] = []
-        var acks: [AckEnvelope] = []
+        var cursors: [CursorMove] = []
+        var queries: [QueryEnvelope] = []
+        var queryCompletions: [Completion] = []
         var stopping = false
+
+        var isEmpty: Bool { queue.isEmpty && cursors.isEmpty && queries.isEmpty }
+    }
+
+    /// What one flush takes from the state.
+    private struct Flush {
+        var batch: [Pending]
+        var cursors: [CursorMove]
+        var queries: [QueryEnvelope]
+        var queryCompletions: [Completion]
     }
 
     private let producer: KafkaProducer
@@ -47,8 +61,8 @@ final class EdgePublisher: Service, Sendable {
         (wakeups, wake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
     }
 
-    /// Queues a send for `chat.inbound` (keyed by the recipient); `completion` learns whether the
-    /// broker acknowledged it.
+    /// Queues a send for `chat.inbound` (keyed by its conversation); `completion` learns whether
+    /// the broker acknowledged it.
     func publishSend(_ envelope: InboundEnvelope, completion: Completion? = nil) {
         publish(envelope, key: envelope.message.conv, topic: topics.inbound, completion: completion)
     }
@@ -74,15 +88,31 @@ final class EdgePublisher: Service, Sendable {
         }
     }
 
-    /// Queues an ack; acks go out in batched records with the next flush. A lost ack only means
-    /// the message is replayed once more, so no completion.
-    func publishAck(_ envelope: AckEnvelope) {
+    /// Queues a cursor move (an ack or a read) for `chat.acks`. Moves are idempotent and an ack
+    /// that is lost only means entries are replayed once more, so no completion.
+    func publishCursor(_ move: CursorMove) {
         let accepted = state.withLock { state -> Bool in
             guard !state.stopping else { return false }
-            state.acks.append(envelope)
+            state.cursors.append(move)
             return true
         }
         if accepted { wake.yield() }
+    }
+
+    /// Queues a query (a sync pull, history, the conversation list, an unsubscribe) for
+    /// `chat.queries`; `completion` learns whether the broker acknowledged it.
+    func publishQuery(_ query: QueryEnvelope, completion: Completion?) {
+        let accepted = state.withLock { state -> Bool in
+            guard !state.stopping else { return false }
+            state.queries.append(query)
+            if let completion { state.queryCompletions.append(completion) }
+            return true
+        }
+        if accepted {
+            wake.yield()
+        } else {
+            completion?(.failure(EdgeError.shuttingDown))
+        }
     }
 
     /// Flushes batches until graceful shutdown, then flushes what is left and returns once every
@@ -92,7 +122,7 @@ final class EdgePublisher: Service, Sendable {
         await withGracefulShutdownHandler {
             for await _ in wakeups {
                 await flush(window: &window)
-                if state.withLock({ $0.stopping && $0.queue.isEmpty && $0.acks.isEmpty }) { break }
+                if state.withLock({ $0.stopping && $0.isEmpty }) { break }
             }
         } onGracefulShutdown: {
             self.state.withLock { $0.stopping = true }
@@ -111,34 +141,58 @@ final class EdgePublisher: Service, Sendable {
     private func flush(window: inout InFlightWindow) async {
         while true {
             await window.waitForRoom()
-            let (batch, acks) = state.withLock { state -> ([Pending], [AckEnvelope]) in
+            let flush = state.withLock { state -> Flush in
                 let count = min(maxBatch, state.queue.count)
                 defer {
                     state.queue.removeFirst(count)
-                    state.acks.removeAll()
+                    state.cursors.removeAll()
+                    state.queries.removeAll()
+                    state.queryCompletions.removeAll()
                 }
-                return (Array(state.queue.prefix(count)), state.acks)
+                return Flush(batch: Array(state.queue.prefix(count)), cursors: state.cursors, queries: state.queries,
+                             queryCompletions: state.queryCompletions)
             }
-            guard !batch.isEmpty || !acks.isEmpty else { return }
-            let pending = await producer.enqueue(batch: batch.map(\.record) + BatchedRecords.make(acks, topic: topics.acks))
+            let records = flush.batch.map(\.record) + Self.recordsPerUser(flush.cursors, topic: topics.acks, user: \.user)
+                + Self.recordsPerUser(flush.queries, topic: topics.queries, user: \.user)
+            guard !records.isEmpty else { return }
+            let pending = await producer.enqueue(batch: records)
             window.opened()
             let completed = window.completed
             pending.onSettled { [logger] outcome in
                 let result = outcome.map { _ in () }
                 if case .failure(let error) = outcome {
-                    logger.error("produce failed", metadata: ["parley.records": "\(batch.count)", "parley.error": "\(error)"])
+                    logger.error("produce failed", metadata: ["parley.records": "\(records.count)", "parley.error": "\(error)"])
                 }
-                for item in batch { item.completion?(result) }
+                for item in flush.batch { item.completion?(result) }
+                for completion in flush.queryCompletions { completion(result) }
                 completed.yield()
+            }
+        }
+    }
+
+    /// One batched record (``EnvelopeBatch``) per user, keyed by the user, users in first-seen
+    /// order and each user's items in order.
+    private static func recordsPerUser<T: WireObject>(_ items: [T], topic: String, user: (T) -> String) -> [KafkaOutgoingRecord] {
+        var users: [String] = []
+        var byUser: [String: [T]] = [:]
+        for item in items {
+            let key = user(item)
+            if byUser[key] == nil { users.append(key) }
+            byUser[key, default: []].append(item)
+        }
+        return users.flatMap { key in
+            Envelope.encodeBatches(byUser[key] ?? [], maxBytes: BatchedRecords.maxBytes).map {
+                KafkaOutgoingRecord(topic: topic, key: Array(key.utf8), value: $0)
             }
         }
     }
 }
 
-/// What a loop's sessions report to the rest of Parley without a reply: acks on behalf of
-/// seed-mode sessions, and every session again when presence-svc asks for a resync.
+/// What sessions send to the rest of Parley on their own: their sync pulls, acks and
+/// unsubscribe, and every session again when presence-svc asks for a resync.
 protocol SessionReports: Sendable {
-    func publishAck(_ envelope: AckEnvelope)
+    func publishCursor(_ move: CursorMove)
+    func publishQuery(_ query: QueryEnvelope, completion: EdgePublisher.Completion?)
     func publishPresence(_ kind: PresenceEvent.Kind, user: String?, session: String?, users: [String]?)
 }
 

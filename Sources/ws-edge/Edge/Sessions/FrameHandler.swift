@@ -1,14 +1,15 @@
 import Logging
 import ParleyProtocol
 
-/// What a session's frames mean: sends, acks, pings, presence watches, and the seed mode's
-/// `{"user":…,"msg":…}`. Bad frames get an `error` frame and change nothing else.
+/// What a session's frames mean: sends, acks, reads, syncs, queries, pings, presence watches,
+/// and the seed mode's `{"user":…,"msg":…}`. Bad frames get an `error` frame and change nothing
+/// else.
 struct FrameHandler: Sendable {
     let edge: EdgeContext
 
     /// Handles one text frame of `session`, on its loop (whose outbox is `outbox`).
     func handle(text: some Collection<UInt8>, session: Session, outbox: LoopOutbox, logger: Logger) {
-        if session.raw {
+        if session.kind == .seed {
             handleSeed(text: text, session: session, loop: outbox.sessions)
             return
         }
@@ -16,18 +17,27 @@ struct FrameHandler: Sendable {
         do {
             frame = try ClientFrame.decode(text, limits: edge.configuration.limits)
         } catch {
-            edge.metrics.rejected(error.code)
-            session.send(.frame(error.frame))
+            reject(error, session: session)
             return
         }
         switch frame {
         case .send(let frame):
-            send(clientID: frame.id, to: frame.to ?? frame.conv.flatMap { Conversation.peer(in: $0, of: session.user) } ?? "", body: frame.body, session: session, outbox: outbox, logger: logger)
-        case .read, .sync, .history, .conversations:
-            session.send(.frame(.error(ProtocolError(.unknownType, "not served by this edge yet"))))
+            send(frame, session: session, outbox: outbox, logger: logger)
         case .ack(let frame):
-            let acked = session.acked(frame.msgs ?? [])
-            edge.publisher.publishAck(AckEnvelope(user: session.user, acks: acked))
+            if let error = session.ack(frame) { reject(error, session: session) }
+        case .read(let frame):
+            guard mayBelong(to: frame.conv, session) else { return reject(notMember(frame.conv), session: session) }
+            edge.publisher.publishCursor(CursorMove(kind: .read, user: session.user, device: session.kind.device, session: session.id,
+                                                    edge: edge.id, conv: frame.conv, cseq: frame.cseq))
+        case .sync(let frame):
+            session.resync(after: frame.after, epoch: frame.epoch)
+        case .history(let frame):
+            guard mayBelong(to: frame.conv, session) else { return reject(notMember(frame.conv), session: session) }
+            query(QueryEnvelope(kind: .history, user: session.user, device: session.kind.device, session: session.id, edge: edge.id,
+                                conv: frame.conv, before: frame.before, limit: frame.limit), outbox: outbox)
+        case .conversations(let frame):
+            query(QueryEnvelope(kind: .conversations, user: session.user, device: session.kind.device, session: session.id,
+                                edge: edge.id, limit: frame.limit, next: frame.next), outbox: outbox)
         case .ping:
             session.send(.frame(.pong))
         case .watch(let frame):
@@ -40,21 +50,44 @@ struct FrameHandler: Sendable {
         }
     }
 
-    /// Produces a send; its outcome goes back to the session's loop, which answers `sent` (or
-    /// `unavailable`) there.
-    private func send(clientID: String, to: String, body: String, session: Session, outbox: LoopOutbox, logger: Logger) {
+    /// A frame of a session the edge is closing (it waits for the client's close frame): only
+    /// acks still count, so what the client confirmed is not replayed to it again.
+    func handleWhileClosing(text: some Collection<UInt8>, session: Session) {
+        guard session.kind != .seed, case .ack(let ack)? = try? ClientFrame.decode(text, limits: edge.configuration.limits) else { return }
+        _ = session.ack(ack)
+    }
+
+    /// Produces a send to its conversation (`to`: the direct one with that user); its outcome
+    /// goes back to the session's loop, which answers `sent` (or `unavailable`) there.
+    private func send(_ frame: ClientFrame.Send, session: Session, outbox: LoopOutbox, logger: Logger) {
+        let conv = frame.to.map { Conversation.direct(session.user, $0) } ?? frame.conv ?? ""
+        guard mayBelong(to: conv, session) else {
+            return reject(ProtocolError(.invalidRecipient, "conv must be a group or a direct conversation of yours", clientID: frame.id),
+                          session: session)
+        }
         let now = UnixTime.nowMilliseconds
-        let msg = outbox.sessions.messageID(user: session.user, clientID: clientID, unixMilliseconds: now)
-        let message = ChatMessage(msg: msg, from: session.user, to: to, conv: Conversation.direct(session.user, to), body: body,
-                                  ts: MessageID.unixMilliseconds(of: msg) ?? now, id: clientID)
+        let msg = outbox.sessions.messageID(user: session.user, clientID: frame.id, unixMilliseconds: now)
+        let message = ChatMessage(msg: msg, from: session.user, to: Conversation.peer(in: conv, of: session.user), conv: conv,
+                                  body: frame.body, ts: MessageID.unixMilliseconds(of: msg) ?? now, id: frame.id)
         edge.metrics.messagesIn.increment()
-        edge.publisher.publishSend(InboundEnvelope(message: message, edge: edge.id, session: session.id)) { [metrics = edge.metrics, id = session.id] result in
+        edge.publisher.publishSend(InboundEnvelope(message: message, edge: edge.id, session: session.id, device: session.kind.namedDevice)) {
+            [metrics = edge.metrics, id = session.id, clientID = frame.id] result in
             if case .failure(let error) = result {
                 metrics.rejected(.unavailable)
                 logger.warning("send not accepted by the broker", metadata: ["parley.msg": "\(msg)", "parley.error": "\(error)"])
             }
             let accepted = if case .success = result { true } else { false }
-            outbox.hand(.settled(SettledSend(session: id, clientID: clientID, msg: msg, ts: message.ts, accepted: accepted)))
+            outbox.hand(.settled(SettledSend(session: id, clientID: clientID, msg: msg, conv: conv, ts: message.ts, accepted: accepted)))
+        }
+    }
+
+    /// Produces a query; if the broker does not take it, the session gets `unavailable` instead
+    /// of an answer.
+    private func query(_ query: QueryEnvelope, outbox: LoopOutbox) {
+        edge.publisher.publishQuery(query) { [metrics = edge.metrics, id = query.session] result in
+            guard case .failure = result else { return }
+            metrics.rejected(.unavailable)
+            outbox.hand(.unanswered(session: id, ProtocolError(.unavailable, "query not accepted, retry")))
         }
     }
 
@@ -70,5 +103,20 @@ struct FrameHandler: Sendable {
                                   body: frame.msg, ts: MessageID.unixMilliseconds(of: msg) ?? now, id: msg)
         edge.metrics.messagesIn.increment()
         edge.publisher.publishSend(InboundEnvelope(message: message, edge: edge.id, session: session.id))
+    }
+
+    /// Whether the session's user may be a member of `conv` as far as the edge can tell: a
+    /// direct conversation must name the user (groups are checked by relay-svc and offline-svc).
+    private func mayBelong(to conv: String, _ session: Session) -> Bool {
+        conv.hasPrefix("g:") || Conversation.names(conv, user: session.user)
+    }
+
+    private func notMember(_ conv: String) -> ProtocolError {
+        ProtocolError(.notMember, "not a member of \(conv)")
+    }
+
+    private func reject(_ error: ProtocolError, session: Session) {
+        edge.metrics.rejected(error.code)
+        session.send(.frame(error.frame))
     }
 }

@@ -67,9 +67,12 @@ final class LoopSessions {
             case .settled(let send):
                 guard let session = sessions[send.session] else { continue }
                 let frame: ServerFrame = send.accepted
-                    ? .sent(.init(id: send.clientID, msg: send.msg, ts: send.ts))
+                    ? .sent(.init(id: send.clientID, msg: send.msg, conv: send.conv, ts: send.ts))
                     : .error(ProtocolError(.unavailable, "message not accepted, retry", clientID: send.clientID))
                 queue(.frame(frame), to: session, flushing: &flushing)
+            case .unanswered(let session, let error):
+                guard let session = sessions[session] else { continue }
+                queue(.frame(.error(error)), to: session, flushing: &flushing)
             case .pingRound:
                 for session in sessions.values where !session.pingRound() { session.close(.unresponsive) }
             case .closeAll(let reason):
@@ -79,8 +82,9 @@ final class LoopSessions {
         for session in flushing { session.flush() }
     }
 
-    /// Writes what a deliver record carries to the addressed sessions of its user on this loop.
-    /// Messages written to seed-mode sessions are acked on their behalf.
+    /// Writes what a deliver record carries to the addressed sessions of its user on this loop:
+    /// stream entries (live, or a page) through each session's sequencer, answers to its queries,
+    /// presence.
     private func deliver(_ envelope: DeliverEnvelope, flushing: inout [Session]) {
         if envelope.resync {
             for session in sessions.values { reports.publishPresence(.connect, user: session.user, session: session.id, users: nil) }
@@ -88,26 +92,16 @@ final class LoopSessions {
         }
         for session in byUser[envelope.user] ?? [] {
             if let only = envelope.sessions, !only.contains(session.id) { continue }
-            if session.id == envelope.exceptSession { continue }
             let idle = !session.hasWaiting
             defer { if idle, session.hasWaiting { flushing.append(session) } }
-            var written: [ChatMessage] = []
-            for message in envelope.messages where session.deliver(message) {
-                written.append(message)
+            if envelope.page != nil || !envelope.entries.isEmpty {
+                messagesOut.increment(by: session.receive(envelope.entries, page: envelope.page, epoch: envelope.epoch))
             }
-            messagesOut.increment(by: written.count)
-            if session.raw {
-                guard !written.isEmpty else { continue }
-                _ = session.acked(written.map(\.msg))
-                reports.publishAck(AckEnvelope(user: session.user, acks: written.map { AckedMessage(msg: $0.msg, from: $0.from, id: $0.id) }))
-                continue
-            }
-            for receipt in envelope.receipts {
-                session.queue(.frame(.receipt(.init(msg: receipt.msg, by: receipt.by, id: receipt.id))))
-            }
-            for status in envelope.presence {
-                session.queue(.frame(.presence(status)))
-            }
+            guard session.kind != .seed else { continue }
+            if let history = envelope.history { session.queue(.frame(.history(history))) }
+            if let conversations = envelope.conversations { session.queue(.frame(.conversations(conversations))) }
+            if let error = envelope.error { session.queue(.frame(.error(error))) }
+            for status in envelope.presence { session.queue(.frame(.presence(status))) }
         }
     }
 

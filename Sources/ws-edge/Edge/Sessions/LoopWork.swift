@@ -9,6 +9,8 @@ enum LoopWork: Sendable {
     case presence([PresenceStatus])
     /// The broker settled a session's send (from the producer's thread).
     case settled(SettledSend)
+    /// The broker did not take a session's query: it gets this error instead of an answer.
+    case unanswered(session: String, ProtocolError)
     /// One round of the edge's keep-alive.
     case pingRound
     /// Close every session (the edge is shutting down).
@@ -20,6 +22,7 @@ struct SettledSend: Sendable {
     let session: String
     let clientID: String
     let msg: String
+    let conv: String
     let ts: UInt64
     let accepted: Bool
 }

@@ -3,23 +3,24 @@ import NIOWebSocket
 import ParleyProtocol
 
 /// One WebSocket session on this edge: its identity, its channel, the frames waiting for its
-/// socket, and the messages delivered to it that it has not acked yet (so acks can name the
-/// sender).
+/// socket, and its place in its user's stream (``SessionStreamState``).
 ///
 /// Loop-bound: a session is made, used and dropped on its channel's event loop, so it needs no
 /// lock and is not `Sendable`. Other threads never touch it: they hand work for a loop's sessions
-/// to that loop's ``LoopOutbox``, which applies it on the loop. At most `queueLimit` frames may be
-/// waiting for the socket: a client that stops reading is disconnected instead of growing the
-/// edge's memory.
+/// to that loop's ``LoopOutbox``, which applies it on the loop. At most `queueLimit` live frames
+/// may be waiting for the socket: a client that stops reading is disconnected instead of growing
+/// the edge's memory. Replay frames do not count: the replay is pulled a page at a time, each
+/// once the previous one was written.
 final class Session {
     /// Why the edge closes a session, with the WebSocket close code.
     enum CloseReason: Sendable, Equatable {
-        case overflow, flood, tooManySessions, goingAway, unresponsive
+        case overflow, flood, tooManySessions, goingAway, unresponsive, noAcks, unavailable
 
         var code: UInt16 {
             switch self {
-            case .overflow, .flood, .tooManySessions: 1008
+            case .overflow, .flood, .tooManySessions, .noAcks: 1008
             case .goingAway, .unresponsive: 1001
+            case .unavailable: 1013
             }
         }
 
@@ -30,8 +31,28 @@ final class Session {
             case .tooManySessions: "too many sessions for this user"
             case .goingAway: "server going away"
             case .unresponsive: "no answer to pings"
+            case .noAcks: "too slow: no acks"
+            case .unavailable: "backend unavailable, reconnect"
             }
         }
+    }
+
+    /// Which protocol the client speaks.
+    enum Kind: Sendable, Equatable {
+        /// A v2 client: it named its device (`device=` on connect).
+        case v2(device: String)
+        /// A v1 client: no device; it shares the legacy device and acks by message id.
+        case v1
+        /// A seed-compatible `/read` session: raw text frames, acked on its behalf.
+        case seed
+
+        /// The device the client named (nil: v1 and seed sessions).
+        var namedDevice: String? {
+            if case .v2(let device) = self { device } else { nil }
+        }
+
+        /// The device whose cursor the session moves.
+        var device: String { namedDevice ?? Session.legacyDevice }
     }
 
     /// How a session ended.
@@ -51,52 +72,68 @@ final class Session {
         case raw(String)
     }
 
+    /// The device of sessions that name none (v1 clients and the seed mode).
+    static let legacyDevice = "~v1"
+
     let id: String
     let user: String
-    /// A seed-compatible `/read` session: gets message bodies as raw text and cannot ack.
-    let raw: Bool
+    let kind: Kind
+    let settings: SessionSettings
+    /// Where the session's pulls, acks and unsubscribe go.
+    let reports: any SessionReports
     private let channel: any Channel
-    private let queueLimit: Int
-    /// Frames queued since the last ``flush()``.
+    /// Frames queued since the last ``flush(then:)``, and how many of them are live.
     private var waiting: [WebSocketFrame] = []
-    /// Frames flushed to the channel whose write has not completed yet.
-    private var unwritten = 0
+    private var waitingLive = 0
+    /// Live frames flushed to the channel whose write has not completed yet.
+    private var unwrittenLive = 0
+    /// The last flush's write, until it completed.
+    private var lastWrite: EventLoopFuture<Void>?
     /// Whether anything arrived from the client since the last ping round.
     private var heard = true
     /// How the session ended; nil while it is open.
-    private(set) var end: End?
-    private var unacked: [String: AckedMessage] = [:]
-    private var unackedOrder: [String] = []
+    private(set) var end: End? {
+        didSet { stream.ackTimer?.cancel() }
+    }
+    /// The session's place in its user's stream (``SessionStreamState``).
+    var stream: SessionStreamState
     /// Users whose presence this session watches.
     var watching: Set<String> = []
 
-    /// Most delivered-but-unacked messages remembered for receipts.
-    static let unackedLimit = 4096
     /// How long a closing session may take to get its close frame out before the connection is
     /// dropped.
     static let closeGrace = TimeAmount.seconds(5)
 
-    init(id: String, user: String, raw: Bool, channel: any Channel, queueLimit: Int) {
+    init(id: String, user: String, kind: Kind, channel: any Channel, settings: SessionSettings, reports: any SessionReports) {
         self.id = id
         self.user = user
-        self.raw = raw
+        self.kind = kind
         self.channel = channel
-        self.queueLimit = queueLimit
+        self.settings = settings
+        self.reports = reports
+        stream = SessionStreamState(settings: settings)
     }
 
     var isOpen: Bool { end == nil }
 
-    /// Whether frames are queued that the next ``flush()`` writes.
+    /// Whether frames are queued that the next ``flush(then:)`` writes.
     var hasWaiting: Bool { !waiting.isEmpty }
 
-    /// Queues a frame for the next ``flush()``; false (and the session is closed) when
-    /// `queueLimit` frames are already waiting for the socket, or when the session has ended.
+    /// The session's event loop.
+    var eventLoop: any EventLoop { channel.eventLoop }
+
+    /// Queues a frame for the next ``flush(then:)``; false when the session has ended, or (and
+    /// the session is closed) when the frame is `live` and `queueLimit` live frames are already
+    /// waiting for the socket.
     @discardableResult
-    func queue(_ item: Outbound) -> Bool {
+    func queue(_ item: Outbound, live: Bool = true) -> Bool {
         guard end == nil else { return false }
-        guard unwritten + waiting.count < queueLimit else {
-            close(.overflow)
-            return false
+        if live {
+            guard unwrittenLive + waitingLive < settings.queueLimit else {
+                close(.overflow)
+                return false
+            }
+            waitingLive += 1
         }
         let bytes: [UInt8] = switch item {
         case .frame(let frame): frame.encoded()
@@ -111,36 +148,30 @@ final class Session {
         if queue(item) { flush() }
     }
 
-    /// Writes the queued frames with one flush.
-    func flush() {
+    /// Writes the queued frames with one flush; `written` runs once they and every frame
+    /// written before them left for the socket (or failed to).
+    func flush(then written: (() -> Void)? = nil) {
         let frames = waiting.take()
-        guard let last = frames.last else { return }
+        let live = waitingLive
+        waitingLive = 0
+        guard let last = frames.last else {
+            guard let written else { return }
+            if let lastWrite {
+                lastWrite.assumeIsolated().whenComplete { _ in written() }
+            } else {
+                written()
+            }
+            return
+        }
         for frame in frames.dropLast() { channel.write(frame, promise: nil) }
-        unwritten += frames.count
-        channel.writeAndFlush(last).assumeIsolated().whenComplete { _ in
-            self.unwritten -= frames.count
+        unwrittenLive += live
+        let write = channel.writeAndFlush(last)
+        lastWrite = write
+        write.assumeIsolated().whenComplete { _ in
+            self.unwrittenLive -= live
+            if self.lastWrite === write { self.lastWrite = nil }
+            written?()
         }
-    }
-
-    /// Queues a chat message and remembers who sent it, for the receipt when it is acked.
-    func deliver(_ message: ChatMessage) -> Bool {
-        if message.to == user {
-            if unacked.updateValue(AckedMessage(msg: message.msg, from: message.from, id: message.id), forKey: message.msg) == nil {
-                unackedOrder.append(message.msg)
-            }
-            // Forget the oldest half at once when over twice the limit (amortised O(1)).
-            if unackedOrder.count > 2 * Self.unackedLimit {
-                let dropped = unackedOrder.count - Self.unackedLimit
-                for msg in unackedOrder[..<dropped] { unacked[msg] = nil }
-                unackedOrder.removeFirst(dropped)
-            }
-        }
-        return queue(raw ? .raw(message.body) : .frame(.message(message)))
-    }
-
-    /// The ack records for `msgs`: sender and client id where this session delivered them.
-    func acked(_ msgs: [String]) -> [AckedMessage] {
-        msgs.map { msg in unacked.removeValue(forKey: msg) ?? AckedMessage(msg: msg, from: nil, id: nil) }
     }
 
     /// The edge closes the session: a close frame with the reason's code after the frames already
@@ -152,6 +183,7 @@ final class Session {
         let channel = self.channel
         guard reason != .overflow else {
             waiting = []
+            waitingLive = 0
             channel.close(promise: nil)
             return
         }

@@ -14,27 +14,26 @@ final class SessionChannelHandler: ChannelInboundHandler {
 
     private let edge: EdgeContext
     private let frames: FrameHandler
-    private let user: String
-    private let raw: Bool
+    private let request: SessionRequest
     private var logger: Logger
     /// The open session and its loop's outbox; nil before it was admitted and after it closed.
     private var session: (session: Session, outbox: LoopOutbox)?
     private var bucket: TokenBucket
     private var strikes = 0
 
-    init(edge: EdgeContext, user: String, raw: Bool, logger: Logger) {
+    init(edge: EdgeContext, request: SessionRequest, logger: Logger) {
         self.edge = edge
         frames = FrameHandler(edge: edge)
-        self.user = user
-        self.raw = raw
+        self.request = request
         self.logger = logger
         bucket = TokenBucket(rate: edge.configuration.sendRate, burst: edge.configuration.sendBurst)
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
         let outbox = edge.hub.outbox(for: context.eventLoop)
-        let session = Session(id: UUID().uuidString.lowercased(), user: user, raw: raw, channel: context.channel,
-                              queueLimit: edge.configuration.outboundQueue)
+        let user = request.user
+        let session = Session(id: UUID().uuidString.lowercased(), user: user, kind: request.kind, channel: context.channel,
+                              settings: edge.sessionSettings, reports: edge.publisher)
         logger[metadataKey: "parley.user"] = "\(user)"
         logger[metadataKey: "parley.session"] = "\(session.id)"
         switch edge.hub.admit(user: user) {
@@ -49,10 +48,11 @@ final class SessionChannelHandler: ChannelInboundHandler {
         }
         outbox.sessions.add(session)
         self.session = (session, outbox)
-        if !raw {
-            session.send(.frame(.welcome(.init(user: user, session: session.id, edge: edge.id))))
+        if session.kind != .seed {
+            session.send(.frame(.welcome(.init(user: user, session: session.id, edge: edge.id, device: session.kind.namedDevice))))
         }
         edge.publisher.publishPresence(.connect, user: user, session: session.id)
+        session.startStream(since: request.since, epoch: request.epoch)
         logger.debug("session opened")
     }
 
@@ -62,7 +62,12 @@ final class SessionChannelHandler: ChannelInboundHandler {
         session.heardFrom()
         switch frame.opcode {
         case .text, .binary:
-            guard session.isOpen else { return }
+            guard session.isOpen else {
+                if case .closedByEdge = session.end, frame.opcode == .text {
+                    frames.handleWhileClosing(text: frame.unmaskedData.readableBytesView, session: session)
+                }
+                return
+            }
             guard bucket.take() else {
                 strikes += 1
                 edge.metrics.rejected(.rateLimited)
@@ -100,6 +105,7 @@ final class SessionChannelHandler: ChannelInboundHandler {
             // Report the disconnect before leaving the hub: shutdown waits for an empty hub and
             // then reports edge_stopped, which must come after every disconnect.
             edge.publisher.publishPresence(.disconnect, user: session.user, session: session.id)
+            session.endStream()
             outbox.sessions.remove(session)
             edge.hub.release(user: session.user)
             logger.debug("session closed", metadata: ["parley.end": "\(end)"])

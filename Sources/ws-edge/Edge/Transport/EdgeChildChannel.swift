@@ -12,7 +12,8 @@ import NIOWebSocket
 /// ``SessionChannelHandler`` in the channel pipeline and ends this connection's task: a session
 /// is then NIO handlers and a ``Session`` object, not a parked Swift task (tasks cost ~30 KB per
 /// idle session, measured). A refused upgrade reaches the router as a plain request, whose route
-/// answers it (401 without a valid token, 503 while shutting down, 400 for a bad seed user).
+/// answers it (401 without a valid token, 400 for bad connect parameters or a bad seed user, 503
+/// while shutting down).
 struct EdgeChildChannel: ServerChildChannel, HTTPChannelHandler {
     enum UpgradeResult: Sendable {
         case webSocket
@@ -32,7 +33,7 @@ struct EdgeChildChannel: ServerChildChannel, HTTPChannelHandler {
             let maxFrame = edge.configuration.limits.maxFrameBytes
             // Who the gate admitted (the token is verified once, there); only admitted upgrades
             // reach the upgrader.
-            let admitted = NIOLoopBoundBox<(user: String, raw: Bool)?>(nil, eventLoop: channel.eventLoop)
+            let admitted = NIOLoopBoundBox<SessionRequest?>(nil, eventLoop: channel.eventLoop)
             let upgrader = NIOTypedWebSocketServerUpgrader<UpgradeResult>(
                 maxFrameSize: maxFrame,
                 shouldUpgrade: { channel, _ in
@@ -46,7 +47,7 @@ struct EdgeChildChannel: ServerChildChannel, HTTPChannelHandler {
                         let pipeline = channel.pipeline.syncOperations
                         try pipeline.addHandler(NIOWebSocketFrameAggregator(
                             minNonFinalFragmentSize: 0, maxAccumulatedFrameCount: 1024, maxAccumulatedFrameSize: maxFrame))
-                        try pipeline.addHandler(SessionChannelHandler(edge: edge, user: admitted.user, raw: admitted.raw, logger: logger))
+                        try pipeline.addHandler(SessionChannelHandler(edge: edge, request: admitted, logger: logger))
                         return .webSocket
                     }
                 })
@@ -70,7 +71,8 @@ struct EdgeChildChannel: ServerChildChannel, HTTPChannelHandler {
             let decoder = try channel.pipeline.syncOperations.context(handlerType: ByteToMessageHandler<HTTPRequestDecoder>.self)
             try channel.pipeline.syncOperations.addHandler(
                 UpgradeGate { head in
-                    admitted.value = EdgeRoutes.webSocketUser(head, edge: edge)
+                    admitted.value = try? EdgeRoutes.sessionRequest(URI(head.uri), authorization: head.headers.first(name: "authorization"),
+                                                                    edge: edge).get()
                     return admitted.value != nil
                 }, position: .after(decoder.handler))
             return Value(upgradeResult: result, channel: channel)

@@ -32,37 +32,40 @@ enum EdgeRoutes {
         // Upgrades are taken before routing (``EdgeChildChannel``); what reaches these routes was
         // not admitted, or is no upgrade at all.
         router.get("/ws") { request, _ -> Response in
-            guard authenticate(request, edge: edge) != nil else { throw HTTPError(.unauthorized) }
-            if edge.isShuttingDown { throw HTTPError(.serviceUnavailable, message: "the edge is shutting down") }
+            _ = try sessionRequest(request.uri, authorization: request.headers[.authorization], edge: edge).get()
             throw HTTPError(.upgradeRequired, message: "expected a WebSocket upgrade")
         }
         if edge.configuration.devLogin {
             // The seed tutorial's endpoint: no token, the user named in the query, raw text frames.
             router.get("/read") { request, _ -> Response in
-                guard let user = request.uri.queryParameters.get("user"), Identifier.isValid(user) else {
-                    throw HTTPError(.badRequest, message: "user must be 1-64 characters of A-Z a-z 0-9 _ . -")
-                }
+                _ = try sessionRequest(request.uri, authorization: nil, edge: edge).get()
                 throw HTTPError(.upgradeRequired, message: "expected a WebSocket upgrade")
             }
         }
     }
 
-    /// Who a WebSocket upgrade request is for, or nil if it may not upgrade: a valid token on
-    /// `/ws` while the edge accepts sessions, a valid `user` on `/read` (dev login only; a seed
-    /// session, `raw`).
-    static func webSocketUser(_ head: HTTPRequestHead, edge: EdgeContext) -> (user: String, raw: Bool)? {
-        let uri = URI(head.uri)
+    /// What a WebSocket upgrade request may open, or why it may not (the answer to it): on
+    /// `/ws`, a valid token (401), valid `device`, `since` and `epoch` (400), while the edge
+    /// accepts sessions (503); on `/read` (dev login only), a valid `user` (400), a seed session.
+    static func sessionRequest(_ uri: URI, authorization: String?, edge: EdgeContext) -> Result<SessionRequest, HTTPError> {
+        let query = uri.queryParameters
         switch uri.path {
         case "/ws":
-            guard !edge.isShuttingDown,
-                  let token = token(query: uri.queryParameters.get("token"), authorization: head.headers.first(name: "authorization"))
-            else { return nil }
-            return edge.authority.user(for: token).map { ($0, false) }
-        case "/read":
-            guard edge.configuration.devLogin, let user = uri.queryParameters.get("user"), Identifier.isValid(user) else { return nil }
-            return (user, true)
+            guard let user = token(query: query.get("token"), authorization: authorization).flatMap(edge.authority.user(for:)) else {
+                return .failure(HTTPError(.unauthorized))
+            }
+            let request = SessionRequest.parse(user: user, device: query.get("device"), since: query.get("since"), epoch: query.get("epoch"))
+            if case .success = request, edge.isShuttingDown {
+                return .failure(HTTPError(.serviceUnavailable, message: "the edge is shutting down"))
+            }
+            return request
+        case "/read" where edge.configuration.devLogin:
+            guard let user = query.get("user"), Identifier.isValid(user) else {
+                return .failure(HTTPError(.badRequest, message: "user must be 1-64 characters of A-Z a-z 0-9 _ . -"))
+            }
+            return .success(SessionRequest(user: user, kind: .seed, since: nil, epoch: nil))
         default:
-            return nil
+            return .failure(HTTPError(.notFound))
         }
     }
 

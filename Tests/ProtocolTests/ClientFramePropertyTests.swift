@@ -53,10 +53,6 @@ struct ClientFramePropertyTests {
             case .frame(.conversations): "conversations"
             case .frame(.ping): "ping"
             case .frame(.watch): "watch"
-            case .frame(.read): "read"
-            case .frame(.sync): "sync"
-            case .frame(.history): "history"
-            case .frame(.conversations): "conversations"
             case .refused(let code, _), .refusedAnyID(let code): code.rawValue
             }
         }

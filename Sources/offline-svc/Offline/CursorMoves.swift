@@ -71,12 +71,13 @@ struct CursorMoves: Sendable {
                         status: .delivered, id: message.id)))
                 }
             case .read(let move, let conv, let reply):
-                guard case .moved(let read, let seq, _, let subscribers) = try replies[reply] else {
+                guard case .moved(let read, let seq, _, let epoch, let subscribers) = try replies[reply] else {
                     deliveries.add(Self.notMember(move, conv: conv), edge: move.edge)
                     continue
                 }
                 if seq > 0 {
-                    deliveries.add(StreamEntry(kind: .read, seq: seq, conv: conv, cseq: read), user: move.user, to: subscribers)
+                    deliveries.add(StreamEntry(kind: .read, seq: seq, conv: conv, cseq: read), user: move.user, epoch: epoch,
+                                   to: subscribers)
                 }
                 if read > 0, let peer = Conversation.peer(in: conv, of: move.user), peer != move.user {
                     reads.append((peer, move.user, MessageKey(conv: conv, cseq: read)))

@@ -12,16 +12,16 @@ struct EdgeDeliveries: Sendable {
 
     var isEmpty: Bool { edges.isEmpty }
 
-    /// `entry` (with its seq) for `user`'s subscribed sessions, one envelope per edge.
-    mutating func add(_ entry: StreamEntry, user: String, to subscribers: [Subscriber]) {
+    /// `entry` (with its seq in `epoch`) for `user`'s subscribed sessions, one envelope per edge.
+    mutating func add(_ entry: StreamEntry, user: String, epoch: String, to subscribers: [Subscriber]) {
         var sessions: [String: [String]] = [:]
         for subscriber in subscribers { sessions[subscriber.edge, default: []].append(subscriber.session) }
         for (edge, onEdge) in sessions.sorted(by: { $0.key < $1.key }) {
             let addressed = onEdge.sorted()
-            if let last = envelopes[edge]?.indices.last, envelopes[edge]![last].isLive(of: user, for: addressed) {
+            if let last = envelopes[edge]?.indices.last, envelopes[edge]![last].isLive(of: user, for: addressed, epoch: epoch) {
                 envelopes[edge]![last].entries.append(entry)
             } else {
-                add(DeliverEnvelope(user: user, sessions: addressed, entries: [entry]), edge: edge)
+                add(DeliverEnvelope(user: user, sessions: addressed, entries: [entry], epoch: epoch), edge: edge)
             }
         }
     }
@@ -40,7 +40,7 @@ struct EdgeDeliveries: Sendable {
 
 extension DeliverEnvelope {
     /// Whether live entries of `user` for `sessions` may join this envelope.
-    fileprivate func isLive(of user: String, for sessions: [String]) -> Bool {
-        self.user == user && self.sessions == sessions && page == nil && error == nil
+    fileprivate func isLive(of user: String, for sessions: [String], epoch: String) -> Bool {
+        self.user == user && self.sessions == sessions && self.epoch == epoch && page == nil && error == nil
     }
 }

@@ -28,8 +28,9 @@ public func buildOffline(_ configuration: OfflineConfiguration, logger: Logger,
     let inbox = try backbone.consumer(common, group: "offline.inbox", topic: topics.inbox, logger: logger)
     let acks = try backbone.consumer(common, group: "offline.acks", topic: topics.acks, background: true, logger: logger)
     let asked = try backbone.consumer(common, group: "offline.queries", topic: topics.queries, logger: logger)
-    let changes = try backbone.consumer(common, group: "offline.presence", topic: topics.presenceChanges, background: true,
-                                         logger: logger)
+    // Not a background consumer: a session_offline processed late could drop a subscription that
+    // an edge presence-svc had given up for dead renewed meanwhile (docs/architecture.md).
+    let changes = try backbone.consumer(common, group: "offline.presence", topic: topics.presenceChanges, logger: logger)
     return backbone.closers + [
         ConsumerLoop(name: "offline.inbox", consumer: inbox, logger: logger, handle: appender.append),
         ConsumerLoop(name: "offline.acks", consumer: acks, logger: logger, handle: moves.handle),

@@ -55,7 +55,7 @@ struct StreamAppender: Sendable {
             guard outcome.seq > 0 else { continue }
             var entry = item.entry
             entry.seq = outcome.seq
-            deliveries.add(entry, user: item.user, to: outcome.subscribers)
+            deliveries.add(entry, user: item.user, epoch: outcome.epoch, to: outcome.subscribers)
         }
         return deliveries
     }

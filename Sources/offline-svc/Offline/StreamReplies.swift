@@ -8,12 +8,15 @@ struct AppendOutcome: Sendable, Equatable {
     var seq: UInt64
     /// The entry was in the stream already (a replayed record).
     var duplicate: Bool
+    /// The stream's epoch (empty when there is nothing to deliver).
+    var epoch: String
     var subscribers: [Subscriber]
 
     init(reply: RESPValue) throws(RedisError) {
         var reader = try ReplyReader(reply)
         seq = try reader.number()
         duplicate = try reader.number() == 1
+        epoch = reader.isAtEnd ? "" : try reader.string()
         subscribers = try reader.subscribers()
     }
 }
@@ -77,7 +80,7 @@ enum ReadOutcome: Sendable, Equatable {
     /// The stream holds no message of the conversation.
     case notMember
     /// The read cursor is at `read`; the `read` entry has `seq` (0: none, at or below its watermark).
-    case moved(read: UInt64, seq: UInt64, duplicate: Bool, subscribers: [Subscriber])
+    case moved(read: UInt64, seq: UInt64, duplicate: Bool, epoch: String, subscribers: [Subscriber])
 
     init(reply: RESPValue) throws(RedisError) {
         var reader = try ReplyReader(reply)
@@ -87,7 +90,7 @@ enum ReadOutcome: Sendable, Equatable {
             return
         }
         self = .moved(read: UInt64(read), seq: try reader.number(), duplicate: try reader.number() == 1,
-                      subscribers: try reader.subscribers())
+                      epoch: reader.isAtEnd ? "" : try reader.string(), subscribers: try reader.subscribers())
     }
 }
 

@@ -62,12 +62,12 @@ struct StreamScripts: Sendable {
     }
 
     /// ARGV[6...13]: kind, conv, cseq, msg, receipt status, receipt by, own message (0/1), entry JSON.
-    /// Reply: `[seq, duplicate, session, subscription, …]`; `[0, 1]` for an entry under its watermark.
+    /// Reply: `[seq, duplicate, epoch, session, subscription, …]`; `[0, 1]` for an entry under its watermark.
     static let appendScript = RedisScript(keys: 9, StreamLua.script("""
         local s = open()
         local seq, duplicate = append(s, ARGV[6], ARGV[7], tonumber(ARGV[8]), ARGV[9], ARGV[10], ARGV[11], ARGV[12] == '1', ARGV[13])
         if seq == 0 then return {0, 1} end
-        return with_subscribers({seq, duplicate})
+        return with_subscribers({seq, duplicate, s.epoch})
         """), decode: AppendOutcome.init(reply:))
 
     /// ARGV[6...12]: session, edge, device, subscribe (0/1), after ('' = the device's cursor),
@@ -141,7 +141,7 @@ struct StreamScripts: Sendable {
 
     /// ARGV[6...8]: conv, cseq, user.
     /// Reply: `[-1]` when the stream holds no message of `conv`; else
-    /// `[read cseq, seq of the read entry (0: none), duplicate, session, subscription, …]`.
+    /// `[read cseq, seq of the read entry (0: none), duplicate, epoch, session, subscription, …]`.
     static let readScript = RedisScript(keys: 9, StreamLua.script("""
         local s = open()
         local conv, user = ARGV[6], ARGV[8]
@@ -156,6 +156,6 @@ struct StreamScripts: Sendable {
         if read == 0 then return {0, 0, 1} end
         local json = '{"type":"read","conv":' .. cjson.encode(conv) .. ',"cseq":' .. int(read) .. '}'
         local seq, duplicate = append(s, 'read', conv, read, nil, 'read', user, false, json)
-        return with_subscribers({read, seq, duplicate})
+        return with_subscribers({read, seq, duplicate, s.epoch})
         """), decode: ReadOutcome.init(reply:))
 }

@@ -62,8 +62,7 @@ struct FrameHandler: Sendable {
     private func send(_ frame: ClientFrame.Send, session: Session, outbox: LoopOutbox, logger: Logger) {
         let conv = frame.to.map { Conversation.direct(session.user, $0) } ?? frame.conv ?? ""
         guard mayBelong(to: conv, session) else {
-            return reject(ProtocolError(.invalidRecipient, "conv must be a group or a direct conversation of yours", clientID: frame.id),
-                          session: session)
+            return reject(ProtocolError(.notMember, "not a member of \(conv)", clientID: frame.id), session: session)
         }
         let now = UnixTime.nowMilliseconds
         let msg = outbox.sessions.messageID(user: session.user, clientID: frame.id, unixMilliseconds: now)

@@ -87,7 +87,10 @@ final class LoopSessions {
     /// presence.
     private func deliver(_ envelope: DeliverEnvelope, flushing: inout [Session]) {
         if envelope.resync {
-            for session in sessions.values { reports.publishPresence(.connect, user: session.user, session: session.id, users: nil) }
+            for session in sessions.values {
+                reports.publishPresence(.connect, user: session.user, session: session.id, users: nil)
+                session.resubscribe()
+            }
             return
         }
         for session in byUser[envelope.user] ?? [] {

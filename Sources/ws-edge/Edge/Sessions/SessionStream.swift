@@ -36,6 +36,14 @@ extension Session {
         pull(after: after, epoch: epoch, subscribe: false)
     }
 
+    /// Subscribes the session again (presence-svc asked the edge to report its sessions again,
+    /// after it had dropped them and offline-svc their subscriptions).
+    func resubscribe() {
+        guard isOpen else { return }
+        let pull = stream.sequencer.resubscribe(from: stream.acked)
+        self.pull(after: pull.after, epoch: pull.epoch, subscribe: true)
+    }
+
     /// The session is gone: offline-svc drops its subscription. Same topic and key as its pulls,
     /// so it comes after them.
     func endStream() {

@@ -136,6 +136,14 @@ struct StreamSequencer {
         replaying = true
     }
 
+    /// presence-svc had given the edge up for dead and offline-svc dropped the session's
+    /// subscription: the pull (the caller sends it subscribing) that resumes from where the
+    /// session is (`from` until a start page said where that is). Its page continues like a gap's.
+    mutating func resubscribe(from start: UInt64) -> Pull {
+        expected.append(.resume)
+        return Pull(after: next.map { $0 - 1 } ?? start, epoch: epoch)
+    }
+
     /// A pull after `next − 1` when none is in flight or waiting: for a gap (`gap`: only when an
     /// entry is held) or always (another epoch was seen).
     private mutating func pull(gap: Bool) -> Pull? {

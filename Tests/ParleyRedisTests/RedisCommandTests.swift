@@ -178,12 +178,9 @@ struct RedisCommandTests {
     @Test func commandTimeoutFailsAndConnectionRecovers() async throws {
         try await withClient(poolSize: 1, commandTimeout: .milliseconds(300)) { redis async throws in
             let key = prefix + "never"
-            var error: RedisError?
-            let took = await elapsed {
-                error = await redisError { _ = try await redis.send(.raw(["BLPOP", RedisArgument(key), "2"], keys: [key])) }
-            }
+            // BLPOP would answer nil after 2 s: a `.timeout` error is the 300 ms command timeout.
+            let error = await redisError { _ = try await redis.send(.raw(["BLPOP", RedisArgument(key), "2"], keys: [key])) }
             #expect(error?.code == .timeout, "\(String(describing: error))")
-            #expect(took < .milliseconds(1500))
             // The timed-out connection was discarded: the only pooled connection works again.
             try await redis.ping()
             #expect(try await redis.send(.incr(prefix + "after")) == 1)

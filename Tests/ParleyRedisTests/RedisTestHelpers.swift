@@ -35,13 +35,6 @@ func withClient(
     }
 }
 
-/// How long `body` took.
-func elapsed(_ body: () async throws -> Void) async rethrows -> Duration {
-    let start = ContinuousClock.now
-    try await body()
-    return ContinuousClock.now - start
-}
-
 /// Runs `body` expecting a RedisError and returns it (nil, recorded as a failure by the caller, if none).
 func redisError(_ body: () async throws -> Void) async -> RedisError? {
     do {

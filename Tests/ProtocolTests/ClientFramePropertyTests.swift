@@ -181,7 +181,7 @@ enum FrameGen {
 
     // Valid values first; `send` weighs more, its frames need more to go right.
     static let types: [JSONTree?] = [.string("send"), .string("send"), .string("send"), .string("ack"), .string("ack"), .string("read"),
-                                     .string("sync"), .string("history"), .string("conversations"), .string("ping"), .string("watch"),
+                                     .string("sync"), .string("history"), .string("history"), .string("conversations"), .string("ping"), .string("watch"),
                                      .string("teleport"), .number("7"), nil]
     static let ids = ["c1", "c-2", "é", "a\"b", String(repeating: "x", count: 64), "", String(repeating: "x", count: 65)]
     static let recipients = ["bob", "A.b-c_9", "carol", String(repeating: "a", count: 64), "b b", "{x}", String(repeating: "a", count: 65), "",
@@ -192,7 +192,7 @@ enum FrameGen {
         let (first, second) = (MessageID.make(), MessageID.make())
         return [[first], [first, second], [], ["not-an-id"], Array(repeating: first, count: 256), Array(repeating: first, count: 257)]
     }()
-    static let convs = ["dm:alice:bob", "g:team", "dm:bob:bob", "dm:bob:alice", "dm:alice", "x:y", "", "g:", "g:a b"]
+    static let convs = ["dm:alice:bob", "g:team", "dm:bob:bob", "dm:a:b", "dm:bob:alice", "dm:alice", "x:y", "", "g:", "g:a b"]
     static let sequences = ["0", "1", "42", "9007199254740991", "9007199254740992", "-1", "18446744073709551616"]
     static let pageLimits = ["1", "50", "100", "0", "101", "-5"]
     static let epochs = ["e1", "abc-DEF_1.2", "", "bad epoch", String(repeating: "e", count: 65)]

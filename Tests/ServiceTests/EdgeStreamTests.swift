@@ -261,7 +261,7 @@ struct EdgeStreamTests {
         await offline.stop()
     }
 
-    @Test("send: conv (a group, or a dm naming the sender) is the record's key and comes back in sent; a dm not naming the sender is invalid_recipient")
+    @Test("send: conv (a group, or a dm naming the sender) is the record's key and comes back in sent; a dm not naming the sender is not_member")
     func sendToConversation() async throws {
         let (stack, offline) = try await standIn()
         let alice = uniqueID("alice"), bob = uniqueID("bob"), carol = uniqueID("carol")
@@ -270,7 +270,7 @@ struct EdgeStreamTests {
 
         client.send(#"{"type":"send","id":"x","conv":"\#(Conversation.direct(bob, carol))","body":"hi"}"#)
         let refused = try await client.next()
-        #expect(refused.type == "error" && refused.code == "invalid_recipient" && refused.id == "x")
+        #expect(refused.type == "error" && refused.code == "not_member" && refused.id == "x")
         for (id, target) in [("dm", #""conv":"\#(Conversation.direct(alice, bob))""#), ("to", #""to":"\#(bob)""#), ("group", #""conv":"g:team""#)] {
             client.send(#"{"type":"send","id":"\#(id)",\#(target),"body":"hello"}"#)
         }

@@ -80,6 +80,9 @@ extension Session {
     /// prefix they complete, ``LegacyAcks``). Also while the edge is closing the session.
     func ack(_ frame: ClientFrame.Ack) -> ProtocolError? {
         if let seq = frame.seq {
+            // An ack names what the client has: never beyond what this session forwarded (the
+            // server clamps to the head too, but the session's own `acked` must stay real).
+            let seq = min(seq, (stream.sequencer.next ?? stream.acked + 1) - 1)
             if let legacy = stream.legacy, !legacy.overflowed {
                 if let moved = stream.legacy?.ack(through: seq) { ack(upTo: moved) }
             } else {

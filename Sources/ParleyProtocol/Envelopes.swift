@@ -80,74 +80,6 @@ extension InboundEnvelope: WireObject {
     }
 }
 
-/// `chat.inbox` (key: recipient): a routed message for the recipient's inbox.
-public struct InboxEnvelope: Sendable, Equatable {
-    public var v = envelopeVersion
-    public var message: ChatMessage
-    /// Sessions relay-svc already sent it to (fast path); offline-svc delivers to the others.
-    public var delivered: [String]
-
-    public init(message: ChatMessage, delivered: [String]) {
-        self.message = message
-        self.delivered = delivered
-    }
-}
-
-extension InboxEnvelope: WireObject {
-    public static var wire: WireTable<InboxEnvelope> {
-        WireTable(InboxEnvelope(message: ChatMessage.wire.blank(), delivered: [])) { e, f in
-            f.field("v", &e.v, default: envelopeVersion)
-            f.field("message", &e.message)
-            f.field("delivered", &e.delivered)
-        }
-    }
-}
-
-/// One acked message. `from` and `id` are filled in by the edge that delivered it, when known.
-public struct AckedMessage: Sendable, Equatable {
-    public var msg: String
-    public var from: String?
-    public var id: String?
-
-    public init(msg: String, from: String?, id: String?) {
-        self.msg = msg
-        self.from = from
-        self.id = id
-    }
-}
-
-extension AckedMessage: WireObject {
-    public static var wire: WireTable<AckedMessage> {
-        WireTable(AckedMessage(msg: "", from: nil, id: nil)) { ack, f in
-            f.field("msg", &ack.msg)
-            f.field("from", &ack.from)
-            f.field("id", &ack.id)
-        }
-    }
-}
-
-/// `chat.acks` (key: acking user).
-public struct AckEnvelope: Sendable, Equatable {
-    public var v = envelopeVersion
-    public var user: String
-    public var acks: [AckedMessage]
-
-    public init(user: String, acks: [AckedMessage]) {
-        self.user = user
-        self.acks = acks
-    }
-}
-
-extension AckEnvelope: WireObject {
-    public static var wire: WireTable<AckEnvelope> {
-        WireTable(AckEnvelope(user: "", acks: [])) { e, f in
-            f.field("v", &e.v, default: envelopeVersion)
-            f.field("user", &e.user)
-            f.field("acks", &e.acks)
-        }
-    }
-}
-
 /// `presence.events` (key: the edge id, for every kind, so one edge's events stay in order).
 public struct PresenceEvent: Sendable, Equatable {
     public enum Kind: String, Sendable, WireEnum {
@@ -266,10 +198,6 @@ public struct DeliverEnvelope: Sendable, Equatable {
     public var user: String
     /// Only these sessions; nil means every session of `user` on the edge.
     public var sessions: [String]?
-    /// Every session but this one (the sender's own session for copies of its message).
-    public var exceptSession: String?
-    public var messages: [ChatMessage]
-    public var receipts: [AckedMessageReceipt]
     /// Entries of the user's stream (live, or a replay page), in `seq` order.
     public var entries: [StreamEntry]
     /// Set on the answer to a `sync` pull: `entries` are that page.
@@ -286,15 +214,11 @@ public struct DeliverEnvelope: Sendable, Equatable {
     /// the edge reports every session it holds once more (`user` is empty then).
     public var resync: Bool
 
-    public init(user: String, sessions: [String]? = nil, exceptSession: String? = nil, messages: [ChatMessage] = [],
-                receipts: [AckedMessageReceipt] = [], entries: [StreamEntry] = [], page: SyncPage? = nil,
+    public init(user: String, sessions: [String]? = nil, entries: [StreamEntry] = [], page: SyncPage? = nil,
                 epoch: String? = nil, history: HistoryPage? = nil, conversations: ConversationsPage? = nil, error: ProtocolError? = nil,
                 presence: [PresenceStatus] = [], resync: Bool = false) {
         self.user = user
         self.sessions = sessions
-        self.exceptSession = exceptSession
-        self.messages = messages
-        self.receipts = receipts
         self.entries = entries
         self.page = page
         self.epoch = epoch
@@ -313,9 +237,6 @@ extension DeliverEnvelope: WireObject {
             f.field("v", &d.v, default: envelopeVersion)
             f.field("user", &d.user)
             f.field("sessions", &d.sessions)
-            f.field("exceptSession", &d.exceptSession)
-            f.field("messages", &d.messages, default: [], omittingDefault: true)
-            f.field("receipts", &d.receipts, default: [], omittingDefault: true)
             f.field("entries", &d.entries, default: [], omittingDefault: true)
             f.field("page", &d.page)
             f.field("epoch", &d.epoch)
@@ -328,34 +249,10 @@ extension DeliverEnvelope: WireObject {
     }
 }
 
-/// A receipt for the sender: `by` acked `msg` (client id `id`).
-public struct AckedMessageReceipt: Sendable, Equatable {
-    public var msg: String
-    public var by: String
-    public var id: String?
-
-    public init(msg: String, by: String, id: String?) {
-        self.msg = msg
-        self.by = by
-        self.id = id
-    }
-}
-
-extension AckedMessageReceipt: WireObject {
-    public static var wire: WireTable<AckedMessageReceipt> {
-        WireTable(AckedMessageReceipt(msg: "", by: "", id: nil)) { r, f in
-            f.field("msg", &r.msg)
-            f.field("by", &r.by)
-            f.field("id", &r.id)
-        }
-    }
-}
-
-/// A Kafka record that carries several envelopes. `chat.inbox`, `chat.acks` and
-/// `chat.deliver.<edge>` records each hold a batch, so the broker stores one record per producer
-/// batch rather than one per message: the broker's cost is per record, and none of these
-/// topics needs per-user order (inbox order comes from msg ids, acks are idempotent, and a
-/// deliver topic has one partition).
+/// A Kafka record that carries several envelopes. `chat.inbox` (one record per partition),
+/// `chat.acks` and `chat.queries` (one per user) and `chat.deliver.<edge>` records each hold a
+/// batch, so the broker stores one record per producer batch rather than one per message: the
+/// broker's cost is per record.
 public struct EnvelopeBatch<Item: WireObject>: Sendable {
     public var v = envelopeVersion
     public var items: [Item]

@@ -5,11 +5,6 @@ public enum ServerFrame: Sendable, Equatable {
     case welcome(Welcome)
     /// The broker durably accepted a send.
     case sent(Sent)
-    /// A chat message for the session's user (or the user's own message from another session),
-    /// without the sender's client id (v1 form, for `/read`-era tests and tools).
-    case message(ChatMessage)
-    /// The recipient acked `msg` (v1 form).
-    case receipt(Receipt)
     /// An entry of the user's stream, written as it is (``StreamEntry``).
     case entry(StreamEntry)
     /// The replay is done: the session is at `seq`, the stream's head.
@@ -66,28 +61,11 @@ public enum ServerFrame: Sendable, Equatable {
         }
     }
 
-    /// `by` acked `msg`; `id` is the sender's client id when known. `status` is `delivered`.
-    public struct Receipt: Sendable, Equatable {
-        public var msg: String
-        public var by: String
-        public var id: String?
-
-        public init(msg: String, by: String, id: String?) {
-            self.msg = msg
-            self.by = by
-            self.id = id
-        }
-    }
-
     /// The JSON text of the frame.
     public func encoded() -> [UInt8] {
         switch self {
         case .welcome(var body): return Self.encode("welcome", &body)
         case .sent(var body): return Self.encode("sent", &body)
-        case .message(var message):
-            message.id = nil  // the recipient's frame never shows the sender's client id
-            return Self.encode("message", &message)
-        case .receipt(var body): return Self.encode("receipt", &body)
         case .entry(var entry):
             var fields = WireFields(writingCapacity: 256)
             StreamEntry.write(&entry, &fields)  // the entry's `type` is its kind
@@ -131,17 +109,6 @@ extension ServerFrame.Sent: WireObject {
             f.field("msg", &s.msg)
             f.field("conv", &s.conv)
             f.field("ts", &s.ts)
-        }
-    }
-}
-
-extension ServerFrame.Receipt: WireObject {
-    public static var wire: WireTable<Self> {
-        WireTable(Self(msg: "", by: "", id: nil)) { r, f in
-            f.field("msg", &r.msg)
-            f.field("by", &r.by)
-            f.constant("status", "delivered")
-            f.field("id", &r.id)
         }
     }
 }

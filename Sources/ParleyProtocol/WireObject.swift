@@ -5,12 +5,12 @@
 /// A table is a closure over a blank value and a ``WireFields`` pass, one line per field:
 ///
 /// ```swift
-/// extension AckedMessage: WireObject {
-///     public static var wire: WireTable<AckedMessage> {
-///         WireTable(AckedMessage()) { ack, f in
-///             f.field("msg", &ack.msg)    // required
-///             f.field("from", &ack.from)  // String?: optional
-///             f.field("id", &ack.id)
+/// extension HistoryPage: WireObject {
+///     public static var wire: WireTable<HistoryPage> {
+///         WireTable(HistoryPage(conv: "", messages: [], more: false)) { p, f in
+///             f.field("conv", &p.conv)          // required
+///             f.field("messages", &p.messages)  // an array of objects with their own table
+///             f.field("more", &p.more)
 ///         }
 ///     }
 /// }

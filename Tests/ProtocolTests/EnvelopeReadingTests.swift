@@ -18,9 +18,9 @@ struct EnvelopeReadingTests {
     }
 
     @Test func readsWhatEitherEncoderWrites() throws {
-        let deliver = DeliverEnvelope(user: "bob", sessions: ["s1"], exceptSession: "s0", messages: [plain, tricky],
-                                      receipts: [AckedMessageReceipt(msg: "m", by: "bob", id: nil)],
-                                      presence: [PresenceStatus(user: "carol", status: .online)], resync: true)
+        let deliver = DeliverEnvelope(user: "bob", sessions: ["s1"], entries: [.message(plain, seq: 3), .message(tricky, seq: 4)],
+                                      epoch: "e1", presence: [PresenceStatus(user: "carol", status: .online)], resync: true)
+        let receipt = StreamEntry(kind: .receipt, msg: "m", conv: "dm:alice:bob", cseq: 2, by: "bob", status: .read, id: "c1")
         let encoder = JSONEncoder()
         func check<T: WireObject & Equatable>(_ value: T) throws {
             #expect(try Envelope.decode(T.self, from: Envelope.encode(value)) == value)
@@ -29,26 +29,27 @@ struct EnvelopeReadingTests {
         try check(plain)
         try check(tricky)
         try check(InboundEnvelope(message: tricky, edge: "e1", session: "s1"))
-        try check(InboxEnvelope(message: plain, delivered: ["s1", "s2"]))
-        try check(AckEnvelope(user: "bob", acks: [AckedMessage(msg: "m", from: "alice", id: nil), AckedMessage(msg: "n", from: nil, id: "c")]))
+        try check(InboxEntry(user: "bob", entry: .message(plain)))
+        try check(CursorMove(kind: .ack, user: "bob", device: "d", session: "s", edge: "e", seq: 9, after: 4))
+        try check(QueryEnvelope(kind: .history, user: "bob", device: "d", session: "s", edge: "e", conv: "dm:alice:bob", limit: 50))
         try check(deliver)
         try check(DeliverEnvelope(user: ""))
-        try check(EnvelopeBatch(items: [deliver, DeliverEnvelope(user: "x", exceptSession: "s")]))
-        try check(EnvelopeBatch(items: [InboxEnvelope(message: tricky, delivered: [])]))
+        try check(EnvelopeBatch(items: [deliver, DeliverEnvelope(user: "x", page: SyncPage(epoch: "e", head: 9, after: 2, more: true, reset: false))]))
+        try check(EnvelopeBatch(items: [InboxEntry(user: "alice", entry: receipt), InboxEntry(user: "bob", entry: .message(tricky))]))
     }
 
     @Test func agreesWithJSONDecoderOnEscapesNullsWhitespaceAndUnknownKeys() throws {
         let documents = [
             #"{"msg":"m","conv":"c","from":"a","to":"b","body":"\u00e9\ud83d\udc4b\/\b\f\n\r\t\"\\","ts":5,"id":null}"#,
             #" { "future" : {"a":[1,-2.5e3,true,false,null,{"b":"}"}]} , "msg" : "m" , "conv":"c", "from":"a","to":"b","body":"","ts":0 } "#,
-            #"{"v":7,"user":"bob","sessions":null,"exceptSession":null,"messages":null,"receipts":[],"presence":null,"resync":null}"#,
+            #"{"v":7,"user":"bob","sessions":null,"entries":null,"page":null,"epoch":null,"presence":[],"resync":null}"#,
         ]
         #expect(try parley(ChatMessage.self, documents[0]) == foundation(ChatMessage.self, documents[0]))
         #expect(try parley(ChatMessage.self, documents[1]) == foundation(ChatMessage.self, documents[1]))
         #expect(try parley(ChatMessage.self, documents[0]).body == "é👋/\u{8}\u{c}\n\r\t\"\\")
         #expect(try parley(DeliverEnvelope.self, documents[2]) == foundation(DeliverEnvelope.self, documents[2]))
-        let batch = #"{"items":[{"v":1,"user":"u","acks":[{"msg":"m","extra":[[]]}]}],"v":1}"#
-        #expect(try parley(EnvelopeBatch<AckEnvelope>.self, batch) == foundation(EnvelopeBatch<AckEnvelope>.self, batch))
+        let batch = #"{"items":[{"v":2,"kind":"ack","user":"u","device":"d","session":"s","edge":"e","seq":3,"extra":[[]]}],"v":2}"#
+        #expect(try parley(EnvelopeBatch<CursorMove>.self, batch) == foundation(EnvelopeBatch<CursorMove>.self, batch))
     }
 
     @Test(arguments: [

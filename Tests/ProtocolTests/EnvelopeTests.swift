@@ -9,16 +9,18 @@ struct EnvelopeTests {
     @Test func roundTripsEveryEnvelope() throws {
         let inbound = InboundEnvelope(message: message, edge: "e1", session: "s1")
         #expect(try Envelope.decode(InboundEnvelope.self, from: Envelope.encode(inbound)) == inbound)
-        let inbox = InboxEnvelope(message: message, delivered: ["s2"])
-        #expect(try Envelope.decode(InboxEnvelope.self, from: Envelope.encode(inbox)) == inbox)
-        let ack = AckEnvelope(user: "bob", acks: [AckedMessage(msg: message.msg, from: "alice", id: "c1")])
-        #expect(try Envelope.decode(AckEnvelope.self, from: Envelope.encode(ack)) == ack)
+        let inbox = InboxEntry(user: "bob", entry: .message(message))
+        #expect(try Envelope.decode(InboxEntry.self, from: Envelope.encode(inbox)) == inbox)
+        let move = CursorMove(kind: .read, user: "bob", device: "d", session: "s", edge: "e", conv: message.conv, cseq: 3)
+        #expect(try Envelope.decode(CursorMove.self, from: Envelope.encode(move)) == move)
+        let query = QueryEnvelope(kind: .sync, user: "bob", device: "d", session: "s", edge: "e", after: 7, epoch: "e1", subscribe: true)
+        #expect(try Envelope.decode(QueryEnvelope.self, from: Envelope.encode(query)) == query)
         let event = PresenceEvent(kind: .edgeStarted, edge: "e1", ts: 7)
         #expect(try Envelope.decode(PresenceEvent.self, from: Envelope.encode(event)) == event)
         let change = PresenceChange(kind: .sessionOnline, user: "bob", session: "s", edge: "e", status: .online, transition: true)
         #expect(try Envelope.decode(PresenceChange.self, from: Envelope.encode(change)) == change)
-        let deliver = DeliverEnvelope(user: "bob", sessions: ["s"], messages: [message],
-                                      receipts: [AckedMessageReceipt(msg: "m", by: "bob", id: nil)],
+        let deliver = DeliverEnvelope(user: "bob", sessions: ["s"], entries: [.message(message, seq: 1)],
+                                      history: HistoryPage(conv: message.conv, messages: [message], more: false),
                                       presence: [PresenceStatus(user: "carol", status: .offline)])
         #expect(try Envelope.decode(DeliverEnvelope.self, from: Envelope.encode(deliver)) == deliver)
     }
@@ -83,28 +85,28 @@ struct IdentifierTests {
 
 @Suite("Batched envelopes")
 struct EnvelopeBatchTests {
-    func ack(_ n: Int) -> AckEnvelope {
-        AckEnvelope(user: "u\(n)", acks: [AckedMessage(msg: "m\(n)", from: "s\(n)", id: "c\(n)")])
+    func ack(_ n: Int) -> CursorMove {
+        CursorMove(kind: .ack, user: "u\(n)", device: "d\(n)", session: "s\(n)", edge: "e", seq: UInt64(n), after: 0)
     }
 
     @Test func encodeEveryItemOnceInOrderAndSplitBySize() throws {
         let items = (0..<100).map(ack)
         let one = try #require(Envelope.encodeBatches(items, maxBytes: 1 << 20).first)
-        #expect(try Envelope.decode(EnvelopeBatch<AckEnvelope>.self, from: one) == EnvelopeBatch(items: items))
+        #expect(try Envelope.decode(EnvelopeBatch<CursorMove>.self, from: one) == EnvelopeBatch(items: items))
 
         let small = Envelope.encodeBatches(items, maxBytes: 1000)
         #expect(small.count > 1)
         #expect(small.allSatisfy { $0.count <= 1000 })
-        let decoded = try small.flatMap { try Envelope.decode(EnvelopeBatch<AckEnvelope>.self, from: $0).items }
+        let decoded = try small.flatMap { try Envelope.decode(EnvelopeBatch<CursorMove>.self, from: $0).items }
         #expect(decoded == items)
     }
 
     @Test func anItemLargerThanTheLimitGetsABatchOfItsOwn() throws {
-        let big = AckEnvelope(user: "big", acks: (0..<50).map { AckedMessage(msg: "m\($0)", from: nil, id: nil) })
+        let big = CursorMove(kind: .ack, user: String(repeating: "u", count: 300), device: "d", session: "s", edge: "e", seq: 1)
         let batches = Envelope.encodeBatches([ack(1), big, ack(2)], maxBytes: 200)
         #expect(batches.count == 3)
-        #expect(try Envelope.decode(EnvelopeBatch<AckEnvelope>.self, from: batches[1]).items == [big])
-        #expect(Envelope.encodeBatches([AckEnvelope](), maxBytes: 200).isEmpty)
+        #expect(try Envelope.decode(EnvelopeBatch<CursorMove>.self, from: batches[1]).items == [big])
+        #expect(Envelope.encodeBatches([CursorMove](), maxBytes: 200).isEmpty)
     }
 }
 
@@ -127,15 +129,15 @@ struct EnvelopeJSONTests {
         #expect(try written(plain) == codable(plain))
         let inbound = InboundEnvelope(message: tricky, edge: "e1", session: "s1")
         #expect(try written(inbound) == codable(inbound))
-        let inbox = InboxEnvelope(message: plain, delivered: ["s1", "s2"])
+        let inbox = InboxEntry(user: "bob", entry: .message(plain))
         #expect(try written(inbox) == codable(inbox))
-        let ack = AckEnvelope(user: "bob", acks: [AckedMessage(msg: "m", from: "alice", id: nil), AckedMessage(msg: "n", from: nil, id: "c")])
-        #expect(try written(ack) == codable(ack))
+        let move = CursorMove(kind: .ack, user: "bob", device: "d", session: "s", edge: "e", seq: 5, after: 2)
+        #expect(try written(move) == codable(move))
         for deliver in [
-            DeliverEnvelope(user: "bob", sessions: ["s1"], messages: [plain, tricky],
-                            receipts: [AckedMessageReceipt(msg: "m", by: "bob", id: nil)],
+            DeliverEnvelope(user: "bob", sessions: ["s1"], entries: [.message(plain, seq: 1), .message(tricky, seq: 2)], epoch: "e",
                             presence: [PresenceStatus(user: "carol", status: .online)]),
-            DeliverEnvelope(user: "bob", exceptSession: "s0"),
+            DeliverEnvelope(user: "bob", sessions: ["s0"], entries: [.message(plain, seq: 9)],
+                            page: SyncPage(epoch: "e", head: 9, after: 8, more: false, reset: false)),
             DeliverEnvelope(user: "", resync: true),
         ] {
             #expect(try written(deliver) == codable(deliver))

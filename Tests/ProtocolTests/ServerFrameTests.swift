@@ -12,11 +12,17 @@ struct ServerFrameTests {
         let welcome = try json(.welcome(.init(user: "alice", session: "s1", edge: "e1")))
         #expect(welcome["type"] as? String == "welcome")
         #expect(welcome["session"] as? String == "s1")
-        let sent = try json(.sent(.init(id: "c1", msg: "m1", ts: 1_700_000_000_123)))
+        let sent = try json(.sent(.init(id: "c1", msg: "m1", conv: "dm:alice:bob", ts: 1_700_000_000_123)))
         #expect(sent["ts"] as? Int == 1_700_000_000_123)
-        let receipt = try json(.receipt(.init(msg: "m1", by: "bob", id: nil)))
-        #expect(receipt["status"] as? String == "delivered")
-        #expect(receipt["id"] == nil)
+        #expect(sent["conv"] as? String == "dm:alice:bob")
+        let receipt = try json(.entry(StreamEntry(kind: .receipt, seq: 4, msg: "m1", conv: "dm:alice:bob", cseq: 2, by: "bob",
+                                                  status: .delivered)))
+        #expect(receipt["type"] as? String == "receipt" && receipt["status"] as? String == "delivered")
+        #expect(receipt["seq"] as? Int == 4 && receipt["cseq"] as? Int == 2)
+        #expect(receipt["id"] == nil && receipt["body"] == nil && receipt["gone"] == nil)
+        let synced = try json(.synced(.init(seq: 9, epoch: "e1", reset: false)))
+        #expect(synced["seq"] as? Int == 9 && synced["reset"] == nil)
+        #expect(try json(.synced(.init(seq: 9, epoch: "e1", reset: true)))["reset"] as? Bool == true)
         let error = try json(.error(ProtocolError(.tooLarge, "big", clientID: "c2")))
         #expect(error["code"] as? String == "too_large")
         #expect(error["id"] as? String == "c2")
@@ -26,7 +32,7 @@ struct ServerFrameTests {
     @Test func escapesEveryStringAndRoundTripsUnicode() throws {
         let body = "quote \" backslash \\ newline \n tab \t nul \u{0} bell \u{7} emoji 👋 <img src=x onerror=alert(1)>"
         let message = ChatMessage(msg: "m", from: "a", to: "b", conv: "dm:alice:bob", body: body, ts: 1, id: nil)
-        let decoded = try json(.message(message))
+        let decoded = try json(.entry(.message(message, seq: 1)))
         #expect(decoded["body"] as? String == body)
         #expect(decoded["from"] as? String == "a")
     }

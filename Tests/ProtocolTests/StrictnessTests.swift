@@ -47,8 +47,8 @@ struct StrictnessTests {
             let parley = try Envelope.decode(ChatMessage.self, from: Array(json.utf8))
             #expect(parley == (try JSONDecoder().decode(ChatMessage.self, from: Data(json.utf8))), "\(json)")
         }
-        let oldest = #"{"v":-9223372036854775808,"user":"u","acks":[]}"#
-        #expect(try Envelope.decode(AckEnvelope.self, from: Array(oldest.utf8)).v == Int.min)
+        let oldest = #"{"v":-9223372036854775808,"kind":"read","user":"u","device":"d","session":"s","edge":"e"}"#
+        #expect(try Envelope.decode(CursorMove.self, from: Array(oldest.utf8)).v == Int.min)
     }
 
     @Test(arguments: [

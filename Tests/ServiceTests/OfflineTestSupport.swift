@@ -7,7 +7,6 @@ import Testing
 // Helpers of the offline-svc tests: a user's stream driven through the scripts directly (real
 // redis-server, no broker), stream entries, and conversation log entries as relay-svc writes them.
 
-extension InboxEntry: KeyedByUser { var userKey: String { user } }
 
 /// One user's stream on the shared test redis-server, driven through ``StreamScripts``.
 struct StreamFixture: Sendable {

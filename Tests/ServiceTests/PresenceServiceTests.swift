@@ -130,7 +130,7 @@ struct PresenceServiceTests {
         #expect(answer.key == asker)
         #expect(answer.value.sessions == ["q1"])
         #expect(answer.value.presence == [PresenceStatus(user: online, status: .online), PresenceStatus(user: offline, status: .offline)])
-        #expect(answer.value.messages.isEmpty && answer.value.receipts.isEmpty)
+        #expect(answer.value.entries.isEmpty && answer.value.page == nil)
         try await send(stack, .edgeStopped, edge: edge)
         try await waitUntil("the edge's sessions removed") { try await stack.redis.send(.exists(RedisKeys.presence(online))) == false }
         _ = try await stack.redis.send(.zrem(RedisKeys.edges, [edge]))

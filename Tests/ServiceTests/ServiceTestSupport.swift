@@ -229,7 +229,7 @@ final class TopicReader: Sendable {
 
     /// The records read so far that decode as `T`, with their keys.
     /// The records' envelopes with their keys. Batched records (chat.inbox, chat.acks,
-    /// chat.deliver.*) are flattened; their items are keyed by the user they concern.
+    /// chat.queries, chat.deliver.*) are flattened; their items are keyed by the user they concern.
     func decoded<T: WireObject>(_ type: T.Type) -> [(key: String, value: T)] {
         records.flatMap { record -> [(key: String, value: T)] in
             if let batch = try? Envelope.decode(EnvelopeBatch<T>.self, from: record.value) {
@@ -347,9 +347,10 @@ func sharedStack(_ slot: TaskLocal<ServiceStack?>) throws -> ServiceStack {
 /// Envelopes that travel in batched records, with the user each concerns (the key a
 /// one-envelope record would have had).
 protocol KeyedByUser { var userKey: String { get } }
-extension InboxEnvelope: KeyedByUser { var userKey: String { message.to ?? "" } }
+extension InboxEntry: KeyedByUser { var userKey: String { user } }
 extension DeliverEnvelope: KeyedByUser { var userKey: String { user } }
-extension AckEnvelope: KeyedByUser { var userKey: String { user } }
+extension CursorMove: KeyedByUser { var userKey: String { user } }
+extension QueryEnvelope: KeyedByUser { var userKey: String { user } }
 
 /// A record's value as the services write it: batched envelopes in an `EnvelopeBatch`.
 func encodeRecord<T: WireObject>(_ envelope: T) -> [UInt8] {

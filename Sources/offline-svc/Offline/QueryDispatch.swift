@@ -1,4 +1,5 @@
 import Logging
+import ParleyChat
 import ParleyKafka
 import ParleyProtocol
 import ParleyRedis

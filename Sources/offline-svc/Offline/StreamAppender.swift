@@ -1,5 +1,6 @@
 import Logging
 import Metrics
+import ParleyChat
 import ParleyKafka
 import ParleyProtocol
 import ParleyRedis

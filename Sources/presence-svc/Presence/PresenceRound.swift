@@ -105,7 +105,7 @@ struct PresenceRound {
                 for (asked, entry) in counts {
                     statuses.append(PresenceStatus(user: asked, status: try replies[entry] > 0 ? .online : .offline))
                 }
-                outcome.queries.add(presence: statuses, edge: edge, user: user, session: session)
+                outcome.queries.add(DeliverEnvelope(user: user, sessions: [session], presence: statuses), edge: edge)
             }
         }
         return replies
@@ -116,6 +116,6 @@ struct PresenceRound {
 /// edges to ask for a resync.
 struct PresenceOutcome {
     var changes: [KafkaOutgoingRecord] = []
-    var queries = DeliveryBatch()
+    var queries = EdgeDeliveries()
     var resyncs: [String] = []
 }

@@ -80,9 +80,9 @@ extension Session {
     /// prefix they complete, ``LegacyAcks``). Also while the edge is closing the session.
     func ack(_ frame: ClientFrame.Ack) -> ProtocolError? {
         if let seq = frame.seq {
-            // An ack names what the client has: never beyond what this session forwarded (the
+            // Once the session knows where it is, an ack never goes beyond what it forwarded (the
             // server clamps to the head too, but the session's own `acked` must stay real).
-            let seq = min(seq, (stream.sequencer.next ?? stream.acked + 1) - 1)
+            let seq = stream.sequencer.next.map { min(seq, $0 - 1) } ?? seq
             if let legacy = stream.legacy, !legacy.overflowed {
                 if let moved = stream.legacy?.ack(through: seq) { ack(upTo: moved) }
             } else {

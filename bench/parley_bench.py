@@ -1706,10 +1706,13 @@ def main(argv=None):
     import uvloop
 
     async def capped(coro):
-        try:
-            await asyncio.wait_for(coro, args.max_time + 120)
-        except asyncio.TimeoutError:
+        # not wait_for: a timeout inside the run (a connect) is its own error, not the cap's
+        task = asyncio.ensure_future(coro)
+        done, _ = await asyncio.wait({task}, timeout=args.max_time + 120)
+        if not done:
+            task.cancel()
             raise SystemExit(f"run exceeded --max-time {args.max_time}s")
+        task.result()
 
     if args.cmd == "conns":
         uvloop.run(capped(scen_conns(args)))

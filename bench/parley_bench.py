@@ -1567,18 +1567,20 @@ def scen_floor(args):
     s.close()
 
     ack, hop, red = hist_ms(h_ack), hist_ms(h_hop), hist_ms(h_redis)
-    path = {k: round(2 * hop[k] + red[k], 3) for k in ("p50", "p90", "p99")} if hop and red else None
+    hops, trips = args.path_hops, args.path_redis
+    path = {k: round(hops * hop[k] + trips * red[k], 3) for k in ("p50", "p90", "p99")} if hop and red else None
     rec = {"scenario": "floor", "broker": brokers, "redis": f"{rh}:{rp}", "n": args.n, "body_size": args.body_size,
            "client_settings": {"socket.nagle.disable": True, "fetch.wait.max.ms": 10, "linger.ms": args.linger_ms, "acks": "all",
                                "enable.idempotence": True},
            "produce_ack_ms": ack, "broker_hop_ms": hop, "redis_rtt_ms": red,
-           "path_floor_ms": path,
-           "path_floor_note": "Parley's message path = 2 broker hops (chat.inbound -> relay -> chat.deliver.<edge>) "
-                              "+ 1 Redis round trip (relay's pipeline); path_floor = 2*hop + redis at each percentile"}
+           "path_floor_ms": path, "path_hops": hops, "path_redis": trips,
+           "path_floor_note": f"Parley's message path = {hops} broker hops (v2: chat.inbound -> relay-svc -> chat.inbox -> "
+                              f"offline-svc -> chat.deliver.<edge>) + {trips} Redis round trips (relay's conversation "
+                              f"script, offline's stream script); path_floor = {hops}*hop + {trips}*redis at each percentile"}
     rows = [("produce acked ms p50/p99", f"{ack['p50']} / {ack['p99']}"),
             ("broker hop produce->consume ms p50/p90/p99", f"{hop['p50']} / {hop['p90']} / {hop['p99']}" if hop else "-"),
             ("redis RTT ms p50/p99", f"{red['p50']} / {red['p99']}"),
-            ("path floor (2 hops + redis) ms p50/p99", f"{path['p50']} / {path['p99']}" if path else "-")]
+            (f"path floor ({hops} hops + {trips} redis) ms p50/p99", f"{path['p50']} / {path['p99']}" if path else "-")]
     table("floor", rows)
     emit(args, rec)
 
@@ -1652,6 +1654,8 @@ def build_parser():
     fl.add_argument("--body-size", type=int, default=300)
     fl.add_argument("--linger-ms", type=float, default=10.0,
                     help="the producer's linger.ms (Parley's --kafka-linger; 1 gives the broker's own floor)")
+    fl.add_argument("--path-hops", type=int, default=3, help="broker hops of a message's path (v2: 3; v1 had 2)")
+    fl.add_argument("--path-redis", type=int, default=2, help="Redis round trips of a message's path (v2: 2; v1 had 1)")
 
     def v2_opts(q):
         common(q)

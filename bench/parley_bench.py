@@ -499,15 +499,18 @@ class ParleyConn(Conn):
             self.pending_acks.append(msg)
 
     def has_pending_acks(self):
-        return bool(self.pending_acks) or self.seen_seq > self.acked_seq
+        return self.seen_seq > self.acked_seq if self.device is not None else bool(self.pending_acks)
 
     def flush_acks(self):
-        if self.alive and self.device is not None and self.seen_seq > self.acked_seq:
+        """Sends the pending ack (v1: the message ids, v2: the highest seq seen); True if it sent a frame."""
+        sent = self.alive and self.has_pending_acks()
+        if sent and self.device is not None:
             self.send_text('{"type":"ack","seq":%d}' % self.seen_seq)
             self.acked_seq = self.seen_seq
-        elif self.alive and self.pending_acks:
+        elif sent:
             self.send_text('{"type":"ack","msgs":["%s"]}' % '","'.join(self.pending_acks))
         self.pending_acks = []
+        return sent
 
 
 class SocketIOConn(Conn):
@@ -534,11 +537,8 @@ class SocketIOConn(Conn):
     def queue_ack(self, msg):
         pass
 
-    def has_pending_acks(self):
-        return False
-
     def flush_acks(self):
-        pass
+        return False
 
 
 class Protocol:
@@ -807,8 +807,7 @@ class PairsRig:
         while True:
             await asyncio.sleep(iv)
             for c in self.receivers:
-                if c.has_pending_acks():
-                    c.flush_acks()
+                if c.flush_acks():
                     self.acks_frames += 1
 
     def close(self):
@@ -848,8 +847,7 @@ class PairsRig:
         now = time.monotonic_ns() // 1000
         if msg is not None:
             conn.queue_ack(msg)
-            if self.args.ack_interval_ms <= 0:
-                conn.flush_acks()
+            if self.args.ack_interval_ms <= 0 and conn.flush_acks():
                 self.acks_frames += 1
         ph = self.phase
         try:
@@ -961,7 +959,7 @@ def pairs_rows(r):
             ("sent / sent-acked / delivered", f"{r['sent']} / {r['sent_acked']} / {r['delivered']}"),
             ("lost (late / never) / dups", f"{r['lost']} ({r['lost_late']} / {r['lost_never']}) / {r['dups']}"),
             ("misrouted / stale / bad / disconnected", f"{r['misrouted']} / {r['stale']} / {r['bad']} / {r['disconnected']}"),
-            ("own copies (v2 senders) / receipts", f"{r['own_copies']} / {r['receipts']}"),
+            ("own copies (v2 senders) / receipts / ack frames", f"{r['own_copies']} / {r['receipts']} / {r['ack_frames']}"),
             ("errors", r["errors"] or "-"),
             ("latency ms p50/p90/p99/p99.9/max", "/".join(fmt(lat.get(k)) for k in ("p50", "p90", "p99", "p999", "max"))),
             ("sent-ack ms p50/p99", "/".join(fmt((r["sent_ack_ms"] or {}).get(k)) for k in ("p50", "p99"))),

@@ -1291,7 +1291,7 @@ async def drain_stream(args, proto, pids, redis, user, n, epoch):
     acker.cancel()
     conn.flush_ack()
     conn.close()
-    unique = sum(conn.seen) if n else 0
+    unique = sum(conn.seen)
     g = group_cpu(c, args.infra)
     since = lambda t: round(t - t0, 3) if t is not None else None
     return {

@@ -49,7 +49,8 @@ LINGER_MS=${LINGER_MS:-10}  # the services' --kafka-linger (their default), also
 HISTORY_D=${HISTORY_D:-30}; SYNC_SIZES=${SYNC_SIZES:-1000 10000 100000}
 if [ "${QUICK:-0}" = 1 ]; then REPS=1; RAMP_REPS=1; PAIRS_D=15; RAMP_D=5; HOLD=5; HISTORY_D=10; SYNC_SIZES="1000 10000"; fi
 SYNC_REPS=${SYNC_REPS:-$REPS}
-# offline-svc keeps this many entries per stream: above every sync size, so none is trimmed
+# offline-svc keeps this many entries per stream: twice the largest sync size (at least its default,
+# 10,000), so no sync run is trimmed
 STREAM_MAX_ENTRIES=$(( $(printf '%s\n' $SYNC_SIZES 5000 | sort -n | tail -n1) * 2 ))
 STATE="$ROOT/.parley/bench"
 PY="$ROOT/.venv/bin/python"

@@ -7,12 +7,19 @@ Scenarios (each bounded in count and time; every target must be on 127.0.0.0/8):
           several 127.0.0.x source addresses; server RSS per connection, connect rate, failures.
   pairs   P sender/receiver pairs on different edges, open-loop aggregate rate R for D seconds;
           sent / sent-acknowledged / delivered / lost / duplicates, end-to-end latency
-          percentiles, CPU of every server process and CPU per delivered message.
+          percentiles, CPU of every server process and CPU per delivered message; with --v2
+          every session is a fresh device (acks by seq, senders get their own copies), with
+          --redis also Redis's commands per message.
   ramp    pairs phases at rising rates until p99 > limit or anything is lost.
+  sync    (v2) fill one user's stream with N entries through the front door, then a device
+          replays it from since=0: time to `synced`, entries/s, peak RSS, order, loss, dups.
+  history (v2) C clients page one conversation's history (random `before`) back to back:
+          pages/s, latency per page, every page checked.
   floor   the physical floor of the message path: one broker produce->consume round trip
           (Parley's low-latency client settings) and one Redis round trip.
 
-Protocols: `parley` (POST /api/login, ws /ws?token=, welcome, send/sent/message/ack) and
+Protocols: `parley` (POST /api/login, ws /ws?token=[&device=&since=&epoch=], welcome, send/sent/
+message/ack, v2 entries/synced/history) and
 `socketio` (Engine.IO v4 / Socket.IO v5 over websocket, `send` / `message` events) so the same
 tool can drive a Socket.IO peer for comparisons.
 
@@ -20,6 +27,8 @@ Every run prints a human table on stderr and one JSON line on stdout (`--out FIL
 """
 import argparse
 import asyncio
+import collections
+import functools
 import ipaddress
 import json
 import math
@@ -30,6 +39,7 @@ import socket
 import string
 import subprocess
 import sys
+import threading
 import time
 from urllib.parse import urlsplit
 
@@ -150,6 +160,101 @@ def group_cpu(cpu, infra):
     dt = cpu["window_s"]
     return {"parley_cpu_s": round(parley_s, 3), "parley_pct": round(100 * parley_s / dt, 1),
             "server_cpu_s": round(server_s, 3), "server_pct": round(100 * server_s / dt, 1)}
+
+
+# ----------------------------------------------------------------------------- Redis
+
+class RedisClient:
+    """A minimal blocking RESP client for the few reads the scenarios make of the stack's Redis
+    (counters, a stream's head). Loopback only, like every target."""
+
+    def __init__(self, spec):
+        host, port = parse_hostport(spec, 6379)
+        self.sock = socket.create_connection((host, port), timeout=10)
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.rfile = self.sock.makefile("rb")
+
+    def command(self, *args):
+        parts = [b"*%d\r\n" % len(args)]
+        for a in args:
+            a = a if isinstance(a, bytes) else str(a).encode()
+            parts.append(b"$%d\r\n%s\r\n" % (len(a), a))
+        self.sock.sendall(b"".join(parts))
+        return self._reply()
+
+    def _reply(self):
+        line = self.rfile.readline()
+        kind, rest = line[:1], line[1:-2]
+        if kind == b"+":
+            return rest.decode()
+        if kind == b"-":
+            raise RuntimeError(f"redis: {rest.decode()}")
+        if kind == b":":
+            return int(rest)
+        if kind == b"$":
+            n = int(rest)
+            return None if n < 0 else self.rfile.read(n + 2)[:-2].decode()
+        if kind == b"*":
+            n = int(rest)
+            return None if n < 0 else [self._reply() for _ in range(n)]
+        raise RuntimeError(f"redis: unexpected reply {line[:40]!r}")
+
+    def hget_int(self, key, field):
+        v = self.command("HGET", key, field)
+        return int(v) if v is not None else None
+
+    def close(self):
+        self.rfile.close()
+        self.sock.close()
+
+
+def redis_counters(r):
+    """total_commands_processed and the calls of each command (commands inside scripts included)."""
+    out = {"total": 0, "per_command": {}}
+    for line in r.command("INFO", "stats", "commandstats").splitlines():
+        if line.startswith("total_commands_processed:"):
+            out["total"] = int(line.split(":", 1)[1])
+        elif line.startswith("cmdstat_"):
+            name, _, rest = line[len("cmdstat_"):].partition(":")
+            out["per_command"][name] = int(rest.split(",", 1)[0].split("=", 1)[1])
+    return out
+
+
+class RedisWindow:
+    """Commands Redis processed between start() and stop(), without the window's own INFO."""
+
+    SCRIPT_COMMANDS = ("evalsha", "eval", "evalsha_ro", "eval_ro", "fcall", "fcall_ro")
+
+    def __init__(self, client):
+        self.client = client
+
+    def start(self):
+        self.c0 = redis_counters(self.client) if self.client else None
+        return self
+
+    def stop(self):
+        if self.c0 is None:
+            return None
+        c1 = redis_counters(self.client)
+        per = {k: v - self.c0["per_command"].get(k, 0) for k, v in c1["per_command"].items()}
+        per["info"] = per.get("info", 1) - 1
+        per = {k: v for k, v in sorted(per.items(), key=lambda kv: -kv[1]) if v > 0}
+        return {"commands": c1["total"] - self.c0["total"] - 1, "scripts": sum(per.get(k, 0) for k in self.SCRIPT_COMMANDS),
+                "per_command": per}
+
+
+def redis_costs(window, cpu, count, unit):
+    """The Redis window with commands, script calls and Redis CPU µs per unit of work (msg, entry, page)."""
+    out = dict(window or {})
+    if not count:
+        return out
+    if window:
+        out[f"commands_per_{unit}"] = round(window["commands"] / count, 2)
+        out[f"scripts_per_{unit}"] = round(window["scripts"] / count, 2)
+    r = ((cpu or {}).get("per_pid") or {}).get("redis")
+    if r is not None:
+        out[f"cpu_us_per_{unit}"] = round(r["cpu_s"] * 1e6 / count, 1)
+    return out
 
 
 # ----------------------------------------------------------------------------- stats
@@ -312,13 +417,12 @@ WSListener, WSMsgType, ws_connect = _picows()
 class Conn(WSListener):
     """One client connection. `ready` resolves when the protocol says the session is usable."""
 
-    def __init__(self, proto, user, index=-1):
-        self.proto, self.user, self.index = proto, user, index
+    def __init__(self, proto, user, index=-1, device=None):
+        self.proto, self.user, self.index, self.device = proto, user, index, device
         self.transport = None
         self.ready = asyncio.get_running_loop().create_future()
         self.alive = False
         self.handler = None          # pairs: the rig's callbacks
-        self.pending_acks = []
 
     def on_ws_connected(self, transport):
         self.transport = transport
@@ -348,37 +452,65 @@ class Conn(WSListener):
 
 
 class ParleyConn(Conn):
+    """A Parley session. v1 (no device): ready at `welcome`, acks by message id. v2 (a device): ready at
+    `synced`, acks the highest `seq` seen; its own messages come back as entries (`on_own_copy`)."""
+
+    def __init__(self, proto, user, index=-1, device=None):
+        super().__init__(proto, user, index, device)
+        self.pending_acks = []       # v1: message ids not acked yet
+        self.seen_seq = self.acked_seq = 0   # v2
+
     def on_text(self, s):
         m = json.loads(s)
         t = m.get("type")
         if t == "message":
-            if self.handler is not None:
+            self.seen_seq = max(self.seen_seq, m.get("seq") or 0)
+            if self.handler is None:
+                return
+            if self.device is not None and m.get("from") == self.user:
+                self.handler.on_own_copy(self, m.get("body"))
+            else:
                 self.handler.on_message(self, m.get("from"), m.get("to"), m.get("body"), m.get("msg"))
         elif t == "sent":
             if self.handler is not None:
                 self.handler.on_sent(self, m.get("id"))
         elif t == "receipt":
+            self.seen_seq = max(self.seen_seq, m.get("seq") or 0)
             if self.handler is not None:
                 self.handler.receipts += 1
         elif t == "welcome":
+            if self.device is None and not self.ready.done():
+                self.ready.set_result(True)
+        elif t == "synced":
+            self.seen_seq = self.acked_seq = max(self.seen_seq, m.get("seq") or 0)
             if not self.ready.done():
                 self.ready.set_result(True)
         elif t == "error":
             if self.handler is not None:
-                self.handler.on_error(self, m.get("code"))
+                self.handler.on_error(self, m.get("code"), m.get("id"))
             elif not self.ready.done():
-                self.ready.set_exception(RuntimeError(f"error before welcome: {m.get('code')}"))
+                self.ready.set_exception(RuntimeError(f"error before ready: {m.get('code')}"))
 
     def send_dm(self, to, body, cid):
         self.send_text('{"type":"send","id":"%s","to":"%s","body":"%s"}' % (cid, to, body))
 
     def queue_ack(self, msg):
-        self.pending_acks.append(msg)
+        if self.device is None:
+            self.pending_acks.append(msg)
+
+    def has_pending_acks(self):
+        return self.seen_seq > self.acked_seq if self.device is not None else bool(self.pending_acks)
 
     def flush_acks(self):
-        if self.pending_acks and self.alive:
+        """Sends the pending ack (v1: the message ids, v2: the highest seq seen); True if it sent a frame."""
+        sent = self.alive and self.has_pending_acks()
+        if sent and self.device is not None:
+            self.send_text('{"type":"ack","seq":%d}' % self.seen_seq)
+            self.acked_seq = self.seen_seq
+        elif sent:
             self.send_text('{"type":"ack","msgs":["%s"]}' % '","'.join(self.pending_acks))
         self.pending_acks = []
+        return sent
 
 
 class SocketIOConn(Conn):
@@ -406,7 +538,7 @@ class SocketIOConn(Conn):
         pass
 
     def flush_acks(self):
-        pass
+        return False
 
 
 class Protocol:
@@ -426,19 +558,24 @@ class Protocol:
             self.pools[i] = HttpPool(h, p, self.pool_size, self.srcs)
         return self.pools[i]
 
-    async def connect(self, url_index, user, src=None, index=-1, timeout=30.0, read_buffer=4096):
+    async def connect(self, url_index, user, src=None, index=-1, timeout=30.0, read_buffer=4096, device=None,
+                      conn_class=None, query=None):
+        """A ready session of user; `device` makes it a v2 session of that device (Parley), `query` adds
+        connect parameters (since, epoch)."""
         h, p = self.urls[url_index]
         if self.name == "parley":
             tok = (await self.pool(url_index).post_json("/api/login", {"user": user}))["token"]
-            url = f"ws://{h}:{p}/ws?token={tok}"
+            params = {"device": device, **(query or {})}
+            url = f"ws://{h}:{p}/ws?token={tok}" + "".join(f"&{k}={v}" for k, v in params.items() if v is not None)
         else:
             url = f"ws://{h}:{p}/socket.io/?EIO=4&transport=websocket&user={user}"
 
         def factory(_parsed, src=src):
             return make_socket(src) if src else None
 
+        cls = conn_class or self.conn_class
         _, conn = await asyncio.wait_for(
-            ws_connect(lambda: self.conn_class(self, user, index), url, socket_factory=factory,
+            ws_connect(lambda: cls(self, user, index, device), url, socket_factory=factory,
                        read_buffer_init_size=read_buffer, websocket_handshake_timeout=timeout),
             timeout)
         await asyncio.wait_for(conn.ready, timeout)
@@ -633,6 +770,7 @@ class PairsRig:
         self.acks_frames = 0
         self.stale = 0
         self.ack_task = None
+        self.redis = RedisClient(args.redis) if args.redis else None
 
     async def open(self):
         a = self.args
@@ -645,6 +783,8 @@ class PairsRig:
         # receivers first, so nothing is sent to a user who is not connected yet
         rj = [((i + 1) % n_urls, self.names_r[i], srcs[i % len(srcs)]) for i in range(a.P)]
         sj = [(i % n_urls, self.names_s[i], srcs[i % len(srcs)]) for i in range(a.P)]
+        # v2: a fresh device per connection (no cursor: it starts at the head)
+        self.devices = f"d{run_nonce()}" if a.v2 else None
         self.receivers = await self._open(rj)
         self.senders = await self._open(sj)
         self.proto.close()
@@ -657,8 +797,9 @@ class PairsRig:
         sem = asyncio.Semaphore(50)
 
         async def one(i, job):
+            device = f"{self.devices}{job[1]}" if self.devices else None
             async with sem:
-                return await self.proto.connect(job[0], job[1], job[2], index=i, read_buffer=16384)
+                return await self.proto.connect(job[0], job[1], job[2], index=i, read_buffer=16384, device=device)
         return await asyncio.gather(*(one(i, j) for i, j in enumerate(jobs)))
 
     async def _ack_loop(self):
@@ -666,8 +807,7 @@ class PairsRig:
         while True:
             await asyncio.sleep(iv)
             for c in self.receivers:
-                if c.pending_acks:
-                    c.flush_acks()
+                if c.flush_acks():
                     self.acks_frames += 1
 
     def close(self):
@@ -675,12 +815,14 @@ class PairsRig:
             self.ack_task.cancel()
         for c in self.senders + self.receivers:
             c.close()
+        if self.redis:
+            self.redis.close()
 
     # -- callbacks
     def on_disconnect(self, conn):
         self.disconnected += 1
 
-    def on_error(self, conn, code):
+    def on_error(self, conn, code, cid=None):
         ph = self.phase
         if ph is not None:
             ph["errors"][code] = ph["errors"].get(code, 0) + 1
@@ -695,13 +837,17 @@ class PairsRig:
             ph["n_sent_acked"] += 1
             ph["sent_hist"].record_value(max(1, time.monotonic_ns() // 1000 - ph["send_us"][seq]))
 
+    def on_own_copy(self, conn, body):
+        """A v2 sender's own message, back as an entry of its stream: counted, not a delivery."""
+        ph = self.phase
+        if ph is not None and body and body.startswith(ph["tag"] + "|"):
+            ph["own_copies"] += 1
+
     def on_message(self, conn, frm, to, body, msg):
         now = time.monotonic_ns() // 1000
         if msg is not None:
-            if self.args.ack_interval_ms > 0:
-                conn.pending_acks.append(msg)
-            else:
-                conn.send_text('{"type":"ack","msgs":["%s"]}' % msg)
+            conn.queue_ack(msg)
+            if self.args.ack_interval_ms <= 0 and conn.flush_acks():
                 self.acks_frames += 1
         ph = self.phase
         try:
@@ -736,7 +882,7 @@ class PairsRig:
         padding = "x" * pad
         ph = {"tag": tag, "send_us": [], "sent_acked": bytearray(total), "n_sent_acked": 0,
               "delivered": bytearray(total), "n_delivered": 0, "n_in_time": 0, "n_late": 0, "dups": 0,
-              "misrouted": 0, "bad": 0, "errors": {}, "hist": new_hist(), "sent_hist": new_hist(),
+              "misrouted": 0, "bad": 0, "errors": {}, "hist": new_hist(), "sent_hist": new_hist(), "own_copies": 0,
               "deadline_us": 1 << 62, "last_arrival": time.monotonic()}
         self.stale = 0
         self.acks_frames = 0
@@ -750,6 +896,7 @@ class PairsRig:
         send_us = ph["send_us"]
         tick = a.tick_ms / 1000
         cpu = CpuWindow(pids).start() if measure else None
+        redis = RedisWindow(self.redis).start() if measure else None
         t0 = time.monotonic()
         t0_us = int(t0 * 1e6)
         k = 0
@@ -769,6 +916,7 @@ class PairsRig:
             await asyncio.sleep(tick)
         t_send_end = time.monotonic()
         cpu_send = cpu.stop() if measure else None
+        redis_send = redis.stop() if measure else None
         ph["deadline_us"] = int((t_send_end + drain) * 1e6)
         while time.monotonic() < t_send_end + drain and ph["n_delivered"] < total:
             await asyncio.sleep(0.02)
@@ -781,8 +929,8 @@ class PairsRig:
             return None
         achieved = total / (t_send_end - t0) if t_send_end > t0 else 0
         g = group_cpu(cpu_send, a.infra)
-        delivered_in_window = in_time
         rec = {
+            "mode": "v2" if a.v2 else "v1",
             "rate": rate, "duration_s": duration, "pairs": P, "body_size": a.body_size,
             "ack_interval_ms": a.ack_interval_ms, "sent": total, "achieved_send_rate": round(achieved, 1),
             "generator_bound": achieved < 0.95 * rate, "send_lag_ms": hist_ms(lag),
@@ -793,7 +941,8 @@ class PairsRig:
             "lost_never_ids": [f"{ph['tag']}|{k}|to={self.names_r[k % P]}" for k in range(total) if not ph["delivered"][k]][:20],
             "stale": self.stale, "bad": ph["bad"], "errors": ph["errors"],
             "disconnected": self.disconnected - disc0, "ack_frames": self.acks_frames, "receipts": self.receipts,
-            "latency_ms": hist_ms(ph["hist"]), "drain_s": drain,
+            "own_copies": ph["own_copies"],
+            "latency_ms": hist_ms(ph["hist"]), "drain_s": drain, "redis": redis_costs(redis_send, cpu_send, total, "msg"),
             "cpu": {**cpu_send, **g,
                     "parley_us_per_msg": round(g["parley_cpu_s"] * 1e6 / total, 1) if total else None,
                     "server_us_per_msg": round(g["server_cpu_s"] * 1e6 / total, 1) if total else None,
@@ -810,6 +959,7 @@ def pairs_rows(r):
             ("sent / sent-acked / delivered", f"{r['sent']} / {r['sent_acked']} / {r['delivered']}"),
             ("lost (late / never) / dups", f"{r['lost']} ({r['lost_late']} / {r['lost_never']}) / {r['dups']}"),
             ("misrouted / stale / bad / disconnected", f"{r['misrouted']} / {r['stale']} / {r['bad']} / {r['disconnected']}"),
+            ("own copies (v2 senders) / receipts / ack frames", f"{r['own_copies']} / {r['receipts']} / {r['ack_frames']}"),
             ("errors", r["errors"] or "-"),
             ("latency ms p50/p90/p99/p99.9/max", "/".join(fmt(lat.get(k)) for k in ("p50", "p90", "p99", "p999", "max"))),
             ("sent-ack ms p50/p99", "/".join(fmt((r["sent_ack_ms"] or {}).get(k)) for k in ("p50", "p99"))),
@@ -819,7 +969,15 @@ def pairs_rows(r):
     rows += [("cpu Parley / all servers %", f"{c['parley_pct']} / {c['server_pct']}"),
              ("cpu generator %", c["generator"]["pct"]), ("machine busy %", c["machine_busy_pct"]),
              ("Parley CPU us per msg", c["parley_us_per_msg"]), ("all servers CPU us per msg", c["server_us_per_msg"])]
-    return rows
+    return rows + redis_rows(r["redis"], "msg")
+
+
+def redis_rows(redis, unit):
+    if not redis:
+        return []
+    return [(f"redis commands / scripts per {unit}", f"{fmt(redis.get(f'commands_per_{unit}'))} / {fmt(redis.get(f'scripts_per_{unit}'))}"),
+            (f"redis CPU us per {unit}", fmt(redis.get(f"cpu_us_per_{unit}"), 1)),
+            ("redis top commands", ", ".join(f"{k} {v}" for k, v in list(redis.get("per_command", {}).items())[:6]) or "-")]
 
 
 async def idle_cpu(pids, infra, seconds):
@@ -844,7 +1002,7 @@ async def scen_pairs(args):
     finally:
         rig.close()
     r.update({"scenario": "pairs", "protocol": args.protocol, "urls": args.url, "idle_cpu": idle})
-    table(f"pairs P={args.P} R={args.R} D={args.D}s ({args.protocol})", pairs_rows(r))
+    table(f"pairs P={args.P} R={args.R} D={args.D}s ({args.protocol}{', v2 devices' if args.v2 else ''})", pairs_rows(r))
     emit(args, r)
 
 
@@ -945,6 +1103,390 @@ async def scen_ramp(args):
     emit(args, rec)
 
 
+# ----------------------------------------------------------------------------- v2: sync and history
+
+class FillRig:
+    """Sends n messages through the front door: v1 sessions (no own copies) of the given senders, each
+    at most `rate` sends a second (under the edge's --send-rate, like a real client) and `window`
+    unanswered; a send answered with an error is sent again with the same id (relay drops retries)."""
+
+    def __init__(self, proto, body_size):
+        self.proto = proto
+        self.padding = "x" * max(0, body_size - 12)
+        self.acked = self.disconnected = self.receipts = 0
+        self.errors = {}
+
+    def on_sent(self, conn, cid):
+        if cid in conn.inflight:
+            conn.inflight.discard(cid)
+            self.acked += 1
+
+    def on_error(self, conn, code, cid=None):
+        self.errors[code] = self.errors.get(code, 0) + 1
+        if cid in conn.inflight:
+            conn.inflight.discard(cid)
+            conn.retry.append(cid)
+
+    def on_message(self, conn, frm, to, body, msg):
+        pass
+
+    def on_disconnect(self, conn):
+        self.disconnected += 1
+
+    async def run(self, senders, to, n, rate, window, timeout):
+        """senders: [(url index, user)], one session each; n messages to `to`, split evenly."""
+        sem = asyncio.Semaphore(50)
+
+        async def one(ui, user):
+            async with sem:
+                return await self.proto.connect(ui, user, read_buffer=16384)
+        conns = await asyncio.gather(*(one(ui, user) for ui, user in senders))
+        for c in conns:
+            c.handler, c.inflight, c.retry = self, set(), []
+        t0 = time.monotonic()
+        first, tasks = 0, []
+        for i, c in enumerate(conns):
+            share = n // len(conns) + (1 if i < n % len(conns) else 0)
+            tasks.append(self._send(c, to, [f"f{k}" for k in range(first, first + share)], rate, window, t0 + timeout))
+            first += share
+        await asyncio.gather(*tasks)
+        dt = time.monotonic() - t0
+        for c in conns:
+            c.close()
+        return {"messages": n, "acked": self.acked, "senders": len(conns), "rate_per_sender": rate, "window": window,
+                "s": round(dt, 3), "rate": round(self.acked / dt, 1) if dt > 0 else None, "errors": self.errors,
+                "disconnected": self.disconnected}
+
+    async def _send(self, conn, to, ids, rate, window, deadline):
+        todo = collections.deque(ids)
+        gap = 1 / rate
+        next_t = time.monotonic()
+        while (todo or conn.inflight or conn.retry) and conn.alive and time.monotonic() < deadline:
+            todo.extend(conn.retry)
+            conn.retry.clear()
+            now = time.monotonic()
+            if todo and len(conn.inflight) < window and now >= next_t:
+                cid = todo.popleft()
+                conn.inflight.add(cid)
+                conn.send_dm(to, f"{cid}|{self.padding}", cid)
+                next_t = max(next_t, now - gap) + gap  # paced: no catch-up burst after a full window
+            else:
+                await asyncio.sleep(max(0.002, min(gap, next_t - now)))
+
+
+async def wait_redis_count(redis, key, field, n, timeout):
+    """Seconds until the integer at HGET key field reaches n, or None after timeout."""
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < timeout:
+        if (redis.hget_int(key, field) or 0) >= n:
+            return round(time.monotonic() - t0, 3)
+        await asyncio.sleep(0.2)
+    return None
+
+
+class DrainConn(Conn):
+    """A v2 device replaying its stream of `expect` entries: counts each entry once by seq, every
+    break of seq order, acks the highest seq seen (ack_loop), times welcome, first entry, `synced`."""
+
+    def __init__(self, proto, user, index=-1, device=None, expect=0):
+        super().__init__(proto, user, index, device)
+        self.seen = bytearray(expect + 1)
+        self.count = self.last = self.acked = self.breaks = self.beyond = self.acks = 0
+        self.kinds, self.errors = {}, {}
+        self.t_welcome = self.t_first = None
+        self.synced = asyncio.get_running_loop().create_future()
+
+    def on_text(self, s):
+        m = json.loads(s)
+        t = m.get("type")
+        if t == "synced":
+            if not self.synced.done():
+                self.synced.set_result((time.monotonic(), m))
+        elif "seq" in m:
+            if self.t_first is None:
+                self.t_first = time.monotonic()
+            seq = m["seq"]
+            self.count += 1
+            self.kinds[t] = self.kinds.get(t, 0) + 1
+            if seq != self.last + 1:
+                self.breaks += 1
+            self.last = seq
+            if 0 < seq < len(self.seen):
+                self.seen[seq] = 1
+            else:
+                self.beyond += 1
+        elif t == "welcome":
+            self.t_welcome = time.monotonic()
+            if not self.ready.done():
+                self.ready.set_result(True)
+        elif t == "error":
+            self.errors[m.get("code")] = self.errors.get(m.get("code"), 0) + 1
+
+    def on_ws_disconnected(self, transport):
+        super().on_ws_disconnected(transport)
+        if not self.synced.done():
+            self.synced.set_exception(ConnectionError("closed before synced"))
+
+    def flush_ack(self):
+        high = max(self.last, self.acked)
+        if self.alive and high > self.acked:
+            self.send_text('{"type":"ack","seq":%d}' % high)
+            self.acked = high
+            self.acks += 1
+
+    async def ack_loop(self, interval):
+        while True:
+            await asyncio.sleep(interval)
+            self.flush_ack()
+
+
+class RssPeak:
+    """VmRSS of the given pids at start() and its peak until stop(), sampled every `interval` s on a
+    thread of its own (the event loop is busy with the frames meanwhile)."""
+
+    def __init__(self, pids, interval=0.1):
+        self.pids, self.interval = pids, interval
+
+    def start(self):
+        self.before = rss_all(self.pids)
+        self.peak = dict(self.before)
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+        return self
+
+    def _run(self):
+        while not self.done.wait(self.interval):
+            self._sample()
+
+    def _sample(self):
+        for label, kb in rss_all(self.pids).items():
+            if kb is not None and kb > (self.peak[label] or 0):
+                self.peak[label] = kb
+
+    def stop(self):
+        self.done.set()
+        self.thread.join()
+        self._sample()
+        return {label: {"before_kb": self.before[label], "peak_kb": self.peak[label],
+                        "growth_kb": (self.peak[label] - self.before[label]) if self.before[label] is not None else None}
+                for label in self.pids}
+
+
+async def drain_stream(args, proto, pids, redis, user, n, epoch):
+    """Connects a fresh device of `user` with since=0 and the stream's epoch and times its replay of n
+    entries until `synced`, acking as pages arrive; RSS, CPU and Redis over the drain."""
+    rss, cpu, rw = RssPeak(pids).start(), CpuWindow(pids).start(), RedisWindow(redis).start()
+    t0 = time.monotonic()
+    conn = await proto.connect(args.edge, user, device=f"sync{run_nonce()}", query={"since": 0, "epoch": epoch},
+                               conn_class=functools.partial(DrainConn, expect=n), read_buffer=65536)
+    acker = asyncio.get_running_loop().create_task(conn.ack_loop(args.ack_interval_ms / 1000))
+    error, synced, t_synced = None, None, None
+    try:
+        t_synced, synced = await asyncio.wait_for(conn.synced, args.sync_timeout)
+    except (asyncio.TimeoutError, ConnectionError) as e:
+        error = f"{type(e).__name__}: no synced after {conn.count} entries"
+    t_end = t_synced or time.monotonic()
+    c, redis_used, mem = cpu.stop(), rw.stop(), rss.stop()
+    acker.cancel()
+    conn.flush_ack()
+    conn.close()
+    unique = sum(conn.seen)
+    g = group_cpu(c, args.infra)
+    since = lambda t: round(t - t0, 3) if t is not None else None
+    return {
+        "error": error, "synced": synced, "time_to_welcome_s": since(conn.t_welcome),
+        "time_to_first_entry_s": since(conn.t_first), "time_to_synced_s": since(t_synced),
+        "entries_per_s": round(unique / (t_end - t0), 1) if t_end > t0 else None,
+        "received": conn.count, "unique": unique, "lost": n - unique, "dups": conn.count - unique - conn.beyond,
+        "order_breaks": conn.breaks, "beyond_head": conn.beyond, "kinds": conn.kinds, "errors": conn.errors,
+        "acks": conn.acks, "rss": mem, "redis": redis_costs(redis_used, c, n, "entry"),
+        "cpu": {**c, **g, "parley_us_per_entry": round(g["parley_cpu_s"] * 1e6 / n, 1) if n else None},
+    }
+
+
+async def scen_sync(args):
+    pids = parse_pids(args.pid)
+    proto = Protocol("parley", args.url, None, 4)
+    redis = RedisClient(args.redis)
+    prefix = f"y{run_nonce()}_"
+    target, n = f"{prefix}target", args.n
+    senders = args.senders or max(1, math.ceil(args.fill_rate / args.sender_rate))
+    fill_timeout = min(args.max_time / 2, 60 + 3 * n / (senders * args.sender_rate))
+    try:
+        fill = await FillRig(proto, args.body_size).run([(i % len(proto.urls), f"{prefix}f{i}") for i in range(senders)],
+                                                         target, n, args.sender_rate, args.window, fill_timeout)
+        meta = f"user:{{{target}}}:meta"
+        stored_s = await wait_redis_count(redis, meta, "h", n, args.store_timeout)
+        head, epoch = redis.hget_int(meta, "h"), redis.command("HGET", meta, "e")
+        rec = {"scenario": "sync", "n": n, "body_size": args.body_size, "fill": fill, "stored_s": stored_s,
+               "head": head, "edge": f"ws-edge-{args.edge + 1}", "ack_interval_ms": args.ack_interval_ms}
+        if stored_s is None:
+            rec["error"] = f"the stream holds {head} of {n} entries after {args.store_timeout:g} s"
+        else:
+            rec.update(await drain_stream(args, proto, pids, redis, target, n, epoch))
+    finally:
+        proto.close()
+        redis.close()
+    table(f"sync N={n}", sync_rows(rec))
+    emit(args, rec)
+
+
+def sync_rows(r):
+    f = r["fill"]
+    rows = [("fill: senders x rate, s, msg/s", f"{f['senders']} x {f['rate_per_sender']}/s, {f['s']} s, {fmt(f['rate'], 0)}"),
+            ("fill: acked / errors", f"{f['acked']} / {f['errors'] or '-'}"),
+            ("stored after fill s / head", f"{fmt(r['stored_s'])} / {r['head']}")]
+    if "received" not in r:
+        return rows + [("error", r.get("error"))]
+    c = r["cpu"]
+    rows += [("error", r["error"] or "-"),
+             ("time to welcome / first entry / synced s",
+              " / ".join(fmt(r[k], 3) for k in ("time_to_welcome_s", "time_to_first_entry_s", "time_to_synced_s"))),
+             ("entries/s", fmt(r["entries_per_s"], 0)),
+             ("received / unique / lost / dups", f"{r['received']} / {r['unique']} / {r['lost']} / {r['dups']}"),
+             ("seq order breaks / beyond head", f"{r['order_breaks']} / {r['beyond_head']}"),
+             ("kinds / acks sent", f"{r['kinds']} / {r['acks']}")]
+    for label, v in r["rss"].items():
+        rows.append((f"RSS {label} KB before / peak", f"{v['before_kb']} / {v['peak_kb']}"))
+    for label, v in c["per_pid"].items():
+        rows.append((f"cpu {label} %", fmt(v["pct"], 1) if v else "-"))
+    rows.append(("Parley CPU us per entry", c["parley_us_per_entry"]))
+    return rows + redis_rows(r["redis"], "entry")
+
+
+class HistoryConn(Conn):
+    """A v2 device that asks `history` pages back to back, one at a time (the rig decides and checks)."""
+
+    def __init__(self, proto, user, index=-1, device=None):
+        super().__init__(proto, user, index, device)
+        self.pending = None   # (before, send time ns)
+
+    def on_text(self, s):
+        m = json.loads(s)
+        t = m.get("type")
+        if t == "history":
+            self.handler.on_page(self, m)
+        elif t == "error" and self.handler is not None:
+            self.handler.on_error(self, m.get("code"))
+        elif t == "synced" and not self.ready.done():
+            self.ready.set_result(True)
+
+
+class HistoryRig:
+    """C clients paging one conversation of `top` messages: random `before` within the log, `limit`
+    per page; a page is right when it holds exactly the cseqs below `before`, oldest first."""
+
+    def __init__(self, conv, top, limit):
+        self.conv, self.top, self.limit = conv, top, limit
+        self.hist = new_hist()
+        self.pages = self.bad = self.disconnected = 0
+        self.errors = {}
+        self.stop_at = None
+        self.idle = asyncio.Event()
+        self.busy = 0
+
+    def ask(self, conn):
+        if time.monotonic() >= self.stop_at or not conn.alive:
+            conn.pending = None
+            self.busy -= 1
+            if self.busy == 0:
+                self.idle.set()
+            return
+        before = random.randint(2, self.top + 1)
+        conn.pending = (before, time.monotonic_ns())
+        conn.send_text('{"type":"history","conv":"%s","before":%d,"limit":%d}' % (self.conv, before, self.limit))
+
+    def on_page(self, conn, m):
+        if conn.pending is None:
+            return
+        before, t = conn.pending
+        self.hist.record_value(max(1, (time.monotonic_ns() - t) // 1000))
+        if time.monotonic() < self.stop_at:
+            self.pages += 1
+        want = list(range(max(1, before - self.limit), before))
+        if [x.get("cseq") for x in m.get("messages", [])] != want or bool(m.get("more")) != (want[0] > 1):
+            self.bad += 1
+        self.ask(conn)
+
+    def on_error(self, conn, code):
+        self.errors[code] = self.errors.get(code, 0) + 1
+        if conn.pending is not None:
+            self.ask(conn)
+
+    def on_disconnect(self, conn):
+        self.disconnected += 1
+        if conn.pending is not None:
+            self.ask(conn)
+
+    async def run(self, conns, duration, grace):
+        self.stop_at = time.monotonic() + duration
+        self.busy = len(conns)
+        for c in conns:
+            c.handler = self
+            self.ask(c)
+        await asyncio.sleep(duration)
+        try:
+            await asyncio.wait_for(self.idle.wait(), grace)
+        except asyncio.TimeoutError:
+            pass
+
+
+async def scen_history(args):
+    pids = parse_pids(args.pid)
+    proto = Protocol("parley", args.url, None, 4)
+    redis = RedisClient(args.redis)
+    prefix = f"h{run_nonce()}_"
+    a, b = f"{prefix}a", f"{prefix}b"
+    conv = "dm:" + ":".join(sorted([a, b]))
+    urls = len(proto.urls)
+    conns = []
+    try:
+        fill = await FillRig(proto, args.body_size).run([(i % urls, a) for i in range(args.fill_sessions)], b, args.M,
+                                                         args.sender_rate, args.window, args.max_time / 3)
+        stored_s = await wait_redis_count(redis, f"conv:{{{conv}}}:meta", "n", args.M, args.store_timeout)
+        rec = {"scenario": "history", "messages": args.M, "clients": args.C, "limit": args.limit, "duration_s": args.D,
+               "body_size": args.body_size, "conv_users": 2, "fill": fill, "stored_s": stored_s}
+        if stored_s is None:
+            rec["error"] = f"the conversation log holds {redis.hget_int(f'conv:{{{conv}}}:meta', 'n')} of {args.M} messages"
+        else:
+            device = f"hist{run_nonce()}"
+            conns = await asyncio.gather(*(proto.connect(i % urls, (a, b)[i % 2], device=f"{device}{i}",
+                                                         conn_class=HistoryConn) for i in range(args.C)))
+            rig = HistoryRig(conv, args.M, args.limit)
+            cpu, rw = CpuWindow(pids).start(), RedisWindow(redis).start()
+            await rig.run(conns, args.D, 10.0)
+            c, used = cpu.stop(), rw.stop()
+            g = group_cpu(c, args.infra)
+            rec.update({"pages": rig.pages, "pages_per_s": round(rig.pages / args.D, 1), "bad_pages": rig.bad,
+                        "errors": rig.errors, "disconnected": rig.disconnected, "latency_ms": hist_ms(rig.hist),
+                        "redis": redis_costs(used, c, rig.pages, "page"),
+                        "cpu": {**c, **g, "parley_us_per_page": round(g["parley_cpu_s"] * 1e6 / rig.pages, 1) if rig.pages else None}})
+    finally:
+        for conn in conns:
+            conn.close()
+        proto.close()
+        redis.close()
+    table(f"history M={args.M} C={args.C} limit={args.limit} D={args.D}s", history_rows(rec))
+    emit(args, rec)
+
+
+def history_rows(r):
+    f = r["fill"]
+    rows = [("fill: sessions x rate, s", f"{f['senders']} x {f['rate_per_sender']}/s, {f['s']} s"),
+            ("stored after fill s", fmt(r["stored_s"]))]
+    if "pages" not in r:
+        return rows + [("error", r.get("error"))]
+    lat, c = r["latency_ms"] or {}, r["cpu"]
+    rows += [("pages / pages/s / bad", f"{r['pages']} / {fmt(r['pages_per_s'], 1)} / {r['bad_pages']}"),
+             ("errors / disconnected", f"{r['errors'] or '-'} / {r['disconnected']}"),
+             ("latency ms p50/p90/p99/max", "/".join(fmt(lat.get(k)) for k in ("p50", "p90", "p99", "max")))]
+    for label, v in c["per_pid"].items():
+        rows.append((f"cpu {label} %", fmt(v["pct"], 1) if v else "-"))
+    rows.append(("Parley CPU us per page", c["parley_us_per_page"]))
+    return rows + redis_rows(r["redis"], "page")
+
+
 # ----------------------------------------------------------------------------- floor
 
 def scen_floor(args):
@@ -1023,18 +1565,20 @@ def scen_floor(args):
     s.close()
 
     ack, hop, red = hist_ms(h_ack), hist_ms(h_hop), hist_ms(h_redis)
-    path = {k: round(2 * hop[k] + red[k], 3) for k in ("p50", "p90", "p99")} if hop and red else None
+    hops, trips = args.path_hops, args.path_redis
+    path = {k: round(hops * hop[k] + trips * red[k], 3) for k in ("p50", "p90", "p99")} if hop and red else None
     rec = {"scenario": "floor", "broker": brokers, "redis": f"{rh}:{rp}", "n": args.n, "body_size": args.body_size,
            "client_settings": {"socket.nagle.disable": True, "fetch.wait.max.ms": 10, "linger.ms": args.linger_ms, "acks": "all",
                                "enable.idempotence": True},
            "produce_ack_ms": ack, "broker_hop_ms": hop, "redis_rtt_ms": red,
-           "path_floor_ms": path,
-           "path_floor_note": "Parley's message path = 2 broker hops (chat.inbound -> relay -> chat.deliver.<edge>) "
-                              "+ 1 Redis round trip (relay's pipeline); path_floor = 2*hop + redis at each percentile"}
+           "path_floor_ms": path, "path_hops": hops, "path_redis": trips,
+           "path_floor_note": f"Parley's message path = {hops} broker hops (v2: chat.inbound -> relay-svc -> chat.inbox -> "
+                              f"offline-svc -> chat.deliver.<edge>) + {trips} Redis round trips (relay's conversation "
+                              f"script, offline's stream script); path_floor = {hops}*hop + {trips}*redis at each percentile"}
     rows = [("produce acked ms p50/p99", f"{ack['p50']} / {ack['p99']}"),
             ("broker hop produce->consume ms p50/p90/p99", f"{hop['p50']} / {hop['p90']} / {hop['p99']}" if hop else "-"),
             ("redis RTT ms p50/p99", f"{red['p50']} / {red['p99']}"),
-            ("path floor (2 hops + redis) ms p50/p99", f"{path['p50']} / {path['p99']}" if path else "-")]
+            (f"path floor ({hops} hops + {trips} redis) ms p50/p99", f"{path['p50']} / {path['p99']}" if path else "-")]
     table("floor", rows)
     emit(args, rec)
 
@@ -1080,6 +1624,9 @@ def build_parser():
                        help="receivers batch acks and flush every this many ms (0: one ack frame per message)")
         q.add_argument("--tick-ms", type=float, default=1.0, help="send loop timer")
         q.add_argument("--src-ips", type=int, default=1)
+        q.add_argument("--v2", action="store_true",
+                       help="v2 sessions: a fresh device per connection, receivers ack by seq (Parley only)")
+        q.add_argument("--redis", help="127.0.0.1:PORT of the stack's Redis: its commands per message")
 
     pr = sub.add_parser("pairs", help="P cross-edge pairs at aggregate rate R for D s")
     pairs_opts(pr)
@@ -1105,6 +1652,35 @@ def build_parser():
     fl.add_argument("--body-size", type=int, default=300)
     fl.add_argument("--linger-ms", type=float, default=10.0,
                     help="the producer's linger.ms (Parley's --kafka-linger; 1 gives the broker's own floor)")
+    fl.add_argument("--path-hops", type=int, default=3, help="broker hops of a message's path (v2: 3; v1 had 2)")
+    fl.add_argument("--path-redis", type=int, default=2, help="Redis round trips of a message's path (v2: 2; v1 had 1)")
+
+    def v2_opts(q):
+        common(q)
+        q.add_argument("--redis", required=True, help="127.0.0.1:PORT of the stack's Redis")
+        q.add_argument("--body-size", type=int, default=100)
+        q.add_argument("--sender-rate", type=float, default=40.0,
+                       help="sends per second per filling session (under the edge's --send-rate, 50)")
+        q.add_argument("--window", type=int, default=100, help="unanswered sends per filling session")
+        q.add_argument("--store-timeout", type=float, default=180.0,
+                       help="seconds to wait for the last filled message to be stored")
+
+    sy = sub.add_parser("sync", help="fill one user's stream with N entries, then time a device's replay")
+    v2_opts(sy)
+    sy.add_argument("-n", type=int, default=10000, help="entries in the stream")
+    sy.add_argument("--fill-rate", type=float, default=2000.0, help="aggregate fill rate (sets the sessions)")
+    sy.add_argument("--senders", type=int, default=0, help="filling sessions, one user each (0: fill-rate / sender-rate)")
+    sy.add_argument("--edge", type=int, default=0, help="index of the --url the draining device connects to")
+    sy.add_argument("--ack-interval-ms", type=float, default=5.0, help="the device acks the highest seq this often")
+    sy.add_argument("--sync-timeout", type=float, default=300.0, help="seconds to wait for synced")
+
+    hi = sub.add_parser("history", help="C clients paging one conversation's history back to back")
+    v2_opts(hi)
+    hi.add_argument("-M", type=int, default=2000, help="messages in the conversation")
+    hi.add_argument("-C", type=int, default=10, help="concurrent clients (devices of the two members)")
+    hi.add_argument("-D", type=float, default=30.0, help="seconds of paging")
+    hi.add_argument("--limit", type=int, default=50, help="messages per page (1-100)")
+    hi.add_argument("--fill-sessions", type=int, default=8, help="sessions of the sender filling the conversation")
 
     w = sub.add_parser("_conns-worker")
     w.add_argument("--spec", required=True)
@@ -1125,13 +1701,20 @@ def main(argv=None):
         return
     for u in args.url:
         parse_url(u)  # refuses anything outside 127.0.0.0/8
+    if getattr(args, "redis", None):
+        parse_hostport(args.redis, 6379)
+    if getattr(args, "v2", False) and args.protocol != "parley":
+        raise SystemExit("--v2 is Parley's protocol")
     import uvloop
 
     async def capped(coro):
-        try:
-            await asyncio.wait_for(coro, args.max_time + 120)
-        except asyncio.TimeoutError:
+        # not wait_for: a timeout inside the run (a connect) is its own error, not the cap's
+        task = asyncio.ensure_future(coro)
+        done, _ = await asyncio.wait({task}, timeout=args.max_time + 120)
+        if not done:
+            task.cancel()
             raise SystemExit(f"run exceeded --max-time {args.max_time}s")
+        task.result()
 
     if args.cmd == "conns":
         uvloop.run(capped(scen_conns(args)))
@@ -1139,6 +1722,10 @@ def main(argv=None):
         uvloop.run(capped(scen_pairs(args)))
     elif args.cmd == "ramp":
         uvloop.run(capped(scen_ramp(args)))
+    elif args.cmd == "sync":
+        uvloop.run(capped(scen_sync(args)))
+    elif args.cmd == "history":
+        uvloop.run(capped(scen_history(args)))
 
 
 if __name__ == "__main__":

@@ -20,7 +20,8 @@ def _found(*words):
 
 
 PARLEY_MODULES = ("$s4Edge", "$s5Relay", "$s7Offline", "$s8Presence", "$s16ParleyServiceKit", "$s11ParleyKafka",
-                  "$s11ParleyRedis", "$s14ParleyProtocol", "$s7ws_edge", "$s9relay_svc")
+                  "$s11ParleyRedis", "$s14ParleyProtocol", "$s13ParleyBackend", "$s10ParleyChat", "$s7ws_edge",
+                  "$s9relay_svc")
 CENTRES = [
     ("Foundation JSONEncoder (encode)", _found("JSONEncoder")),
     ("Foundation JSONDecoder (decode)", _found("JSONDecoder", "JSONScanner", "JSONMap")),

@@ -5,7 +5,9 @@
             [--commands FILE]
 
 With --baseline (JSON lines of an earlier `make bench` on the same machine), a "before → after"
-table of the headline figures comes first, as after/before ratios of medians.
+table of the headline figures comes first, as after/before ratios of medians. `pairs` runs of v1
+sessions and of v2 devices (`"mode"`) are compared in a table of their own; `sync` and `history`
+(v2) get a section each.
 
 Only the block between `<!-- generated:begin -->` and `<!-- generated:end -->` is replaced; the
 hand-written sections around it (analysis, profile) are kept. Figures are medians over the runs
@@ -17,7 +19,6 @@ import os
 import platform
 import statistics
 import subprocess
-import time
 
 BEGIN, END = "<!-- generated:begin -->", "<!-- generated:end -->"
 
@@ -171,6 +172,9 @@ def baseline_table(before, after):
 
     pb, pa = by(b, "pairs", "pairs-1000"), by(a, "pairs", "pairs-1000")
     row("**Parley CPU µs per delivered message**, 1,000 msg/s", pb, pa, "cpu.parley_us_per_msg", 1, " µs")
+    pv2 = by(a, "pairs", "pairs-v2-1000")
+    if pv2:
+        row("… after with v2 devices (own copies, acks by seq)", pb, pv2, "cpu.parley_us_per_msg", 1, " µs")
     row("all servers (+Tansu, Redis) CPU µs per message", pb, pa, "cpu.server_us_per_msg", 1, " µs")
     for label in ("ws-edge-1", "ws-edge-2", "relay-svc", "offline-svc", "tansu", "redis"):
         row(f"CPU {label} % of a core, 1,000 msg/s", pb, pa, f"cpu.per_pid.{label}.pct", 1, " %")
@@ -179,10 +183,18 @@ def baseline_table(before, after):
     row("end-to-end latency p50, 1,000 msg/s", pb, pa, "latency_ms.p50", 2, " ms")
     row("end-to-end latency p99, 1,000 msg/s", pb, pa, "latency_ms.p99", 2, " ms")
     row("end-to-end latency p99.9, 1,000 msg/s", pb, pa, "latency_ms.p999", 2, " ms")
+    if pv2:
+        row("end-to-end latency p50, 1,000 msg/s, after with v2 devices", pb, pv2, "latency_ms.p50", 2, " ms")
+        row("end-to-end latency p99, 1,000 msg/s, after with v2 devices", pb, pv2, "latency_ms.p99", 2, " ms")
+    row("Redis commands per message (inside scripts included)", pb, pa, "redis.commands_per_msg", 2)
+    if pv2:
+        row("… after with v2 devices", pb, pv2, "redis.commands_per_msg", 2)
     if pb or pa:
         L.append(f"| lost / duplicates (sum over runs), 1,000 msg/s | {sum(vals(pb, 'lost'))} / {sum(vals(pb, 'dups'))} "
                  f"({len(pb)} runs) | {sum(vals(pa, 'lost'))} / {sum(vals(pa, 'dups'))} ({len(pa)} runs) | |")
-    row("path floor p50 (2 broker hops + Redis), linger.ms=1", floors(b)[1], floors(a)[1], "path_floor_ms.p50", 2, " ms")
+    row("one broker hop p50 (produce → consume), linger.ms=1", floors(b)[1], floors(a)[1], "broker_hop_ms.p50", 2, " ms")
+    row(f"path floor p50 (before: {path_of(floors(b)[1])}; after: {path_of(floors(a)[1])}), linger.ms=1", floors(b)[1],
+        floors(a)[1], "path_floor_ms.p50", 2, " ms")
     for label, name in (("ramp", "ramp: max rate with p99 ≤ 50 ms, no loss"),
                         ("ramp-capacity", "ramp-capacity: max rate without loss, p99 ≤ 1 s")):
         rb, ra = by(b, "ramp", label), by(a, "ramp", label)
@@ -211,6 +223,12 @@ def baseline_table(before, after):
     return L
 
 
+def path_of(recs):
+    """How a floor record composed its path floor (records before v2 wrote 2 hops + 1 Redis round trip)."""
+    hops, trips = (recs[0].get("path_hops", 2), recs[0].get("path_redis", 1)) if recs else (2, 1)
+    return f"{hops} hops + {trips} Redis round trip{'s' if trips != 1 else ''}"
+
+
 def linger_of(rec):
     return (rec.get("client_settings") or {}).get("linger.ms", 1)
 
@@ -221,11 +239,130 @@ def floors(recs):
     return [r for r in fl if r.get("label") != "floor-linger1"], [r for r in fl if linger_of(r) == 1]
 
 
+def redis_rows(recs, unit, name):
+    """Table rows of Redis's cost per unit of work (`redis.*_per_<unit>`), when the runs measured it."""
+    if not vals(recs, f"redis.commands_per_{unit}") and not vals(recs, f"redis.cpu_us_per_{unit}"):
+        return []
+    return [f"| Redis CPU µs per {name} | {mmm(recs, f'redis.cpu_us_per_{unit}')} |",
+            f"| Redis commands per {name} (inside scripts included) | {mmm(recs, f'redis.commands_per_{unit}', 2)} |",
+            f"| … of which script calls (EVALSHA) | {mmm(recs, f'redis.scripts_per_{unit}', 2)} |"]
+
+
+def pairs_modes(v1, v2):
+    """The same pairs load through v1 sessions and through v2 devices, medians side by side."""
+    P = v2[0]
+    L = [f"### pairs: v1 sessions vs v2 devices ({num(P['rate'], 0)} msg/s, {P['pairs']} pairs)", ""]
+    L.append("The same pairs run with every session a fresh v2 device (`device=`, no cursor: it starts at the head "
+             "and is ready at `synced`): receivers ack the highest `seq` seen, coalesced every "
+             f"{P['ack_interval_ms']:g} ms; a sender gets its own message back as a stream entry (counted as an own "
+             "copy, not a delivery) and a `delivered` receipt. Runs alternate with the v1 runs, each on a fresh stack. "
+             "Medians [min–max]; ratio = v2 / v1 of the medians.")
+    L.append("")
+    L.append("| metric | v1 sessions | v2 devices | v2/v1 |")
+    L.append("|---|---|---|---|")
+
+    def row(name, key, nd=1):
+        a, b = med(v1, key), med(v2, key)
+        if a is None and b is None:
+            return
+        ratio = f"{b / a:.2f}×" if a and b is not None else "-"
+        L.append(f"| {name} | {mmm(v1, key, nd)} | {mmm(v2, key, nd)} | {ratio} |")
+    for name, key, nd in (("delivered", "delivered", 0), ("lost (after drain)", "lost", 0), ("duplicates", "dups", 0),
+                          ("own copies (v2 senders)", "own_copies", 0), ("receipts", "receipts", 0),
+                          ("ack frames", "ack_frames", 0), ("latency p50 ms", "latency_ms.p50", 2),
+                          ("latency p99 ms", "latency_ms.p99", 2), ("`sent` ack p50 ms", "sent_ack_ms.p50", 2),
+                          ("`sent` ack p99 ms", "sent_ack_ms.p99", 2),
+                          ("**Parley CPU µs per delivered message**", "cpu.parley_us_per_msg", 1),
+                          ("all servers (+Tansu, Redis) CPU µs per message", "cpu.server_us_per_msg", 1)):
+        row(name, key, nd)
+    for label in P["cpu"]["per_pid"]:
+        row(f"CPU {label} % of a core", f"cpu.per_pid.{label}.pct")
+    row("Redis CPU µs per message", "redis.cpu_us_per_msg")
+    row("Redis commands per message (inside scripts included)", "redis.commands_per_msg", 2)
+    row("… of which script calls (EVALSHA)", "redis.scripts_per_msg", 2)
+    L.append("")
+    return L
+
+
+def sync_section(recs):
+    """One device replaying a backlog of N entries, per N."""
+    if not recs:
+        return []
+    R = recs[0]
+    f, edge = R["fill"], R.get("edge", "ws-edge-1")
+    L = ["### sync: one device replays a backlog of N entries", ""]
+    L.append(f"One fresh user's stream is filled with N messages through the front door ({f['senders']} v1 sessions of "
+             f"other users, {num(float(f['rate_per_sender']), 0)} sends/s each, under the edge's default `--send-rate`, "
+             f"{R['body_size']}-byte bodies) until `meta h` = N; then a fresh device connects to {edge} with `since=0` "
+             f"and the epoch and acks the highest `seq` seen every {R.get('ack_interval_ms', 5):g} ms. Time from the "
+             "connect request to `synced`; entries/s = N / that time; RSS of every process sampled every 100 ms during "
+             "the drain (peak, and its growth over the value before the connect); every entry checked once, in `seq` "
+             "order. offline-svc keeps more than the largest N (`PARLEY_STREAM_MAX_ENTRIES`).")
+    L.append("")
+    L.append(f"| N | time to `synced` s | entries/s | first entry s | {edge} peak RSS KB (growth) | "
+             "offline-svc peak RSS KB (growth) | lost | dups | `seq` order breaks | Parley CPU µs per entry | "
+             "Redis commands per entry | fill msg/s |")
+    L.append("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for n in sorted({r["n"] for r in recs}):
+        rs = [r for r in recs if r["n"] == n and "received" in r]
+        if not rs:
+            L.append(f"| {n:,} | not drained | | | | | | | | | | |")
+            continue
+        rss = lambda label: (f"{mmm(rs, f'rss.{label}.peak_kb', 0)} ({mmm(rs, f'rss.{label}.growth_kb', 0)})")
+        L.append(f"| {n:,} | {mmm(rs, 'time_to_synced_s', 2)} | {mmm(rs, 'entries_per_s', 0)} | "
+                 f"{mmm(rs, 'time_to_first_entry_s', 3)} | {rss(edge)} | {rss('offline-svc')} | {mmm(rs, 'lost', 0)} | "
+                 f"{mmm(rs, 'dups', 0)} | {mmm(rs, 'order_breaks', 0)} | {mmm(rs, 'cpu.parley_us_per_entry')} | "
+                 f"{mmm(rs, 'redis.commands_per_entry', 2)} | {mmm(rs, 'fill.rate', 0)} |")
+    L.append("")
+    failed = [r for r in recs if r.get("error")]
+    if failed:
+        L.append("Runs that did not complete: " + "; ".join(f"N={r['n']:,}: {r['error']}" for r in failed) + ".")
+        L.append("")
+    return L
+
+
+def history_section(recs):
+    """C clients paging one conversation back to back."""
+    rs = [r for r in recs if "pages" in r]
+    if not recs:
+        return []
+    R = recs[0]
+    L = [f"### history: {R['clients']} clients paging a conversation of {R['messages']:,} messages", ""]
+    L.append(f"One dm conversation filled with {R['messages']:,} messages through the front door; then {R['clients']} "
+             "v2 devices of its two members, spread over both edges, each ask `history` pages "
+             f"(`limit` {R['limit']}, a random `before` within the log) one after another for {num(R['duration_s'], 0)} s. "
+             "Latency is from the request to its page; every page is checked (exactly the `cseq`s below `before`, "
+             "oldest first, `more` right). CPU over the paging window.")
+    L.append("")
+    if not rs:
+        L.append("No run completed: " + "; ".join(str(r.get("error")) for r in recs) + ".")
+        L.append("")
+        return L
+    L.append("| metric | median [min–max] |")
+    L.append("|---|---|")
+    for name, key, nd in (("pages", "pages", 0), ("**pages/s**", "pages_per_s", 1), ("wrong pages", "bad_pages", 0),
+                          ("latency p50 ms", "latency_ms.p50", 2), ("latency p90 ms", "latency_ms.p90", 2),
+                          ("latency p99 ms", "latency_ms.p99", 2), ("latency max ms", "latency_ms.max", 1)):
+        L.append(f"| {name} | {mmm(rs, key, nd)} |")
+    errors = {}
+    for r in rs:
+        for k, v in (r.get("errors") or {}).items():
+            errors[k] = errors.get(k, 0) + v
+    L.append(f"| errors (sum over runs) | {', '.join(f'{k} {v}' for k, v in errors.items()) or '0'} |")
+    for label in rs[0]["cpu"]["per_pid"]:
+        L.append(f"| CPU {label} % of a core | {mmm(rs, f'cpu.per_pid.{label}.pct')} |")
+    L.append(f"| Parley CPU µs per page | {mmm(rs, 'cpu.parley_us_per_page')} |")
+    L += redis_rows(rs, "page", "page")
+    L.append("")
+    return L
+
+
 def build(results, peer, commands, elapsed, reps, ramp_reps, baseline=None):
     by = lambda recs, scen, label=None: [r for r in recs if r.get("scenario") == scen and (label is None or r.get("label") == label)]
     floor, floor1 = floors(results)
     linger = linger_of(floor[0]) if floor else 1
-    pairs = by(results, "pairs")
+    pairs = [r for r in by(results, "pairs") if r.get("mode", "v1") == "v1"]
+    pairs_v2 = [r for r in by(results, "pairs") if r.get("mode") == "v2"]
     ramps = by(results, "ramp", "ramp") or [r for r in by(results, "ramp") if r.get("label") != "ramp-capacity"]
     caps = by(results, "ramp", "ramp-capacity")
     conns = by(results, "conns")
@@ -340,8 +477,9 @@ def build(results, peer, commands, elapsed, reps, ramp_reps, baseline=None):
                 L.append(f"| max rate without loss, p99 ≤ 1 s | {num(a, 0)} msg/s | {num(b, 0)} msg/s | Parley/peer {a / b:.2f}× | |")
         L.append("")
         L.append("The peer gives a weaker promise: it has no `sent` acknowledgement, no durable hand-off, no acks, "
-                 "no offline inbox and no receipts; Parley's numbers include all of that (each delivered message "
-                 "costs 2 broker hops, an inbox record, an ack record and a receipt).")
+                 "no offline inbox, no history and no receipts; Parley's numbers include all of that (each delivered "
+                 "message costs 3 broker hops, a conversation-log append, a stream entry per member, an ack record and "
+                 "a receipt).")
         L.append("")
 
     # ---------------------------------------------------------------- floor
@@ -360,7 +498,7 @@ def build(results, peer, commands, elapsed, reps, ramp_reps, baseline=None):
         for recs, suffix in sets:
             for name, key in (("produce, until acknowledged (flushed at once: no linger)", "produce_ack_ms"), ("one broker hop, produce → consume", "broker_hop_ms"),
                               ("one Redis round trip (PING)", "redis_rtt_ms"),
-                              ("**path floor** = 2 hops + 1 Redis round trip", "path_floor_ms")):
+                              (f"**path floor** = {path_of(recs)}", "path_floor_ms")):
                 if suffix and key in ("redis_rtt_ms", "produce_ack_ms"):
                     continue
                 L.append(f"| {name}{suffix} | {mmm(recs, key + '.p50', 2)} | {mmm(recs, key + '.p90', 2)} | {mmm(recs, key + '.p99', 2)} |")
@@ -427,7 +565,10 @@ def build(results, peer, commands, elapsed, reps, ramp_reps, baseline=None):
         L.append(f"| all servers (+Tansu, Redis) CPU µs per message | {mmm(pairs, 'cpu.server_us_per_msg')} |")
         L.append(f"| idle CPU before the run, all Parley processes % | {mmm(pairs, 'idle_cpu.parley_pct')} |")
         L.append(f"| idle CPU before the run, Tansu % | {mmm(pairs, 'idle_cpu.per_pid_pct.tansu')} |")
+        L += redis_rows(pairs, "msg", "message")
         L.append("")
+    if pairs and pairs_v2:
+        L += pairs_modes(pairs, pairs_v2)
 
     # ---------------------------------------------------------------- ramp
     if ramps:
@@ -479,6 +620,9 @@ def build(results, peer, commands, elapsed, reps, ramp_reps, baseline=None):
                      f"would carry about 2,000,000 / {num(top['parley_us_per_msg'])} ≈ **{num(2e6 / top['parley_us_per_msg'], 0)} msg/s** "
                      "at that per-message cost (a CPU bound, before any latency limit).")
             L.append("")
+
+    L += sync_section(by(results, "sync"))
+    L += history_section(by(results, "history"))
 
     # ---------------------------------------------------------------- commands
     L.append("### Exact commands")

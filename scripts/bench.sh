@@ -6,7 +6,12 @@
 #   REPS=3          repetitions of each scenario (ramp: RAMP_REPS, default 2)
 #   QUICK=1         one repetition each, shorter steps (a smoke run, ~6 min)
 #   CONNS_MAX=38000 the largest conns run (19,000 per edge; one process may hold 20,000 fds)
-#   ONLY="floor conns pairs ramp capacity"   run a subset (the report uses what the results file has)
+#   ONLY="floor conns pairs ramp capacity sync history"   run a subset (the report uses what the results
+#                   file has); pairs runs twice per repetition: v1 sessions, then v2 devices
+#   SYNC_SIZES="1000 10000 100000"   stream sizes of the sync scenario (QUICK: "1000 10000"); the
+#                   stack's offline-svc keeps twice the largest (PARLEY_STREAM_MAX_ENTRIES)
+#   SYNC_REPS=REPS  repetitions of each sync size
+#   HISTORY_D=30    seconds of history paging (QUICK: 10)
 #   APPEND=1        add to RESULTS instead of replacing it (e.g. ONLY=capacity APPEND=1)
 #   RESULTS=FILE    where the JSON lines go (default bench/results/parley-latest.jsonl, replaced);
 #                   the commands run go to FILE's name with .commands.txt
@@ -29,7 +34,7 @@ cd "$ROOT"
 
 REPS=${REPS:-3}; RAMP_REPS=${RAMP_REPS:-2}
 CONNS_MAX=${CONNS_MAX:-38000}
-ONLY=${ONLY:-floor conns pairs ramp capacity}
+ONLY=${ONLY:-floor conns pairs ramp capacity sync history}
 SCRATCH=${SCRATCH:-.build-bench}
 RESULTS=${RESULTS:-bench/results/parley-latest.jsonl}
 COMMANDS="${RESULTS%.jsonl}.commands.txt"
@@ -41,7 +46,12 @@ PAIRS_D=30; RAMP_D=8; HOLD=10
 # that starts high and halves after a failure measures its low rates on the most worn broker.
 RAMP_START=${RAMP_START:-250}
 LINGER_MS=${LINGER_MS:-10}  # the services' --kafka-linger (their default), also the floor's
-if [ "${QUICK:-0}" = 1 ]; then REPS=1; RAMP_REPS=1; PAIRS_D=15; RAMP_D=5; HOLD=5; fi
+HISTORY_D=${HISTORY_D:-30}; SYNC_SIZES=${SYNC_SIZES:-1000 10000 100000}
+if [ "${QUICK:-0}" = 1 ]; then REPS=1; RAMP_REPS=1; PAIRS_D=15; RAMP_D=5; HOLD=5; HISTORY_D=10; SYNC_SIZES="1000 10000"; fi
+SYNC_REPS=${SYNC_REPS:-$REPS}
+# offline-svc keeps this many entries per stream: twice the largest sync size (at least its default,
+# 10,000), so no sync run is trimmed
+STREAM_MAX_ENTRIES=$(( $(printf '%s\n' $SYNC_SIZES 5000 | sort -n | tail -n1) * 2 ))
 STATE="$ROOT/.parley/bench"
 PY="$ROOT/.venv/bin/python"
 BENCH="$PY $ROOT/bench/parley_bench.py"
@@ -85,6 +95,7 @@ start_stack() {
   export PARLEY_KAFKA_SESSION_TIMEOUT=3s PARLEY_TOPIC_PARTITIONS=4 PARLEY_DEV_LOGIN=true
   export PARLEY_JWT_SECRET=bench-secret-0123456789abcdef-0123456789 PARLEY_LOG_LEVEL=${BENCH_LOG_LEVEL:-warning}
   export PARLEY_SEND_RATE=100000 PARLEY_SEND_BURST=100000 PARLEY_KAFKA_LINGER="${LINGER_MS}ms"
+  export PARLEY_STREAM_MAX_ENTRIES=$STREAM_MAX_ENTRIES
   start_service "$run" presence-svc presence-svc --http-port "$pp"
   start_service "$run" offline-svc offline-svc --http-port "$po"
   start_service "$run" relay-svc relay-svc --http-port "$pr"
@@ -104,7 +115,7 @@ if [ "${1:-}" = stack ]; then
   start_stack
   {
     echo "URLFLAGS='${URLFLAGS[*]}'"; echo "PIDFLAGS='${PIDFLAGS[*]}'"
-    echo "KAFKA=127.0.0.1:$KAFKA_PORT"; echo "REDIS=127.0.0.1:$REDIS_PORT"
+    echo "KAFKA=127.0.0.1:$KAFKA_PORT"; echo "REDIS=127.0.0.1:$REDIS_PORT"; echo "REDISFLAG='--redis 127.0.0.1:$REDIS_PORT'"
   } >"$STATE/stack.env"
   cat "$STATE/stack.env"
   echo "bench: stack running (logs: .parley/bench/run-1/*.log); Ctrl-C stops it"
@@ -143,9 +154,14 @@ if wants conns; then
   done
 fi
 if wants pairs; then
+  # v1 sessions and v2 devices alternate, each on a fresh stack, so the report compares them
   for i in $(seq "$REPS"); do
     start_stack
-    run pairs "${URLFLAGS[@]}" "${PIDFLAGS[@]}" -P 100 -R 1000 -D "$PAIRS_D" --drain 5 --label pairs-1000
+    run pairs "${URLFLAGS[@]}" "${PIDFLAGS[@]}" --redis "127.0.0.1:$REDIS_PORT" -P 100 -R 1000 -D "$PAIRS_D" --drain 5 \
+      --label pairs-1000
+    start_stack
+    run pairs "${URLFLAGS[@]}" "${PIDFLAGS[@]}" --redis "127.0.0.1:$REDIS_PORT" -P 100 -R 1000 -D "$PAIRS_D" --drain 5 \
+      --v2 --label pairs-v2-1000
   done
 fi
 if wants ramp; then
@@ -161,6 +177,24 @@ if wants capacity; then
     start_stack
     run ramp "${URLFLAGS[@]}" "${PIDFLAGS[@]}" -P 100 --start-rate 1000 --factor 1.5 -D "$RAMP_D" --drain 3 \
       --quiet-max 10 --refine 2 --p99-limit-ms 1000 --max-time 480 --label ramp-capacity
+  done
+fi
+if wants sync; then
+  # one fresh user's stream filled through the front door (sessions at 40 sends/s, under the
+  # edge's default --send-rate), then one device replays it from since=0
+  for n in $SYNC_SIZES; do
+    for i in $(seq "$SYNC_REPS"); do
+      start_stack
+      run sync "${URLFLAGS[@]}" "${PIDFLAGS[@]}" --redis "127.0.0.1:$REDIS_PORT" -n "$n" --fill-rate 2000 \
+        --sender-rate 40 --max-time 720 --label "sync-$n"
+    done
+  done
+fi
+if wants history; then
+  for i in $(seq "$REPS"); do
+    start_stack
+    run history "${URLFLAGS[@]}" "${PIDFLAGS[@]}" --redis "127.0.0.1:$REDIS_PORT" -M 2000 -C 10 -D "$HISTORY_D" \
+      --limit 50 --label history
   done
 fi
 stop_all; PIDS=()

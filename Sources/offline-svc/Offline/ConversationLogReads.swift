@@ -6,19 +6,28 @@ import ParleyRedis
 /// `<cseq>-0`, field `m` = the ChatMessage JSON). Stream entries are stored without bodies;
 /// whoever sends one to a client takes the body from here.
 enum ConversationLogReads {
+    /// A log entry that holds no readable message.
+    struct MalformedEntry: Error, CustomStringConvertible {
+        let description: String
+    }
+
+    /// The entry at `cseq` of `conv`'s log; nil when it is past the log's retention.
+    static func entry(conv: String, cseq: UInt64) -> RedisCommand<RedisStreamEntry?> {
+        let id = RedisStreamID(cseq)
+        return RedisCommand.xrange(RedisKeys.ConversationKeys(conv).log, from: .inclusive(id), to: .inclusive(id)).map { $0.first }
+    }
+
+    /// The message a log entry holds (field `m`; its `cseq` is the entry id's).
+    static func message(in entry: RedisStreamEntry) throws -> ChatMessage {
+        guard let stored = entry.fields["m"] else { throw MalformedEntry(description: "no field m") }
+        var message = try Envelope.decode(ChatMessage.self, from: stored)
+        message.cseq = entry.id.milliseconds
+        return message
+    }
+
     /// The message at `cseq` of `conv`'s log; nil when it is past the log's retention (or unreadable).
     static func message(conv: String, cseq: UInt64) -> RedisCommand<ChatMessage?> {
-        let key = RedisKeys.ConversationKeys(conv).log
-        let id = RedisArgument("\(cseq)-0")
-        return RedisCommand(["XRANGE", RedisArgument(key), id, id], keys: [key]) { reply throws(RedisError) in
-            guard let entry = try reply.asArray().first else { return nil }
-            let fields = try entry.asArray().dropFirst().first?.asArray() ?? []
-            for index in stride(from: 0, to: fields.count - 1, by: 2) where try fields[index].asString() == "m" {
-                guard let bytes = try fields[index + 1].asBytes() else { return nil }
-                return try? Envelope.decode(ChatMessage.self, from: bytes)
-            }
-            return nil
-        }
+        entry(conv: conv, cseq: cseq).map { entry in entry.flatMap { try? message(in: $0) } }
     }
 
     /// The messages at each (conv, cseq) of `wanted`, in one round trip; missing ones are absent.

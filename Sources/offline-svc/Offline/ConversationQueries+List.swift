@@ -46,15 +46,14 @@ extension ConversationQueries {
         let cseqs = page.map { lastCseq($0) }
         var pipeline = RedisPipeline()
         let reads = zip(page, cseqs).map { item, cseq in
-            cseq == 0 ? nil : pipeline.add(.xrange(RedisKeys.ConversationKeys(item.conv).log, from: .inclusive(RedisStreamID(cseq)),
-                                                    to: .inclusive(RedisStreamID(cseq))))
+            cseq == 0 ? nil : pipeline.add(ConversationLogReads.entry(conv: item.conv, cseq: cseq))
         }
         let replies = try await redis.send(pipeline)
 
         var items: [ConversationSummary] = []
         var bytes = 0
         for (index, item) in page.enumerated() {
-            let entry = try reads[index].flatMap { try replies[$0].first }
+            let entry = try reads[index].flatMap { try replies[$0] }
             let size = entry?.fields["m"]?.count ?? 0
             if !items.isEmpty, bytes + size > Self.maxPageBytes {
                 return ConversationsPage(items: items, next: cursor(page[index - 1]))

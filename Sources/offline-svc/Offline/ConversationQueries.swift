@@ -44,13 +44,8 @@ public struct ConversationQueries: Sendable {
     /// client `id` only on the user's own messages. nil (and a warning) for an entry that is not a
     /// message: the log's writer broke the contract, and the query answers without it.
     func message(_ entry: RedisStreamEntry, conv: String, for user: String) -> ChatMessage? {
-        guard let stored = entry.fields["m"] else {
-            logMalformed(entry, conv: conv, "no field m")
-            return nil
-        }
         do {
-            var message = try Envelope.decode(ChatMessage.self, from: stored)
-            message.cseq = entry.id.milliseconds
+            var message = try ConversationLogReads.message(in: entry)
             if message.from != user { message.id = nil }
             return message
         } catch {

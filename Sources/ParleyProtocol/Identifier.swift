@@ -18,3 +18,10 @@ public enum Identifier {
         }
     }
 }
+
+/// Devices: a client names its own (`device=` on connect, an ``Identifier``).
+public enum Device {
+    /// The device of sessions that name none (v1 clients and the seed mode): not an
+    /// ``Identifier``, so no client can name it; its cursor starts at the stream's first entry.
+    public static let legacy = "~v1"
+}

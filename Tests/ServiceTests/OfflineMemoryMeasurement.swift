@@ -32,7 +32,7 @@ struct OfflineMemoryMeasurement {
             perKey.append((name, (try? reply.asInteger()) ?? 0))
         }
         let total = perKey.reduce(0) { $0 + $1.1 }
-        let sample = try await stream.sync(after: 0, device: StreamPolicy.legacyDevice).entries.first.map { String(decoding: $0.json, as: UTF8.self) }
+        let sample = try await stream.sync(after: 0, device: Device.legacy).entries.first.map { String(decoding: $0.json, as: UTF8.self) }
         print("stream memory, \(count) dm entries over \(conversations) conversation(s): MEMORY USAGE total \(total) B = \(total / count) B/entry;",
               perKey.map { "\($0.0) \($0.1 / count) B/entry" }.joined(separator: ", "),
               "; INFO used_memory delta \((after - before) / count) B/entry; first stored entry: \(sample ?? "none")")

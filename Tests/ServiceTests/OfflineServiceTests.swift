@@ -84,7 +84,7 @@ struct OfflineServiceTests {
 
         try await inputs.query(QueryEnvelope(kind: .sync, user: user, device: "phone", session: "s1", edge: edges[0].id, after: 0,
                                              subscribe: true))
-        try await inputs.query(QueryEnvelope(kind: .sync, user: user, device: StreamPolicy.legacyDevice, session: "s2", edge: edges[1].id,
+        try await inputs.query(QueryEnvelope(kind: .sync, user: user, device: Device.legacy, session: "s2", edge: edges[1].id,
                                              subscribe: true))
         for (index, session) in ["s1", "s2"].enumerated() {
             let page = try await edges[index].reader.waitFor(DeliverEnvelope.self, "\(session)'s first page") { records in

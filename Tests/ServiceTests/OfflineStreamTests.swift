@@ -145,7 +145,7 @@ struct OfflineStreamTests {
         let tablet = try await stream.sync(device: "tablet")
         #expect(tablet.reset && tablet.after == 3 && tablet.head == 3)
         #expect(try await stream.devices() == ["tablet": "3"])
-        let legacy = try await stream.sync(device: StreamPolicy.legacyDevice)
+        let legacy = try await stream.sync(device: Device.legacy)
         #expect(!legacy.reset && legacy.after == 0 && legacy.entries.map(\.seq) == [1, 2, 3])
         let again = try await stream.sync(device: "tablet")
         #expect(!again.reset && again.after == 3 && again.entries.isEmpty)

@@ -58,7 +58,7 @@ struct QueryDispatch: Sendable {
     /// What makes a query unusable (nil: it is fine).
     static func problem(_ query: QueryEnvelope) -> String? {
         if let problem = Origin.problem(user: query.user, edge: query.edge, session: query.session) { return problem }
-        guard query.kind != .sync || Identifier.isValid(query.device) || query.device == StreamPolicy.legacyDevice else {
+        guard query.kind != .sync || Identifier.isValid(query.device) || query.device == Device.legacy else {
             return "device is not an identifier"
         }
         return nil

@@ -1,4 +1,5 @@
 import ParleyBackend
+import ParleyProtocol
 
 /// The Lua every stream script starts with: the keys and bounds every call passes, the
 /// meta/epoch check, the append and the retention trim, written once.
@@ -29,7 +30,7 @@ enum StreamLua {
           KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9]
         local NOW, MAX_ENTRIES, RETENTION, MAX_DEVICES =
           tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
-        local LEGACY_DEVICE, MAX_SUBS = '\(StreamPolicy.legacyDevice)', \(StreamPolicy.maxSubscriptions)
+        local LEGACY_DEVICE, MAX_SUBS = '\(Device.legacy)', \(StreamPolicy.maxSubscriptions)
         local MAX_TRIMMED, AGED_LOOKED_AT = \(StreamPolicy.maxTrimmedPerStep), \(StreamPolicy.agedLookedAtPerStep)
 
         -- A whole number as text (tostring switches to an exponent beyond 1e14).

@@ -20,8 +20,6 @@ public struct StreamPolicy: Sendable, Equatable {
     public static let agedLookedAtPerStep = 64
     /// Most entries an ack looks at for the receipts it produces.
     public static let maxAckedScanned = 1000
-    /// The legacy device of v1 sessions: its cursor starts at 0 (it exists from the stream's first entry).
-    public static let legacyDevice = "~v1"
 
     public init(maxEntries: Int = 10_000, retention: Duration = .seconds(720 * 3600), maxDevices: Int = 16,
                 pageEntries: Int = 200, pageBytes: Int = 256 * 1024) {

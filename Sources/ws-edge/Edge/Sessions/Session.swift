@@ -52,7 +52,7 @@ final class Session {
         }
 
         /// The device whose cursor the session moves.
-        var device: String { namedDevice ?? Session.legacyDevice }
+        var device: String { namedDevice ?? Device.legacy }
     }
 
     /// How a session ended.
@@ -71,9 +71,6 @@ final class Session {
         /// A raw text frame (the seed-compatible `/read` mode).
         case raw(String)
     }
-
-    /// The device of sessions that name none (v1 clients and the seed mode).
-    static let legacyDevice = "~v1"
 
     let id: String
     let user: String

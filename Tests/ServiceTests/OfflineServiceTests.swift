@@ -1,5 +1,6 @@
 @testable import Offline
 import ParleyBackend
+import ParleyChat
 import ParleyKafka
 import ParleyProtocol
 import ParleyRedis

@@ -2,17 +2,15 @@ import ParleyChat
 import ParleyKafka
 import ParleyProtocol
 
-/// The `chat.inbox` output of one batch: stream entries gathered per partition (the user's
-/// ``StreamPartition``) in the order they are added, then written as one or more
-/// ``EnvelopeBatch`` records per partition (each at most ``BatchedRecords/maxBytes``).
+/// The `chat.inbox` output of one batch: the members' stream entries in the order they are
+/// added, written by ``InboxRecords`` (one batched record per partition).
 struct InboxFanOut {
-    let partitions: Int32
-    private var order: [Int32] = []
-    private var entries: [Int32: [InboxEntry]] = [:]
+    let inbox: InboxRecords
+    private var entries: [InboxEntry] = []
 
-    init(partitions: Int32) { self.partitions = partitions }
+    init(inbox: InboxRecords) { self.inbox = inbox }
 
-    var isEmpty: Bool { order.isEmpty }
+    var isEmpty: Bool { entries.isEmpty }
 
     /// The `message` entry of `message` (which has its `cseq`) for every member, the sender included.
     mutating func add(message: ChatMessage) {
@@ -28,13 +26,7 @@ struct InboxFanOut {
     }
 
     /// The records, one partition after another.
-    func records(topic: String) -> [KafkaOutgoingRecord] {
-        order.flatMap { partition in
-            Envelope.encodeBatches(entries[partition] ?? [], maxBytes: BatchedRecords.maxBytes).map {
-                KafkaOutgoingRecord(topic: topic, key: nil, value: $0, partition: partition)
-            }
-        }
-    }
+    func records() -> [KafkaOutgoingRecord] { inbox.records(entries) }
 
     /// The members of `conv`: the users a dm names (one for notes to self); none for groups yet.
     static func members(of conv: String) -> [String] {
@@ -43,8 +35,6 @@ struct InboxFanOut {
     }
 
     private mutating func add(_ entry: StreamEntry, for user: String) {
-        let partition = StreamPartition.of(user, count: partitions)
-        if entries[partition] == nil { order.append(partition) }
-        entries[partition, default: []].append(InboxEntry(user: user, entry: entry))
+        entries.append(InboxEntry(user: user, entry: entry))
     }
 }

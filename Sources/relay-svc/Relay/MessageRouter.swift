@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import Metrics
+import ParleyChat
 import ParleyKafka
 import ParleyProtocol
 import ParleyRedis
@@ -49,7 +50,7 @@ public struct MessageRouter: Sendable {
         guard !messages.isEmpty else { return }
         let outcomes = try await store(messages)
 
-        var inbox = InboxFanOut(partitions: inboxPartitions)
+        var inbox = InboxFanOut(inbox: InboxRecords(topic: topics.inbox, partitions: inboxPartitions))
         for (message, outcome) in zip(messages, outcomes) {
             switch outcome {
             case .stored(let cseq):
@@ -70,7 +71,7 @@ public struct MessageRouter: Sendable {
                 ])
             }
         }
-        _ = try await producer.send(batch: inbox.records(topic: topics.inbox))
+        _ = try await producer.send(batch: inbox.records())
     }
 
     /// Runs one ``ConversationStep`` per conversation of `messages` (its messages in input

@@ -1,3 +1,4 @@
+import ParleyBackend
 import ParleyProtocol
 import ParleyRedis
 
@@ -7,18 +8,9 @@ import ParleyRedis
 struct StreamScripts: Sendable {
     let policy: StreamPolicy
 
-    /// A fresh epoch id: 128 random bits as 32 hex digits.
-    static func epochCandidate() -> String {
-        var generator = SystemRandomNumberGenerator()
-        return (0..<2).map { _ in
-            let hex = String(generator.next() as UInt64, radix: 16)
-            return String(repeating: "0", count: 16 - hex.count) + hex
-        }.joined()
-    }
-
     /// `ARGV[1...5]` of every call.
     private func common(now: UInt64) -> [RedisArgument] {
-        [RedisArgument(Self.epochCandidate()), RedisArgument(Int64(now)), RedisArgument(policy.maxEntries),
+        [RedisArgument(StorageEpoch.make()), RedisArgument(Int64(now)), RedisArgument(policy.maxEntries),
          RedisArgument(policy.retentionMilliseconds), RedisArgument(policy.maxDevices)]
     }
 

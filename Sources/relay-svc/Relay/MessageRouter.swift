@@ -1,6 +1,6 @@
-import Foundation
 import Logging
 import Metrics
+import ParleyBackend
 import ParleyChat
 import ParleyKafka
 import ParleyProtocol
@@ -90,7 +90,7 @@ public struct MessageRouter: Sendable {
         var pipeline = RedisPipeline()
         let now = UnixTime.nowMilliseconds
         let calls = groups.map { group in
-            pipeline.add(ConversationStep.call(conv: group.conv, messages: group.indices.map { messages[$0] }, epoch: Self.newEpoch(),
+            pipeline.add(ConversationStep.call(conv: group.conv, messages: group.indices.map { messages[$0] }, epoch: StorageEpoch.make(),
                                                now: now, dedupTTL: dedupTTL, retention: retention))
         }
         let replies = try await redis.send(pipeline)
@@ -137,10 +137,5 @@ public struct MessageRouter: Sendable {
         first.msg = msg
         first.cseq = cseq
         return first
-    }
-
-    /// A conversation storage epoch candidate (used only when the conversation's meta is made).
-    private static func newEpoch() -> String {
-        String(UUID().uuidString.lowercased().filter { $0 != "-" })
     }
 }

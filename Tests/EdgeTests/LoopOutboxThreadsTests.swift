@@ -25,7 +25,7 @@ struct LoopOutboxThreadsTests {
                     let outbox = LoopOutbox(eventLoop: channel.eventLoop, reports: RecordedReports(),
                                             messagesOut: Counter(label: "parley_test_messages_out_total"))
                     let settings = SessionSettings(edge: "edge-1", queueLimit: 4 * count, syncWindow: 1000, syncAckTimeout: .seconds(30),
-                                                   maxHeld: 1024)
+                                                   maxHeld: 1024, legacyAckLimit: 4096)
                     let session = Session(id: "s", user: "alice", kind: .v1, channel: channel, settings: settings, reports: RecordedReports())
                     outbox.sessions.add(session)
                     // The stream starts empty: live entries go out from seq 1.

@@ -32,6 +32,8 @@ public enum EdgeSettings {
         help: "how long a replay may wait for an ack before the session is closed with 1008")
     public static let maxHeld = Setting("max-held", .integer(16...1_000_000), default: "1024",
         help: "entries a session holds while a gap before them is pulled; beyond it the newest are pulled again later")
+    public static let v1Unacked = Setting("v1-unacked", .integer(16...1_000_000), default: "4096",
+        help: "messages a v1 session (acks by msg id) may leave unacked; beyond it its cursor stops moving until it reconnects")
     public static let heartbeatInterval = Setting("heartbeat-interval", .duration, default: "3s",
         help: "how often the edge tells presence-svc it is alive")
     public static let pingInterval = Setting("ping-interval", .duration, default: "30s",
@@ -39,7 +41,7 @@ public enum EdgeSettings {
 
     public static let all: [Setting] = CommonSettings.kafka + CommonSettings.process(httpPort: 8080) + [
         edgeID, jwtSecret, devLogin, tokenTTL, webRoot, maxBodyBytes, maxFrameBytes, sendRate, sendBurst,
-        maxSessionsPerUser, outboundQueue, syncWindow, syncAckTimeout, maxHeld, heartbeatInterval, pingInterval,
+        maxSessionsPerUser, outboundQueue, syncWindow, syncAckTimeout, maxHeld, v1Unacked, heartbeatInterval, pingInterval,
     ]
 }
 
@@ -63,6 +65,7 @@ public struct EdgeConfiguration: ServiceConfiguration {
     public var syncWindow: Int
     public var syncAckTimeout: Duration
     public var maxHeld: Int
+    public var v1Unacked: Int
     public var heartbeatInterval: Duration
     public var pingInterval: Duration
 
@@ -107,6 +110,7 @@ public struct EdgeConfiguration: ServiceConfiguration {
             throw ConfigurationError("invalid PARLEY_SYNC_ACK_TIMEOUT: at least 100ms")
         }
         maxHeld = values.int(EdgeSettings.maxHeld)
+        v1Unacked = values.int(EdgeSettings.v1Unacked)
         heartbeatInterval = values.duration(EdgeSettings.heartbeatInterval)
         guard heartbeatInterval >= .milliseconds(100) else {
             throw ConfigurationError("invalid PARLEY_HEARTBEAT_INTERVAL: at least 100ms")

@@ -22,7 +22,7 @@ final class EdgeContext: Sendable {
         sessionSettings = SessionSettings(edge: configuration.edgeID, queueLimit: configuration.outboundQueue,
                                           syncWindow: UInt64(configuration.syncWindow),
                                           syncAckTimeout: TimeAmount(configuration.syncAckTimeout),
-                                          maxHeld: configuration.maxHeld)
+                                          maxHeld: configuration.maxHeld, legacyAckLimit: configuration.v1Unacked)
         hub = SessionHub(maxSessionsPerUser: configuration.maxSessionsPerUser, reports: publisher, metrics: metrics)
     }
 

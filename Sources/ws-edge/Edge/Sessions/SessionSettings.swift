@@ -12,6 +12,7 @@ struct SessionSettings: Sendable {
     var syncAckTimeout: TimeAmount
     /// Entries a session holds while a gap before them is filled (`--max-held`).
     var maxHeld: Int
-    /// Messages a v1 session may leave unacked before its cursor stops moving (``LegacyAcks``).
-    var legacyAckLimit = 4096
+    /// Messages a v1 session may leave unacked before its cursor stops moving (``LegacyAcks``,
+    /// `--v1-unacked`).
+    var legacyAckLimit: Int
 }

@@ -32,7 +32,7 @@ struct Replay {
 func check(_ input: UnsafeBufferPointer<UInt8>) {
     guard let selector = input.first else { return }
     let document = UnsafeBufferPointer(rebasing: input[1...])
-    switch selector % 12 {
+    switch selector % 13 {
     case 0: clientFrame(document)
     case 1: _ = try? SeedFrame.decode(document, limits: ProtocolLimits())
     case 2: roundTrip(ChatMessage.self, document)
@@ -44,6 +44,7 @@ func check(_ input: UnsafeBufferPointer<UInt8>) {
     case 8: roundTrip(PresenceChange.self, document)
     case 9: roundTrip(QueryEnvelope.self, document)
     case 10: roundTrip(StreamEntry.self, document)
+    case 11: roundTrip(SignalEnvelope.self, document)
     default: roundTrip(DeliverEnvelope.self, document)
     }
 }
@@ -70,6 +71,12 @@ func clientFrame(_ bytes: UnsafeBufferPointer<UInt8>) {
     case .conversations(let conversations): framed("conversations", Envelope.encode(conversations))
     case .ping: Array(#"{"type":"ping"}"#.utf8)
     case .watch(let watch): framed("watch", Envelope.encode(watch))
+    case .groupCreate(let create): framed("group_create", Envelope.encode(create))
+    case .groupAdd(let change): framed("group_add", Envelope.encode(change))
+    case .groupRemove(let change): framed("group_remove", Envelope.encode(change))
+    case .groupLeave(let leave): framed("group_leave", Envelope.encode(leave))
+    case .members(let members): framed("members", Envelope.encode(members))
+    case .typing(let typing): framed("typing", Envelope.encode(typing))
     }
     guard (try? ClientFrame.decode(written, limits: limits)) == frame else {
         fatalError("read \(frame) but not what it wrote for it: \(String(decoding: written, as: UTF8.self))")

@@ -15,11 +15,20 @@ public enum RedisKeys {
         public init(_ conv: String) { self.conv = conv }
         /// STREAM, entry id `<cseq>-0`: the conversation log (each message's JSON, once).
         public var log: String { "conv:{\(conv)}:log" }
-        /// HASH: `n` the last cseq, `e` the epoch of the conversation's storage.
+        /// HASH: `n` the last cseq, `e` the epoch of the conversation's storage; for a group also
+        /// `title`, `by` (creator) and `count` (current members).
         public var meta: String { "conv:{\(conv)}:meta" }
+        /// HASH user → ``GroupMemberRecord`` (role and membership intervals) of a group.
+        public var members: String { "conv:{\(conv)}:members" }
+        /// HASH user → read cseq: the members' read cursors, mirrored for `members`.
+        /// Owner: offline-svc (it moves read cursors), the one key of this slot relay-svc does not write.
+        public var reads: String { "conv:{\(conv)}:reads" }
         /// STRING `<cseq> <msg>` of a (sender, client id) pair: drops client retries.
         public func dedup(from: String, clientID: String) -> String { "conv:{\(conv)}:dd:\(from):\(clientID)" }
     }
+
+    /// SET of the groups `user` is a member of (bounds `--max-groups-per-user`). Owner: relay-svc.
+    public static func groups(_ user: String) -> String { "user:{\(user)}:groups" }
 
     /// The keys of one user's stream (slot `{user}`). Owner: offline-svc.
     public struct StreamKeys: Sendable {

@@ -18,6 +18,18 @@ public enum ClientFrame: Sendable, Equatable {
     case ping
     /// `{"type":"watch","users":["bob",…]}`: replaces the session's presence watch list.
     case watch(Watch)
+    /// `{"type":"group_create","id":"<client id>","title":"…","members":["bob",…]}`
+    case groupCreate(GroupCreate)
+    /// `{"type":"group_add","conv":"g:…","members":[…],"id"?}` (admins only)
+    case groupAdd(GroupChange)
+    /// `{"type":"group_remove","conv":"g:…","members":[…],"id"?}` (admins only)
+    case groupRemove(GroupChange)
+    /// `{"type":"group_leave","conv":"g:…","id"?}`
+    case groupLeave(GroupLeave)
+    /// `{"type":"members","conv":"g:…","next"?}`
+    case members(Members)
+    /// `{"type":"typing","conv":"<conv>"}`: ephemeral, forwarded to the other members online.
+    case typing(Typing)
 
     public struct Send: Sendable, Equatable {
         /// The client's id for this send (retries reuse it; `sent` and `receipt` carry it).
@@ -136,6 +148,12 @@ public enum ClientFrame: Sendable, Equatable {
         FrameType("conversations", ClientFrame.conversations),
         FrameType("ping") { (_: NoFields) in .ping },
         FrameType("watch", ClientFrame.watch),
+        FrameType("group_create", ClientFrame.groupCreate),
+        FrameType("group_add", ClientFrame.groupAdd),
+        FrameType("group_remove", ClientFrame.groupRemove),
+        FrameType("group_leave", ClientFrame.groupLeave),
+        FrameType("members", ClientFrame.members),
+        FrameType("typing", ClientFrame.typing),
     ]
 
     /// Looks for `"type"` (and a string `"id"` before it, for errors); a known type reads the

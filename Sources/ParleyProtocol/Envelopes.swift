@@ -51,17 +51,29 @@ extension ChatMessage: WireObject {
     }
 }
 
-/// `chat.inbound` (key: `conv`): a send the edge accepted.
+/// `chat.inbound` (key: `conv`): a send or a group change the edge accepted; exactly one of
+/// `message` and `group` is set (relay-svc drops and counts a record with neither or both).
 public struct InboundEnvelope: Sendable, Equatable {
     public var v = envelopeVersion
-    public var message: ChatMessage
-    /// Edge, session and device the message was sent from (nil device: a v1 session).
+    public var message: ChatMessage?
+    public var group: GroupOperation?
+    /// Edge, session and device it was sent from (nil device: a v1 session).
     public var edge: String
     public var session: String
     public var device: String?
 
     public init(message: ChatMessage, edge: String, session: String, device: String? = nil) {
         self.message = message
+        self.edge = edge
+        self.session = session
+        self.device = device
+    }
+
+    /// The conversation it belongs to (its key on `chat.inbound`).
+    public var conv: String { message?.conv ?? group?.conv ?? "" }
+
+    public init(group: GroupOperation, edge: String, session: String, device: String? = nil) {
+        self.group = group
         self.edge = edge
         self.session = session
         self.device = device
@@ -73,6 +85,7 @@ extension InboundEnvelope: WireObject {
         WireTable(InboundEnvelope(message: ChatMessage.wire.blank(), edge: "", session: "")) { e, f in
             f.field("v", &e.v, default: envelopeVersion)
             f.field("message", &e.message)
+            f.field("group", &e.group)
             f.field("edge", &e.edge)
             f.field("session", &e.session)
             f.field("device", &e.device)
@@ -135,10 +148,13 @@ public struct PresenceStatus: Sendable, Equatable {
     public enum Status: String, Sendable, WireEnum { case online, offline }
     public var user: String
     public var status: Status
+    /// Unix milliseconds when the user's last session ended (offline users, when known).
+    public var lastSeen: UInt64?
 
-    public init(user: String, status: Status) {
+    public init(user: String, status: Status, lastSeen: UInt64? = nil) {
         self.user = user
         self.status = status
+        self.lastSeen = lastSeen
     }
 }
 
@@ -147,6 +163,7 @@ extension PresenceStatus: WireObject {
         WireTable(PresenceStatus(user: "", status: .offline)) { p, f in
             f.field("user", &p.user)
             f.field("status", &p.status)
+            f.field("last_seen", &p.lastSeen)
         }
     }
 }
@@ -167,14 +184,18 @@ public struct PresenceChange: Sendable, Equatable {
     public var status: PresenceStatus.Status
     /// Whether the user's status changed (first session opened, last session closed).
     public var transition: Bool
+    /// Unix milliseconds when the last session ended (set when the user went offline).
+    public var lastSeen: UInt64?
 
-    public init(kind: Kind, user: String, session: String, edge: String, status: PresenceStatus.Status, transition: Bool) {
+    public init(kind: Kind, user: String, session: String, edge: String, status: PresenceStatus.Status, transition: Bool,
+                lastSeen: UInt64? = nil) {
         self.kind = kind
         self.user = user
         self.session = session
         self.edge = edge
         self.status = status
         self.transition = transition
+        self.lastSeen = lastSeen
     }
 }
 
@@ -188,6 +209,7 @@ extension PresenceChange: WireObject {
             f.field("edge", &c.edge)
             f.field("status", &c.status)
             f.field("transition", &c.transition)
+            f.field("last_seen", &c.lastSeen)
         }
     }
 }
@@ -208,15 +230,22 @@ public struct DeliverEnvelope: Sendable, Equatable {
     /// Answers to queries and refusals offline-svc found, for the addressed sessions.
     public var history: HistoryPage?
     public var conversations: ConversationsPage?
+    public var members: MembersPage?
     public var error: ProtocolError?
     public var presence: [PresenceStatus]
+    /// The answer to a `watch`: the users of it this session may watch (they share a
+    /// conversation with it); the edge forwards changes of these only.
+    public var watch: [String]?
+    /// Someone is typing in a conversation of `user` (relay-svc, from `chat.signals`).
+    public var typing: TypingNotice?
     /// Set by presence-svc when it had given this edge up for dead but hears from it again:
     /// the edge reports every session it holds once more (`user` is empty then).
     public var resync: Bool
 
     public init(user: String, sessions: [String]? = nil, entries: [StreamEntry] = [], page: SyncPage? = nil,
-                epoch: String? = nil, history: HistoryPage? = nil, conversations: ConversationsPage? = nil, error: ProtocolError? = nil,
-                presence: [PresenceStatus] = [], resync: Bool = false) {
+                epoch: String? = nil, history: HistoryPage? = nil, conversations: ConversationsPage? = nil,
+                members: MembersPage? = nil, error: ProtocolError? = nil, presence: [PresenceStatus] = [], watch: [String]? = nil,
+                typing: TypingNotice? = nil, resync: Bool = false) {
         self.user = user
         self.sessions = sessions
         self.entries = entries
@@ -224,8 +253,11 @@ public struct DeliverEnvelope: Sendable, Equatable {
         self.epoch = epoch
         self.history = history
         self.conversations = conversations
+        self.members = members
         self.error = error
         self.presence = presence
+        self.watch = watch
+        self.typing = typing
         self.resync = resync
     }
 }
@@ -242,8 +274,11 @@ extension DeliverEnvelope: WireObject {
             f.field("epoch", &d.epoch)
             f.field("history", &d.history)
             f.field("conversations", &d.conversations)
+            f.field("members", &d.members)
             f.field("error", &d.error)
             f.field("presence", &d.presence, default: [], omittingDefault: true)
+            f.field("watch", &d.watch)
+            f.field("typing", &d.typing)
             f.field("resync", &d.resync, default: false, omittingDefault: true)
         }
     }

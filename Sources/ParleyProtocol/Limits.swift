@@ -10,6 +10,10 @@ public struct ProtocolLimits: Sendable, Equatable {
     public var maxAckMessages: Int
     /// Most users in one `watch`.
     public var maxWatchUsers: Int
+    /// Most users in one `group_create`, `group_add` or `group_remove` (and in a group).
+    public var maxGroupMembers: Int
+    /// Largest group `title`, in UTF-8 bytes.
+    public var maxTitleBytes: Int
 
     /// Largest `limit` of a `history` or `conversations` query.
     public static let maxPage = 100
@@ -17,11 +21,13 @@ public struct ProtocolLimits: Sendable, Equatable {
     public static let maxSequence: UInt64 = (1 << 53) - 1
 
     public init(maxBodyBytes: Int = 4096, maxFrameBytes: Int = 16384, maxClientIDBytes: Int = 64,
-                maxAckMessages: Int = 256, maxWatchUsers: Int = 500) {
+                maxAckMessages: Int = 256, maxWatchUsers: Int = 500, maxGroupMembers: Int = 1000, maxTitleBytes: Int = 128) {
         self.maxBodyBytes = maxBodyBytes
         self.maxFrameBytes = maxFrameBytes
         self.maxClientIDBytes = maxClientIDBytes
         self.maxAckMessages = maxAckMessages
         self.maxWatchUsers = maxWatchUsers
+        self.maxGroupMembers = maxGroupMembers
+        self.maxTitleBytes = maxTitleBytes
     }
 }

@@ -13,8 +13,12 @@ public enum ServerFrame: Sendable, Equatable {
     case conversations(ConversationsPage)
     case pong
     case error(ProtocolError)
-    /// A watched user's status, `online` or `offline`.
+    /// A watched user's status, `online` or `offline` (with `last_seen`).
     case presence(PresenceStatus)
+    /// A page of a group's members.
+    case members(MembersPage)
+    /// Someone is typing (ephemeral).
+    case typing(TypingNotice)
 
     public struct Welcome: Sendable, Equatable {
         public var user: String
@@ -78,6 +82,8 @@ public enum ServerFrame: Sendable, Equatable {
             return Self.encode("pong", &body)
         case .error(var body): return Self.encode("error", &body)
         case .presence(var body): return Self.encode("presence", &body)
+        case .members(var body): return Self.encode("members", &body)
+        case .typing(var body): return Self.encode("typing", &body)
         }
     }
 

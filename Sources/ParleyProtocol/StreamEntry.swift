@@ -7,10 +7,19 @@
 /// - `receipt`: `seq, conv, cseq, msg, by, status, id?`: messages of `conv` up to `cseq` were
 ///   delivered to / read by `by`; `msg` is the message at `cseq`.
 /// - `read`: `seq, conv, cseq`: this user read `conv` up to `cseq` on another device.
-/// - `rejected`: `seq, conv, msg, id, code`: relay-svc refused a message it had answered `sent` to.
+/// - `rejected`: `seq, conv, msg, id, code`: relay-svc refused a message (or a group change)
+///   it had answered `sent` to.
+/// - `group`: `seq, conv, cseq, msg, event, by, members, title, admin?, ts, id?`: a membership
+///   change of a group, at its `cseq` (`msg` is the change's op id; `members` the users it
+///   changed; `admin` a member who became admin because the last admin left).
 public struct StreamEntry: Sendable, Equatable, Hashable {
     public enum Kind: String, Sendable, WireEnum, CaseIterable {
-        case message, receipt, read, rejected
+        case message, receipt, read, rejected, group
+    }
+
+    /// What a `group` entry changed.
+    public enum GroupEvent: String, Sendable, WireEnum, CaseIterable {
+        case created, added, removed, left
     }
 
     public enum ReceiptStatus: String, Sendable, WireEnum, CaseIterable {
@@ -38,10 +47,16 @@ public struct StreamEntry: Sendable, Equatable, Hashable {
     public var code: ErrorCode?
     /// The message's body is past the conversation log's retention.
     public var gone: Bool
+    /// `group`: what changed, the users it changed, the group's title, a newly made admin.
+    public var event: GroupEvent?
+    public var members: [String]?
+    public var title: String?
+    public var admin: String?
 
     public init(kind: Kind, seq: UInt64 = 0, msg: String? = nil, conv: String, cseq: UInt64, from: String? = nil,
                 to: String? = nil, by: String? = nil, status: ReceiptStatus? = nil, body: String? = nil, ts: UInt64? = nil,
-                id: String? = nil, code: ErrorCode? = nil, gone: Bool = false) {
+                id: String? = nil, code: ErrorCode? = nil, gone: Bool = false, event: GroupEvent? = nil, members: [String]? = nil,
+                title: String? = nil, admin: String? = nil) {
         self.kind = kind
         self.seq = seq
         self.msg = msg
@@ -56,6 +71,10 @@ public struct StreamEntry: Sendable, Equatable, Hashable {
         self.id = id
         self.code = code
         self.gone = gone
+        self.event = event
+        self.members = members
+        self.title = title
+        self.admin = admin
     }
 
     /// The `message` entry of `message` (which carries its `conv` and `cseq`).
@@ -88,6 +107,10 @@ extension StreamEntry: WireObject {
             f.field("id", &e.id)
             f.field("code", &e.code)
             f.field("gone", &e.gone, default: false, omittingDefault: true)
+            f.field("event", &e.event)
+            f.field("members", &e.members)
+            f.field("title", &e.title)
+            f.field("admin", &e.admin)
         }
     }
 }

@@ -87,6 +87,8 @@ public struct QueryEnvelope: Sendable, Equatable {
         case history
         /// A page of the conversation list after `next`, `limit` items.
         case conversations
+        /// A page of `conv`'s members after `next`.
+        case members
         /// The session closed: drop its subscription.
         case unsubscribe
     }

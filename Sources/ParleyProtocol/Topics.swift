@@ -12,6 +12,8 @@ public struct Topics: Sendable, Equatable {
     public var acks: String { prefix + "chat.acks" }
     /// Sync pulls, history and conversation-list queries, keyed by user. Consumed by offline-svc.
     public var queries: String { prefix + "chat.queries" }
+    /// Typing signals, keyed by conversation, short retention. Consumed by relay-svc.
+    public var signals: String { prefix + "chat.signals" }
     /// Session connect/disconnect, edge heartbeats, presence queries, all keyed by the edge id
     /// (so one edge's events stay in order). Consumed by presence-svc.
     public var presenceEvents: String { prefix + "presence.events" }
@@ -21,5 +23,5 @@ public struct Topics: Sendable, Equatable {
     public func deliver(edge: String) -> String { prefix + "chat.deliver." + edge }
 
     /// The shared topics (everything but the per-edge deliver topics).
-    public var shared: [String] { [inbound, inbox, acks, queries, presenceEvents, presenceChanges] }
+    public var shared: [String] { [inbound, inbox, acks, queries, signals, presenceEvents, presenceChanges] }
 }

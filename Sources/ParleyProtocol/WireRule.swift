@@ -54,7 +54,41 @@ extension WireRule where V == [String] {
     }
 }
 
+extension WireRule where V == [String] {
+    /// The users a `group_create` starts with: at most `maxGroupMembers` ``Identifier``s.
+    static var initialMembers: WireRule { groupMembers(least: 0) }
+
+    /// The users a `group_add` or `group_remove` names: 1 to `maxGroupMembers` ``Identifier``s.
+    static var changedMembers: WireRule { groupMembers(least: 1) }
+
+    private static func groupMembers(least: Int) -> WireRule {
+        WireRule { users, limits in
+            if users.count > limits.maxGroupMembers {
+                return ProtocolError(.tooLarge, "members takes at most \(limits.maxGroupMembers) users")
+            }
+            if users.count < least { return ProtocolError(.badRequest, "members must name at least \(least) user") }
+            return users.allSatisfy(Identifier.isValid) ? nil : ProtocolError(.invalidRecipient, "members has an invalid user id")
+        }
+    }
+}
+
 extension WireRule where V == String {
+    /// A group's conversation id: `g:<id>`.
+    static var group: WireRule {
+        WireRule { conv, _ in
+            conv.hasPrefix("g:") && Conversation.isValid(conv) ? nil : ProtocolError(.badRequest, "conv must be a group, g:<id>")
+        }
+    }
+
+    /// A group title: 1 to `maxTitleBytes` bytes.
+    static var title: WireRule {
+        WireRule { title, limits in
+            if title.isEmpty { return ProtocolError(.badRequest, "title must not be empty") }
+            guard title.utf8.count > limits.maxTitleBytes else { return nil }
+            return ProtocolError(.tooLarge, "title is larger than \(limits.maxTitleBytes) bytes")
+        }
+    }
+
     /// A conversation id (``Conversation``).
     static var conversation: WireRule {
         WireRule { conv, _ in

@@ -53,6 +53,12 @@ struct ClientFramePropertyTests {
             case .frame(.conversations): "conversations"
             case .frame(.ping): "ping"
             case .frame(.watch): "watch"
+            case .frame(.groupCreate): "group_create"
+            case .frame(.groupAdd): "group_add"
+            case .frame(.groupRemove): "group_remove"
+            case .frame(.groupLeave): "group_leave"
+            case .frame(.members): "members"
+            case .frame(.typing): "typing"
             case .refused(let code, _), .refusedAnyID(let code): code.rawValue
             }
         }

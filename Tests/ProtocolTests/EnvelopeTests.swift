@@ -78,7 +78,8 @@ struct IdentifierTests {
         let topics = Topics(prefix: "t1.")
         #expect(topics.inbound == "t1.chat.inbound")
         #expect(topics.deliver(edge: "edge-1") == "t1.chat.deliver.edge-1")
-        #expect(topics.shared.count == 6)
+        #expect(topics.shared.count == 7)
+        #expect(topics.signals == "t1.chat.signals")
         #expect(topics.queries == "t1.chat.queries")
     }
 }

@@ -279,15 +279,15 @@ struct EdgeStreamTests {
         #expect(sent.map(\.conv) == [Conversation.direct(alice, bob), Conversation.direct(alice, bob), "g:team"])
 
         let records = try await inbound.waitFor(InboundEnvelope.self, "the sends") { records -> [(key: String, value: InboundEnvelope)]? in
-            let mine = records.filter { $0.value.message.from == alice }
+            let mine = records.filter { $0.value.message?.from == alice }
             return mine.count == 3 ? mine : nil
         }
         // Keys on two partitions: compared per send.
-        let byID = Dictionary(uniqueKeysWithValues: records.map { ($0.value.message.id ?? "", $0) })
+        let byID = Dictionary(uniqueKeysWithValues: records.map { ($0.value.message?.id ?? "", $0) })
         #expect(Set(byID.keys) == ["dm", "to", "group"], "the refused send was not produced")
         #expect(byID["dm"]?.key == Conversation.direct(alice, bob) && byID["to"]?.key == Conversation.direct(alice, bob))
         #expect(byID["group"]?.key == "g:team")
-        #expect(byID["dm"]?.value.message.to == bob && byID["to"]?.value.message.to == bob && byID["group"]?.value.message.to == nil)
+        #expect(byID["dm"]?.value.message?.to == bob && byID["to"]?.value.message?.to == bob && byID["group"]?.value.message?.to == nil)
         #expect(records.allSatisfy { $0.value.device == "laptop" && $0.value.session == session })
         await inbound.stop()
         await client.disconnect()

@@ -156,8 +156,8 @@ struct RelayServiceTests {
         // partition in order: once alice and bob have `fine`, nothing of `intruding` can follow
         // for them; once alice has the group's second refusal, nothing more of the first can.
         try await stack.producer.send(batch: [inbound(toGroup), inbound(chatMessage(in: group, from: alice, body: "later"))],
-                                      topic: topics.inbound) { $0.message.conv }
-        try await stack.producer.send(batch: [inbound(intruding), inbound(fine)], topic: topics.inbound) { $0.message.conv }
+                                      topic: topics.inbound) { $0.conv }
+        try await stack.producer.send(batch: [inbound(intruding), inbound(fine)], topic: topics.inbound) { $0.conv }
         let intruder = intruding.msg
         _ = try await inbox.waitForEntries("fine for both, the intruder's refusal, the group's two refusals") { entries in
             let done = entries.filter { $0.entry.msg == fine.msg }.count == 2 && entries.contains { $0.entry.msg == intruder }

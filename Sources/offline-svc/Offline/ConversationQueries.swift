@@ -32,7 +32,7 @@ public struct ConversationQueries: Sendable {
             switch query.kind {
             case .history: answer.history = try await history(HistoryRequest(query))
             case .conversations: answer.conversations = try await conversations(ConversationListRequest(query))
-            case .sync, .unsubscribe: throw ProtocolError(.badRequest, "\(query.kind.rawValue) is not a conversation query")
+            case .sync, .unsubscribe, .members: throw ProtocolError(.badRequest, "\(query.kind.rawValue) is not a conversation query")
             }
         } catch let refusal as ProtocolError {
             answer.error = refusal

@@ -48,7 +48,7 @@ struct QueryDispatch: Sendable {
             switch query.kind {
             case .sync: started.append(pager.start(query, in: &pipeline))
             case .unsubscribe: Subscriptions.unsubscribe(user: query.user, session: query.session, in: &pipeline)
-            case .history, .conversations: break
+            case .history, .conversations, .members: break
             }
         }
         guard !pipeline.isEmpty else { return [] }

@@ -71,6 +71,7 @@ struct StreamAppender: Sendable {
         case .receipt: return entry.by != nil && entry.status != nil && entry.cseq > 0 ? nil : "a receipt needs by, status and cseq"
         case .read: return entry.cseq > 0 ? nil : "a read needs cseq"
         case .rejected: return entry.msg != nil ? nil : "a rejection needs msg"
+        case .group: return entry.msg != nil && entry.event != nil && entry.cseq > 0 ? nil : "a group entry needs msg, event and cseq"
         }
     }
 }

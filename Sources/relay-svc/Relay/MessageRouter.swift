@@ -111,12 +111,13 @@ public struct MessageRouter: Sendable {
     private func message(of record: KafkaRecord) -> ChatMessage? {
         let problem: String
         do {
-            var message = try Envelope.decode(InboundEnvelope.self, from: record.value).message
-            if Conversation.isValid(message.conv), Identifier.isValid(message.from), !message.msg.isEmpty {
+            let envelope = try Envelope.decode(InboundEnvelope.self, from: record.value)
+            if var message = envelope.message, envelope.group == nil, Conversation.isValid(message.conv), Identifier.isValid(message.from),
+               !message.msg.isEmpty {
                 message.to = Conversation.peer(in: message.conv, of: message.from)
                 return message
             }
-            problem = "conv, from or msg is not well-formed"
+            problem = "not one message with a well-formed conv, from and msg"
         } catch {
             problem = "\(error)"
         }

@@ -64,7 +64,7 @@ final class EdgePublisher: Service, Sendable {
     /// Queues a send for `chat.inbound` (keyed by its conversation); `completion` learns whether
     /// the broker acknowledged it.
     func publishSend(_ envelope: InboundEnvelope, completion: Completion? = nil) {
-        publish(envelope, key: envelope.message.conv, topic: topics.inbound, completion: completion)
+        publish(envelope, key: envelope.conv, topic: topics.inbound, completion: completion)
     }
 
     /// Queues a presence event. Keyed by edge id so an edge's events stay in order

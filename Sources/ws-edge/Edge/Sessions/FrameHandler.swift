@@ -47,6 +47,8 @@ struct FrameHandler: Sendable {
             if !wanted.isEmpty {
                 edge.publisher.publishPresence(.query, user: session.user, session: session.id, users: users)
             }
+        case .groupCreate, .groupAdd, .groupRemove, .groupLeave, .members, .typing:
+            reject(ProtocolError(.unavailable, "groups and typing are being built"), session: session)
         }
     }
 

@@ -178,9 +178,17 @@ public struct WireFields {
 
     /// An optional field with a rule the validate pass applies when it is present.
     mutating func field<V: WireValue>(_ key: StaticString, _ value: inout V?, _ rule: WireRule<V>) {
-        guard case .validate = object.pass else { return field(key, &value) }
-        guard invalid == nil, let present = value, let broken = rule.check(present, limits) else { return }
-        invalid = broken
+        switch object.pass {
+        case .validate:
+            guard invalid == nil, let present = value, let broken = rule.check(present, limits) else { return }
+            invalid = broken
+            if rule.identifiesClient { clientID = nil }
+        case .inOrder, .member:
+            field(key, &value)
+            if rule.identifiesClient, let read = value as? String { clientID = read }
+        default:
+            field(key, &value)
+        }
     }
 
     /// A field that reads as `defaultValue` when absent, with a rule the validate pass applies.

@@ -12,7 +12,7 @@ struct ClientFramePropertyTests {
 
     @Test func decodeAnswersWhatTheModelSays() async {
         var reached: Set<String> = []
-        await propertyCheck(count: 1500, input: FrameGen.document, perform: { document in
+        await propertyCheck(count: 4000, input: FrameGen.document, perform: { document in
             let tree = FrameGen.tree(document.value)
             var restyler = Restyler(seed: document.style)
             var bytes = restyler.write(tree)
@@ -34,6 +34,7 @@ struct ClientFramePropertyTests {
         })
         // Every frame type and every error the model knows was reached.
         #expect(reached == ["send", "ack", "read", "sync", "history", "conversations", "ping", "watch",
+                            "group_create", "group_add/remove", "group_leave", "members", "typing",
                             "bad_request", "unknown_type", "invalid_recipient", "too_large"])
     }
 
@@ -54,8 +55,8 @@ struct ClientFramePropertyTests {
             case .frame(.ping): "ping"
             case .frame(.watch): "watch"
             case .frame(.groupCreate): "group_create"
-            case .frame(.groupAdd): "group_add"
-            case .frame(.groupRemove): "group_remove"
+            // One body type and one path in the model: reaching either proves the path.
+            case .frame(.groupAdd), .frame(.groupRemove): "group_add/remove"
             case .frame(.groupLeave): "group_leave"
             case .frame(.members): "members"
             case .frame(.typing): "typing"
@@ -82,6 +83,8 @@ struct ClientFramePropertyTests {
         let keys: [String: [String]] = [
             "send": ["id", "to", "conv", "body"], "ack": ["seq", "msgs"], "read": ["conv", "cseq"], "sync": ["after", "epoch"],
             "history": ["conv", "before", "limit"], "conversations": ["limit", "next"], "ping": [], "watch": ["users"],
+            "group_create": ["id", "title", "members"], "group_add": ["id", "conv", "members"], "group_remove": ["id", "conv", "members"],
+            "group_leave": ["id", "conv"], "members": ["conv", "next"], "typing": ["conv"],
         ]
         guard let fields = keys[type] else { return .refused(.unknownType, clientID: anyStringID) }
         let read = members.map(\.key).filter { $0 == "type" || fields.contains($0) }
@@ -141,10 +144,58 @@ struct ClientFramePropertyTests {
             guard users.count <= limits.maxWatchUsers else { return .refused(.tooLarge, clientID: nil) }
             guard users.allSatisfy(isIdentifier) else { return .refused(.invalidRecipient, clientID: nil) }
             return .frame(.watch(.init(users: users)))
+        case "group_create":
+            let id = string(first("id")), members = field("members", strings)
+            guard let id, let title = string(first("title")), !mistyped(members) else { return .refused(.badRequest, clientID: id) }
+            guard (1...limits.maxClientIDBytes).contains(id.utf8.count) else { return bad }
+            if let problem = titleProblem(title) { return .refused(problem, clientID: id) }
+            if let problem = membersProblem(present(members) ?? [], least: 0) { return .refused(problem, clientID: id) }
+            return .frame(.groupCreate(.init(id: id, title: title, members: present(members) ?? [])))
+        case "group_add", "group_remove":
+            let id = field("id", string)
+            let clientID = present(id)
+            guard !mistyped(id), let conv = string(first("conv")), let members = strings(first("members")) else {
+                return .refused(.badRequest, clientID: clientID)
+            }
+            if let id = clientID, !(1...limits.maxClientIDBytes).contains(id.utf8.count) { return bad }
+            guard isGroup(conv) else { return .refused(.badRequest, clientID: clientID) }
+            if let problem = membersProblem(members, least: 1) { return .refused(problem, clientID: clientID) }
+            let change = ClientFrame.GroupChange(conv: conv, members: members, id: clientID)
+            return .frame(type == "group_add" ? .groupAdd(change) : .groupRemove(change))
+        case "group_leave":
+            let id = field("id", string)
+            let clientID = present(id)
+            guard !mistyped(id), let conv = string(first("conv")) else { return .refused(.badRequest, clientID: clientID) }
+            if let id = clientID, !(1...limits.maxClientIDBytes).contains(id.utf8.count) { return bad }
+            guard isGroup(conv) else { return .refused(.badRequest, clientID: clientID) }
+            return .frame(.groupLeave(.init(conv: conv, id: clientID)))
+        case "members":
+            let next = field("next", string)
+            guard let conv = string(first("conv")), !mistyped(next) else { return bad }
+            guard isGroup(conv), (present(next)?.utf8.count ?? 0) <= 256 else { return bad }
+            return .frame(.members(.init(conv: conv, next: present(next))))
+        case "typing":
+            guard let conv = string(first("conv")), isConversation(conv) else { return bad }
+            return .frame(.typing(.init(conv: conv)))
         default:
             return .frame(.ping)
         }
     }
+
+    /// A group title: 1 to `maxTitleBytes` bytes.
+    func titleProblem(_ title: String) -> ErrorCode? {
+        if title.isEmpty { return .badRequest }
+        return title.utf8.count > limits.maxTitleBytes ? .tooLarge : nil
+    }
+
+    /// The users of a group change: at most `maxGroupMembers` (too_large), at least `least`, identifiers.
+    func membersProblem(_ users: [String], least: Int) -> ErrorCode? {
+        if users.count > limits.maxGroupMembers { return .tooLarge }
+        if users.count < least { return .badRequest }
+        return users.allSatisfy(isIdentifier) ? nil : .invalidRecipient
+    }
+
+    func isGroup(_ conv: String) -> Bool { conv.hasPrefix("g:") && isConversation(conv) }
 
     /// An integer token (no fraction or exponent) that fits `UInt64`; `-0` is 0.
     func unsigned(_ value: JSONTree) -> UInt64? {
@@ -188,6 +239,8 @@ enum FrameGen {
     // Valid values first; `send` weighs more, its frames need more to go right.
     static let types: [JSONTree?] = [.string("send"), .string("send"), .string("send"), .string("ack"), .string("ack"), .string("read"),
                                      .string("sync"), .string("history"), .string("history"), .string("conversations"), .string("ping"), .string("watch"),
+                                     .string("group_create"), .string("group_create"), .string("group_add"), .string("group_add"),
+                                     .string("group_remove"), .string("group_leave"), .string("group_leave"), .string("members"), .string("typing"),
                                      .string("teleport"), .number("7"), nil]
     static let ids = ["c1", "c-2", "é", "a\"b", String(repeating: "x", count: 64), "", String(repeating: "x", count: 65)]
     static let recipients = ["bob", "A.b-c_9", "carol", String(repeating: "a", count: 64), "b b", "{x}", String(repeating: "a", count: 65), "",
@@ -198,12 +251,15 @@ enum FrameGen {
         let (first, second) = (MessageID.make(), MessageID.make())
         return [[first], [first, second], [], ["not-an-id"], Array(repeating: first, count: 256), Array(repeating: first, count: 257)]
     }()
-    static let convs = ["dm:alice:bob", "g:team", "dm:bob:bob", "dm:a:b", "dm:bob:alice", "dm:alice", "x:y", "", "g:", "g:a b"]
+    static let convs = ["dm:alice:bob", "g:team", "g:7e4c9a2e-1b2c-4d5e-8f90-123456789abc", "g:x", "dm:bob:bob", "dm:a:b", "dm:bob:alice", "dm:alice", "x:y", "", "g:", "g:a b"]
     static let sequences = ["0", "1", "42", "9007199254740991", "9007199254740992", "-1", "18446744073709551616"]
     static let pageLimits = ["1", "50", "100", "0", "101", "-5"]
     static let epochs = ["e1", "abc-DEF_1.2", "", "bad epoch", String(repeating: "e", count: 65)]
     static let nexts = ["abc", "", "12:dm:a:b", String(repeating: "n", count: 257)]
     static let userLists: [[String]] = [["bob"], ["bob", "carol"], [], ["ok", "not ok"], Array(repeating: "u", count: 500), Array(repeating: "u", count: 501)]
+    static let titles = ["Team", "é👋", "", String(repeating: "t", count: 128), String(repeating: "t", count: 129), String(repeating: "é", count: 65)]
+    static let memberLists: [[String]] = [["bob"], ["bob", "carol"], ["dave"], ["erin", "bob"], [], ["ok", "not ok"], Array(repeating: "u", count: 1000),
+                                          Array(repeating: "u", count: 1001)]
 
     /// Each field's name, its number of values, and its value (numbers for the numeric ones).
     static let fields: [(key: String, count: Int, numeric: Bool, value: @Sendable (Int) -> JSONTree)] = [
@@ -220,6 +276,8 @@ enum FrameGen {
         ("epoch", epochs.count, false, { .string(epochs[$0]) }),
         ("limit", pageLimits.count, true, { .number(pageLimits[$0]) }),
         ("next", nexts.count, false, { .string(nexts[$0]) }),
+        ("title", titles.count, false, { .string(titles[$0]) }),
+        ("members", memberLists.count, false, { .array(memberLists[$0].map(JSONTree.string)) }),
     ]
 
     static let frame = zip(

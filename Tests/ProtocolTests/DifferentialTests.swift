@@ -17,6 +17,7 @@ import Testing
 struct DifferentialTests {
     @Test func chatMessages() async { await check(WireGen.message, count: 600) }
     @Test func inboundEnvelopes() async { await check(WireGen.inbound, count: 600) }
+    @Test func signalEnvelopes() async { await check(WireGen.signal, count: 300) }
     @Test func inboxBatches() async { await check(WireGen.inboxBatch, count: 400) }
     @Test func deliverEnvelopes() async { await check(WireGen.deliver, count: 600) }
     @Test func cursorMoves() async { await check(WireGen.cursorMove, count: 500) }

@@ -29,6 +29,24 @@ struct ServerFrameTests {
         #expect(try json(.presence(PresenceStatus(user: "bob", status: .online)))["status"] as? String == "online")
     }
 
+    @Test func encodesTheGroupFrames() throws {
+        let group = try json(.entry(StreamEntry(kind: .group, seq: 7, msg: "op1", conv: "g:team", cseq: 3, by: "alice", ts: 5, id: "c9",
+                                                event: .left, members: ["alice"], title: "Team", admin: "bob")))
+        #expect(group["type"] as? String == "group" && group["event"] as? String == "left")
+        #expect(group["members"] as? [String] == ["alice"] && group["admin"] as? String == "bob" && group["title"] as? String == "Team")
+        #expect(group["seq"] as? Int == 7 && group["cseq"] as? Int == 3 && group["by"] as? String == "alice")
+        let members = try json(.members(MembersPage(conv: "g:team", title: "Team",
+                                                    members: [GroupMemberInfo(user: "bob", role: .admin, joined: 1, read: 4)], next: "bob")))
+        #expect(members["type"] as? String == "members" && members["next"] as? String == "bob")
+        let first = try #require((members["members"] as? [[String: Any]])?.first)
+        #expect(first["user"] as? String == "bob" && first["role"] as? String == "admin" && first["joined"] as? Int == 1 && first["read"] as? Int == 4)
+        let typing = try json(.typing(TypingNotice(conv: "g:team", user: "carol")))
+        #expect(typing["type"] as? String == "typing" && typing["conv"] as? String == "g:team" && typing["user"] as? String == "carol")
+        let away = try json(.presence(PresenceStatus(user: "bob", status: .offline, lastSeen: 1_700_000_000_000)))
+        #expect(away["last_seen"] as? Int == 1_700_000_000_000)
+        #expect(try json(.presence(PresenceStatus(user: "bob", status: .online)))["last_seen"] == nil)
+    }
+
     @Test func escapesEveryStringAndRoundTripsUnicode() throws {
         let body = "quote \" backslash \\ newline \n tab \t nul \u{0} bell \u{7} emoji 👋 <img src=x onerror=alert(1)>"
         let message = ChatMessage(msg: "m", from: "a", to: "b", conv: "dm:alice:bob", body: body, ts: 1, id: nil)

@@ -86,6 +86,8 @@ class Stack:
             # window of a client that never acks.
             "PARLEY_STREAM_MAX_ENTRIES": "100000",
             "PARLEY_SYNC_ACK_TIMEOUT": "5s",
+            # The group tests reach the member limit with a 100-member group plus a few.
+            "PARLEY_MAX_GROUP_MEMBERS": "120",
         })
 
     # -- processes ---------------------------------------------------------------------------

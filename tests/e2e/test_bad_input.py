@@ -57,6 +57,25 @@ def test_malformed_frames_get_errors_and_the_session_stays(stack, users):
         ('{"type": "history", "conv": "dm:x:y"}', "not_member", None),
         ('{"type": "read", "conv": "dm:x:y", "cseq": 1}', "not_member", None),
         ('{"type": "send", "id": "c10", "conv": "dm:x:y", "body": "x"}', "not_member", "c10"),
+        # groups and typing
+        ('{"type": "group_create", "title": "t"}', "bad_request", None),
+        ('{"type": "group_create", "id": "g1", "title": ""}', "bad_request", "g1"),
+        ('{"type": "group_create", "id": "g2", "title": "%s"}' % ("t" * 200), "too_large", "g2"),
+        ('{"type": "group_create", "id": "g3", "title": "t", "members": "bob"}', "bad_request", "g3"),
+        ('{"type": "group_create", "id": "g4", "title": "t", "members": ["ok", "not ok"]}', "invalid_recipient", "g4"),
+        ('{"type": "group_create", "id": "g5", "title": "t", "members": %s}' % json.dumps([f"u{i}" for i in range(121)]),
+         "too_large", "g5"),
+        ('{"type": "group_add", "id": "g6", "conv": "dm:x:y", "members": ["bob"]}', "bad_request", "g6"),
+        ('{"type": "group_add", "id": "g7", "conv": "g:team", "members": []}', "bad_request", "g7"),
+        ('{"type": "group_remove", "id": "g8", "conv": "g:team"}', "bad_request", "g8"),
+        ('{"type": "group_remove", "conv": "g:team", "members": [5]}', "bad_request", None),
+        ('{"type": "group_leave", "conv": "g:a b"}', "bad_request", None),
+        ('{"type": "group_leave", "id": 7, "conv": "g:team"}', "bad_request", None),
+        ('{"type": "members", "conv": "dm:x:y"}', "bad_request", None),
+        ('{"type": "members", "conv": "g:team", "next": "%s"}' % ("n" * 300), "bad_request", None),
+        ('{"type": "typing"}', "bad_request", None),
+        ('{"type": "typing", "conv": "nope"}', "bad_request", None),
+        ('{"type": "typing", "conv": "dm:x:y"}', "not_member", None),
     ]
 
     async def scenario():

@@ -7,6 +7,7 @@ import asyncio
 import pytest
 
 from client import ChatClient
+from groups import change, conversation_entries, create_group, outcome, whole_stream
 from parley_stack import eventually
 
 IN_FLIGHT = 200
@@ -122,5 +123,56 @@ def test_sigterm_closes_sessions_with_going_away_and_reports_them(stack, users):
         assert c.close_code == 1001
         await eventually(lambda: stack.redis("HVALS", f"presence:{{{carol}}}") == [], 20, "carol's session reported closed")
         await asyncio.get_running_loop().run_in_executor(None, stack.restart, "ws-edge-2")
+
+    run(scenario())
+
+
+def test_relay_killed_mid_group_fan_out_with_membership_changes_in_the_batch(stack, users):
+    """kill -9 relay-svc while 200 messages to a 100-member group are in flight, with a
+    `group_add` and a `group_remove` among them: every member of each `cseq` gets that entry
+    once, the added member nothing before its addition, the removed one nothing after its removal."""
+    names = [f"m{i}" for i in range(99)] + ["alice", "newbie"]
+    *members, alice, newbie = users(*names)
+    removed_member = members[1]
+
+    async def scenario():
+        a = await ChatClient.connect(stack, 1, alice, device="a1")
+        await a.synced()
+        _, conv = await create_group(a, "Hundred", members)
+        ids = []
+        for i in range(IN_FLIGHT):
+            ids.append(await a.send_conv(conv, f"m{i}"))
+            if i == IN_FLIGHT // 4:
+                await a.sent(ids[0])
+                stack.kill("relay-svc")
+            if i == IN_FLIGHT // 2:
+                add = await change(a, "group_add", conv, [newbie])
+                remove = await change(a, "group_remove", conv, [removed_member])
+        await asyncio.get_running_loop().run_in_executor(None, stack.restart, "relay-svc")
+        sent = await answered(a, ids)
+        assert len(sent) == IN_FLIGHT, "relay-svc being down does not stop `sent` (the broker has the records)"
+        added, removed = await outcome(a, add, 120), await outcome(a, remove, 120)
+        assert added["event"] == "added" and removed["event"] == "removed"
+        await a.wait_for(lambda fs: {e.get("msg") for e in a.entries()} >= sent, 120, "alice: every message")
+        everything = conversation_entries(await whole_stream(stack, 2, alice, "a-audit"), conv)
+        cseqs = [cseq for _, cseq in everything]
+        assert cseqs == list(range(1, len(cseqs) + 1)), "one entry per cseq, no gaps, in cseq order"
+        assert len(everything) == IN_FLIGHT + 3, "created, 200 messages, added, removed"
+
+        async def audit(user):
+            got = conversation_entries(await whole_stream(stack, 1, user, "audit"), conv)
+            if user == newbie:
+                expected = [e for e in everything if e[1] >= added["cseq"]]
+            elif user == removed_member:
+                expected = [e for e in everything if e[1] <= removed["cseq"]]
+            else:
+                expected = everything
+            assert got == expected, f"{user}: {len(got)} entries, expected {len(expected)}; first difference near " \
+                                    f"{next((x for x in zip(got, expected) if x[0] != x[1]), None)}"
+
+        everyone = members + [newbie]
+        for i in range(0, len(everyone), 10):
+            await asyncio.gather(*(audit(u) for u in everyone[i:i + 10]))
+        await a.close()
 
     run(scenario())

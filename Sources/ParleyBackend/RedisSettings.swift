@@ -5,7 +5,7 @@ import ParleyServiceKit
 /// talk to Redis).
 public enum RedisSettings {
     public static let url = Setting("redis-url", .nonEmpty, default: "redis://127.0.0.1:6379",
-        help: "redis://[[user]:password@]host[:port][/db]")
+        help: "redis://[[user]:password@]host[:port][/db]", redaction: .urlCredentials)
     public static let poolSize = Setting("redis-pool-size", .integer(1...256), default: "8",
         help: "Redis connections in the pool")
 

@@ -14,7 +14,7 @@ public enum CommonSettings {
     public static let kafkaLinger = Setting("kafka-linger", .duration, default: "10ms",
         help: "how long producers gather records into one batch (linger.ms); the broker pays per batch")
     public static let kafkaProperties = Setting("kafka-properties", .string, default: "",
-        help: "extra librdkafka properties, key=value[,key=value...], applied last")
+        help: "extra librdkafka properties, key=value[,key=value...], applied last", redaction: .whole)
     public static let topicPrefix = Setting("topic-prefix", .string, default: "",
         help: "prefix of every topic name, so several stacks can share a broker")
     public static let topicPartitions = Setting("topic-partitions", .integer(1...1024), default: "8",
@@ -23,6 +23,8 @@ public enum CommonSettings {
         help: "address the HTTP server (health, metrics) binds to")
     public static let logLevel = Setting("log-level", .nonEmpty, default: "info",
         help: "trace, debug, info, notice, warning, error or critical")
+    public static let logFormat = Setting("log-format", .nonEmpty, default: "text",
+        help: "text (one readable line per event) or json (one JSON object per line, UTC millisecond timestamps)")
 
     /// The HTTP port setting, with the service's own default.
     public static func httpPort(default port: Int) -> Setting {
@@ -33,7 +35,7 @@ public enum CommonSettings {
     public static let kafka: [Setting] = [kafkaBrokers, kafkaSessionTimeout, kafkaMessageTimeout, kafkaLowLatency, kafkaLinger,
                                           kafkaProperties, topicPrefix, topicPartitions]
     /// Settings of every process.
-    public static func process(httpPort port: Int) -> [Setting] { [httpHost, httpPort(default: port), logLevel] }
+    public static func process(httpPort port: Int) -> [Setting] { [httpHost, httpPort(default: port), logLevel, logFormat] }
 }
 
 /// What every service reads from the common settings.
@@ -44,6 +46,9 @@ public struct CommonConfiguration: Sendable {
     public var httpHost: String
     public var httpPort: Int
     public var logLevel: LogLevelSetting
+    public var logFormat: LogFormat
+    /// Every setting's effective value, secrets redacted: logged at start.
+    public var shownSettings: [(name: String, value: String)]
 
     public init(values: SettingValues, clientID: String) throws {
         var kafka = KafkaConfiguration(brokers: values.string(CommonSettings.kafkaBrokers), clientID: clientID)
@@ -64,7 +69,17 @@ public struct CommonConfiguration: Sendable {
             throw ConfigurationError("invalid PARLEY_LOG_LEVEL=\(values.string(CommonSettings.logLevel)): expected trace, debug, info, notice, warning, error or critical")
         }
         logLevel = level
+        guard let format = LogFormat(rawValue: values.string(CommonSettings.logFormat)) else {
+            throw ConfigurationError("invalid PARLEY_LOG_FORMAT=\(values.string(CommonSettings.logFormat)): expected text or json")
+        }
+        logFormat = format
+        shownSettings = values.shown
     }
+}
+
+/// How log lines are written.
+public enum LogFormat: String, Sendable {
+    case text, json
 }
 
 /// The log levels, as written in settings.

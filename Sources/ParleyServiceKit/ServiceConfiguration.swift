@@ -1,3 +1,4 @@
+import Logging
 /// A service's configuration: its settings and how to build the typed configuration from them.
 public protocol ServiceConfiguration: Sendable {
     /// The executable's name, e.g. `relay-svc`.
@@ -11,6 +12,12 @@ public protocol ServiceConfiguration: Sendable {
     /// Builds the configuration from validated values; throws ``ConfigurationError`` for
     /// problems that span settings (e.g. a JWT secret is required when dev login is off).
     init(values: SettingValues) throws
+    /// Metadata on every log line of the process (e.g. `parley.edge`).
+    var logMetadata: Logger.Metadata { get }
+}
+
+extension ServiceConfiguration {
+    public var logMetadata: Logger.Metadata { [:] }
 }
 
 /// A bad setting: one line that names it.
@@ -67,7 +74,7 @@ extension ServiceConfiguration {
             values[setting.name] = value
         }
         do {
-            return .run(try Self(values: SettingValues(values: values)))
+            return .run(try Self(values: SettingValues(values: values, settings: settings)))
         } catch let error as ConfigurationError {
             throw ConfigurationError("\(serviceName): \(error.message)")
         }

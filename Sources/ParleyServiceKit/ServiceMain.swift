@@ -28,7 +28,13 @@ public enum ServiceMain {
             FileHandle.standardError.write(Data("\(error)\n".utf8))
             exit(2)
         }
-        let logger = ParleyLogging.bootstrap(level: configuration.common.logLevel, label: Configuration.serviceName)
+        let common = configuration.common
+        let logger = ParleyLogging.bootstrap(level: common.logLevel, format: common.logFormat, label: Configuration.serviceName,
+                                             metadata: configuration.logMetadata)
+        logger.info("starting", metadata: [
+            "parley.version": "\(ParleyVersion.current)",
+            "parley.settings": "\(common.shownSettings.map { "\($0.name)=\($0.value)" }.joined(separator: " "))",
+        ])
         do {
             try checkKafkaRuntime()
         } catch {

@@ -19,18 +19,43 @@ public struct Setting: Sendable, Hashable {
         case identifier
     }
 
+    /// How a value is shown where it is logged (the effective configuration at start).
+    public enum Redaction: Sendable, Hashable {
+        /// As it is.
+        case none
+        /// Never shown (secrets): `<redacted>` when set.
+        case whole
+        /// A URL whose user info (`user:password@`) is replaced by `<redacted>@`.
+        case urlCredentials
+    }
+
     /// The name without dashes' prefix, e.g. `kafka-brokers`.
     public let name: String
     public let kind: Kind
     /// The default as it would be written on the command line; `nil` when the setting is required.
     public let defaultValue: String?
     public let help: String
+    public let redaction: Redaction
 
-    public init(_ name: String, _ kind: Kind, default defaultValue: String?, help: String) {
+    public init(_ name: String, _ kind: Kind, default defaultValue: String?, help: String, redaction: Redaction = .none) {
         self.name = name
         self.kind = kind
         self.defaultValue = defaultValue
         self.help = help
+        self.redaction = redaction
+    }
+
+    /// `value` as it may be logged.
+    public func shown(_ value: String) -> String {
+        switch redaction {
+        case .none:
+            return value
+        case .whole:
+            return value.isEmpty ? "" : "<redacted>"
+        case .urlCredentials:
+            guard let scheme = value.range(of: "://"), let at = value[scheme.upperBound...].lastIndex(of: "@") else { return value }
+            return String(value[..<scheme.upperBound]) + "<redacted>" + String(value[at...])
+        }
     }
 
     /// `--kafka-brokers`

@@ -3,6 +3,18 @@ import ParleyProtocol
 /// The validated values of a service's settings, read by name.
 public struct SettingValues: Sendable {
     let values: [String: String]
+    /// The service's settings, in declaration order (for ``shown``).
+    let settings: [Setting]
+
+    init(values: [String: String], settings: [Setting] = []) {
+        self.values = values
+        self.settings = settings
+    }
+
+    /// Every setting's effective value as it may be logged (secrets redacted), in declaration order.
+    public var shown: [(name: String, value: String)] {
+        settings.compactMap { setting in values[setting.name].map { (setting.name, setting.shown($0)) } }
+    }
 
     /// The raw text of a setting (its default if it was not given).
     public func string(_ setting: Setting) -> String {

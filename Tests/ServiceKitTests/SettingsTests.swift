@@ -54,6 +54,10 @@ struct SettingsTests {
         #expect(try load(["--timeout", "250ms"]).values.duration(SampleConfiguration.timeout) == .milliseconds(250))
         #expect(try load(["--timeout", "2m"]).values.duration(SampleConfiguration.timeout) == .seconds(120))
         #expect(try load(["--kafka-properties", "a=1, b = 2"]).common.kafka.properties == ["a": "1", "b": "2"])
+        #expect(try load(["--log-format", "json"]).common.logFormat == .json)
+        let shown = try load(["--kafka-properties", "sasl.password=p"]).common.shownSettings
+        #expect(shown.map(\.name) == SampleConfiguration.settings.map(\.name), "every setting, in declaration order")
+        #expect(shown.first { $0.name == "kafka-properties" }?.value == "<redacted>")
     }
 
     @Test func badValuesStopWithOneLineNamingTheSetting() throws {
@@ -65,6 +69,7 @@ struct SettingsTests {
             (["--timeout", "soon"], ["PARLEY_SECRET": "s"], "--timeout"),
             (["--owner", "a b"], ["PARLEY_SECRET": "s"], "--owner"),
             (["--log-level", "loud"], ["PARLEY_SECRET": "s"], "PARLEY_LOG_LEVEL"),
+            (["--log-format", "xml"], ["PARLEY_SECRET": "s"], "PARLEY_LOG_FORMAT"),
             (["--kafka-properties", "novalue"], ["PARLEY_SECRET": "s"], "PARLEY_KAFKA_PROPERTIES"),
             (["--bogus", "1"], ["PARLEY_SECRET": "s"], "--bogus"),
             (["--port"], ["PARLEY_SECRET": "s"], "--port"),

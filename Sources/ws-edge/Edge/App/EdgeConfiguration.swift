@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import ParleyProtocol
 import ParleyServiceKit
 
@@ -7,7 +8,7 @@ public enum EdgeSettings {
     public static let edgeID = Setting("edge-id", .string, default: "",
         help: "this edge's id (1-64 of A-Z a-z 0-9 _ . -); empty derives edge-<hostname>-<port>")
     public static let jwtSecret = Setting("jwt-secret", .string, default: "",
-        help: "HS256 secret of client tokens; required unless dev login is on")
+        help: "HS256 secret of client tokens; required unless dev login is on", redaction: .whole)
     public static let devLogin = Setting("dev-login", .boolean, default: "false",
         help: "enable POST /api/login (any name, no password) and the seed's GET /read; never in production")
     public static let tokenTTL = Setting("token-ttl", .duration, default: "24h",
@@ -53,6 +54,7 @@ public struct EdgeConfiguration: ServiceConfiguration {
 
     public var common: CommonConfiguration
     public var edgeID: String
+    public var logMetadata: Logger.Metadata { ["parley.edge": "\(edgeID)"] }
     public var jwtSecret: String
     public var devLogin: Bool
     public var tokenTTL: Duration

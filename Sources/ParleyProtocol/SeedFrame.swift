@@ -27,7 +27,8 @@ extension SeedFrame: WireObject {
                 Identifier.isValid(user) ? nil : ProtocolError(.invalidRecipient, "invalid user")
             })
             f.field("msg", &s.msg, WireRule { msg, limits in
-                !msg.isEmpty && msg.utf8.count <= limits.maxBodyBytes ? nil : ProtocolError(.tooLarge, "msg must be 1-\(limits.maxBodyBytes) bytes")
+                if msg.isEmpty || msg.utf8.count > limits.maxBodyBytes { return ProtocolError(.tooLarge, "msg must be 1-\(limits.maxBodyBytes) bytes") }
+                return ControlCharacters.contained(in: msg) ? ProtocolError(.badRequest, "msg must not contain control characters but newline and tab") : nil
             })
         }
     }

@@ -22,12 +22,13 @@ extension WireRule where V == String {
         }
     }
 
-    /// A message body: not empty, at most `maxBodyBytes` bytes.
+    /// A message body: not empty, at most `maxBodyBytes` bytes, no control characters but
+    /// newline and tab (a NUL or an escape sequence must not reach another user's terminal or log).
     static var body: WireRule {
         WireRule { body, limits in
             if body.isEmpty { return ProtocolError(.badRequest, "body must not be empty") }
-            guard body.utf8.count > limits.maxBodyBytes else { return nil }
-            return ProtocolError(.tooLarge, "body is larger than \(limits.maxBodyBytes) bytes")
+            if body.utf8.count > limits.maxBodyBytes { return ProtocolError(.tooLarge, "body is larger than \(limits.maxBodyBytes) bytes") }
+            return ControlCharacters.contained(in: body) ? ProtocolError(.badRequest, "body must not contain control characters but newline and tab") : nil
         }
     }
 }
@@ -84,8 +85,8 @@ extension WireRule where V == String {
     static var title: WireRule {
         WireRule { title, limits in
             if title.isEmpty { return ProtocolError(.badRequest, "title must not be empty") }
-            guard title.utf8.count > limits.maxTitleBytes else { return nil }
-            return ProtocolError(.tooLarge, "title is larger than \(limits.maxTitleBytes) bytes")
+            if title.utf8.count > limits.maxTitleBytes { return ProtocolError(.tooLarge, "title is larger than \(limits.maxTitleBytes) bytes") }
+            return ControlCharacters.contained(in: title) ? ProtocolError(.badRequest, "title must not contain control characters but newline and tab") : nil
         }
     }
 
@@ -121,6 +122,16 @@ extension WireRule where V == Int {
     static var pageLimit: WireRule {
         WireRule { limit, _ in
             (1...ProtocolLimits.maxPage).contains(limit) ? nil : ProtocolError(.badRequest, "limit must be 1-\(ProtocolLimits.maxPage)")
+        }
+    }
+}
+
+/// Control characters (Unicode Cc: C0, DEL, C1) in user text.
+enum ControlCharacters {
+    /// Whether `text` has one other than newline and tab.
+    static func contained(in text: String) -> Bool {
+        text.unicodeScalars.contains { scalar in
+            (scalar.value < 0x20 && scalar != "\n" && scalar != "\t") || (0x7F...0x9F).contains(scalar.value)
         }
     }
 }

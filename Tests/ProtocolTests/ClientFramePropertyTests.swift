@@ -111,6 +111,7 @@ struct ClientFramePropertyTests {
             guard (present(to) == nil) != (present(conv) == nil) else { return .refused(.badRequest, clientID: id) }
             guard !body.isEmpty else { return .refused(.badRequest, clientID: id) }
             guard body.utf8.count <= limits.maxBodyBytes else { return .refused(.tooLarge, clientID: id) }
+            guard !hasControlCharacters(body, allowing: "\n\t") else { return .refused(.badRequest, clientID: id) }
             return .frame(.send(.init(id: id, to: present(to), conv: present(conv), body: body)))
         case "ack":
             let seq = field("seq", unsigned), msgs = field("msgs", strings)
@@ -185,7 +186,13 @@ struct ClientFramePropertyTests {
     /// A group title: 1 to `maxTitleBytes` bytes.
     func titleProblem(_ title: String) -> ErrorCode? {
         if title.isEmpty { return .badRequest }
-        return title.utf8.count > limits.maxTitleBytes ? .tooLarge : nil
+        if title.utf8.count > limits.maxTitleBytes { return .tooLarge }
+        return hasControlCharacters(title, allowing: "\n\t") ? .badRequest : nil
+    }
+
+    /// Unicode Cc (U+0000–U+001F, U+007F–U+009F) other than `allowed`.
+    func hasControlCharacters(_ text: String, allowing allowed: String) -> Bool {
+        text.unicodeScalars.contains { ($0.value < 0x20 || (0x7F...0x9F).contains($0.value)) && !allowed.unicodeScalars.contains($0) }
     }
 
     /// The users of a group change: at most `maxGroupMembers` (too_large), at least `least`, identifiers.
@@ -246,7 +253,7 @@ enum FrameGen {
     static let recipients = ["bob", "A.b-c_9", "carol", String(repeating: "a", count: 64), "b b", "{x}", String(repeating: "a", count: 65), "",
                              "ünï", "bob\n"]
     static let bodies = ["hi", "é👋\n\"", "x", String(repeating: "a", count: 4096), "", String(repeating: "a", count: 4097),
-                         String(repeating: "é", count: 2049)]
+                         String(repeating: "é", count: 2049), "tab\tok", "nul\u{0}", "\u{1B}[2J", "del\u{7F}", "c1\u{85}", "cr\r\n"]
     static let messageIDs: [[String]] = {
         let (first, second) = (MessageID.make(), MessageID.make())
         return [[first], [first, second], [], ["not-an-id"], Array(repeating: first, count: 256), Array(repeating: first, count: 257)]
@@ -257,7 +264,8 @@ enum FrameGen {
     static let epochs = ["e1", "abc-DEF_1.2", "", "bad epoch", String(repeating: "e", count: 65)]
     static let nexts = ["abc", "", "12:dm:a:b", String(repeating: "n", count: 257)]
     static let userLists: [[String]] = [["bob"], ["bob", "carol"], [], ["ok", "not ok"], Array(repeating: "u", count: 500), Array(repeating: "u", count: 501)]
-    static let titles = ["Team", "é👋", "", String(repeating: "t", count: 128), String(repeating: "t", count: 129), String(repeating: "é", count: 65)]
+    static let titles = ["Team", "é👋", "", String(repeating: "t", count: 128), String(repeating: "t", count: 129), String(repeating: "é", count: 65),
+                         "bell\u{7}"]
     static let memberLists: [[String]] = [["bob"], ["bob", "carol"], ["dave"], ["erin", "bob"], [], ["ok", "not ok"], Array(repeating: "u", count: 1000),
                                           Array(repeating: "u", count: 1001)]
 

@@ -57,6 +57,8 @@ def test_malformed_frames_get_errors_and_the_session_stays(stack, users):
         ('{"type": "history", "conv": "dm:x:y"}', "not_member", None),
         ('{"type": "read", "conv": "dm:x:y", "cseq": 1}', "not_member", None),
         ('{"type": "send", "id": "c10", "conv": "dm:x:y", "body": "x"}', "not_member", "c10"),
+        ('{"type": "send", "id": "c11", "to": "%s", "body": "nul \\u0000"}' % bob, "bad_request", "c11"),
+        ('{"type": "send", "id": "c12", "to": "%s", "body": "\\u001b[2J"}' % bob, "bad_request", "c12"),
         # groups and typing
         ('{"type": "group_create", "title": "t"}', "bad_request", None),
         ('{"type": "group_create", "id": "g1", "title": ""}', "bad_request", "g1"),

@@ -94,7 +94,7 @@ struct ConversationQueriesTests {
         }
     }
 
-    @Test("history refuses non-members, groups (until they exist), malformed conversations, limits and before")
+    @Test("history refuses non-members (of a dm, of a group that does not exist), malformed conversations, limits and before")
     func historyRefusals() async throws {
         try await withQueries { redis, queries in
             let alice = uniqueID("alice"), bob = uniqueID("bob"), eve = uniqueID("eve")

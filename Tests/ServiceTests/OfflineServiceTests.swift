@@ -23,7 +23,7 @@ enum OfflineShared {
 
 /// What the test plays: relay-svc (chat.inbox), the edges (chat.queries, chat.acks) and presence-svc
 /// (presence.changes) around one offline-svc.
-private struct OfflineInputs {
+struct OfflineInputs {
     let stack: ServiceStack
 
     /// Entries as relay-svc produces them: batched, on each user's StreamPartition (the test topics have 2).
@@ -65,7 +65,7 @@ private struct OfflineInputs {
 }
 
 /// The live entries (not sync pages) `reader` got for `session` of `user`.
-private func liveEntries(_ records: [(key: String, value: DeliverEnvelope)], user: String, session: String) -> [StreamEntry] {
+func liveEntries(_ records: [(key: String, value: DeliverEnvelope)], user: String, session: String) -> [StreamEntry] {
     records.map(\.value).filter { $0.user == user && $0.page == nil && $0.sessions?.contains(session) == true }.flatMap(\.entries)
 }
 

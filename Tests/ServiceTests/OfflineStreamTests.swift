@@ -194,10 +194,10 @@ struct OfflineStreamTests {
         let peer = uniqueID("peter"), conv = Conversation.direct(stream.user, peer)
         try await stream.append((1...3).map { messageEntry(from: peer, to: stream.user, cseq: UInt64($0)) })
         let epoch = try #require(try await stream.meta()["e"])
-        #expect(try await stream.read(conv, cseq: 2) == .moved(read: 2, seq: 4, duplicate: false, epoch: epoch, subscribers: []))
-        #expect(try await stream.read(conv, cseq: 1) == .moved(read: 2, seq: 0, duplicate: true, epoch: epoch, subscribers: []))
-        #expect(try await stream.read(conv, cseq: 99) == .moved(read: 3, seq: 5, duplicate: false, epoch: epoch, subscribers: []))
-        #expect(try await stream.read(conv, cseq: 3) == .moved(read: 3, seq: 0, duplicate: true, epoch: epoch, subscribers: []))
+        #expect(try await stream.read(conv, cseq: 2) == .moved(before: 0, read: 2, seq: 4, duplicate: false, epoch: epoch, subscribers: []))
+        #expect(try await stream.read(conv, cseq: 1) == .moved(before: 2, read: 2, seq: 0, duplicate: true, epoch: epoch, subscribers: []))
+        #expect(try await stream.read(conv, cseq: 99) == .moved(before: 2, read: 3, seq: 5, duplicate: false, epoch: epoch, subscribers: []))
+        #expect(try await stream.read(conv, cseq: 3) == .moved(before: 3, read: 3, seq: 0, duplicate: true, epoch: epoch, subscribers: []))
         #expect(try await stream.redis.send(.hget(stream.keys.read, conv)) == "3")
         let page = try await stream.sync(after: 3, epoch: try await stream.meta()["e"])
         let reads = try page.entries.map { try Envelope.decode(StreamEntry.self, from: $0.json) }
@@ -253,7 +253,7 @@ struct OfflineStreamTests {
     func subscriptionBound() async throws {
         let stream = try StreamFixture()
         let start = UnixTime.nowMilliseconds
-        for index in 0..<StreamPolicy.maxSubscriptions {
+        for index in 0..<StreamPolicy().maxSubscriptions {
             _ = try await stream.sync(after: 0, session: "s\(index)", subscribe: true, now: start + UInt64(index))
         }
         #expect(try await stream.redis.send(.hlen(stream.keys.subscriptions)) == 64)

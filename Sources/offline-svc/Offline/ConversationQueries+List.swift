@@ -34,7 +34,7 @@ struct ListedConversation: Sendable, Equatable {
 extension ConversationQueries {
     /// A page of the user's conversations, newest activity first, in two round trips: the list
     /// script on the `{user}` slot, then one pipeline reading each listed conversation's last
-    /// message from its log.
+    /// message from its log and each listed group's title.
     func conversations(_ request: ConversationListRequest) async throws -> ConversationsPage {
         let keys = RedisKeys.StreamKeys(request.user)
         let listed = try await redis.send(Self.listScript.call(
@@ -48,6 +48,7 @@ extension ConversationQueries {
         let reads = zip(page, cseqs).map { item, cseq in
             cseq == 0 ? nil : pipeline.add(ConversationLogReads.entry(conv: item.conv, cseq: cseq))
         }
+        let titles = page.map { $0.conv.hasPrefix("g:") ? pipeline.add(GroupState.title(of: $0.conv)) : nil }
         let replies = try await redis.send(pipeline)
 
         var items: [ConversationSummary] = []
@@ -59,7 +60,8 @@ extension ConversationQueries {
                 return ConversationsPage(items: items, next: cursor(page[index - 1]))
             }
             bytes += size
-            items.append(summary(item, cseq: cseqs[index], last: entry.flatMap { message($0, conv: item.conv, for: request.user) }))
+            items.append(summary(item, cseq: cseqs[index], title: try titles[index].flatMap { try replies[$0] },
+                                 last: entry.flatMap { message($0, conv: item.conv, for: request.user) }))
         }
         return ConversationsPage(items: items, next: candidates.count > request.limit ? page.last.map(cursor) : nil)
     }
@@ -68,10 +70,10 @@ extension ConversationQueries {
         ConversationListCursor(score: item.score, conv: item.conv).token
     }
 
-    private func summary(_ item: ListedConversation, cseq: UInt64, last: ChatMessage?) -> ConversationSummary {
+    private func summary(_ item: ListedConversation, cseq: UInt64, title: String?, last: ChatMessage?) -> ConversationSummary {
         let read = item.read.map { number($0, "read", of: item) } ?? 0
         let members = Conversation.directMembers(item.conv).map { $0 == $1 ? [$0] : [$0, $1] }
-        return ConversationSummary(conv: item.conv, members: members, last: last, cseq: cseq, read: read,
+        return ConversationSummary(conv: item.conv, title: title, members: members, last: last, cseq: cseq, read: read,
                                    unread: cseq > read ? cseq - read : 0)
     }
 

@@ -4,8 +4,9 @@ import ParleyProtocol
 import ParleyRedis
 
 /// The read-only queries of `chat.queries` about conversations: `history` (a page of one
-/// conversation's log) and `conversations` (a page of the user's conversation list). They write
-/// nothing, so answering a query again (a replayed record) gives the same page for the same state.
+/// conversation's log), `conversations` (a page of the user's conversation list) and `members`
+/// (a page of a group's current members). They write nothing, so answering a query again (a
+/// replayed record) gives the same page for the same state.
 ///
 /// Each answer is for the asking session only. A query that is malformed or names a conversation
 /// the user is not a member of gets an `error` answer; Redis failures are thrown to the caller.
@@ -25,14 +26,16 @@ public struct ConversationQueries: Sendable {
         self.logger = logger
     }
 
-    /// The answer for the query's session: `DeliverEnvelope(user:, sessions: [query.session], history: / conversations: / error:)`.
+    /// The answer for the query's session:
+    /// `DeliverEnvelope(user:, sessions: [query.session], history: / conversations: / members: / error:)`.
     public func answer(_ query: QueryEnvelope) async throws -> DeliverEnvelope {
         var answer = DeliverEnvelope(user: query.user, sessions: [query.session])
         do {
             switch query.kind {
             case .history: answer.history = try await history(HistoryRequest(query))
             case .conversations: answer.conversations = try await conversations(ConversationListRequest(query))
-            case .sync, .unsubscribe, .members: throw ProtocolError(.badRequest, "\(query.kind.rawValue) is not a conversation query")
+            case .members: answer.members = try await members(MembersRequest(query))
+            case .sync, .unsubscribe: throw ProtocolError(.badRequest, "\(query.kind.rawValue) is not a conversation query")
             }
         } catch let refusal as ProtocolError {
             answer.error = refusal

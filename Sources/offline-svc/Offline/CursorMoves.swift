@@ -8,12 +8,14 @@ import ParleyRedis
 /// Handles `chat.acks`: device acks and read moves.
 ///
 /// - `ack`: the device's cursor moves to `seq` (clamped to the head, never backwards); each
-///   conversation's newest message from another user among the entries the ack covers (after
-///   `after`) gives its sender a `delivered` receipt.
+///   direct conversation's newest message from another user among the entries the ack covers
+///   (after `after`) gives its sender a `delivered` receipt. Groups give none.
 /// - `read`: the user's read cursor of `conv` moves to `cseq` (clamped to the conversation's last
 ///   cseq in the stream, never backwards) and, in the same script, a `read` entry is appended to
 ///   the user's own stream (delivered to their subscribed sessions); the dm peer gets a `read`
-///   receipt. A conversation the user is not in gets `error not_member` to the session.
+///   receipt; in a group the cursor is mirrored for `members` and small groups give receipts
+///   (``GroupReads``). A conversation the user is not in (for a group: not a current member, read
+///   before the scripts) gets `error not_member` to the session.
 ///
 /// Receipts go to the sender's stream through `chat.inbox` (its ``StreamPartition``), as every
 /// entry for another user's stream does. They are produced every time a record is handled,
@@ -25,24 +27,33 @@ struct CursorMoves: Sendable {
     let producer: KafkaProducer
     let topics: Topics
     let inbox: InboxRecords
+    let groups: GroupReads
     let malformed: MalformedRecords
 
     private let receiptsProduced = Counter(label: "parley_receipts_produced_total")
 
     init(scripts: StreamScripts, redis: RedisClient, producer: KafkaProducer, topics: Topics, inboxPartitions: Int32,
-         malformed: MalformedRecords) {
+         groupReceiptsMax: Int, malformed: MalformedRecords) {
         self.scripts = scripts
         self.redis = redis
         self.producer = producer
         self.topics = topics
         inbox = InboxRecords(topic: topics.inbox, partitions: inboxPartitions)
+        groups = GroupReads(receiptsMax: groupReceiptsMax)
         self.malformed = malformed
     }
 
     private enum Step {
         case ack(CursorMove, RedisPipeline.Entry<AckOutcome>)
-        case read(CursorMove, conv: String, RedisPipeline.Entry<ReadOutcome>)
+        /// `groupSize`: the group's current members (nil for a dm).
+        case read(CursorMove, conv: String, groupSize: Int?, RedisPipeline.Entry<ReadOutcome>)
         case notMember(CursorMove, conv: String)
+    }
+
+    /// A usable move.
+    private enum Checked {
+        case ack(CursorMove, seq: UInt64)
+        case read(CursorMove, conv: String, cseq: UInt64)
     }
 
     /// Handles a batch of `chat.acks` records.
@@ -56,13 +67,16 @@ struct CursorMoves: Sendable {
 
     /// Applies `moves` in order; returns what goes to edges and the receipts for other streams.
     func apply(_ moves: [CursorMove]) async throws -> (EdgeDeliveries, [InboxEntry]) {
+        let checked = check(moves)
+        let standings = try await groupStandings(checked)
         var pipeline = RedisPipeline()
-        let steps = plan(moves, in: &pipeline)
+        let steps = plan(checked, standings: standings, in: &pipeline)
         let replies = try await redis.send(pipeline)
 
         var deliveries = EdgeDeliveries()
         var receipts = Receipts()
         var reads: [(peer: String, by: String, key: MessageKey)] = []
+        var groupReads: [GroupReads.Moved] = []
         for step in steps {
             switch step {
             case .ack(let move, let reply):
@@ -71,8 +85,8 @@ struct CursorMoves: Sendable {
                         kind: .receipt, msg: message.msg, conv: message.conv, cseq: message.cseq, by: move.user,
                         status: .delivered, id: message.id)))
                 }
-            case .read(let move, let conv, let reply):
-                guard case .moved(let read, let seq, _, let epoch, let subscribers) = try replies[reply] else {
+            case .read(let move, let conv, let groupSize, let reply):
+                guard case .moved(let before, let read, let seq, _, let epoch, let subscribers) = try replies[reply] else {
                     deliveries.add(Self.notMember(move, conv: conv), edge: move.edge)
                     continue
                 }
@@ -80,42 +94,77 @@ struct CursorMoves: Sendable {
                     deliveries.add(StreamEntry(kind: .read, seq: seq, conv: conv, cseq: read), user: move.user, epoch: epoch,
                                    to: subscribers)
                 }
-                if read > 0, let peer = Conversation.peer(in: conv, of: move.user), peer != move.user {
+                if read > 0, let groupSize {
+                    groupReads.append(GroupReads.Moved(user: move.user, conv: conv, before: before, read: read, count: groupSize))
+                } else if read > 0, let peer = Conversation.peer(in: conv, of: move.user), peer != move.user {
                     reads.append((peer, move.user, MessageKey(conv: conv, cseq: read)))
                 }
             case .notMember(let move, let conv):
                 deliveries.add(Self.notMember(move, conv: conv), edge: move.edge)
             }
         }
-        for receipt in try await readReceipts(reads) { receipts.add(receipt) }
+        async let dmReceipts = readReceipts(reads)
+        async let groupReceipts = groups.finish(groupReads, redis: redis)
+        for receipt in try await dmReceipts + groupReceipts { receipts.add(receipt) }
         return (deliveries, receipts.entries)
     }
 
-    /// Adds each usable move's script to `pipeline` (drops malformed ones).
-    private func plan(_ moves: [CursorMove], in pipeline: inout RedisPipeline) -> [Step] {
-        let now = UnixTime.nowMilliseconds
-        var steps: [Step] = []
-        for move in moves {
+    /// The usable moves (drops malformed ones).
+    private func check(_ moves: [CursorMove]) -> [Checked] {
+        moves.compactMap { move in
             if let problem = Origin.problem(user: move.user, edge: move.edge, session: move.session) {
                 malformed.drop(move, problem)
-                continue
+                return nil
             }
             switch move.kind {
             case .ack:
                 guard let seq = move.seq else {
                     malformed.drop(move, "an ack needs seq")
-                    continue
+                    return nil
                 }
-                steps.append(.ack(move, pipeline.add(scripts.ack(move, seq: seq, now: now))))
+                return .ack(move, seq: seq)
             case .read:
                 guard let conv = move.conv, let cseq = move.cseq, Conversation.isValid(conv) else {
                     malformed.drop(move, "a read needs a valid conv and cseq")
-                    continue
+                    return nil
                 }
-                if conv.hasPrefix("dm:"), !Conversation.names(conv, user: move.user) {
+                return .read(move, conv: conv, cseq: cseq)
+            }
+        }
+    }
+
+    /// Each group read's standing (membership, group size), in one round trip; indexed like `checked`.
+    private func groupStandings(_ checked: [Checked]) async throws -> [Int: (member: Bool, count: Int)] {
+        var pipeline = RedisPipeline()
+        var asked: [(Int, GroupReads.Standing)] = []
+        for (index, item) in checked.enumerated() {
+            guard case .read(let move, let conv, _) = item, conv.hasPrefix("g:") else { continue }
+            asked.append((index, groups.standing(of: move.user, in: conv, pipeline: &pipeline)))
+        }
+        guard !asked.isEmpty else { return [:] }
+        let replies = try await redis.send(pipeline)
+        var standings: [Int: (member: Bool, count: Int)] = [:]
+        for (index, standing) in asked {
+            standings[index] = (try replies[standing.member]?.isMember ?? false, try replies[standing.count])
+        }
+        return standings
+    }
+
+    /// Adds each move's script to `pipeline`; moves by non-members become refusals.
+    private func plan(_ checked: [Checked], standings: [Int: (member: Bool, count: Int)], in pipeline: inout RedisPipeline) -> [Step] {
+        let now = UnixTime.nowMilliseconds
+        var steps: [Step] = []
+        for (index, item) in checked.enumerated() {
+            switch item {
+            case .ack(let move, let seq):
+                steps.append(.ack(move, pipeline.add(scripts.ack(move, seq: seq, now: now))))
+            case .read(let move, let conv, let cseq):
+                let standing = standings[index]
+                if standing?.member == false || (conv.hasPrefix("dm:") && !Conversation.names(conv, user: move.user)) {
                     steps.append(.notMember(move, conv: conv))
                 } else {
-                    steps.append(.read(move, conv: conv, pipeline.add(scripts.read(user: move.user, conv: conv, cseq: cseq, now: now))))
+                    steps.append(.read(move, conv: conv, groupSize: standing?.count,
+                                       pipeline.add(scripts.read(user: move.user, conv: conv, cseq: cseq, now: now))))
                 }
             }
         }

@@ -19,7 +19,7 @@ public func buildOffline(_ configuration: OfflineConfiguration, logger: Logger,
     let malformed = MalformedRecords(logger: logger)
     let appender = StreamAppender(scripts: scripts, redis: redis, producer: producer, topics: topics, malformed: malformed)
     let moves = CursorMoves(scripts: scripts, redis: redis, producer: producer, topics: topics,
-                            inboxPartitions: inboxPartitions, malformed: malformed)
+                            inboxPartitions: inboxPartitions, groupReceiptsMax: configuration.groupReceiptsMax, malformed: malformed)
     let queries = QueryDispatch(pager: SyncPager(scripts: scripts, redis: redis, logger: logger),
                                 conversations: ConversationQueries(redis: redis, logger: logger),
                                 redis: redis, producer: producer, topics: topics, malformed: malformed)

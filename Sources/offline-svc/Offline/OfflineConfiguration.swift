@@ -13,9 +13,13 @@ public enum OfflineSettings {
         help: "most entries in one sync page")
     public static let syncPageBytes = Setting("sync-page-bytes", .integer(16384...524_288), default: "262144",
         help: "most bytes of entry JSON in one sync page (one entry always fits)")
+    public static let maxSubscriptions = Setting("max-subscriptions", .integer(1...1024), default: "64",
+        help: "sessions subscribed to one user's live entries; subscribing one more drops the one subscribed longest ago")
+    public static let groupReceiptsMax = Setting("group-receipts-max", .integer(0...1000), default: "20",
+        help: "groups of at most this many members give senders read receipts; bigger ones only read cursors in members")
 
     public static let all: [Setting] = CommonSettings.kafka + RedisSettings.all + CommonSettings.process(httpPort: 9103)
-        + [streamMaxEntries, streamRetention, maxDevices, syncPageEntries, syncPageBytes]
+        + [streamMaxEntries, streamRetention, maxDevices, syncPageEntries, syncPageBytes, maxSubscriptions, groupReceiptsMax]
 }
 
 /// offline-svc's configuration.
@@ -27,6 +31,8 @@ public struct OfflineConfiguration: ServiceConfiguration {
     public var common: CommonConfiguration
     public var redis: RedisSettingsConfiguration
     public var streams: StreamPolicy
+    /// Groups of at most this many current members give `read` receipts (`--group-receipts-max`).
+    public var groupReceiptsMax: Int
 
     public init(values: SettingValues) throws {
         common = try CommonConfiguration(values: values, clientID: Self.serviceName)
@@ -35,7 +41,9 @@ public struct OfflineConfiguration: ServiceConfiguration {
                                retention: values.duration(OfflineSettings.streamRetention),
                                maxDevices: values.int(OfflineSettings.maxDevices),
                                pageEntries: values.int(OfflineSettings.syncPageEntries),
-                               pageBytes: values.int(OfflineSettings.syncPageBytes))
+                               pageBytes: values.int(OfflineSettings.syncPageBytes),
+                               maxSubscriptions: values.int(OfflineSettings.maxSubscriptions))
+        groupReceiptsMax = values.int(OfflineSettings.groupReceiptsMax)
         guard streams.retention >= .seconds(1) else {
             throw ConfigurationError("invalid PARLEY_STREAM_RETENTION: must be at least 1s")
         }

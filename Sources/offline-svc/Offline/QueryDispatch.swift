@@ -5,8 +5,8 @@ import ParleyProtocol
 import ParleyRedis
 
 /// Handles `chat.queries`: `sync` and `unsubscribe` on the user's stream (in record order, one
-/// pipeline, so a session's unsubscribe always follows its sync), `history` and
-/// `conversations` through ``ConversationQueries``, answered concurrently with them so a sync
+/// pipeline, so a session's unsubscribe always follows its sync), `history`, `conversations`
+/// and `members` through ``ConversationQueries``, answered concurrently with them so a sync
 /// never waits behind another user's history query of the same batch. Every answer goes to
 /// the asking session's edge.
 struct QueryDispatch: Sendable {
@@ -27,7 +27,7 @@ struct QueryDispatch: Sendable {
         guard !queries.isEmpty else { return }
         let conversations = conversations
         async let answers = withThrowingTaskGroup(of: (QueryEnvelope, DeliverEnvelope).self) { group in
-            for query in queries where query.kind == .history || query.kind == .conversations {
+            for query in queries where [.history, .conversations, .members].contains(query.kind) {
                 group.addTask { (query, try await conversations.answer(query)) }
             }
             return try await group.reduce(into: []) { $0.append($1) }

@@ -7,8 +7,8 @@ import ParleyProtocol
 /// Every script of a user's stream takes the same keys (``keys(_:)``, all on the `{user}`
 /// slot) and the same first arguments:
 /// `ARGV[1]` a fresh epoch candidate (used only when the check starts a new epoch),
-/// `ARGV[2]` now (unix ms), `ARGV[3]` max entries, `ARGV[4]` retention (ms), `ARGV[5]` max devices;
-/// script arguments follow from `ARGV[6]`.
+/// `ARGV[2]` now (unix ms), `ARGV[3]` max entries, `ARGV[4]` retention (ms), `ARGV[5]` max devices,
+/// `ARGV[6]` max subscriptions; script arguments follow from `ARGV[7]`.
 ///
 /// Every write to a stream is one of these scripts on the user's slot, so a stream has a
 /// single writer at a time whatever the number of consumers: the inbox appends, the read
@@ -28,9 +28,9 @@ enum StreamLua {
     static let prelude = """
         local META, STREAM, IDS, MARKS, LAST, CONVS, READ, DEVICES, SUBS =
           KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9]
-        local NOW, MAX_ENTRIES, RETENTION, MAX_DEVICES =
-          tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
-        local LEGACY_DEVICE, MAX_SUBS = '\(Device.legacy)', \(StreamPolicy.maxSubscriptions)
+        local NOW, MAX_ENTRIES, RETENTION, MAX_DEVICES, MAX_SUBS =
+          tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
+        local LEGACY_DEVICE = '\(Device.legacy)'
         local MAX_TRIMMED, AGED_LOOKED_AT = \(StreamPolicy.maxTrimmedPerStep), \(StreamPolicy.agedLookedAtPerStep)
 
         -- A whole number as text (tostring switches to an exponent beyond 1e14).
@@ -57,9 +57,9 @@ enum StreamLua {
           return {epoch = ARGV[1], head = 0, first = 1}
         end
 
-        -- The key of an entry in IDS (messages and rejections); nil for watermark kinds.
+        -- The key of an entry in IDS (messages, group changes and rejections); nil for watermark kinds.
         local function logical_id(kind, conv, cseq, msg)
-          if kind == 'message' and conv and cseq then return conv .. '#' .. int(cseq) end
+          if (kind == 'message' or kind == 'group') and conv and cseq then return conv .. '#' .. int(cseq) end
           if kind == 'rejected' and msg then return 'rej#' .. msg end
         end
 
@@ -94,6 +94,9 @@ enum StreamLua {
 
         -- Appends an entry unless its logical id or watermark has it already. Returns its seq and
         -- 0, or for a duplicate the seq it has (0 under a watermark: nothing to deliver) and 1.
+        -- Messages and group changes move the conversation up the list (only messages are its
+        -- `last`); `own` (the user's message, or the group change that made the user a member)
+        -- moves the read cursor to it.
         local function append(s, kind, conv, cseq, msg, status, by, own, json)
           local id = logical_id(kind, conv, cseq, msg)
           if id then
@@ -109,10 +112,12 @@ enum StreamLua {
           redis.call('HSET', META, 'h', int(seq))
           s.head = seq
           if id then redis.call('HSET', IDS, id, int(seq)) end
-          if kind == 'message' then
-            local last = redis.call('HGET', LAST, conv)
-            if not last or cseq > tonumber(string.match(last, '^%d+')) then
-              redis.call('HSET', LAST, conv, int(cseq) .. ' ' .. int(seq))
+          if kind == 'message' or kind == 'group' then
+            if kind == 'message' then
+              local last = redis.call('HGET', LAST, conv)
+              if not last or cseq > tonumber(string.match(last, '^%d+')) then
+                redis.call('HSET', LAST, conv, int(cseq) .. ' ' .. int(seq))
+              end
             end
             redis.call('ZADD', CONVS, int(seq), conv)
             if own and cseq > (tonumber(redis.call('HGET', READ, conv)) or 0) then

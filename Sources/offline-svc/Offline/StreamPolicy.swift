@@ -1,4 +1,5 @@
-/// The bounds of every user stream (offline-svc's settings): retention, devices, sync pages.
+/// The bounds of every user stream (offline-svc's settings): retention, devices, subscriptions,
+/// sync pages.
 public struct StreamPolicy: Sendable, Equatable {
     /// Entries kept per stream (`--stream-max-entries`).
     public var maxEntries: Int
@@ -10,9 +11,10 @@ public struct StreamPolicy: Sendable, Equatable {
     public var pageEntries: Int
     /// Most bytes of entry JSON in one sync page (`--sync-page-bytes`).
     public var pageBytes: Int
+    /// Most sessions subscribed to one stream; subscribing one more drops the oldest-added
+    /// (`--max-subscriptions`).
+    public var maxSubscriptions: Int
 
-    /// Most sessions subscribed to one stream; subscribing one more drops the oldest-added.
-    public static let maxSubscriptions = 64
     /// Most entries trimmed by count in one step, so a lowered `--stream-max-entries` is
     /// reached over a few appends instead of one long script.
     public static let maxTrimmedPerStep = 1024
@@ -22,12 +24,13 @@ public struct StreamPolicy: Sendable, Equatable {
     public static let maxAckedScanned = 1000
 
     public init(maxEntries: Int = 10_000, retention: Duration = .seconds(720 * 3600), maxDevices: Int = 16,
-                pageEntries: Int = 200, pageBytes: Int = 256 * 1024) {
+                pageEntries: Int = 200, pageBytes: Int = 256 * 1024, maxSubscriptions: Int = 64) {
         self.maxEntries = maxEntries
         self.retention = retention
         self.maxDevices = maxDevices
         self.pageEntries = pageEntries
         self.pageBytes = pageBytes
+        self.maxSubscriptions = maxSubscriptions
     }
 
     var retentionMilliseconds: Int64 {

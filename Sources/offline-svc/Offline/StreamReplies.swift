@@ -79,17 +79,18 @@ struct AckOutcome: Sendable, Equatable {
 enum ReadOutcome: Sendable, Equatable {
     /// The stream holds no message of the conversation.
     case notMember
-    /// The read cursor is at `read`; the `read` entry has `seq` (0: none, at or below its watermark).
-    case moved(read: UInt64, seq: UInt64, duplicate: Bool, epoch: String, subscribers: [Subscriber])
+    /// The read cursor moved from `before` to `read` (equal when it did not move); the `read` entry
+    /// has `seq` (0: none, at or below its watermark).
+    case moved(before: UInt64, read: UInt64, seq: UInt64, duplicate: Bool, epoch: String, subscribers: [Subscriber])
 
     init(reply: RESPValue) throws(RedisError) {
         var reader = try ReplyReader(reply)
-        let read = try reader.integer()
-        guard read >= 0 else {
+        let before = try reader.integer()
+        guard before >= 0 else {
             self = .notMember
             return
         }
-        self = .moved(read: UInt64(read), seq: try reader.number(), duplicate: try reader.number() == 1,
+        self = .moved(before: UInt64(before), read: try reader.number(), seq: try reader.number(), duplicate: try reader.number() == 1,
                       epoch: reader.isAtEnd ? "" : try reader.string(), subscribers: try reader.subscribers())
     }
 }

@@ -8,10 +8,10 @@ import ParleyRedis
 struct StreamScripts: Sendable {
     let policy: StreamPolicy
 
-    /// `ARGV[1...5]` of every call.
+    /// `ARGV[1...6]` of every call (``StreamLua`` names them).
     private func common(now: UInt64) -> [RedisArgument] {
         [RedisArgument(StorageEpoch.make()), RedisArgument(Int64(now)), RedisArgument(policy.maxEntries),
-         RedisArgument(policy.retentionMilliseconds), RedisArgument(policy.maxDevices)]
+         RedisArgument(policy.retentionMilliseconds), RedisArgument(policy.maxDevices), RedisArgument(policy.maxSubscriptions)]
     }
 
     /// Appends `entry` (stored without `seq` and `body`) to `user`'s stream, or re-finds it.
@@ -21,7 +21,7 @@ struct StreamScripts: Sendable {
         stored.body = nil
         stored.gone = false
         let (status, by) = entry.kind == .read ? ("read", user) : (entry.status?.rawValue ?? "", entry.by ?? "")
-        let own = entry.kind == .message && entry.from == user
+        let own = entry.kind == .message ? entry.from == user : Self.joins(entry, user: user)
         return Self.appendScript.call(keys: StreamLua.keys(user), arguments: common(now: now) + [
             RedisArgument(entry.kind.rawValue), RedisArgument(entry.conv), RedisArgument(Int64(clamping: entry.cseq)),
             RedisArgument(entry.msg ?? ""), RedisArgument(status), RedisArgument(by), own ? "1" : "0",
@@ -53,23 +53,35 @@ struct StreamScripts: Sendable {
         ])
     }
 
-    /// ARGV[6...13]: kind, conv, cseq, msg, receipt status, receipt by, own message (0/1), entry JSON.
+    /// Whether `entry` is the group change that made `user` a member: what came before it in the
+    /// group was not said to them, so their read cursor starts there.
+    static func joins(_ entry: StreamEntry, user: String) -> Bool {
+        guard entry.kind == .group else { return false }
+        switch entry.event {
+        case .created: return entry.by == user || entry.members?.contains(user) == true
+        case .added: return entry.members?.contains(user) == true
+        case .removed, .left, nil: return false
+        }
+    }
+
+    /// ARGV[7...14]: kind, conv, cseq, msg, receipt status, receipt by, own (0/1: the user's message or
+    /// the group change that made the user a member), entry JSON.
     /// Reply: `[seq, duplicate, epoch, session, subscription, …]`; `[0, 1]` for an entry under its watermark.
     static let appendScript = RedisScript(keys: 9, StreamLua.script("""
         local s = open()
-        local seq, duplicate = append(s, ARGV[6], ARGV[7], tonumber(ARGV[8]), ARGV[9], ARGV[10], ARGV[11], ARGV[12] == '1', ARGV[13])
+        local seq, duplicate = append(s, ARGV[7], ARGV[8], tonumber(ARGV[9]), ARGV[10], ARGV[11], ARGV[12], ARGV[13] == '1', ARGV[14])
         if seq == 0 then return {0, 1} end
         return with_subscribers({seq, duplicate, s.epoch})
         """), decode: AppendOutcome.init(reply:))
 
-    /// ARGV[6...12]: session, edge, device, subscribe (0/1), after ('' = the device's cursor),
+    /// ARGV[7...13]: session, edge, device, subscribe (0/1), after ('' = the device's cursor),
     /// epoch ('' = none), page entries.
     /// Reply: `[epoch, head, after, reset, more, seq, entry JSON, …]`.
     static let syncScript = RedisScript(keys: 9, StreamLua.script("""
         local s = open()
         trim(s)
-        local session, edge, device = ARGV[6], ARGV[7], ARGV[8]
-        if ARGV[9] == '1' and redis.call('HEXISTS', SUBS, session) == 0 then
+        local session, edge, device = ARGV[7], ARGV[8], ARGV[9]
+        if ARGV[10] == '1' and redis.call('HEXISTS', SUBS, session) == 0 then
           while redis.call('HLEN', SUBS) >= MAX_SUBS do
             local all, oldest, since = redis.call('HGETALL', SUBS), nil, nil
             for i = 1, #all, 2 do
@@ -79,8 +91,8 @@ struct StreamScripts: Sendable {
             redis.call('HDEL', SUBS, oldest)
           end
         end
-        if ARGV[9] == '1' then redis.call('HSET', SUBS, session, edge .. ' ' .. device .. ' ' .. ARGV[2]) end
-        local after, epoch, reset = tonumber(ARGV[10]), ARGV[11], false
+        if ARGV[10] == '1' then redis.call('HSET', SUBS, session, edge .. ' ' .. device .. ' ' .. ARGV[2]) end
+        local after, epoch, reset = tonumber(ARGV[11]), ARGV[12], false
         if after then
           reset = (epoch ~= s.epoch and not (epoch == '' and after == 0)) or after > s.head or after < s.first - 1
         else
@@ -92,7 +104,7 @@ struct StreamScripts: Sendable {
           return {s.epoch, s.head, s.head, 1, 0}
         end
         local reply = {s.epoch, s.head, after, 0, 0}
-        local entries = redis.call('XRANGE', STREAM, int(after + 1) .. '-0', '+', 'COUNT', tonumber(ARGV[12]))
+        local entries = redis.call('XRANGE', STREAM, int(after + 1) .. '-0', '+', 'COUNT', tonumber(ARGV[13]))
         for _, entry in ipairs(entries) do
           reply[#reply + 1] = seq_of(entry[1])
           reply[#reply + 1] = field(entry[2], 'e') or ''
@@ -101,23 +113,25 @@ struct StreamScripts: Sendable {
         return reply
         """), decode: SyncOutcome.init(reply:))
 
-    /// ARGV[6...9]: device, seq, after ('' = the device's cursor before this ack), user.
-    /// Reply: `[conv, cseq, msg, from, id ('' = none), …]`: per conversation, the newest message
+    /// ARGV[7...10]: device, seq, after ('' = the device's cursor before this ack), user.
+    /// Reply: `[conv, cseq, msg, from, id ('' = none), …]`: per direct conversation, the newest message
     /// from another user among the (at most \(StreamPolicy.maxAckedScanned)) entries the ack newly covers.
+    /// Groups give no `delivered` receipts (a message to N members would make N of them).
     static let ackScript = RedisScript(keys: 9, StreamLua.script("""
         local s = open()
-        local device, user = ARGV[6], ARGV[9]
-        local top = math.min(tonumber(ARGV[7]), s.head)
+        local device, user = ARGV[7], ARGV[10]
+        local top = math.min(tonumber(ARGV[8]), s.head)
         local old = cursor_of(device)
         if not old or top > old then set_cursor(device, top) end
-        local low = math.max(tonumber(ARGV[8]) or old or 0, s.first - 1)
+        local low = math.max(tonumber(ARGV[9]) or old or 0, s.first - 1)
         local reply = {}
         if top <= low then return reply end
         local newest, order = {}, {}
         local covered = redis.call('XREVRANGE', STREAM, int(top) .. '-0', int(low + 1) .. '-0', 'COUNT', \(StreamPolicy.maxAckedScanned))
         for _, entry in ipairs(covered) do
           local ok, e = pcall(cjson.decode, field(entry[2], 'e'))
-          if ok and e.type == 'message' and type(e.from) == 'string' and e.from ~= user and type(e.msg) == 'string' then
+          if ok and e.type == 'message' and type(e.conv) == 'string' and string.sub(e.conv, 1, 3) == 'dm:' and type(e.from) == 'string' and e.from ~= user
+              and type(e.msg) == 'string' then
             local seen = newest[e.conv]
             if not seen then order[#order + 1] = e.conv end
             if not seen or e.cseq > seen.cseq then newest[e.conv] = e end
@@ -131,23 +145,24 @@ struct StreamScripts: Sendable {
         return reply
         """), decode: AckOutcome.init(reply:))
 
-    /// ARGV[6...8]: conv, cseq, user.
+    /// ARGV[7...9]: conv, cseq, user.
     /// Reply: `[-1]` when the stream holds no message of `conv`; else
-    /// `[read cseq, seq of the read entry (0: none), duplicate, epoch, session, subscription, …]`.
+    /// `[read cseq before, read cseq, seq of the read entry (0: none), duplicate, epoch, session, subscription, …]`.
     static let readScript = RedisScript(keys: 9, StreamLua.script("""
         local s = open()
-        local conv, user = ARGV[6], ARGV[8]
+        local conv, user = ARGV[7], ARGV[9]
         local last = redis.call('HGET', LAST, conv)
         if not last then return {-1} end
-        local target = math.min(tonumber(ARGV[7]), tonumber(string.match(last, '^%d+')))
-        local read = tonumber(redis.call('HGET', READ, conv)) or 0
+        local target = math.min(tonumber(ARGV[8]), tonumber(string.match(last, '^%d+')))
+        local before = tonumber(redis.call('HGET', READ, conv)) or 0
+        local read = before
         if target > read then
           read = target
           redis.call('HSET', READ, conv, int(read))
         end
-        if read == 0 then return {0, 0, 1} end
+        if read == 0 then return {0, 0, 0, 1} end
         local json = '{"type":"read","conv":' .. cjson.encode(conv) .. ',"cseq":' .. int(read) .. '}'
         local seq, duplicate = append(s, 'read', conv, read, nil, 'read', user, false, json)
-        return with_subscribers({read, seq, duplicate, s.epoch})
+        return with_subscribers({before, read, seq, duplicate, s.epoch})
         """), decode: ReadOutcome.init(reply:))
 }

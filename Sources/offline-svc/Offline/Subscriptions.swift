@@ -6,7 +6,7 @@ import ParleyRedis
 /// A session subscribed to its user's live entries. `subs:{user}` holds session →
 /// `<edge> <device> <subscribed at, unix ms>`; the sync script writes it in the same step as
 /// the session's first page, and the time picks the oldest one to drop beyond
-/// ``StreamPolicy/maxSubscriptions``.
+/// ``StreamPolicy/maxSubscriptions`` (`--max-subscriptions`).
 struct Subscriber: Sendable, Equatable {
     var session: String
     var edge: String

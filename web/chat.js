@@ -128,8 +128,8 @@ export class Chat {
   open(conv) {
     const c = this.ensureConv(conv);
     this.active = conv;
+    this.ui.setLeft(c.left); // first: opening focuses the composer, if there is one
     this.ui.openConversation(conv, this.titleOf(conv), isGroup(conv));
-    this.ui.setLeft(c.left);
     this.refreshHeader();
     this.loadNewest(conv);
     clearInterval(this.membersTimer);

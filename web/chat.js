@@ -458,6 +458,7 @@ export class Chat {
     this.ui.setLeft(c.left);
     if (c.left) clearInterval(this.membersTimer);
     else this.requestMembers(g.conv);
+    this.markRead();
   }
 
   onRead(f) {
@@ -677,7 +678,7 @@ export class Chat {
       members: this.members.get(c.conv) ?? null,
       left: c.left,
     }, now);
-    this.ui.setConvHeader(line, isGroup(c.conv) ? null : this.presenceOf(c.conv));
+    this.ui.setConvHeader(line, this.presenceOf(c.conv));
   }
 
   /** Takes outbox entries out once their message is in the log (`msgs` from the stream or history). */

@@ -329,10 +329,10 @@ export class UI {
   }
 
   /** The line under the name: `line` = {kind: typing | presence | members, text} (view.js,
-   *  headerLine); `status` the dm peer's online | offline | unknown (null in a group). */
+   *  headerLine); `status` the dm peer's online | offline | unknown (unknown in a group). */
   setConvHeader(line, status) {
     const p = $('conv-presence');
-    if (status) p.dataset.status = status;
+    p.dataset.status = status;
     p.textContent = line.kind === 'presence' ? line.text : '';
     p.hidden = line.kind !== 'presence';
     $('conv-typing').textContent = line.kind === 'typing' ? line.text : '';

@@ -228,7 +228,7 @@ export class Chat {
   /** The user scrolled to the top of the open conversation. */
   loadOlder() {
     const c = this.convs.get(this.active);
-    if (!c || !c.run || !c.run.more || !this.synced || this.history.has(c.conv)
+    if (!c || !c.run || !c.run.more || c.left || !this.synced || this.history.has(c.conv)
       || Date.now() < this.olderPausedUntil) return;
     if (this.conn.send({ type: 'history', conv: c.conv, before: c.run.lo, limit: PAGE })) {
       this.history.set(c.conv, c.run.lo);
@@ -257,8 +257,10 @@ export class Chat {
     if (this.conn.send(frame)) this.convsLoading = true;
   }
 
+  /** The newest history page, once per session (not of a group this user is out of: the
+   *  server answers only members; what was shown stays). */
   loadNewest(conv) {
-    if (!this.synced || this.fresh.has(conv) || this.history.has(conv)) return;
+    if (!this.synced || this.fresh.has(conv) || this.history.has(conv) || this.ensureConv(conv).left) return;
     if (this.conn.send({ type: 'history', conv, limit: PAGE })) {
       this.history.set(conv, null);
       this.newestUpTo.set(conv, this.ensureConv(conv).cseq);
@@ -268,7 +270,7 @@ export class Chat {
   /** Tells the server the open conversation is read, when the user can see it. */
   markRead() {
     const c = this.convs.get(this.active);
-    if (!c || c.cseq <= c.read || document.visibilityState !== 'visible' || !document.hasFocus()) return;
+    if (!c || c.left || c.cseq <= c.read || document.visibilityState !== 'visible' || !document.hasFocus()) return;
     if (this.conn.send({ type: 'read', conv: c.conv, cseq: c.cseq })) this.setConv(noteRead(c, c.cseq));
   }
 

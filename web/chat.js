@@ -60,7 +60,7 @@ export class Chat {
     this.presence = new Map(); // peer → {status: "online" | "offline", lastSeen: ms | null}
     this.members = new Map(); // group → member list (group.js), kept for this session only
     this.membersLoading = new Map(); // group → the member pages read so far of the query in flight
-    this.ops = new Map(); // client id → {action, conv, title} of a group change without its outcome yet
+    this.ops = new Map(); // client id → {action, title?, opened?} of a group change without its outcome yet
     this.typing = {}; // who is typing where (typing.js)
     this.typingSent = new Map(); // conv → when this client last sent `typing` there
     this.active = null;
@@ -189,19 +189,19 @@ export class Chat {
 
   /** Asks for a new group; it opens when the edge answers `sent` with its id. */
   createGroup(title, members) {
-    return this.groupOp({ type: 'group_create', title, members }, { action: 'create', conv: null, title });
+    return this.groupOp({ type: 'group_create', title, members }, { action: 'create', title });
   }
 
   addMembers(conv, members) {
-    return this.groupOp({ type: 'group_add', conv, members }, { action: 'add', conv });
+    return this.groupOp({ type: 'group_add', conv, members }, { action: 'add' });
   }
 
   removeMember(conv, user) {
-    return this.groupOp({ type: 'group_remove', conv, members: [user] }, { action: 'remove', conv });
+    return this.groupOp({ type: 'group_remove', conv, members: [user] }, { action: 'remove' });
   }
 
   leaveGroup(conv) {
-    return this.groupOp({ type: 'group_leave', conv }, { action: 'leave', conv });
+    return this.groupOp({ type: 'group_leave', conv }, { action: 'leave' });
   }
 
   /** Sends a group change with a fresh client id. False when offline (nothing was sent). */

@@ -2,6 +2,7 @@
 
 import { devLogin, whoami } from './api.js';
 import { Chat } from './chat.js';
+import { checkTitle, parseUserList } from './group.js';
 import {
   loadSession, saveSession, clearSession, lastUser, rememberUser, isSessionKey,
 } from './store.js';
@@ -23,7 +24,15 @@ const ui = new UI({
   onRetry: (cid) => chat?.retry(cid),
   onNearTop: () => chat?.loadOlder(),
   onConvsNearEnd: () => chat?.loadMoreConvs(),
+  onTyping: (conv) => chat?.typed(conv),
+  onCreateGroup: (title, members) => createGroup(title, members),
+  onAddMembers: (conv, members) => addMembers(conv, members),
+  onRemoveMember: (conv, user) => groupChange(chat?.removeMember(conv, user)),
+  onLeaveGroup: (conv) => groupChange(chat?.leaveGroup(conv)),
+  onMembersShown: (conv) => chat?.requestMembers(conv),
 });
+
+const OFFLINE = 'Not connected: try again once online.';
 
 const ID_RULES = 'User ids are 1–64 characters: letters, digits, _ . -';
 
@@ -130,6 +139,33 @@ function startChat(peer) {
   ui.setNewChatError('');
   ui.clearNewChatInput();
   chat?.startChat(peer);
+}
+
+function createGroup(titleText, membersText) {
+  const t = checkTitle(titleText);
+  const m = parseUserList(membersText, session && session.user, 0);
+  const error = t.error || m.error;
+  if (error) {
+    ui.group.setCreateError(error);
+    return;
+  }
+  if (chat?.createGroup(t.title, m.users)) ui.group.createDone();
+  else ui.group.setCreateError(OFFLINE);
+}
+
+function addMembers(conv, text) {
+  const m = parseUserList(text, session && session.user, 1);
+  if (m.error) {
+    ui.group.setAddError(m.error);
+    return;
+  }
+  if (chat?.addMembers(conv, m.users)) ui.group.clearAddInput();
+  else ui.group.setAddError(OFFLINE);
+}
+
+/** A remove or leave went out (true), or could not (offline). */
+function groupChange(sent) {
+  if (!sent) ui.notice(OFFLINE);
 }
 
 // Another tab signed out or signed in as someone else: follow it.

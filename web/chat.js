@@ -1,8 +1,12 @@
 // The chat session of one signed-in user: follows the user's stream (position, acks, reset),
-// asks the server for conversations and history, and turns frames into conversation state
-// (model.js) and that into UI updates. One instance per sign-in.
+// asks the server for conversations, history and group members, and turns frames into
+// conversation state (model.js, group.js, typing.js) and that into UI updates. One instance
+// per sign-in.
 
 import { Connection } from './connection.js';
+import {
+  applyGroupEntry, isAdmin, isGroup, memberRows, membersFromPage, noteGroupEntry, noteMemberRead, readGroupEntry,
+} from './group.js';
 import {
   byActivity, newConv, noteMessage, noteRead, noteReceipt, noteSummary, readMessage, readSummary,
   runWithHistory, runWithMessage,
@@ -10,8 +14,15 @@ import {
 import { Outbox } from './outbox.js';
 import { Cache, deviceId } from './store.js';
 import { AckBatcher, entryOrder } from './stream.js';
-import { dmConv, dmPeer, USER_ID_RE } from './util.js';
-import { conversationView, ERROR_TEXT, listItem } from './view.js';
+import {
+  dropTyping, nextExpiry, noteTyping, pruneTyping, typers, typingDue,
+} from './typing.js';
+import {
+  dmConv, dmPeer, newClientId, USER_ID_RE,
+} from './util.js';
+import {
+  conversationView, ERROR_TEXT, GROUP_ERROR_TEXT, headerLine, listItem, presenceText,
+} from './view.js';
 
 const PAGE = 50; // messages per history page, conversations per list page
 const MAX_WATCH = 500;
@@ -21,6 +32,14 @@ const QUERY_PAUSE_MS = 2000;
 const MAX_EARLY = 1024; // the edge's default --max-held: live entries it may release before a reset's `synced`
 const AUTO_RETRY_CODES = new Set(['unavailable', 'rate_limited']);
 const AUTO_RETRY_MAX = 6;
+const MEMBERS_REFRESH_MS = 10_000; // read-by counts of the open group
+const CLOCK_MS = 30_000; // "last seen 5 min ago" ages
+const OP_TEXT = {
+  create: 'The group was not created',
+  add: 'Could not add',
+  remove: 'Could not remove',
+  leave: 'Could not leave the group',
+};
 
 export class Chat {
   constructor(session, ui, { onAuthRejected }) {
@@ -38,11 +57,17 @@ export class Chat {
       () => this.ui.notice('Browser storage is full: unsent messages are kept in this tab only.'));
     for (const e of this.outbox.entries) this.ensureConv(e.conv, e.ts);
     this.dirty = new Set(); // conversations whose run changed since the last save
-    this.presence = new Map(); // peer → "online" | "offline"
+    this.presence = new Map(); // peer → {status: "online" | "offline", lastSeen: ms | null}
+    this.members = new Map(); // group → member list (group.js), kept for this session only
+    this.membersLoading = new Map(); // group → the member pages read so far of the query in flight
+    this.ops = new Map(); // client id → {action, title?, opened?} of a group change without its outcome yet
+    this.typing = {}; // who is typing where (typing.js)
+    this.typingSent = new Map(); // conv → when this client last sent `typing` there
     this.active = null;
     this.synced = false; // the current session got its `synced`
     this.early = []; // the entries of this session before its `synced` (see onEntry)
     this.history = new Map(); // conv → `before` of the history query in flight (null: newest page)
+    this.newestUpTo = new Map(); // conv → its cseq when its newest page was asked
     this.fresh = new Set(); // conversations whose newest page was read in this session
     this.convsNext = null; // `next` of the conversation list, null after the last page
     this.convsLoading = false;
@@ -70,6 +95,7 @@ export class Chat {
     document.addEventListener('visibilitychange', this.onAttention);
     window.addEventListener('focus', this.onAttention);
     window.addEventListener('pagehide', this.onHide);
+    this.clockTimer = setInterval(() => this.refreshHeader(), CLOCK_MS);
     this.render();
     this.conn.start();
   }
@@ -83,6 +109,9 @@ export class Chat {
     this.acks.stop();
     clearTimeout(this.watchTimer);
     clearTimeout(this.renderTimer);
+    clearTimeout(this.typingTimer);
+    clearInterval(this.membersTimer);
+    clearInterval(this.clockTimer);
     this.saveNow();
     this.conn.stop();
   }
@@ -97,17 +126,24 @@ export class Chat {
   // ---- UI actions ---------------------------------------------------------------------
 
   open(conv) {
-    this.ensureConv(conv);
+    const c = this.ensureConv(conv);
     this.active = conv;
-    this.ui.openConversation(conv, this.titleOf(conv));
-    this.ui.setConvPresence(this.presenceOf(conv));
+    this.ui.setLeft(c.left); // first: opening focuses the composer, if there is one
+    this.ui.openConversation(conv, this.titleOf(conv), isGroup(conv));
+    this.refreshHeader();
     this.loadNewest(conv);
+    clearInterval(this.membersTimer);
+    if (isGroup(conv)) {
+      this.requestMembers(conv);
+      this.membersTimer = setInterval(() => this.requestMembers(conv), MEMBERS_REFRESH_MS);
+    }
     this.markRead();
     this.render(true, true);
   }
 
   back() {
     const conv = this.active;
+    clearInterval(this.membersTimer);
     this.active = null;
     this.ui.closeConversation();
     this.render();
@@ -141,10 +177,58 @@ export class Chat {
     this.conn.connectNow();
   }
 
+  /** The user typed in the composer of `conv`: `typing`, at most every 2 s per conversation. */
+  typed(conv) {
+    const c = this.convs.get(conv);
+    const now = Date.now();
+    if (!c || c.left || !typingDue(this.typingSent.get(conv), now)) return;
+    if (this.conn.send({ type: 'typing', conv })) this.typingSent.set(conv, now);
+  }
+
+  // ---- group changes --------------------------------------------------------------------
+
+  /** Asks for a new group; it opens when the edge answers `sent` with its id. */
+  createGroup(title, members) {
+    return this.groupOp({ type: 'group_create', title, members }, { action: 'create', title });
+  }
+
+  addMembers(conv, members) {
+    return this.groupOp({ type: 'group_add', conv, members }, { action: 'add' });
+  }
+
+  removeMember(conv, user) {
+    return this.groupOp({ type: 'group_remove', conv, members: [user] }, { action: 'remove' });
+  }
+
+  leaveGroup(conv) {
+    return this.groupOp({ type: 'group_leave', conv }, { action: 'leave' });
+  }
+
+  /** Sends a group change with a fresh client id. False when offline (nothing was sent). */
+  groupOp(frame, op) {
+    const id = newClientId();
+    if (!this.conn.send({ ...frame, id })) return false;
+    this.ops.set(id, op);
+    return true;
+  }
+
+  /** The open group's member list (all pages), unless a query for it is in flight. */
+  requestMembers(conv, next = null) {
+    const c = this.convs.get(conv);
+    if (!this.synced || !c || c.left || (!next && this.membersLoading.has(conv))) return;
+    const frame = { type: 'members', conv };
+    if (next) frame.next = next;
+    if (this.conn.send(frame)) {
+      if (!next) this.membersLoading.set(conv, []);
+    } else {
+      this.membersLoading.delete(conv);
+    }
+  }
+
   /** The user scrolled to the top of the open conversation. */
   loadOlder() {
     const c = this.convs.get(this.active);
-    if (!c || !c.run || !c.run.more || !this.synced || this.history.has(c.conv)
+    if (!c || !c.run || !c.run.more || c.left || !this.synced || this.history.has(c.conv)
       || Date.now() < this.olderPausedUntil) return;
     if (this.conn.send({ type: 'history', conv: c.conv, before: c.run.lo, limit: PAGE })) {
       this.history.set(c.conv, c.run.lo);
@@ -173,15 +257,20 @@ export class Chat {
     if (this.conn.send(frame)) this.convsLoading = true;
   }
 
+  /** The newest history page, once per session (not of a group this user is out of: the
+   *  server answers only members; what was shown stays). */
   loadNewest(conv) {
-    if (!this.synced || this.fresh.has(conv) || this.history.has(conv)) return;
-    if (this.conn.send({ type: 'history', conv, limit: PAGE })) this.history.set(conv, null);
+    if (!this.synced || this.fresh.has(conv) || this.history.has(conv) || this.ensureConv(conv).left) return;
+    if (this.conn.send({ type: 'history', conv, limit: PAGE })) {
+      this.history.set(conv, null);
+      this.newestUpTo.set(conv, this.ensureConv(conv).cseq);
+    }
   }
 
   /** Tells the server the open conversation is read, when the user can see it. */
   markRead() {
     const c = this.convs.get(this.active);
-    if (!c || c.cseq <= c.read || document.visibilityState !== 'visible' || !document.hasFocus()) return;
+    if (!c || c.left || c.cseq <= c.read || document.visibilityState !== 'visible' || !document.hasFocus()) return;
     if (this.conn.send({ type: 'read', conv: c.conv, cseq: c.cseq })) this.setConv(noteRead(c, c.cseq));
   }
 
@@ -202,9 +291,10 @@ export class Chat {
 
   onState(s) {
     this.ui.setConn(s);
-    if (s.state !== 'online' && this.presence.size) {
+    if (s.state !== 'online') {
       this.presence.clear(); // unknown until the next watch answer
-      if (this.active) this.ui.setConvPresence('unknown');
+      this.typing = {}; // nobody's typing reaches this client now
+      this.refreshHeader();
     }
     this.render(true);
   }
@@ -216,6 +306,8 @@ export class Chat {
     this.history.clear();
     this.fresh.clear();
     this.convsLoading = false;
+    this.membersLoading.clear();
+    this.typingSent.clear();
     this.acks.reset(this.since ?? 0);
     this.sendWatch();
     for (const r of this.autoRetries.values()) clearTimeout(r.timer);
@@ -245,6 +337,8 @@ export class Chat {
       case 'conversations': return this.onConversations(f);
       case 'error': return this.onError(f);
       case 'presence': return this.onPresence(f);
+      case 'members': return this.onMembers(f);
+      case 'typing': return this.onTyping(f);
       default: return undefined; // unknown frame types are ignored (forward compatibility)
     }
   }
@@ -263,6 +357,7 @@ export class Chat {
       case 'receipt': this.onReceipt(f); break;
       case 'read': this.onRead(f); break;
       case 'rejected': this.onRejected(f); break;
+      case 'group': this.onGroup(f); break;
       default: break; // kinds this client does not show still take their place in the stream
     }
     this.pos.seq = f.seq;
@@ -296,6 +391,7 @@ export class Chat {
     this.convsNext = null;
     this.requestConvs(null);
     if (this.active) this.loadNewest(this.active);
+    if (this.active && isGroup(this.active)) this.requestMembers(this.active);
     this.saveNow();
     this.render(true);
   }
@@ -324,6 +420,7 @@ export class Chat {
     const c = noteMessage(before, m, this.me);
     this.setConv({ ...c, run: runWithMessage(before.run, m) });
     this.dropLogged([m]);
+    this.typing = dropTyping(this.typing, m.conv, m.from); // the message they were typing
     if (before.cseq === 0) this.scheduleWatch(); // a peer to watch now that they share a conversation
     if (c !== before && m.from !== this.me) {
       this.ui.announce(`New message from ${m.from}: ${m.gone ? '' : m.body}`);
@@ -331,10 +428,39 @@ export class Chat {
     if (m.conv === this.active) this.markRead();
   }
 
+  /** A receipt: in a dm the peer's watermark, in a group one member's read cursor (and, for
+   *  the open group, a reason to read everyone's cursors again). */
   onReceipt(f) {
-    if (typeof f.conv !== 'string' || !Number.isSafeInteger(f.cseq) || f.by === this.me
+    if (typeof f.conv !== 'string' || !Number.isSafeInteger(f.cseq) || typeof f.by !== 'string' || f.by === this.me
       || (f.status !== 'delivered' && f.status !== 'read')) return;
-    this.setConv(noteReceipt(this.ensureConv(f.conv), f.status, f.cseq));
+    if (!isGroup(f.conv)) {
+      this.setConv(noteReceipt(this.ensureConv(f.conv), f.status, f.cseq));
+      return;
+    }
+    if (f.status === 'read' && this.members.has(f.conv)) {
+      this.members.set(f.conv, noteMemberRead(this.members.get(f.conv), f.by, f.cseq));
+      this.render(f.conv === this.active);
+    }
+    if (f.conv === this.active) this.requestMembers(f.conv);
+  }
+
+  /** A membership change of a group this user is (or was) in. */
+  onGroup(f) {
+    const g = readGroupEntry(f);
+    if (!g) return;
+    const op = typeof f.id === 'string' ? this.ops.get(f.id) : null;
+    if (op) this.ops.delete(f.id); // our change is done
+    const before = this.ensureConv(g.conv, g.ts);
+    const c = noteGroupEntry(before, g, this.me);
+    this.members.set(g.conv, applyGroupEntry(this.members.get(g.conv) ?? null, g));
+    this.setConv(c);
+    if (op && op.action === 'create' && !op.opened) this.open(g.conv); // it came before `sent`
+    if (g.conv !== this.active) return;
+    if (c.title !== before.title) this.ui.setConvTitle(this.titleOf(g.conv));
+    this.ui.setLeft(c.left);
+    if (c.left) clearInterval(this.membersTimer);
+    else this.requestMembers(g.conv);
+    this.markRead();
   }
 
   onRead(f) {
@@ -345,6 +471,10 @@ export class Chat {
   onRejected(f) {
     const code = typeof f.code === 'string' ? f.code : 'rejected';
     const probe = { id: typeof f.id === 'string' ? f.id : null, msg: typeof f.msg === 'string' ? f.msg : null };
+    if (probe.id && this.ops.has(probe.id)) {
+      this.opFailed(probe.id, code);
+      return;
+    }
     const e = this.outbox.findCopy(probe);
     if (e) this.fail(e.cid, code, probe.msg);
     else this.ui.notice(`A message you sent was not delivered: ${ERROR_TEXT[code] || code}`);
@@ -354,6 +484,10 @@ export class Chat {
 
   onSent(f) {
     if (typeof f.id !== 'string' || typeof f.msg !== 'string') return;
+    if (this.ops.has(f.id)) {
+      this.opSent(f);
+      return;
+    }
     this.inflight = this.inflight.filter((c) => c !== f.id);
     this.autoRetries.delete(f.id);
     const e = this.outbox.find(f.id);
@@ -369,7 +503,8 @@ export class Chat {
     if (before == null) this.fresh.add(f.conv);
     const msgs = f.messages.map(readMessage).filter((m) => m && m.conv === f.conv).sort((a, b) => a.cseq - b.cseq);
     const c = this.ensureConv(f.conv);
-    this.setConv({ ...c, run: runWithHistory(c.run, msgs, f.more === true, before) });
+    const upTo = before == null ? this.newestUpTo.get(f.conv) ?? 0 : 0;
+    this.setConv({ ...c, run: runWithHistory(c.run, msgs, f.more === true, before, upTo) });
     this.dropLogged(msgs);
   }
 
@@ -392,6 +527,7 @@ export class Chat {
     if (typeof f.id !== 'string' || !f.id) {
       // Queries carry no id: whichever failed may be asked again, older pages after a pause.
       this.history.clear();
+      this.membersLoading.clear();
       this.olderPausedUntil = Date.now() + QUERY_PAUSE_MS;
       this.convsLoading = false;
       this.ui.notice(`Server: ${text}`);
@@ -399,6 +535,10 @@ export class Chat {
       return;
     }
     const cid = f.id;
+    if (this.ops.has(cid)) {
+      this.opFailed(cid, typeof f.code === 'string' ? f.code : 'bad_request', f.message);
+      return;
+    }
     this.inflight = this.inflight.filter((c) => c !== cid);
     if (AUTO_RETRY_CODES.has(f.code)) {
       const r = this.autoRetries.get(cid) || { count: 0, timer: null };
@@ -423,9 +563,70 @@ export class Chat {
   onPresence(f) {
     if (typeof f.user !== 'string') return;
     const status = f.status === 'online' ? 'online' : 'offline';
-    this.presence.set(f.user, status);
-    if (this.active && dmPeer(this.active, this.me) === f.user) this.ui.setConvPresence(status);
+    const lastSeen = status === 'offline' && Number.isSafeInteger(f.last_seen) ? f.last_seen : null;
+    this.presence.set(f.user, { status, lastSeen });
+    if (this.active && dmPeer(this.active, this.me) === f.user) this.refreshHeader();
     this.render();
+  }
+
+  /** A page of a group's members: the next one is asked at once; the last one replaces the
+   *  member list. */
+  onMembers(f) {
+    if (typeof f.conv !== 'string' || !Array.isArray(f.members)) return;
+    const pages = this.membersLoading.get(f.conv) || [];
+    pages.push(...f.members);
+    if (typeof f.title === 'string' && f.title) {
+      const c = this.ensureConv(f.conv);
+      if (c.title !== f.title) {
+        this.setConv({ ...c, title: f.title });
+        if (f.conv === this.active) this.ui.setConvTitle(f.title);
+      }
+    }
+    if (typeof f.next === 'string' && f.next) {
+      this.membersLoading.set(f.conv, pages);
+      this.requestMembers(f.conv, f.next);
+      return;
+    }
+    this.membersLoading.delete(f.conv);
+    this.members.set(f.conv, membersFromPage(pages));
+    this.render(f.conv === this.active);
+  }
+
+  onTyping(f) {
+    if (typeof f.conv !== 'string' || typeof f.user !== 'string' || f.user === this.me) return;
+    this.typing = noteTyping(this.typing, f.conv, f.user, Date.now());
+    this.scheduleTypingEnd();
+    if (f.conv === this.active) this.refreshHeader();
+  }
+
+  /** Takes indicators down when their 5 s are over. */
+  scheduleTypingEnd() {
+    clearTimeout(this.typingTimer);
+    const next = nextExpiry(this.typing, Date.now());
+    if (next == null) return;
+    this.typingTimer = setTimeout(() => {
+      this.typing = pruneTyping(this.typing, Date.now());
+      this.refreshHeader();
+      this.scheduleTypingEnd();
+    }, next - Date.now() + 10);
+  }
+
+  // ---- group change outcomes --------------------------------------------------------------
+
+  opSent(f) {
+    const op = this.ops.get(f.id);
+    if (op.action !== 'create' || typeof f.conv !== 'string' || !isGroup(f.conv)) return;
+    const c = this.ensureConv(f.conv, Number(f.ts) || Date.now());
+    if (!c.title) this.setConv({ ...c, title: op.title });
+    op.opened = true;
+    this.open(f.conv);
+  }
+
+  opFailed(cid, code, message = '') {
+    const op = this.ops.get(cid);
+    this.ops.delete(cid);
+    const why = GROUP_ERROR_TEXT[code] || message || ERROR_TEXT[code] || code;
+    this.ui.notice(`${OP_TEXT[op.action]}: ${why}`);
   }
 
   // ---- state --------------------------------------------------------------------------
@@ -454,12 +655,32 @@ export class Chat {
 
   titleOf(conv) {
     const c = this.convs.get(conv);
-    return dmPeer(conv, this.me) || (c && c.title) || conv;
+    return dmPeer(conv, this.me) || (c && c.title) || (isGroup(conv) ? 'Group' : conv);
+  }
+
+  /** The dm peer's {status, lastSeen}; status unknown in groups and until the watch answer. */
+  presenceInfo(conv) {
+    const peer = dmPeer(conv, this.me);
+    return (peer && this.presence.get(peer)) || { status: 'unknown', lastSeen: null };
   }
 
   presenceOf(conv) {
-    const peer = dmPeer(conv, this.me);
-    return (peer && this.presence.get(peer)) || 'unknown';
+    return this.presenceInfo(conv).status;
+  }
+
+  /** The line under the open conversation's name: typing, presence or the group's size. */
+  refreshHeader() {
+    const c = this.active && this.convs.get(this.active);
+    if (!c) return;
+    const now = Date.now();
+    const line = headerLine({
+      conv: c.conv,
+      typing: typers(this.typing, c.conv, now),
+      presence: this.presenceInfo(c.conv),
+      members: this.members.get(c.conv) ?? null,
+      left: c.left,
+    }, now);
+    this.ui.setConvHeader(line, this.presenceOf(c.conv));
   }
 
   /** Takes outbox entries out once their message is in the log (`msgs` from the stream or history). */
@@ -496,14 +717,24 @@ export class Chat {
     if (this.renderTimer) return;
     this.renderTimer = setTimeout(() => {
       this.renderTimer = null;
-      const items = this.sortedConvs().map((c) => listItem(c, this.outbox.of(c.conv), this.me, this.titleOf(c.conv),
-        dmPeer(c.conv, this.me), this.presenceOf(c.conv)));
+      const items = this.sortedConvs().map((c) => ({
+        ...listItem(c, this.outbox.of(c.conv), this.me, this.titleOf(c.conv), dmPeer(c.conv, this.me),
+          this.presenceOf(c.conv)),
+        presenceText: presenceText(this.presenceInfo(c.conv)),
+      }));
       this.ui.renderConvs(items, this.active);
       if (this.wantMessages && this.active) {
         const c = this.convs.get(this.active);
+        const members = this.members.get(c.conv) ?? null;
         const loading = this.history.has(c.conv) || (!c.run && !this.synced);
-        const view = conversationView(c, this.outbox.of(c.conv), this.me, loading);
+        const view = conversationView(c, this.outbox.of(c.conv), this.me, loading, members);
         this.ui.renderMessages({ ...view, online: this.conn.online }, this.wantScroll);
+        if (isGroup(c.conv)) {
+          this.ui.group.render({
+            conv: c.conv, rows: members && memberRows(members, this.me), admin: isAdmin(members, this.me), left: c.left,
+          });
+        }
+        this.refreshHeader();
       }
       this.wantMessages = false;
       this.wantScroll = false;

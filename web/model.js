@@ -1,19 +1,24 @@
 // The client's view of its conversations as pure functions over plain objects: no DOM, no
 // storage, no socket (tests/browser/test_client_logic.py checks them in a real browser).
 //
-// A conversation `c`: {conv, title, created, cseq, last, read, unread, delivered, seen, run}
-//   cseq       the last cseq known; 0 for a chat started here that has no message yet
+// A conversation `c`: {conv, title, created, cseq, last, read, unread, delivered, seen, run,
+//                     left, events}
+//   cseq       the last cseq known (a message or a group change); 0 for a chat started here
+//              that has no message yet
 //   last       that message (as readMessage returns it) or null
 //   read       this user's read watermark; unread = messages from others above it
 //   delivered, seen   receipt watermarks of the other member: delivered to / read up to
 //   run        null, or the contiguous part of the log held here: {lo, hi, more, msgs} means
 //              every message with lo <= cseq <= hi is in msgs (sorted by cseq), and `more`
-//              says older messages exist below lo
+//              says older messages exist below lo (in a group, a cseq in lo..hi without a
+//              message is a membership change: the log holds messages only)
+//   left, events   groups (group.js): this user is no longer a member; the newest group entries
 
 /** A conversation nobody told this client anything about yet. */
 export function newConv(conv, created = 0) {
   return {
     conv, title: null, created, cseq: 0, last: null, read: 0, unread: 0, delivered: 0, seen: 0, run: null,
+    left: false, events: [],
   };
 }
 
@@ -128,14 +133,16 @@ export function runWithMessage(run, m) {
 }
 
 /** `run` with a `history` answer: `msgs` oldest first, asked with `before` (null for the newest
- *  page). A page covers everything from its first message up to `before` − 1 (the newest page:
- *  up to its last message). */
-export function runWithHistory(run, msgs, more, before) {
+ *  page). A page covers everything from its first message up to `before` − 1; the newest page
+ *  up to its last message or `upTo`, the conversation's last cseq known when it was asked
+ *  (the log had everything up to there; in a group the cseqs after the last message may be
+ *  membership changes). */
+export function runWithHistory(run, msgs, more, before, upTo = 0) {
   if (!msgs.length) {
-    if (before == null) return run || { lo: 1, hi: 0, more: false, msgs: [] }; // nothing retained
+    if (before == null) return run || { lo: 1, hi: upTo, more: false, msgs: [] }; // nothing retained
     return run && run.lo === before ? { ...run, more: false } : run;
   }
-  const hi = before == null ? msgs[msgs.length - 1].cseq : before - 1;
+  const hi = before == null ? Math.max(msgs[msgs.length - 1].cseq, upTo) : before - 1;
   return mergeRun(run, { lo: msgs[0].cseq, hi, more, msgs });
 }
 

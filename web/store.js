@@ -8,11 +8,13 @@
 //   parley/v2/<me>/outbox                own messages not in the log yet (model.js)
 //   parley/v2/<me>/pos                   {epoch, seq, acked}: the last stream entry handled in a
 //                                        row, and the last one acked
-//   parley/v2/<me>/<epoch>/convs         [conversation without its run]
+//   parley/v2/<me>/<epoch>/convs         [conversation without its run; groups with their
+//                                        newest changes (group.js)]
 //   parley/v2/<me>/<epoch>/page/<conv>   the newest part of its run ({lo, hi, more, msgs})
 //
 // '/' occurs in no user id, epoch or conversation id, so keys never collide.
 
+import { readGroupEntry } from './group.js';
 import {
   byActivity, newConv, readMessage, trimRun,
 } from './model.js';
@@ -122,7 +124,14 @@ export class Cache {
   loadConvs(epoch) {
     const list = readJson(`${this.prefix}/${epoch}/convs`, []);
     const convs = (Array.isArray(list) ? list.filter(validConv) : [])
-      .map((o) => ({ ...newConv(o.conv), ...o, last: readMessage(o.last), run: null }));
+      .map((o) => ({
+        ...newConv(o.conv),
+        ...o,
+        last: readMessage(o.last),
+        run: null,
+        left: o.left === true,
+        events: Array.isArray(o.events) ? o.events.map(readGroupEntry).filter(Boolean) : [],
+      }));
     convs.sort(byActivity);
     const paged = new Set(convs.slice(0, PAGED_CONVS).map((c) => this.pageKey(epoch, c.conv)));
     for (const key of keysWithPrefix(`${this.prefix}/${epoch}/page/`)) {

@@ -1,6 +1,7 @@
 // Everything that touches the DOM. User data only ever reaches the page through textContent
 // and attributes; innerHTML is never used.
 
+import { GroupPanel } from './group-ui.js';
 import { shortTime, fullTime, preview } from './util.js';
 
 const $ = (id) => document.getElementById(id);
@@ -62,6 +63,7 @@ export class UI {
     this.countdown = null;
     this.noticeTimer = null;
     this.bind();
+    this.group = new GroupPanel(handlers);
   }
 
   bind() {
@@ -101,9 +103,15 @@ export class UI {
     });
     composer.addEventListener('input', () => {
       this.autosize();
-      if (this.shownConv) this.drafts.set(this.shownConv, composer.value);
+      if (!this.shownConv) return;
+      this.drafts.set(this.shownConv, composer.value);
+      if (composer.value.trim()) this.h.onTyping(this.shownConv);
     });
     document.addEventListener('keydown', (ev) => {
+      if (ev.key === 'Escape' && this.group.open) {
+        this.group.toggle(false);
+        return;
+      }
       if (ev.key === 'Escape' && $('app').dataset.view === 'conversation' && !$('app').hidden
         && window.matchMedia('(max-width: 720px)').matches) {
         this.h.onBack();
@@ -219,7 +227,8 @@ export class UI {
 
   // ---- conversation list -------------------------------------------------------------
 
-  /** `items`: [{conv, title, peer, presence, last: {own, body, gone, ts}|null, unread}]. */
+  /** `items`: [{conv, title, peer, presence, presenceText?, last: {own, body, gone, ts}|null,
+   *  sender, unread}]. */
   renderConvs(items, active) {
     const nodes = items.map((it) => {
       let item = this.convEls.get(it.conv);
@@ -256,11 +265,13 @@ export class UI {
     item.name.textContent = it.title;
     item.dot.hidden = !it.peer;
     item.dot.dataset.status = it.presence;
-    item.dot.setAttribute('aria-label', PRESENCE_TEXT[it.presence]);
-    item.dot.title = PRESENCE_TEXT[it.presence];
+    const seen = it.presenceText || PRESENCE_TEXT[it.presence];
+    item.dot.setAttribute('aria-label', seen);
+    item.dot.title = seen;
     const { last } = it;
     let text = 'No messages yet';
-    if (last) text = `${last.own ? 'You: ' : ''}${last.gone ? 'Message no longer available' : preview(last.body)}`;
+    const from = last && last.own ? 'You: ' : (it.sender && `${it.sender}: `) || '';
+    if (last) text = `${from}${last.gone ? 'Message no longer available' : preview(last.body)}`;
     item.prev.textContent = text;
     item.time.textContent = last && last.ts ? shortTime(last.ts) : '';
     item.badge.textContent = it.unread ? String(it.unread) : '';
@@ -280,7 +291,8 @@ export class UI {
 
   // ---- conversation -------------------------------------------------------------------
 
-  openConversation(conv, title) {
+  /** `group`: whether `conv` is a group (it gets the Members button). */
+  openConversation(conv, title, group) {
     if (this.shownConv !== conv) {
       this.msgEls.clear();
       this.firstKey = null;
@@ -291,6 +303,7 @@ export class UI {
     $('conv').hidden = false;
     $('conv-title').textContent = title;
     $('app').dataset.view = 'conversation';
+    this.group.show(group ? conv : null);
     const composer = $('composer');
     composer.value = this.drafts.get(conv) || '';
     composer.placeholder = `Message ${title}`;
@@ -307,12 +320,31 @@ export class UI {
     $('conv').hidden = true;
     $('conv-empty').hidden = false;
     $('app').dataset.view = 'list';
+    this.group.show(null);
   }
 
-  setConvPresence(status) {
+  /** The open conversation's name (a group's title can change while it is open). */
+  setConvTitle(title) {
+    $('conv-title').textContent = title;
+  }
+
+  /** The line under the name: `line` = {kind: typing | presence | members, text} (view.js,
+   *  headerLine); `status` the dm peer's online | offline | unknown (unknown in a group). */
+  setConvHeader(line, status) {
     const p = $('conv-presence');
     p.dataset.status = status;
-    p.textContent = PRESENCE_TEXT[status];
+    p.textContent = line.kind === 'presence' ? line.text : '';
+    p.hidden = line.kind !== 'presence';
+    $('conv-typing').textContent = line.kind === 'typing' ? line.text : '';
+    $('conv-typing').hidden = line.kind !== 'typing';
+    $('conv-info').textContent = line.kind === 'members' ? line.text : '';
+    $('conv-info').hidden = line.kind !== 'members';
+  }
+
+  /** A group this user is no longer in: no composer. */
+  setLeft(left) {
+    $('composer-form').hidden = left;
+    $('conv-left').hidden = !left;
   }
 
   /** Renders the open conversation: `view` = {conv, items, history, online}; items oldest
@@ -328,10 +360,11 @@ export class UI {
       seen.add(it.key);
       let m = this.msgEls.get(it.key);
       if (!m) {
-        m = this.makeMessage(it);
+        m = it.kind === 'event' ? this.makeEvent() : this.makeMessage(it);
         this.msgEls.set(it.key, m);
       }
-      this.fillMessage(m, it, view.online);
+      if (it.kind === 'event') this.fillEvent(m, it);
+      else this.fillMessage(m, it, view.online);
       return m.li;
     });
     for (const k of [...this.msgEls.keys()]) if (!seen.has(k)) this.msgEls.delete(k);
@@ -348,21 +381,34 @@ export class UI {
     if (view.history === 'more' && list.scrollHeight <= list.clientHeight) setTimeout(() => this.h.onNearTop(), 0);
   }
 
+  makeEvent() {
+    const li = el('li', { class: 'event', 'data-testid': 'group-event' });
+    return { li };
+  }
+
+  fillEvent(m, it) {
+    m.li.textContent = it.text;
+    m.li.dataset.cseq = String(it.cseq);
+    m.li.title = it.ts ? fullTime(it.ts) : '';
+  }
+
   makeMessage(it) {
     const body = el('p', { class: 'body', 'data-testid': 'message-body' });
+    const name = el('span', { class: 'sender', 'data-testid': 'message-sender', 'aria-hidden': 'true' });
+    const readBy = el('span', { class: 'read-by', 'data-testid': 'message-read-by' });
     const time = el('time', { 'data-testid': 'message-time' });
     const status = el('span', { class: 'status', 'data-testid': 'message-status', role: 'img' });
     const err = el('span', { class: 'error', 'data-testid': 'message-error' });
     const retry = el('button', { type: 'button', class: 'retry', 'data-testid': 'message-retry', text: 'Retry' });
     const { cid } = it;
     retry.addEventListener('click', () => this.h.onRetry(cid));
-    const meta = el('div', { class: 'meta' }, time, status, err, retry);
+    const meta = el('div', { class: 'meta' }, time, status, readBy, err, retry);
     const sender = el('span', { class: 'visually-hidden', text: it.own ? 'You: ' : `${it.from}: ` });
     const li = el('li', {
       class: `msg ${it.own ? 'own' : 'theirs'}`, 'data-testid': 'message', 'data-from': it.from,
       'data-own': String(it.own),
-    }, el('div', { class: 'bubble' }, sender, body, meta));
-    return { li, body, time, status, err, retry };
+    }, el('div', { class: 'bubble' }, name, sender, body, meta));
+    return { li, body, name, time, status, readBy, err, retry };
   }
 
   fillMessage(m, it, online) {
@@ -382,6 +428,11 @@ export class UI {
     m.status.title = label;
     m.status.setAttribute('aria-label', label);
     m.status.hidden = it.status === 'received';
+    m.name.textContent = it.sender || '';
+    m.name.hidden = !it.sender;
+    m.readBy.hidden = !it.readBy; // shown from the first reader on
+    m.readBy.textContent = it.readBy ? `read by ${it.readBy}` : '';
+    if (it.readBy != null) m.readBy.dataset.count = String(it.readBy); else delete m.readBy.dataset.count;
     m.err.textContent = it.error || '';
     m.err.hidden = !m.err.textContent;
     m.retry.hidden = it.status !== 'failed';

@@ -75,6 +75,21 @@ export function shortTime(ms) {
   return sameDay ? timeFmt.format(d) : dateTimeFmt.format(d);
 }
 
+/** When an offline user was last seen, relative to `now`: "last seen just now", "… 5 min
+ *  ago", "… today at 14:05", "… yesterday at 14:05", else "… Mar 3, 14:05". */
+export function lastSeenText(ms, now = Date.now()) {
+  const ago = now - ms;
+  if (ago < 60_000) return 'last seen just now';
+  if (ago < 3_600_000) return `last seen ${Math.floor(ago / 60_000)} min ago`;
+  const d = new Date(ms);
+  const day = new Date(now);
+  day.setHours(0, 0, 0, 0);
+  if (d >= day) return `last seen today at ${timeFmt.format(d)}`;
+  day.setDate(day.getDate() - 1);
+  if (d >= day) return `last seen yesterday at ${timeFmt.format(d)}`;
+  return `last seen ${dateTimeFmt.format(d)}`;
+}
+
 export function fullTime(ms) {
   return fullFmt.format(new Date(ms));
 }

@@ -298,3 +298,253 @@ def test_outbox_lifecycle(page):
     assert out["stored"] == [["second", "sending"]]
     assert out["reloaded"] == [True]
     assert out["full"] == 0
+
+
+# ---- group.js ------------------------------------------------------------------------------
+
+GROUP = "g:0b7e0c4e-8d0f-5a43-9f1e-2f3c4d5e6f70"
+
+
+def gentry(cseq, event, by, members=(), **extra):
+    return {"type": "group", "seq": 100 + cseq, "msg": f"op{cseq}", "conv": GROUP, "cseq": cseq, "event": event,
+            "by": by, "members": list(members), "title": "Team", "ts": 5000 + cseq, **extra}
+
+
+def gconv(**fields):
+    return {**conv(conv=GROUP, title="Team"), "left": False, "events": [], **fields}
+
+
+def members_after(page, *entries, start=None):
+    return run_js(page, f"""
+        const g = await import('/group.js');
+        let members = {json.dumps(start)};
+        for (const e of {json.dumps(list(entries))}) members = g.applyGroupEntry(members, g.readGroupEntry(e));
+        return members;
+    """)
+
+
+def test_group_entries_are_checked(page):
+    g = js(page, "group", "readGroupEntry", gentry(1, "created", "alice", ["bob"], admin=None, extra="x"))
+    assert g == {"conv": GROUP, "cseq": 1, "msg": "op1", "event": "created", "by": "alice", "members": ["bob"],
+                 "title": "Team", "admin": None, "ts": 5001}
+    for bad in ({**gentry(1, "created", "alice"), "conv": CONV}, {**gentry(1, "created", "alice"), "cseq": 0},
+                gentry(1, "renamed", "alice"), {**gentry(1, "left", "alice"), "by": None}, None):
+        assert js(page, "group", "readGroupEntry", bad) is None
+
+
+def test_member_list_follows_group_entries(page):
+    created = gentry(1, "created", "alice", ["bob", "carol"])
+    m = members_after(page, created)
+    assert m == {"alice": {"role": "admin", "joined": 1, "read": 0}, "bob": {"role": "member", "joined": 1, "read": 0},
+                 "carol": {"role": "member", "joined": 1, "read": 0}}
+    m = members_after(page, created, gentry(2, "added", "alice", ["dave"]), gentry(3, "removed", "alice", ["bob"]))
+    assert sorted(m) == ["alice", "carol", "dave"] and m["dave"]["joined"] == 2
+    # The last admin leaves: the member named in `admin` becomes one.
+    m = members_after(page, created, gentry(2, "left", "alice", ["alice"], admin="bob"))
+    assert m == {"bob": {"role": "admin", "joined": 1, "read": 0}, "carol": {"role": "member", "joined": 1, "read": 0}}
+    # Entries a `members` page already reflects change nothing (set operations).
+    page_list = {"alice": {"role": "admin", "joined": 1, "read": 4}, "dave": {"role": "member", "joined": 2, "read": 0}}
+    assert members_after(page, gentry(2, "added", "alice", ["dave"]), gentry(3, "removed", "alice", ["bob"]),
+                         start=page_list) == page_list
+    # Unknown stays unknown until a page or a `created` names everyone.
+    assert members_after(page, gentry(2, "added", "alice", ["dave"])) is None
+
+
+def test_group_entry_moves_the_conversation_not_its_unread_count(page):
+    me = "bob"
+    run = js(page, "model", "runWithHistory", None, [msg(n) for n in (1, 2, 3)], False, None)
+    c = gconv(cseq=3, unread=2, run=run)
+    g = js(page, "group", "readGroupEntry", gentry(4, "added", "alice", ["dave"], title="Team 2"))
+    after = js(page, "group", "noteGroupEntry", c, g, me)
+    assert (after["cseq"], after["unread"], after["title"], after["left"]) == (4, 2, "Team 2", False)
+    assert [e["cseq"] for e in after["events"]] == [4]
+    assert (after["run"]["lo"], after["run"]["hi"]) == (1, 4)  # the log has no entry at 4: the run covers it
+    assert js(page, "group", "noteGroupEntry", after, g, me) == after  # a replay changes nothing
+    # The next message joins the run instead of starting a new one after a gap.
+    nxt = js(page, "model", "runWithMessage", after["run"], msg(5))
+    assert (nxt["lo"], cseqs(nxt)) == (1, [1, 2, 3, 5])
+    removed = js(page, "group", "noteGroupEntry", after,
+                 js(page, "group", "readGroupEntry", gentry(6, "removed", "alice", [me])), me)
+    assert removed["left"] is True
+    back = js(page, "group", "noteGroupEntry", removed,
+              js(page, "group", "readGroupEntry", gentry(7, "added", "alice", [me])), me)
+    assert back["left"] is False and [e["cseq"] for e in back["events"]] == [4, 6, 7]
+
+
+def test_newest_history_page_of_a_group_covers_up_to_the_known_cseq(page):
+    # Messages 1..3, then changes at 4 and 5 (not in the log): the page covers 1..5.
+    run = js(page, "model", "runWithHistory", None, [msg(n) for n in (1, 2, 3)], False, None, 5)
+    assert (run["lo"], run["hi"]) == (1, 5)
+    assert cseqs(js(page, "model", "runWithMessage", run, msg(6))) == [1, 2, 3, 6]
+    # An added member's empty first page still covers what it was asked up to.
+    assert js(page, "model", "runWithHistory", None, [], False, None, 9)["hi"] == 9
+
+
+def test_read_by_counts_other_members_read_cursors(page):
+    members = js(page, "group", "membersFromPage", [
+        {"user": "alice", "role": "admin", "joined": 1, "read": 7}, {"user": "bob", "role": "member", "joined": 1, "read": 5},
+        {"user": "carol", "role": "member", "joined": 3, "read": 2}, {"user": "x", "role": "owner"}, "junk"])
+    assert sorted(members) == ["alice", "bob", "carol"]
+    assert [js(page, "group", "readBy", members, n, "alice") for n in (2, 3, 5, 6)] == [2, 1, 1, 0]
+    assert js(page, "group", "readBy", None, 2, "alice") is None
+    moved = js(page, "group", "noteMemberRead", members, "carol", 6)
+    assert moved["carol"]["read"] == 6
+    assert js(page, "group", "noteMemberRead", moved, "carol", 4) == moved  # never backwards
+    assert js(page, "group", "noteMemberRead", moved, "zed", 9) == moved  # not a member
+    assert js(page, "group", "isAdmin", members, "alice") is True
+    assert js(page, "group", "isAdmin", members, "bob") is False
+    assert [r["user"] for r in js(page, "group", "memberRows", members, "bob")] == ["alice", "bob", "carol"]
+
+
+def test_group_view_names_senders_counts_readers_and_shows_changes(page):
+    me = "alice"
+    msgs = [{**msg(2, frm="bob"), "conv": GROUP}, {**msg(3, frm="bob"), "conv": GROUP},
+            {**msg(4, frm=me, id="c4"), "conv": GROUP}, {**msg(6, frm="carol"), "conv": GROUP}]
+    run = js(page, "model", "runWithHistory", None, msgs, False, None, 6)
+    created = js(page, "group", "readGroupEntry", gentry(1, "created", me, ["bob", "carol"]))
+    added = js(page, "group", "readGroupEntry", gentry(5, "added", me, ["dave"]))
+    c = gconv(cseq=6, run=run, events=[created, added])
+    members = {me: {"role": "admin", "joined": 1, "read": 6}, "bob": {"role": "member", "joined": 1, "read": 4},
+               "carol": {"role": "member", "joined": 1, "read": 6}, "dave": {"role": "member", "joined": 5, "read": 0}}
+    view = js(page, "view", "conversationView", c, [], me, False, members)
+    assert [(i["kind"], i["cseq"]) for i in view["items"]] == [
+        ("event", 1), ("message", 2), ("message", 3), ("message", 4), ("event", 5), ("message", 6)]
+    assert [i.get("sender") for i in view["items"] if i["kind"] == "message"] == ["bob", None, None, "carol"]
+    own = view["items"][3]
+    assert (own["readBy"], own["status"]) == (2, "sent")  # dave joined later and has not read it
+    assert [i["text"] for i in view["items"] if i["kind"] == "event"] == [
+        "You created the group “Team”", "You added dave"]
+    everyone = {**members, "dave": {**members["dave"], "read": 6}}
+    own = js(page, "view", "conversationView", c, [], me, False, everyone)["items"][3]
+    assert (own["readBy"], own["status"]) == (3, "read")
+    # Before the member list arrives: no count, the plain tick.
+    own = js(page, "view", "conversationView", c, [], me, False, None)["items"][3]
+    assert (own["readBy"], own["status"]) == (None, "sent")
+
+
+def test_group_event_texts(page):
+    def text(entry, me="bob"):
+        return js(page, "group", "eventText", js(page, "group", "readGroupEntry", entry), me)
+    assert text(gentry(2, "added", "alice", ["bob", "carol"])) == "alice added you, carol"
+    assert text(gentry(3, "removed", "bob", ["carol"])) == "You removed carol"
+    assert text(gentry(4, "left", "alice", ["alice"], admin="bob")) == "alice left · you are now an admin"
+    assert text(gentry(4, "left", "alice", ["alice"], admin="carol")) == "alice left · carol is now an admin"
+
+
+def test_group_forms_check_titles_and_user_lists(page):
+    assert js(page, "group", "parseUserList", "bob, carol  bob,alice", "alice", 0) == {"users": ["bob", "carol"]}
+    assert js(page, "group", "parseUserList", "", "alice", 0) == {"users": []}
+    assert "error" in js(page, "group", "parseUserList", "alice", "alice", 1)
+    assert js(page, "group", "parseUserList", "bob, no;way!", "alice", 1) == {"error": "Not a user id: no;way!"}
+    assert js(page, "group", "checkTitle", "  Team  ") == {"title": "Team"}
+    assert "error" in js(page, "group", "checkTitle", "   ")
+    assert js(page, "group", "checkTitle", "é" * 64) == {"title": "é" * 64}  # 128 bytes
+    assert "error" in js(page, "group", "checkTitle", "é" * 65)
+
+
+# ---- typing.js -----------------------------------------------------------------------------
+
+def test_typing_indicators_expire_after_five_seconds_without_a_new_one(page):
+    out = run_js(page, f"""
+        const t = await import('/typing.js');
+        let s = t.noteTyping({{}}, '{GROUP}', 'carol', 1000);
+        s = t.noteTyping(s, '{GROUP}', 'bob', 3000);
+        s = t.noteTyping(s, '{CONV}', 'bob', 3500);
+        const at = (now) => t.typers(s, '{GROUP}', now);
+        const seen = [at(1000), at(5999), at(6000), at(7999), at(8000)];
+        const next = [t.nextExpiry(s, 0), t.nextExpiry(s, 6000), t.nextExpiry(s, 9000)];
+        const renewed = t.typers(t.noteTyping(s, '{GROUP}', 'carol', 5500), '{GROUP}', 7000);
+        const pruned = t.pruneTyping(s, 8000);
+        const dropped = t.typers(t.dropTyping(s, '{GROUP}', 'bob'), '{GROUP}', 4000);
+        return {{ seen, next, renewed, pruned, dropped }};
+    """)
+    assert out["seen"] == [["bob", "carol"], ["bob", "carol"], ["bob"], ["bob"], []]
+    assert out["next"] == [6000, 8000, None]
+    assert out["renewed"] == ["bob", "carol"]
+    assert out["pruned"] == {CONV: {"bob": 8500}}
+    assert out["dropped"] == ["carol"]
+
+
+def test_typing_is_sent_at_most_every_two_seconds_and_worded_per_kind(page):
+    assert js(page, "typing", "typingDue", None, 5) is True
+    assert [js(page, "typing", "typingDue", 1000, n) for n in (1000, 2999, 3000)] == [False, False, True]
+    assert js(page, "typing", "typingText", ["bob"], False) == "typing…"
+    assert js(page, "typing", "typingText", ["bob"], True) == "bob is typing…"
+    assert js(page, "typing", "typingText", ["bob", "carol"], True) == "bob and carol are typing…"
+    assert js(page, "typing", "typingText", ["a", "b", "c"], True) == "3 people are typing…"
+    assert js(page, "typing", "typingText", [], True) == ""
+
+
+# ---- last seen and the header line ---------------------------------------------------------
+
+def test_last_seen_is_worded_relative_to_now(page):
+    out = run_js(page, """
+        const u = await import('/util.js');
+        const now = new Date(2026, 10, 30, 15, 30).getTime();
+        const min = 60_000;
+        const fmt = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit' });
+        return {
+          texts: [u.lastSeenText(now - 20_000, now), u.lastSeenText(now - 5 * min, now),
+                  u.lastSeenText(now - 59 * min, now), u.lastSeenText(new Date(2026, 10, 30, 9, 5).getTime(), now),
+                  u.lastSeenText(new Date(2026, 10, 29, 22, 0).getTime(), now),
+                  u.lastSeenText(new Date(2026, 10, 20, 8, 0).getTime(), now)],
+          nine: fmt.format(new Date(2026, 10, 30, 9, 5)), ten: fmt.format(new Date(2026, 10, 29, 22, 0)),
+        };
+    """)
+    t = out["texts"]
+    assert t[:3] == ["last seen just now", "last seen 5 min ago", "last seen 59 min ago"]
+    assert t[3] == f"last seen today at {out['nine']}"
+    assert t[4] == f"last seen yesterday at {out['ten']}"
+    assert t[5].startswith("last seen Nov 20")
+
+
+def test_header_line_shows_typing_then_presence_or_group_size(page):
+    now = 10_000_000
+    line = lambda **kw: js(page, "view", "headerLine",  # noqa: E731
+                           {"conv": CONV, "typing": [], "presence": None, "members": None, "left": False, **kw}, now)
+    assert line() == {"kind": "presence", "text": "status unknown"}
+    assert line(presence={"status": "online", "lastSeen": None}) == {"kind": "presence", "text": "online"}
+    assert line(presence={"status": "offline", "lastSeen": None}) == {"kind": "presence", "text": "offline"}
+    assert line(presence={"status": "offline", "lastSeen": now - 120_000}) == {
+        "kind": "presence", "text": "last seen 2 min ago"}
+    assert line(typing=["bob"], presence={"status": "online"}) == {"kind": "typing", "text": "typing…"}
+    two = {"a": {}, "b": {}}
+    assert line(conv=GROUP, members=two) == {"kind": "members", "text": "2 members"}
+    assert line(conv=GROUP) == {"kind": "members", "text": "Group"}
+    assert line(conv=GROUP, typing=["carol"], members=two) == {"kind": "typing", "text": "carol is typing…"}
+    assert line(conv=GROUP, typing=["carol"], left=True) == {"kind": "members", "text": "You are no longer a member"}
+
+
+def test_group_list_item_names_the_sender(page):
+    last = js(page, "model", "readMessage", {**msg(3, frm="carol"), "conv": GROUP})
+    item = js(page, "view", "listItem", gconv(cseq=3, last=last), [], ME, "Team", None, "unknown")
+    assert item["sender"] == "carol" and item["peer"] is None
+    dm = js(page, "view", "listItem", conv(cseq=3, last=js(page, "model", "readMessage", msg(3))), [], ME, "bob", "bob", "online")
+    assert dm["sender"] is None
+
+
+def test_cache_keeps_group_changes_and_membership(page):
+    out = run_js(page, f"""
+        localStorage.clear();
+        const {{ Cache }} = await import('/store.js');
+        const m = await import('/model.js');
+        const g = await import('/group.js');
+        const cache = new Cache('bob');
+        let c = {{ ...m.newConv('{GROUP}'), title: 'Team' }};
+        c = g.noteGroupEntry(c, g.readGroupEntry({json.dumps(gentry(1, "created", "alice", ["bob"]))}), 'bob');
+        c = g.noteGroupEntry(c, g.readGroupEntry({json.dumps(gentry(2, "removed", "alice", ["bob"]))}), 'bob');
+        cache.save({{ epoch: 'E1', seq: 3, acked: 3 }}, [c], new Set());
+        const [back] = cache.loadConvs('E1');
+        return {{ left: back.left, events: back.events.map((e) => [e.cseq, e.event]), title: back.title }};
+    """)
+    assert out == {"left": True, "events": [[1, "created"], [2, "removed"]], "title": "Team"}
+
+
+def test_every_client_module_loads(page):
+    # The DOM modules too (a typo in one would leave the page blank; app.js boots, so not it).
+    loaded = run_js(page, """
+        const names = ['chat', 'ui', 'group-ui', 'connection', 'api', 'outbox', 'store', 'view', 'group', 'typing'];
+        for (const n of names) await import(`/${n}.js`);
+        return names.length;
+    """)
+    assert loaded == 10

@@ -8,6 +8,9 @@ public enum RedisKeys {
     public static func edgeSessions(_ edge: String) -> String { "edgesessions:{\(edge)}" }
     /// ZSET edge id → last heartbeat (unix ms). Owner: presence-svc.
     public static let edges = "edges"
+    /// STRING unix ms when the user's last session ended (written with that session's removal).
+    /// Owner: presence-svc.
+    public static func lastSeen(_ user: String) -> String { "lastseen:{\(user)}" }
 
     /// The keys of one conversation (slot `{conv}`). Owner: relay-svc.
     public struct ConversationKeys: Sendable {

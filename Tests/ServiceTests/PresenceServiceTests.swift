@@ -8,37 +8,6 @@ import ParleyTestSupport
 @testable import Presence
 import Testing
 
-/// Starts presence-svc on `prefix` (plus `extra` flags).
-func startPresence(prefix: String, redisURL: String = TestEnvironment.redisURL, extra: [String] = []) async throws -> RunningService {
-    let configuration = try loadConfiguration(PresenceConfiguration.self, serviceArguments(prefix: prefix, redisURL: redisURL) + extra)
-    return try await RunningService.start("presence") { logger, onServerRunning in
-        try await buildPresence(configuration, logger: logger, onServerRunning: onServerRunning)
-    }
-}
-
-enum PresenceShared {
-    // Spelled out instead of @TaskLocal: the macro's `$stack` is not visible to the @Suite attribute.
-    static let stack = TaskLocal<ServiceStack?>(wrappedValue: nil)
-}
-
-/// A presence event as the edge sends it (keyed by the edge id, so one edge's events stay in order).
-private func send(_ stack: ServiceStack, _ kind: PresenceEvent.Kind, edge: String, user: String? = nil, session: String? = nil,
-                  users: [String]? = nil, ts: UInt64 = UnixTime.nowMilliseconds) async throws {
-    try await stack.producer.send(PresenceEvent(kind: kind, edge: edge, user: user, session: session, users: users, ts: ts),
-                                  topic: stack.topics.presenceEvents, key: edge)
-}
-
-private func changes(of user: String, in reader: TopicReader) -> [PresenceChange] {
-    reader.decoded(PresenceChange.self).filter { $0.value.user == user }.map(\.value)
-}
-
-private func waitForChanges(of user: String, count: Int, in reader: TopicReader) async throws -> [PresenceChange] {
-    try await eventually("\(count) presence changes of \(user)") {
-        let found = changes(of: user, in: reader)
-        return found.count >= count ? found : nil
-    }
-}
-
 /// presence-svc alone: the test plays the edges (presence.events) and reads presence.changes,
 /// the edges' deliver topics and Redis.
 @Suite("presence-svc", SharedStack(slot: PresenceShared.stack, start: {
@@ -51,10 +20,10 @@ struct PresenceServiceTests {
         let user = uniqueID("ulla"), edge = uniqueID("edge")
         let reader = try await TopicReader.start(stack.topics.presenceChanges, partitions: 2)
 
-        try await send(stack, .connect, edge: edge, user: user, session: "s1")
-        try await send(stack, .connect, edge: edge, user: user, session: "s2")
-        try await send(stack, .connect, edge: edge, user: user, session: "s2")  // a replayed event
-        let online = try await waitForChanges(of: user, count: 3, in: reader)
+        try await sendPresence(stack, .connect, edge: edge, user: user, session: "s1")
+        try await sendPresence(stack, .connect, edge: edge, user: user, session: "s2")
+        try await sendPresence(stack, .connect, edge: edge, user: user, session: "s2")  // a replayed event
+        let online = try await waitForPresenceChanges(of: user, count: 3, in: reader)
         #expect(online == [
             PresenceChange(kind: .sessionOnline, user: user, session: "s1", edge: edge, status: .online, transition: true),
             PresenceChange(kind: .sessionOnline, user: user, session: "s2", edge: edge, status: .online, transition: false),
@@ -64,13 +33,15 @@ struct PresenceServiceTests {
         #expect(try await stack.redis.send(.hgetall(RedisKeys.presence(user))) == ["s1": edge, "s2": edge])
         #expect(try await stack.redis.send(.smembers(RedisKeys.edgeSessions(edge))) == ["\(user)\ts1", "\(user)\ts2"])
 
-        try await send(stack, .disconnect, edge: edge, user: user, session: "s1")
-        try await send(stack, .disconnect, edge: edge, user: user, session: "s1")  // replayed: no change
-        try await send(stack, .disconnect, edge: edge, user: user, session: "s2")
-        let all = try await waitForChanges(of: user, count: 5, in: reader)
+        try await sendPresence(stack, .disconnect, edge: edge, user: user, session: "s1")
+        try await sendPresence(stack, .disconnect, edge: edge, user: user, session: "s1")  // replayed: no change
+        let closed = UnixTime.nowMilliseconds
+        try await sendPresence(stack, .disconnect, edge: edge, user: user, session: "s2", ts: closed)
+        let all = try await waitForPresenceChanges(of: user, count: 5, in: reader)
         #expect(Array(all.dropFirst(3)) == [
             PresenceChange(kind: .sessionOffline, user: user, session: "s1", edge: edge, status: .online, transition: false),
-            PresenceChange(kind: .sessionOffline, user: user, session: "s2", edge: edge, status: .offline, transition: true),
+            PresenceChange(kind: .sessionOffline, user: user, session: "s2", edge: edge, status: .offline, transition: true,
+                           lastSeen: closed),
         ])
         #expect(try await stack.redis.send(.exists(RedisKeys.presence(user))) == false)
         #expect(try await stack.redis.send(.smembers(RedisKeys.edgeSessions(edge))).isEmpty)
@@ -84,19 +55,21 @@ struct PresenceServiceTests {
         let ulla = uniqueID("ulla"), vera = uniqueID("vera"), edge = uniqueID("edge"), other = uniqueID("edge")
         let reader = try await TopicReader.start(stack.topics.presenceChanges, partitions: 2)
 
-        try await send(stack, .connect, edge: edge, user: ulla, session: "u1")
-        try await send(stack, .connect, edge: edge, user: vera, session: "v1")
-        try await send(stack, .connect, edge: other, user: vera, session: "v2")  // vera is also elsewhere
-        _ = try await waitForChanges(of: vera, count: 2, in: reader)
-        _ = try await waitForChanges(of: ulla, count: 1, in: reader)
+        try await sendPresence(stack, .connect, edge: edge, user: ulla, session: "u1")
+        try await sendPresence(stack, .connect, edge: edge, user: vera, session: "v1")
+        try await sendPresence(stack, .connect, edge: other, user: vera, session: "v2")  // vera is also elsewhere
+        _ = try await waitForPresenceChanges(of: vera, count: 2, in: reader)
+        _ = try await waitForPresenceChanges(of: ulla, count: 1, in: reader)
 
         // The edge restarts with the same id.
         let started = UnixTime.nowMilliseconds
-        try await send(stack, .edgeStarted, edge: edge, ts: started)
-        let ullaChanges = try await waitForChanges(of: ulla, count: 2, in: reader)
+        try await sendPresence(stack, .edgeStarted, edge: edge, ts: started)
+        let ullaChanges = try await waitForPresenceChanges(of: ulla, count: 2, in: reader)
         #expect(ullaChanges.last == PresenceChange(kind: .sessionOffline, user: ulla, session: "u1", edge: edge,
-                                                   status: .offline, transition: true))
-        let veraChanges = try await waitForChanges(of: vera, count: 3, in: reader)
+                                                   status: .offline, transition: true, lastSeen: started))
+        #expect(try await stack.redis.send(.get(RedisKeys.lastSeen(ulla))) == String(started))
+        #expect(try await stack.redis.send(.exists(RedisKeys.lastSeen(vera))) == false, "vera is still online elsewhere")
+        let veraChanges = try await waitForPresenceChanges(of: vera, count: 3, in: reader)
         #expect(veraChanges.last == PresenceChange(kind: .sessionOffline, user: vera, session: "v1", edge: edge,
                                                    status: .online, transition: false))
         #expect(try await stack.redis.send(.exists(RedisKeys.presence(ulla))) == false)
@@ -106,12 +79,12 @@ struct PresenceServiceTests {
         #expect(try await stack.redis.send(.zscore(RedisKeys.edges, edge)) ?? 0 >= Double(started))
 
         // Sessions of the new run count again.
-        try await send(stack, .connect, edge: edge, user: ulla, session: "u2")
-        let again = try await waitForChanges(of: ulla, count: 3, in: reader)
+        try await sendPresence(stack, .connect, edge: edge, user: ulla, session: "u2")
+        let again = try await waitForPresenceChanges(of: ulla, count: 3, in: reader)
         #expect(again.last == PresenceChange(kind: .sessionOnline, user: ulla, session: "u2", edge: edge, status: .online, transition: true))
-        try await send(stack, .edgeStopped, edge: edge)
-        try await send(stack, .edgeStopped, edge: other)
-        _ = try await waitForChanges(of: ulla, count: 4, in: reader)
+        try await sendPresence(stack, .edgeStopped, edge: edge)
+        try await sendPresence(stack, .edgeStopped, edge: other)
+        _ = try await waitForPresenceChanges(of: ulla, count: 4, in: reader)
         _ = try await stack.redis.send(.zrem(RedisKeys.edges, [edge, other]))
         await reader.stop()
     }
@@ -124,14 +97,20 @@ struct PresenceServiceTests {
         try await createDeliverTopics(stack.topics, edges: [edge])
         let deliver = try await TopicReader.start(stack.topics.deliver(edge: edge))
 
-        try await send(stack, .connect, edge: edge, user: online, session: "o1")
-        try await send(stack, .query, edge: edge, user: asker, session: "q1", users: [online, offline])
+        // Both are the asker's dm peers (offline-svc's conversation list), so it may watch them.
+        _ = try await stack.redis.send(.zadd(RedisKeys.StreamKeys(asker).conversations,
+                                             [RedisScoredMember(member: Conversation.direct(asker, online), score: 1),
+                                              RedisScoredMember(member: Conversation.direct(asker, offline), score: 2)]))
+        try await sendPresence(stack, .connect, edge: edge, user: online, session: "o1")
+        try await sendPresence(stack, .query, edge: edge, user: asker, session: "q1", users: [online, offline])
         let answer = try await deliver.waitFor(DeliverEnvelope.self, "the answer") { $0.first { $0.value.user == asker } }
         #expect(answer.key == asker)
         #expect(answer.value.sessions == ["q1"])
         #expect(answer.value.presence == [PresenceStatus(user: online, status: .online), PresenceStatus(user: offline, status: .offline)])
+        #expect(answer.value.watch == [online, offline])
+        #expect(answer.value.error == nil)
         #expect(answer.value.entries.isEmpty && answer.value.page == nil)
-        try await send(stack, .edgeStopped, edge: edge)
+        try await sendPresence(stack, .edgeStopped, edge: edge)
         try await waitUntil("the edge's sessions removed") { try await stack.redis.send(.exists(RedisKeys.presence(online))) == false }
         _ = try await stack.redis.send(.zrem(RedisKeys.edges, [edge]))
         await deliver.stop()
@@ -145,14 +124,14 @@ struct PresenceServiceTests {
 
         try await stack.producer.sendRaw(Array("garbage".utf8), topic: stack.topics.presenceEvents, key: edge)
         try await stack.producer.sendRaw(Array(#"{"v":1,"kind":"explode","edge":"x","ts":1}"#.utf8), topic: stack.topics.presenceEvents, key: edge)
-        try await send(stack, .connect, edge: edge, user: user)  // no session
-        try await send(stack, .query, edge: edge, user: user, session: "m0")  // no users
-        try await send(stack, .connect, edge: edge, user: user, session: "m1")
-        let found = try await waitForChanges(of: user, count: 1, in: reader)
+        try await sendPresence(stack, .connect, edge: edge, user: user)  // no session
+        try await sendPresence(stack, .query, edge: edge, user: user, session: "m0")  // no users
+        try await sendPresence(stack, .connect, edge: edge, user: user, session: "m1")
+        let found = try await waitForPresenceChanges(of: user, count: 1, in: reader)
         #expect(found == [PresenceChange(kind: .sessionOnline, user: user, session: "m1", edge: edge, status: .online, transition: true)])
         #expect(try await stack.redis.send(.hgetall(RedisKeys.presence(user))) == ["m1": edge])
-        try await send(stack, .disconnect, edge: edge, user: user, session: "m1")
-        _ = try await waitForChanges(of: user, count: 2, in: reader)
+        try await sendPresence(stack, .disconnect, edge: edge, user: user, session: "m1")
+        _ = try await waitForPresenceChanges(of: user, count: 2, in: reader)
         _ = try await stack.redis.send(.zrem(RedisKeys.edges, [edge]))
         await reader.stop()
     }
@@ -197,13 +176,15 @@ struct PresenceServiceTests {
 
             let expected: [(String, [String])] = [(ulla, ["u1"]), (vera, ["v1", "v2"])]
             for (user, sessions) in expected {
-                let found = try await waitForChanges(of: user, count: 2 * sessions.count, in: reader)
+                let found = try await waitForPresenceChanges(of: user, count: 2 * sessions.count, in: reader)
                 let offline = found.filter { $0.kind == .sessionOffline }
                 #expect(Set(offline.map(\.session)) == Set(sessions))
                 #expect(offline.last?.status == .offline)
                 #expect(offline.last?.transition == true)
                 #expect(offline.filter(\.transition).count == 1)
                 #expect(try await redis.send(.exists(RedisKeys.presence(user))) == false)
+                let lastSeen = try #require(offline.last?.lastSeen, "the offline transition carries the last seen")
+                #expect(try await redis.send(.get(RedisKeys.lastSeen(user))) == String(lastSeen))
             }
             try await waitUntil("the dead edge left the edges set") {
                 try await redis.send(.zscore(RedisKeys.edges, dead)) == nil
@@ -220,7 +201,7 @@ struct PresenceServiceTests {
             #expect(resync.value.user == "")
             await deliver.stop()
             heartbeats.cancel()
-            #expect(changes(of: walt, in: reader).map(\.kind) == [.sessionOnline])
+            #expect(presenceChanges(of: walt, in: reader).map(\.kind) == [.sessionOnline])
             try await event(.edgeStopped, alive)
             try await waitUntil("the live edge's sessions removed") { try await redis.send(.exists(RedisKeys.presence(walt))) == false }
             _ = try await redis.send(.zrem(RedisKeys.edges, [alive]))
@@ -245,19 +226,19 @@ extension PresenceServiceTests {
         #expect(try await stack.redis.send(.smembers(RedisKeys.edgeSessions(edge))) == ["\(user)\tc1"])
 
         // An edge removal finds the entry and deletes it; the user had nothing to lose.
-        try await send(stack, .edgeStarted, edge: edge)
+        try await sendPresence(stack, .edgeStarted, edge: edge)
         try await waitUntil("the edge's index removed") { try await stack.redis.send(.exists(RedisKeys.edgeSessions(edge))) == false }
         // The connect's batch was not committed, so the event comes again and completes. Its
         // change is the user's first: none was published for the half-done connect (the user's
         // changes share a partition, so one would come first).
-        try await send(stack, .connect, edge: edge, user: user, session: "c1")
-        let found = try await waitForChanges(of: user, count: 1, in: reader)
+        try await sendPresence(stack, .connect, edge: edge, user: user, session: "c1")
+        let found = try await waitForPresenceChanges(of: user, count: 1, in: reader)
         #expect(found == [PresenceChange(kind: .sessionOnline, user: user, session: "c1", edge: edge, status: .online, transition: true)])
         #expect(try await stack.redis.send(.hgetall(RedisKeys.presence(user))) == ["c1": edge])
         #expect(try await stack.redis.send(.smembers(RedisKeys.edgeSessions(edge))) == ["\(user)\tc1"])
 
-        try await send(stack, .edgeStopped, edge: edge)
-        _ = try await waitForChanges(of: user, count: 2, in: reader)
+        try await sendPresence(stack, .edgeStopped, edge: edge)
+        _ = try await waitForPresenceChanges(of: user, count: 2, in: reader)
         _ = try await stack.redis.send(.zrem(RedisKeys.edges, [edge]))
         await reader.stop()
     }
@@ -267,27 +248,30 @@ extension PresenceServiceTests {
         let stack = try sharedStack(PresenceShared.stack)
         let user = uniqueID("dora"), edge = uniqueID("edge")
         let reader = try await TopicReader.start(stack.topics.presenceChanges, partitions: 2)
-        try await send(stack, .connect, edge: edge, user: user, session: "d1")
-        _ = try await waitForChanges(of: user, count: 1, in: reader)
+        try await sendPresence(stack, .connect, edge: edge, user: user, session: "d1")
+        _ = try await waitForPresenceChanges(of: user, count: 1, in: reader)
 
         // The first step alone (and no change published: the process died before producing).
-        #expect(try await stack.redis.send(PresenceWrites.disconnect(user: user, session: "d1", edge: edge).first)
+        let closed = UnixTime.nowMilliseconds
+        #expect(try await stack.redis.send(PresenceWrites.disconnect(user: user, session: "d1", edge: edge, lastSeen: closed).first)
                 == SessionCount(changed: true, remaining: 0))
         #expect(try await stack.redis.send(.exists(RedisKeys.presence(user))) == false)
+        #expect(try await stack.redis.send(.get(RedisKeys.lastSeen(user))) == String(closed), "last seen is part of the same step")
         #expect(try await stack.redis.send(.smembers(RedisKeys.edgeSessions(edge))) == ["\(user)\td1"], "the index is a superset")
 
-        try await send(stack, .disconnect, edge: edge, user: user, session: "d1")
+        try await sendPresence(stack, .disconnect, edge: edge, user: user, session: "d1", ts: closed + 1000)
         try await waitUntil("the index entry removed") { try await stack.redis.send(.exists(RedisKeys.edgeSessions(edge))) == false }
+        #expect(try await stack.redis.send(.get(RedisKeys.lastSeen(user))) == String(closed), "the replay changed nothing")
         // A next session is the user's first again, and nothing came between.
-        try await send(stack, .connect, edge: edge, user: user, session: "d2")
-        let found = try await waitForChanges(of: user, count: 2, in: reader)
+        try await sendPresence(stack, .connect, edge: edge, user: user, session: "d2")
+        let found = try await waitForPresenceChanges(of: user, count: 2, in: reader)
         #expect(found == [
             PresenceChange(kind: .sessionOnline, user: user, session: "d1", edge: edge, status: .online, transition: true),
             PresenceChange(kind: .sessionOnline, user: user, session: "d2", edge: edge, status: .online, transition: true),
         ])
 
-        try await send(stack, .edgeStopped, edge: edge)
-        _ = try await waitForChanges(of: user, count: 3, in: reader)
+        try await sendPresence(stack, .edgeStopped, edge: edge)
+        _ = try await waitForPresenceChanges(of: user, count: 3, in: reader)
         _ = try await stack.redis.send(.zrem(RedisKeys.edges, [edge]))
         await reader.stop()
     }
@@ -324,7 +308,7 @@ extension PresenceServiceTests {
         #expect(try gauge() == 2)
 
         // A crash between a disconnect's steps on `edge`, then `edge` stops heartbeating.
-        _ = try await redis.send(PresenceWrites.disconnect(user: user, session: "g2", edge: edge).first)
+        _ = try await redis.send(PresenceWrites.disconnect(user: user, session: "g2", edge: edge, lastSeen: 1).first)
         let later = UnixTime.nowMilliseconds + 30_000  // `other` is heard from 30 s later, `edge` is not
         _ = try await redis.send(.zadd(RedisKeys.edges, [RedisScoredMember(member: other, score: Double(later))]))
         try await store.sweep(timeout: .seconds(10), now: later)

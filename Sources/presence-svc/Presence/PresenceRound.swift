@@ -1,5 +1,4 @@
 import ParleyBackend
-import ParleyChat
 import ParleyKafka
 import ParleyProtocol
 import ParleyRedis
@@ -13,12 +12,14 @@ struct PresenceRound {
     private var effects: [Effect] = []
 
     private enum Effect {
-        /// A session step on the user's slot; publishes a change if it changed presence.
-        case session(PresenceChange.Kind, user: String, session: String, edge: String, RedisPipeline.Entry<SessionCount>)
+        /// A session step on the user's slot; publishes a change if it changed presence. `lastSeen`
+        /// is what a removal stores as the user's last seen if it removes the last session.
+        case session(PresenceChange.Kind, user: String, session: String, edge: String, RedisPipeline.Entry<SessionCount>,
+                     lastSeen: UInt64?)
         /// A heartbeat: an edge that was not in `edges` (given up for dead) is asked to resync.
         case heartbeat(edge: String, RedisPipeline.Entry<Int>)
-        /// A query: the users' session counts, answered on the asking edge's deliver topic.
-        case query(edge: String, user: String, session: String, [(user: String, count: RedisPipeline.Entry<Int>)])
+        /// A query's first reads (answered once its group checks are in).
+        case query(PresenceQuery)
     }
 
     init(topics: Topics) { self.topics = topics }
@@ -28,15 +29,16 @@ struct PresenceRound {
         let steps = PresenceWrites.connect(user: user, session: session, edge: edge)
         pipeline.add(steps.first)
         let added = pipeline.add(steps.second)
-        effects.append(.session(.sessionOnline, user: user, session: session, edge: edge, added))
+        effects.append(.session(.sessionOnline, user: user, session: session, edge: edge, added, lastSeen: nil))
     }
 
-    /// Both steps of a disconnect, in the order ``PresenceWrites`` explains.
-    mutating func disconnect(user: String, session: String, edge: String) {
-        let steps = PresenceWrites.disconnect(user: user, session: session, edge: edge)
+    /// Both steps of a disconnect, in the order ``PresenceWrites`` explains; `at` (unix ms, when
+    /// the session ended) becomes the user's last seen if it was the last session.
+    mutating func disconnect(user: String, session: String, edge: String, at: UInt64) {
+        let steps = PresenceWrites.disconnect(user: user, session: session, edge: edge, lastSeen: at)
         let removed = pipeline.add(steps.first)
         pipeline.add(steps.second)
-        effects.append(.session(.sessionOffline, user: user, session: session, edge: edge, removed))
+        effects.append(.session(.sessionOffline, user: user, session: session, edge: edge, removed, lastSeen: at))
     }
 
     /// Records that presence-svc heard from `edge` now. Liveness is when this service heard from
@@ -52,11 +54,9 @@ struct PresenceRound {
         pipeline.add(.zadd(RedisKeys.edges, [RedisScoredMember(member: edge, score: Double(UnixTime.nowMilliseconds))]))
     }
 
-    /// The sessions `users` have, for the session that asked.
+    /// The first reads of `user`'s query for `users` (``PresenceQuery``).
     mutating func query(users: [String], edge: String, user: String, session: String) {
-        var counts: [(user: String, count: RedisPipeline.Entry<Int>)] = []
-        for asked in users { counts.append((asked, pipeline.add(.hlen(RedisKeys.presence(asked))))) }
-        effects.append(.query(edge: edge, user: user, session: session, counts))
+        effects.append(.query(PresenceQuery(users: users, edge: edge, watcher: user, session: session, pipeline: &pipeline)))
     }
 
     /// Reads `edge`'s index, to remove its sessions in a later round (reading and removing
@@ -71,12 +71,13 @@ struct PresenceRound {
     }
 
     /// Disconnects every session of `index` (what ``index(of:)`` read) from presence, then
-    /// deletes the index: a disconnect's steps, the second one for all sessions at once.
-    mutating func removeEdge(_ edge: String, index: Set<String>) {
+    /// deletes the index: a disconnect's steps, the second one for all sessions at once. `at`
+    /// (unix ms) is the last seen of the users who lose their last session.
+    mutating func removeEdge(_ edge: String, index: Set<String>, at: UInt64) {
         for entry in index.sorted() {
             guard let (user, session) = PresenceWrites.parse(member: entry) else { continue }
-            let removed = pipeline.add(PresenceWrites.disconnect(user: user, session: session, edge: edge).first)
-            effects.append(.session(.sessionOffline, user: user, session: session, edge: edge, removed))
+            let removed = pipeline.add(PresenceWrites.disconnect(user: user, session: session, edge: edge, lastSeen: at).first)
+            effects.append(.session(.sessionOffline, user: user, session: session, edge: edge, removed, lastSeen: at))
         }
         pipeline.add(.del([RedisKeys.edgeSessions(edge)]))
     }
@@ -88,34 +89,31 @@ struct PresenceRound {
         let replies = try await redis.send(pipeline)
         for effect in effects {
             switch effect {
-            case let .session(kind, user, session, edge, entry):
+            case let .session(kind, user, session, edge, entry, lastSeen):
                 let count = try replies[entry]
                 // A replayed connect changes nothing but is published again (the edge may
                 // depend on it); a disconnect of a session presence did not have is not.
                 guard kind == .sessionOnline || count.changed else { continue }
                 let transition = count.changed && (kind == .sessionOnline ? count.remaining == 1 : count.remaining == 0)
                 let change = PresenceChange(kind: kind, user: user, session: session, edge: edge,
-                                            status: count.remaining > 0 ? .online : .offline, transition: transition)
+                                            status: count.remaining > 0 ? .online : .offline, transition: transition,
+                                            lastSeen: transition ? lastSeen : nil)
                 outcome.changes.append(KafkaOutgoingRecord(topic: topics.presenceChanges, key: Array(user.utf8),
                                                            value: Envelope.encode(change)))
             case let .heartbeat(edge, entry):
                 if try replies[entry] == 1 { outcome.resyncs.append(edge) }
-            case let .query(edge, user, session, counts):
-                var statuses: [PresenceStatus] = []
-                for (asked, entry) in counts {
-                    statuses.append(PresenceStatus(user: asked, status: try replies[entry] > 0 ? .online : .offline))
-                }
-                outcome.queries.add(DeliverEnvelope(user: user, sessions: [session], presence: statuses), edge: edge)
+            case let .query(query):
+                outcome.queries.append(try query.read(replies))
             }
         }
         return replies
     }
 }
 
-/// What a batch of presence events publishes: changes in event order, query answers, and the
-/// edges to ask for a resync.
+/// What a batch of presence events publishes: changes in event order, queries to answer, and
+/// the edges to ask for a resync.
 struct PresenceOutcome {
     var changes: [KafkaOutgoingRecord] = []
-    var queries = EdgeDeliveries()
+    var queries: [PresenceQueryAnswer] = []
     var resyncs: [String] = []
 }

@@ -8,7 +8,8 @@ import ParleyRedis
 import ParleyServiceKit
 
 /// Applies presence events to Redis and publishes what changed. Owns `presence:{user}`,
-/// `edgesessions:{edge}` and `edges`; ``PresenceWrites`` says how a session is written.
+/// `lastseen:{user}`, `edgesessions:{edge}` and `edges`; ``PresenceWrites`` says how a session is
+/// written, ``PresenceQuery`` who may watch whom.
 public struct PresenceStore: Sendable {
     let topics: Topics
     let redis: RedisClient
@@ -32,7 +33,8 @@ public struct PresenceStore: Sendable {
     }
 
     /// Handles a batch of `presence.events` records in order: one Redis round trip for the batch,
-    /// plus one for each edge_started or edge_stopped (whose sessions must be read first).
+    /// plus one for each edge_started or edge_stopped (whose sessions must be read first), plus
+    /// one for the group checks of the batch's queries when they need any.
     public func apply(_ records: [KafkaRecord]) async throws {
         var outcome = PresenceOutcome()
         var round = PresenceRound(topics: topics)
@@ -48,14 +50,14 @@ public struct PresenceStore: Sendable {
                 round.connect(user: user, session: session, edge: event.edge)
             case .disconnect:
                 guard let user = event.user, let session = event.session else { continue }
-                round.disconnect(user: user, session: session, edge: event.edge)
+                round.disconnect(user: user, session: session, edge: event.edge, at: event.ts)
             case .heartbeat:
                 round.heartbeat(edge: event.edge)
             case .edgeStarted, .edgeStopped:
                 let index = round.index(of: event.edge)
                 let replies = try await round.run(on: redis, into: &outcome)
                 round = PresenceRound(topics: topics)
-                round.removeEdge(event.edge, index: try replies[index])
+                round.removeEdge(event.edge, index: try replies[index], at: event.ts)
                 if event.kind == .edgeStarted { round.markAlive(event.edge) }
             case .query:
                 guard let user = event.user, let session = event.session, let users = event.users else { continue }
@@ -63,7 +65,8 @@ public struct PresenceStore: Sendable {
             }
         }
         try await round.run(on: redis, into: &outcome)
-        let outputs = outcome.changes + outcome.queries.records(topics)
+        let answers = try await PresenceQueries.answer(outcome.queries, on: redis)
+        let outputs = outcome.changes + answers.records(topics)
         if !outputs.isEmpty { _ = try await producer.send(batch: outputs) }
         await requestResync(outcome.resyncs)
     }
@@ -85,18 +88,19 @@ public struct PresenceStore: Sendable {
     }
 
     /// One pass of the sweeper: removes the sessions of every edge whose last heartbeat is older
-    /// than `timeout` (publishing their offline changes) and sets `parley_presence_sessions` to the
-    /// sessions the live edges' indexes hold.
+    /// than `timeout` (publishing their offline changes; their users' last seen is that last
+    /// heartbeat, the last time their sessions were known to be alive) and sets
+    /// `parley_presence_sessions` to the sessions the live edges' indexes hold.
     public func sweep(timeout: Duration, now: UInt64 = UnixTime.nowMilliseconds) async throws {
         let cutoff = Double(Int64(now) - Int64(timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000))
         let edges = try await redis.send(.zrangeWithScores(RedisKeys.edges, 0, -1))
         let live = edges.filter { $0.score > cutoff }.map(\.member)
-        let dead = edges.filter { $0.score <= cutoff }.map(\.member)
+        let dead = edges.filter { $0.score <= cutoff }
         var reads = PresenceRound(topics: topics)
         var counts: [RedisPipeline.Entry<Int>] = []
         for edge in live { counts.append(reads.count(of: edge)) }
         var indexes: [RedisPipeline.Entry<Set<String>>] = []
-        for edge in dead { indexes.append(reads.index(of: edge)) }
+        for edge in dead { indexes.append(reads.index(of: edge.member)) }
         var outcome = PresenceOutcome()
         let replies = try await reads.run(on: redis, into: &outcome)
         sessions.record(try counts.reduce(0) { total, entry throws(RedisError) in total + (try replies[entry]) })
@@ -104,12 +108,12 @@ public struct PresenceStore: Sendable {
 
         var removals = PresenceRound(topics: topics)
         for (edge, index) in zip(dead, indexes) {
-            logger.warning("edge stopped heartbeating, removing its sessions", metadata: ["parley.edge": "\(edge)"])
-            removals.removeEdge(edge, index: try replies[index])
+            logger.warning("edge stopped heartbeating, removing its sessions", metadata: ["parley.edge": "\(edge.member)"])
+            removals.removeEdge(edge.member, index: try replies[index], at: UInt64(edge.score))
         }
         try await removals.run(on: redis, into: &outcome)
         if !outcome.changes.isEmpty { _ = try await producer.send(batch: outcome.changes) }
-        _ = try await redis.send(.zrem(RedisKeys.edges, dead))
+        _ = try await redis.send(.zrem(RedisKeys.edges, dead.map(\.member)))
         edgesRemoved.increment(by: dead.count)
     }
 }

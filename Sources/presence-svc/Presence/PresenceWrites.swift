@@ -23,10 +23,13 @@ enum PresenceWrites {
          addScript.call(keys: [RedisKeys.presence(user)], arguments: [RedisArgument(session), RedisArgument(edge)]))
     }
 
-    /// A disconnect: remove the session from presence (user slot), then from its edge's index (edge slot).
-    static func disconnect(user: String, session: String, edge: String)
+    /// A disconnect: remove the session from presence (user slot), then from its edge's index (edge
+    /// slot). When it was the user's last session, the first step also stores `lastSeen` (unix ms)
+    /// in `lastseen:{user}` (same slot), so last seen is written exactly when the user goes offline.
+    static func disconnect(user: String, session: String, edge: String, lastSeen: UInt64)
         -> (first: RedisCommand<SessionCount>, second: RedisCommand<Int>) {
-        (removeScript.call(keys: [RedisKeys.presence(user)], arguments: [RedisArgument(session)]),
+        (removeScript.call(keys: [RedisKeys.presence(user), RedisKeys.lastSeen(user)],
+                           arguments: [RedisArgument(session), RedisArgument(String(lastSeen))]),
          .srem(RedisKeys.edgeSessions(edge), [member(user: user, session: session)]))
     }
 
@@ -44,9 +47,11 @@ enum PresenceWrites {
         return {added, redis.call('HLEN', KEYS[1])}
         """, decode: SessionCount.init)
 
-    private static let removeScript = RedisScript(keys: 1, """
+    private static let removeScript = RedisScript(keys: 2, """
         local removed = redis.call('HDEL', KEYS[1], ARGV[1])
-        return {removed, redis.call('HLEN', KEYS[1])}
+        local remaining = redis.call('HLEN', KEYS[1])
+        if removed == 1 and remaining == 0 then redis.call('SET', KEYS[2], ARGV[2]) end
+        return {removed, remaining}
         """, decode: SessionCount.init)
 }
 

@@ -81,7 +81,8 @@ enum ConversationLua {
         """
 
     /// The operations in order, then meta and the retention trim. Trimming never scans: by
-    /// count one XTRIM MAXLEN, by age the oldest entry first and at most 64 more.
+    /// count one XTRIM MAXLEN (not MINID by cseq: group changes take cseqs without log
+    /// entries), by age the oldest entry first and at most 64 more.
     static let main = """
         local limited, at, out = {}, 9 + tonumber(ARGV[8]), {}
         for i = 1, tonumber(ARGV[8]) do limited[ARGV[8 + i]] = true end

@@ -39,7 +39,8 @@ enum ConversationStep {
     /// The call for `operations` (all of `conv`, in order, messages with `to` already set);
     /// `limited`: users at `--max-groups-per-user`, whom no change of this call may add.
     static func call(conv: String, operations: [ConversationOperation], epoch: String, now: UInt64, dedupTTL: Duration,
-                     retention: ConversationRetention, maxGroupMembers: Int, limited: [String] = []) -> RedisCommand<ConversationStepReply> {
+                     retention: ConversationRetention, maxGroupMembers: Int,
+                     limited: [String] = []) -> RedisCommand<ConversationStepReply> {
         let keys = RedisKeys.ConversationKeys(conv)
         var arguments: [RedisArgument] = [
             RedisArgument(conv), RedisArgument(epoch), RedisArgument(Int64(now)), RedisArgument(dedupTTL.redisMilliseconds),

@@ -72,7 +72,9 @@ public struct MessageRouter: Sendable {
                 duplicates.increment()
                 logger.debug("client retry or replay", metadata: ["parley.msg": "\(message.msg)", "parley.first": "\(msg)"])
             case (.group(let change), .changed(let cseq, let op, let admin, let again)):
-                guard let roster = step.roster else { throw RedisError(code: .protocol, message: "a group change without the group's members") }
+                guard let roster = step.roster else {
+                    throw RedisError(code: .protocol, message: "a group change without the group's members")
+                }
                 inbox.add(change: change, cseq: cseq, op: op, admin: admin, roster: roster, title: step.title)
                 memberships += roster.changed(by: change, at: cseq).map {
                     GroupMembership(conv: change.conv, user: $0, isMember: roster.isMember($0))
@@ -123,8 +125,8 @@ public struct MessageRouter: Sendable {
         for (group, call) in zip(groups, calls) {
             let reply = try replies[call]
             guard reply.outcomes.count == group.indices.count else {
-                throw RedisError(code: .protocol,
-                                 message: "the conversation step answered \(reply.outcomes.count) outcomes for \(group.indices.count) operations")
+                let answered = "\(reply.outcomes.count) outcomes for \(group.indices.count) operations"
+                throw RedisError(code: .protocol, message: "the conversation step answered \(answered)")
             }
             for (index, outcome) in zip(group.indices, reply.outcomes) {
                 steps[index] = Step(outcome: outcome, roster: reply.roster, title: reply.title)

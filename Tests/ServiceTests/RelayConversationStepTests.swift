@@ -14,8 +14,8 @@ struct RelayConversationStepTests {
     /// Runs one step for `messages` (all of one conversation).
     func step(_ redis: RedisClient, _ messages: [ChatMessage], now: UInt64 = UnixTime.nowMilliseconds, epoch: String = "e1",
               retention: ConversationRetention = year) async throws -> [ConversationOutcome] {
-        try await redis.send(ConversationStep.call(conv: messages[0].conv, messages: messages, epoch: epoch, now: now,
-                                                   dedupTTL: .seconds(60), retention: retention))
+        try await redis.send(ConversationStep.call(conv: messages[0].conv, operations: messages.map { .message($0) }, epoch: epoch, now: now,
+                                                   dedupTTL: .seconds(60), retention: retention, maxGroupMembers: 1000)).outcomes
     }
 
     func withRedis(_ body: (RedisClient) async throws -> Void) async throws {

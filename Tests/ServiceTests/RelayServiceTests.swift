@@ -110,6 +110,7 @@ struct RelayServiceTests {
         let metrics = TestMetrics()
         let router = MessageRouter(topics: topics, redis: stack.redis, producer: stack.producer.producer, dedupTTL: .seconds(60),
                                    retention: ConversationRetention(maxEntries: 100, age: .seconds(3600)),
+                                   groupLimits: GroupLimits(maxMembers: 1000, maxGroupsPerUser: 500),
                                    inboxPartitions: testTopicPartitions, logger: serviceLogger("router"), metrics: metrics)
         let (dave, erin) = usersOnTwoPartitions("dave", "erin")
         let conv = Conversation.direct(dave, erin)

@@ -2,42 +2,69 @@ import ParleyBackend
 import ParleyProtocol
 import ParleyRedis
 
-/// What the conversation step did with one message.
+/// What the conversation step did with one operation.
 enum ConversationOutcome: Sendable, Equatable {
-    /// Stored in the log at this new `cseq`.
+    /// A message stored in the log at this new `cseq`.
     case stored(cseq: UInt64)
-    /// A client retry or a replay of (sender, client id): first stored at `cseq` as `msg`;
-    /// `logged` is the ChatMessage JSON in the log (nil when retention trimmed it).
+    /// A client retry or a replay of a message (sender, client id): first stored at `cseq` as
+    /// `msg`; `logged` is the ChatMessage JSON in the log (nil when retention trimmed it).
     case duplicate(cseq: UInt64, msg: String, logged: [UInt8]?)
-    /// Not stored: the sender may not write to the conversation.
+    /// A group change at `cseq` as `op`; `again` when it was made before (a retry, a replay, a
+    /// create of the same group by its creator), with the first `op` while the dedup key lives.
+    /// `admin`: the member who became admin because no admin remained.
+    case changed(cseq: UInt64, op: String, admin: String?, again: Bool)
+    /// Not done: the sender may not do it (the code says why).
     case refused(ErrorCode)
 }
 
+/// The conversation step's reply: one outcome per operation, and for a group its members
+/// hash and title after the step.
+struct ConversationStepReply: Sendable, Equatable {
+    var outcomes: [ConversationOutcome]
+    /// nil for a dm (its members are the users it names).
+    var roster: GroupRoster?
+    var title: String?
+}
+
 /// The one atomic step relay-svc takes per conversation and batch: a Lua script on the
-/// conversation's slot (`{conv}`) that drops client retries, checks membership, assigns
-/// `cseq`s, appends to the conversation log and trims it.
+/// conversation's slot (`{conv}`, ``ConversationLua``) that takes the messages and group
+/// changes in order, drops client retries, checks membership and the group rules, assigns
+/// `cseq`s, appends messages to the conversation log, keeps the members hash, and trims the log.
 ///
-/// Call: `KEYS` = `meta`, `log`, then the dedup key of each message (``RedisKeys/ConversationKeys``);
-/// `ARGV` = conv, epoch candidate, now (unix ms), dedup TTL (ms), most entries, retention (ms),
-/// then per message: sender, msg, and the message's JSON before and after its `cseq` value.
-/// Reply: one item per message, in order — an integer `cseq` (stored), `[cseq, msg, m|nil]`
-/// (duplicate), or an error code string (refused).
+/// Reply: `[outcomes, members, title]`. `outcomes` has one item per operation, in order: an
+/// integer `cseq` (message stored), `[cseq, msg, m|nil]` (message duplicate),
+/// `[cseq, op, admin|nil, again 0/1]` (group change), or an error code string (refused).
+/// `members` is the group's members hash as `user, value…` (nil for a dm), `title` its title.
 enum ConversationStep {
-    /// The call for `messages` (all of `conv`, in order, each with `to` already set).
-    static func call(conv: String, messages: [ChatMessage], epoch: String, now: UInt64, dedupTTL: Duration,
-                     retention: ConversationRetention) -> RedisCommand<[ConversationOutcome]> {
+    /// The call for `operations` (all of `conv`, in order, messages with `to` already set);
+    /// `limited`: users at `--max-groups-per-user`, whom no change of this call may add.
+    static func call(conv: String, operations: [ConversationOperation], epoch: String, now: UInt64, dedupTTL: Duration,
+                     retention: ConversationRetention, maxGroupMembers: Int,
+                     limited: [String] = []) -> RedisCommand<ConversationStepReply> {
         let keys = RedisKeys.ConversationKeys(conv)
         var arguments: [RedisArgument] = [
             RedisArgument(conv), RedisArgument(epoch), RedisArgument(Int64(now)), RedisArgument(dedupTTL.redisMilliseconds),
-            RedisArgument(retention.maxEntries), RedisArgument(retention.age.redisMilliseconds),
+            RedisArgument(retention.maxEntries), RedisArgument(retention.age.redisMilliseconds), RedisArgument(maxGroupMembers),
+            RedisArgument(limited.count),
         ]
-        arguments.reserveCapacity(arguments.count + 4 * messages.count)
-        for message in messages {
-            let (head, tail) = jsonAroundCseq(message)
-            arguments += [RedisArgument(message.from), RedisArgument(message.msg), RedisArgument(head), RedisArgument(tail)]
+        arguments += limited.map { RedisArgument($0) }
+        arguments.reserveCapacity(arguments.count + 5 * operations.count)
+        for operation in operations {
+            switch operation {
+            case .message(let message):
+                let (head, tail) = jsonAroundCseq(message)
+                arguments += ["m", RedisArgument(message.from), RedisArgument(message.msg), RedisArgument(head), RedisArgument(tail)]
+            case .group(let change):
+                arguments += [RedisArgument(change.action.rawValue), RedisArgument(change.by), RedisArgument(change.op),
+                              RedisArgument(change.title ?? ""), RedisArgument(change.members.count)]
+                arguments += change.members.map { RedisArgument($0) }
+            }
         }
-        let dedupKeys = messages.map { keys.dedup(from: $0.from, clientID: $0.id ?? $0.msg) }
-        return script.call(keys: [keys.meta, keys.log] + dedupKeys, arguments: arguments)
+        let dedupKeys = operations.map { operation in
+            let origin = operation.origin
+            return keys.dedup(from: origin.user, clientID: origin.clientID)
+        }
+        return script.call(keys: [keys.meta, keys.log, keys.members] + dedupKeys, arguments: arguments)
     }
 
     /// The message's JSON split around its `cseq` value, so the script can write it with the
@@ -54,8 +81,19 @@ enum ConversationStep {
         return (Array(json[..<(range.upperBound - 1)]), Array(json[range.upperBound...]))
     }
 
-    /// Reads the script's reply: one outcome per message.
-    static func outcomes(_ reply: RESPValue) throws(RedisError) -> [ConversationOutcome] {
+    /// Reads the script's reply.
+    static func reply(_ reply: RESPValue) throws(RedisError) -> ConversationStepReply {
+        let parts = try reply.asArray()
+        guard parts.count == 3 else { throw unexpected(reply) }
+        var roster: GroupRoster?
+        if case .array = parts[1] {
+            guard let read = GroupRoster(fields: try parts[1].asStrings()) else { throw unexpected(parts[1]) }
+            roster = read
+        }
+        return ConversationStepReply(outcomes: try outcomes(parts[0]), roster: roster, title: try parts[2].asString())
+    }
+
+    private static func outcomes(_ reply: RESPValue) throws(RedisError) -> [ConversationOutcome] {
         var outcomes: [ConversationOutcome] = []
         for item in try reply.asArray() {
             switch item {
@@ -65,6 +103,10 @@ enum ConversationStep {
                 let cseq = try parts[0].asInteger()
                 guard cseq > 0, let msg = try parts[1].asString() else { throw unexpected(item) }
                 outcomes.append(.duplicate(cseq: UInt64(cseq), msg: msg, logged: try parts[2].asBytes()))
+            case .array(let parts) where parts.count == 4:
+                let cseq = try parts[0].asInteger(), again = try parts[3].asInteger()
+                guard cseq > 0, let op = try parts[1].asString() else { throw unexpected(item) }
+                outcomes.append(.changed(cseq: UInt64(cseq), op: op, admin: try parts[2].asString(), again: again == 1))
             case .bulk:
                 guard let text = try item.asString(), let code = ErrorCode(rawValue: text) else { throw unexpected(item) }
                 outcomes.append(.refused(code))
@@ -76,78 +118,8 @@ enum ConversationStep {
     }
 
     private static func unexpected(_ item: RESPValue) -> RedisError {
-        RedisError(code: .protocol, message: "expected cseq, [cseq, msg, m] or an error code, got \(item)")
+        RedisError(code: .protocol, message: "unexpected conversation step reply: \(item)")
     }
 
-    // Membership: a dm's members are the two users it names; groups do not exist yet, so a `g:`
-    // conversation has none. A meta without `n` (first use, or lost) continues after the log's
-    // last id, so no cseq is ever given twice. Trimming never scans: by count one XTRIM MINID
-    // (cseqs have no gaps), by age the oldest entry first and at most 64 more.
-    private static let script = RedisScript(anyKeys: """
-        local meta, log = KEYS[1], KEYS[2]
-        local a, b = string.match(ARGV[1], '^dm:([^:]+):([^:]+)$')
-        local now, ttl = ARGV[3], ARGV[4]
-        local function field(entry, name)
-          local fields = entry[2]
-          for i = 1, #fields, 2 do
-            if fields[i] == name then return fields[i + 1] end
-          end
-        end
-        local function cseqOf(id) return tonumber(string.match(id, '^(%d+)')) end
-
-        local n = redis.call('HGET', meta, 'n')
-        local fresh = not n
-        if fresh then
-          n = 0
-          if redis.call('EXISTS', log) == 1 then
-            local info = redis.call('XINFO', 'STREAM', log)
-            for i = 1, #info, 2 do
-              if info[i] == 'last-generated-id' then n = cseqOf(info[i + 1]) end
-            end
-          end
-        else
-          n = tonumber(n)
-        end
-        local before = n
-
-        local out = {}
-        for i = 1, #KEYS - 2 do
-          local at = 6 + 4 * (i - 1)
-          local sender, msg, dedup = ARGV[at + 1], ARGV[at + 2], KEYS[2 + i]
-          local seen = redis.call('GET', dedup)
-          if seen then
-            local space = string.find(seen, ' ', 1, true)
-            local cseq = string.sub(seen, 1, space - 1)
-            local logged = redis.call('XRANGE', log, cseq .. '-0', cseq .. '-0')[1]
-            out[i] = {tonumber(cseq), string.sub(seen, space + 1), logged and field(logged, 'm') or false}
-          elseif sender ~= a and sender ~= b then
-            out[i] = 'not_member'
-          else
-            n = n + 1
-            redis.call('XADD', log, n .. '-0', 'm', ARGV[at + 3] .. n .. ARGV[at + 4], 't', now)
-            redis.call('SET', dedup, n .. ' ' .. msg, 'PX', ttl)
-            out[i] = n
-          end
-        end
-
-        if n > before then
-          if fresh then redis.call('HSET', meta, 'n', n, 'e', ARGV[2]) else redis.call('HSET', meta, 'n', n) end
-          local max = tonumber(ARGV[5])
-          if n > max then redis.call('XTRIM', log, 'MINID', (n - max + 1) .. '-0') end
-          local cutoff = tonumber(now) - tonumber(ARGV[6])
-          local oldest = redis.call('XRANGE', log, '-', '+', 'COUNT', 1)[1]
-          if oldest and (tonumber(field(oldest, 't')) or 0) < cutoff then
-            local entries = redis.call('XRANGE', log, '-', '+', 'COUNT', 64)
-            local keep = (cseqOf(entries[#entries][1]) + 1) .. '-0'
-            for _, entry in ipairs(entries) do
-              if (tonumber(field(entry, 't')) or 0) >= cutoff then
-                keep = entry[1]
-                break
-              end
-            end
-            redis.call('XTRIM', log, 'MINID', keep)
-          end
-        end
-        return out
-        """, decode: outcomes)
+    private static let script = RedisScript(anyKeys: ConversationLua.source, decode: reply)
 }

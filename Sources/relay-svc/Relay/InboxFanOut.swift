@@ -12,23 +12,43 @@ struct InboxFanOut {
 
     var isEmpty: Bool { entries.isEmpty }
 
-    /// The `message` entry of `message` (which has its `cseq`) for every member, the sender included.
-    mutating func add(message: ChatMessage) {
-        for member in Self.members(of: message.conv) {
-            add(.message(message), for: member)
+    /// The `message` entry of `message` (which has its `cseq`) for every member at that `cseq`,
+    /// the sender included: a group's from `roster`, a dm's the users it names.
+    mutating func add(message: ChatMessage, roster: GroupRoster?) {
+        let entry = StreamEntry.message(message)
+        for member in roster?.recipients(at: entry.cseq) ?? Self.members(of: message.conv) {
+            add(entry, for: member)
         }
     }
 
-    /// A `rejected` entry for the sender of a refused message.
-    mutating func add(rejected message: ChatMessage, code: ErrorCode) {
-        add(StreamEntry(kind: .rejected, msg: message.msg, conv: message.conv, cseq: 0, id: message.id, code: code),
-            for: message.from)
+    /// The `group` entry of `operation` made at `cseq` as `op` for every member at that `cseq`
+    /// (a removed member gets its removal, an added one its addition); the client id only on
+    /// the requester's own entry.
+    mutating func add(change operation: GroupOperation, cseq: UInt64, op: String, admin: String?, roster: GroupRoster, title: String?) {
+        let entry = StreamEntry(kind: .group, msg: op, conv: operation.conv, cseq: cseq, by: operation.by, ts: operation.ts,
+                                event: StreamEntry.GroupEvent(operation.action), members: roster.changed(by: operation, at: cseq),
+                                title: title, admin: admin)
+        for member in roster.recipients(at: cseq) {
+            var mine = entry
+            if member == operation.by { mine.id = operation.id }
+            add(mine, for: member)
+        }
+    }
+
+    /// A `rejected` entry for the requester of a refused message or group change.
+    mutating func add(rejected operation: ConversationOperation, code: ErrorCode) {
+        switch operation {
+        case .message(let message):
+            add(StreamEntry(kind: .rejected, msg: message.msg, conv: message.conv, cseq: 0, id: message.id, code: code), for: message.from)
+        case .group(let change):
+            add(StreamEntry(kind: .rejected, msg: change.op, conv: change.conv, cseq: 0, id: change.id, code: code), for: change.by)
+        }
     }
 
     /// The records, one partition after another.
     func records() -> [KafkaOutgoingRecord] { inbox.records(entries) }
 
-    /// The members of `conv`: the users a dm names (one for notes to self); none for groups yet.
+    /// The members of the dm `conv`: the users it names (one for notes to self).
     static func members(of conv: String) -> [String] {
         guard let (a, b) = Conversation.directMembers(conv) else { return [] }
         return a == b ? [a] : [a, b]

@@ -6,21 +6,26 @@ import ParleyKafka
 import ParleyProtocol
 import ParleyRedis
 
-/// Routes batches of `chat.inbound` records. Per batch: one Redis pipeline with one
-/// ``ConversationStep`` per conversation (its messages in order), then one `chat.inbox` entry
-/// per member of each stored message (the sender included) or a `rejected` entry for the
-/// sender of a refused one, produced and awaited, so the caller commits the batch only after
+/// Routes batches of `chat.inbound` records (messages and group changes). Per batch: the
+/// group counts of the users creates and adds would add (one pipeline, only when there are
+/// such changes), one Redis pipeline with one ``ConversationStep`` per conversation (its
+/// operations in record order), the groups' member sets, then one `chat.inbox` entry per
+/// member at each entry's `cseq` (the sender included) or a `rejected` entry for the requester
+/// of a refused operation, produced and awaited, so the caller commits the batch only after
 /// all outputs are acknowledged. A record handled again (a replay, a client retry) finds its
-/// first `cseq` and is emitted again with it: offline-svc's stream append is idempotent.
+/// first `cseq` and is emitted again with it, to the members of that `cseq`: offline-svc's
+/// stream append is idempotent.
 public struct MessageRouter: Sendable {
     let topics: Topics
     let redis: RedisClient
     let producer: KafkaProducer
     let dedupTTL: Duration
     let retention: ConversationRetention
+    let groupLimits: GroupLimits
     let inboxPartitions: Int32
     let logger: Logger
 
+    private let groupIndex: GroupIndex
     private let metrics: any MetricsFactory
     private let routed: Counter
     private let duplicates: Counter
@@ -30,15 +35,17 @@ public struct MessageRouter: Sendable {
     /// partition count: every producer of `chat.inbox` must use the same); `metrics` makes its
     /// metrics (tests pass their own).
     public init(topics: Topics, redis: RedisClient, producer: KafkaProducer, dedupTTL: Duration, retention: ConversationRetention,
-                inboxPartitions: Int32, logger: Logger, metrics: any MetricsFactory = MetricsSystem.factory) {
+                groupLimits: GroupLimits, inboxPartitions: Int32, logger: Logger, metrics: any MetricsFactory = MetricsSystem.factory) {
         self.topics = topics
         self.redis = redis
         self.producer = producer
         self.dedupTTL = dedupTTL
         self.retention = retention
+        self.groupLimits = groupLimits
         self.inboxPartitions = inboxPartitions
         self.logger = logger
         self.metrics = metrics
+        groupIndex = GroupIndex(redis: redis, maxGroupsPerUser: groupLimits.maxGroupsPerUser)
         routed = Counter(label: "parley_messages_routed_total", factory: metrics)
         duplicates = Counter(label: "parley_messages_duplicate_total", factory: metrics)
         malformed = Counter(label: "parley_malformed_records_total", dimensions: [("service", "relay-svc")], factory: metrics)
@@ -46,78 +53,93 @@ public struct MessageRouter: Sendable {
 
     /// Routes a batch of `chat.inbound` records.
     public func routeInbound(_ records: [KafkaRecord]) async throws {
-        let messages = records.compactMap(message(of:))
-        guard !messages.isEmpty else { return }
-        let outcomes = try await store(messages)
+        let operations = records.compactMap(operation(of:))
+        guard !operations.isEmpty else { return }
+        let limited = try await groupIndex.atLimit(Set(operations.flatMap(\.joining)))
+        let steps = try await store(operations, limited: limited)
 
         var inbox = InboxFanOut(inbox: InboxRecords(topic: topics.inbox, partitions: inboxPartitions))
-        for (message, outcome) in zip(messages, outcomes) {
-            switch outcome {
-            case .stored(let cseq):
+        var memberships: [GroupMembership] = []
+        for (operation, step) in zip(operations, steps) {
+            switch (operation, step.outcome) {
+            case (.message(let message), .stored(let cseq)):
                 var stored = message
                 stored.cseq = cseq
-                inbox.add(message: stored)
+                inbox.add(message: stored, roster: step.roster)
                 routed.increment()
-            case .duplicate(let cseq, let msg, let logged):
-                inbox.add(message: Self.first(of: message, cseq: cseq, msg: msg, logged: logged))
+            case (.message(let message), .duplicate(let cseq, let msg, let logged)):
+                inbox.add(message: Self.first(of: message, cseq: cseq, msg: msg, logged: logged), roster: step.roster)
                 duplicates.increment()
                 logger.debug("client retry or replay", metadata: ["parley.msg": "\(message.msg)", "parley.first": "\(msg)"])
-            case .refused(let code):
-                inbox.add(rejected: message, code: code)
-                Counter(label: "parley_messages_rejected_total", dimensions: [("code", code.rawValue)], factory: metrics).increment()
-                logger.debug("refused a message", metadata: [
-                    "parley.msg": "\(message.msg)", "parley.conv": "\(message.conv)", "parley.user": "\(message.from)",
-                    "parley.code": "\(code.rawValue)",
-                ])
+            case (.group(let change), .changed(let cseq, let op, let admin, let again)):
+                guard let roster = step.roster else {
+                    throw RedisError(code: .protocol, message: "a group change without the group's members")
+                }
+                inbox.add(change: change, cseq: cseq, op: op, admin: admin, roster: roster, title: step.title)
+                memberships += roster.changed(by: change, at: cseq).map {
+                    GroupMembership(conv: change.conv, user: $0, isMember: roster.isMember($0))
+                }
+                count(change, again ? "again" : "changed")
+            case (_, .refused(let code)):
+                inbox.add(rejected: operation, code: code)
+                refused(operation, code: code)
+            default:
+                throw RedisError(code: .protocol, message: "the conversation step answered \(step.outcome) for \(operation)")
             }
         }
+        try await groupIndex.update(memberships)
         _ = try await producer.send(batch: inbox.records())
     }
 
-    /// Runs one ``ConversationStep`` per conversation of `messages` (its messages in input
+    /// An operation's outcome and, for a group, the conversation's members and title after its step.
+    private struct Step {
+        let outcome: ConversationOutcome
+        let roster: GroupRoster?
+        let title: String?
+    }
+
+    /// Runs one ``ConversationStep`` per conversation of `operations` (its operations in input
     /// order), all in one pipeline; answers the outcomes in input order.
-    private func store(_ messages: [ChatMessage]) async throws -> [ConversationOutcome] {
+    private func store(_ operations: [ConversationOperation], limited: Set<String>) async throws -> [Step] {
         var groups: [(conv: String, indices: [Int])] = []
         var groupOf: [String: Int] = [:]
-        for (index, message) in messages.enumerated() {
-            if let group = groupOf[message.conv] {
+        for (index, operation) in operations.enumerated() {
+            if let group = groupOf[operation.conv] {
                 groups[group].indices.append(index)
             } else {
-                groupOf[message.conv] = groups.count
-                groups.append((message.conv, [index]))
+                groupOf[operation.conv] = groups.count
+                groups.append((operation.conv, [index]))
             }
         }
         var pipeline = RedisPipeline()
         let now = UnixTime.nowMilliseconds
         let calls = groups.map { group in
-            pipeline.add(ConversationStep.call(conv: group.conv, messages: group.indices.map { messages[$0] }, epoch: StorageEpoch.make(),
-                                               now: now, dedupTTL: dedupTTL, retention: retention))
+            let mine = group.indices.map { operations[$0] }
+            return pipeline.add(ConversationStep.call(conv: group.conv, operations: mine, epoch: StorageEpoch.make(), now: now,
+                                                      dedupTTL: dedupTTL, retention: retention, maxGroupMembers: groupLimits.maxMembers,
+                                                      limited: Set(mine.flatMap(\.joining)).intersection(limited).sorted()))
         }
         let replies = try await redis.send(pipeline)
         // Every index is in exactly one group, so each placeholder is overwritten below.
-        var outcomes = [ConversationOutcome](repeating: .refused(.unavailable), count: messages.count)
+        var steps = [Step](repeating: Step(outcome: .refused(.unavailable), roster: nil, title: nil), count: operations.count)
         for (group, call) in zip(groups, calls) {
-            let results = try replies[call]
-            guard results.count == group.indices.count else {
-                throw RedisError(code: .protocol, message: "the conversation step answered \(results.count) outcomes for \(group.indices.count) messages")
+            let reply = try replies[call]
+            guard reply.outcomes.count == group.indices.count else {
+                let answered = "\(reply.outcomes.count) outcomes for \(group.indices.count) operations"
+                throw RedisError(code: .protocol, message: "the conversation step answered \(answered)")
             }
-            for (index, outcome) in zip(group.indices, results) { outcomes[index] = outcome }
+            for (index, outcome) in zip(group.indices, reply.outcomes) {
+                steps[index] = Step(outcome: outcome, roster: reply.roster, title: reply.title)
+            }
         }
-        return outcomes
+        return steps
     }
 
-    /// The message of a well-formed record, its `to` set to the sender's dm peer; nil (logged
-    /// and counted) for anything else.
-    private func message(of record: KafkaRecord) -> ChatMessage? {
+    /// The operation of a well-formed record; nil (logged and counted) for anything else.
+    private func operation(of record: KafkaRecord) -> ConversationOperation? {
         let problem: String
         do {
-            let envelope = try Envelope.decode(InboundEnvelope.self, from: record.value)
-            if var message = envelope.message, envelope.group == nil, Conversation.isValid(message.conv), Identifier.isValid(message.from),
-               !message.msg.isEmpty {
-                message.to = Conversation.peer(in: message.conv, of: message.from)
-                return message
-            }
-            problem = "not one message with a well-formed conv, from and msg"
+            return try ConversationOperation.of(Envelope.decode(InboundEnvelope.self, from: record.value))
         } catch {
             problem = "\(error)"
         }
@@ -126,6 +148,28 @@ public struct MessageRouter: Sendable {
             "parley.partition": "\(record.partition)", "parley.offset": "\(record.offset)", "parley.error": "\(problem)",
         ])
         return nil
+    }
+
+    private func count(_ change: GroupOperation, _ result: String) {
+        Counter(label: "parley_group_changes_total", dimensions: [("action", change.action.rawValue), ("result", result)],
+                factory: metrics).increment()
+    }
+
+    private func refused(_ operation: ConversationOperation, code: ErrorCode) {
+        switch operation {
+        case .message(let message):
+            Counter(label: "parley_messages_rejected_total", dimensions: [("code", code.rawValue)], factory: metrics).increment()
+            logger.debug("refused a message", metadata: [
+                "parley.msg": "\(message.msg)", "parley.conv": "\(message.conv)", "parley.user": "\(message.from)",
+                "parley.code": "\(code.rawValue)",
+            ])
+        case .group(let change):
+            count(change, code.rawValue)
+            logger.debug("refused a group change", metadata: [
+                "parley.op": "\(change.op)", "parley.conv": "\(change.conv)", "parley.user": "\(change.by)",
+                "parley.action": "\(change.action.rawValue)", "parley.code": "\(code.rawValue)",
+            ])
+        }
     }
 
     /// The message a duplicate stands for: as the log holds it, or (past retention) this

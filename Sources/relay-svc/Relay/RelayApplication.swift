@@ -12,7 +12,7 @@ public func buildRelay(_ configuration: RelayConfiguration, logger: Logger,
     // The topics exist now; ensure(partitionsOf:) answers the count whenever it is asked for one.
     let inboxPartitions = try await TopicSetup.ensure([], kafka: common.kafka, logger: logger, partitionsOf: common.topics.inbox)!
     let router = MessageRouter(topics: common.topics, redis: backbone.redis, producer: backbone.producer,
-                               dedupTTL: configuration.dedupTTL, retention: configuration.retention,
+                               dedupTTL: configuration.dedupTTL, retention: configuration.retention, groupLimits: configuration.groupLimits,
                                inboxPartitions: inboxPartitions, logger: logger)
     let inbound = try backbone.consumer(common, group: "relay.inbound", topic: common.topics.inbound, logger: logger)
     return backbone.closers + [

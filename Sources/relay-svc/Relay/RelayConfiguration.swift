@@ -9,11 +9,15 @@ public enum RelaySettings {
         help: "messages kept per conversation log; older ones are trimmed (history ends there)")
     public static let conversationRetention = Setting("conversation-retention", .duration, default: "2160h",
         help: "messages stored longer ago than this are trimmed from conversation logs")
+    public static let maxGroupMembers = Setting("max-group-members", .integer(1...100_000), default: "1000",
+        help: "most members of a group; a create or add beyond it is refused with too_large")
+    public static let maxGroupsPerUser = Setting("max-groups-per-user", .integer(1...1_000_000), default: "500",
+        help: "most groups a user is a member of; a create or add beyond it is refused with forbidden (a soft bound)")
     public static let batchSize = Setting("batch-size", .integer(1...10_000), default: "500",
         help: "most records routed per batch (one Redis pipeline and one produce batch each)")
 
     public static let all: [Setting] = CommonSettings.kafka + RedisSettings.all + CommonSettings.process(httpPort: 9101)
-        + [dedupTTL, conversationMaxEntries, conversationRetention, batchSize]
+        + [dedupTTL, conversationMaxEntries, conversationRetention, maxGroupMembers, maxGroupsPerUser, batchSize]
 }
 
 /// How much of each conversation log is kept: at most `maxEntries` messages, none stored
@@ -28,6 +32,17 @@ public struct ConversationRetention: Sendable, Equatable {
     }
 }
 
+/// The bounds of groups: members per group, groups per user.
+public struct GroupLimits: Sendable, Equatable {
+    public var maxMembers: Int
+    public var maxGroupsPerUser: Int
+
+    public init(maxMembers: Int, maxGroupsPerUser: Int) {
+        self.maxMembers = maxMembers
+        self.maxGroupsPerUser = maxGroupsPerUser
+    }
+}
+
 /// relay-svc's configuration.
 public struct RelayConfiguration: ServiceConfiguration {
     public static let serviceName = "relay-svc"
@@ -38,6 +53,7 @@ public struct RelayConfiguration: ServiceConfiguration {
     public var redis: RedisSettingsConfiguration
     public var dedupTTL: Duration
     public var retention: ConversationRetention
+    public var groupLimits: GroupLimits
     public var batchSize: Int
 
     public init(values: SettingValues) throws {
@@ -52,6 +68,8 @@ public struct RelayConfiguration: ServiceConfiguration {
         guard retention.age >= .seconds(1) else {
             throw ConfigurationError("invalid PARLEY_CONVERSATION_RETENTION: must be at least 1s")
         }
+        groupLimits = GroupLimits(maxMembers: values.int(RelaySettings.maxGroupMembers),
+                                  maxGroupsPerUser: values.int(RelaySettings.maxGroupsPerUser))
         batchSize = values.int(RelaySettings.batchSize)
     }
 }

@@ -9,11 +9,13 @@ public enum RelaySettings {
         help: "messages kept per conversation log; older ones are trimmed (history ends there)")
     public static let conversationRetention = Setting("conversation-retention", .duration, default: "2160h",
         help: "messages stored longer ago than this are trimmed from conversation logs")
+    public static let typingMaxMembers = Setting("typing-max-members", .integer(2...100_000), default: "100",
+        help: "largest group whose typing signals are relayed; in bigger groups typing is dropped")
     public static let batchSize = Setting("batch-size", .integer(1...10_000), default: "500",
         help: "most records routed per batch (one Redis pipeline and one produce batch each)")
 
     public static let all: [Setting] = CommonSettings.kafka + RedisSettings.all + CommonSettings.process(httpPort: 9101)
-        + [dedupTTL, conversationMaxEntries, conversationRetention, batchSize]
+        + [dedupTTL, conversationMaxEntries, conversationRetention, typingMaxMembers, batchSize]
 }
 
 /// How much of each conversation log is kept: at most `maxEntries` messages, none stored
@@ -38,6 +40,7 @@ public struct RelayConfiguration: ServiceConfiguration {
     public var redis: RedisSettingsConfiguration
     public var dedupTTL: Duration
     public var retention: ConversationRetention
+    public var typingMaxMembers: Int
     public var batchSize: Int
 
     public init(values: SettingValues) throws {
@@ -52,6 +55,7 @@ public struct RelayConfiguration: ServiceConfiguration {
         guard retention.age >= .seconds(1) else {
             throw ConfigurationError("invalid PARLEY_CONVERSATION_RETENTION: must be at least 1s")
         }
+        typingMaxMembers = values.int(RelaySettings.typingMaxMembers)
         batchSize = values.int(RelaySettings.batchSize)
     }
 }

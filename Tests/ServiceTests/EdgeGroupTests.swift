@@ -130,25 +130,26 @@ struct EdgeGroupTests {
 
         client.send(#"{"type":"typing","conv":"\#(dm)"}"#)
         client.send(#"{"type":"typing","conv":"\#(dm)"}"#)  // within the interval: dropped
-        client.send(#"{"type":"typing","conv":"\#(group)"}"#)  // the marker: produced after the dropped one would have been
+        client.send(#"{"type":"typing","conv":"\#(group)"}"#)
         #expect(try await client.roundTrip().isEmpty, "typing is not answered")
-        let mine = try await signals.waitFor(SignalEnvelope.self, "the marker") { records -> [(key: String, value: SignalEnvelope)]? in
-            let mine = records.filter { $0.value.user == alice }
-            return mine.contains { $0.value.conv == group } ? mine : nil
-        }
-        #expect(mine.map(\.value.conv) == [dm, group], "one signal for the dm, none for the refused conversation")
-        let signal = try #require(mine.first)
-        #expect(signal.key == dm)
-        #expect(signal.value.kind == .typing && signal.value.session == session && signal.value.edge == edgeID)
-        #expect(signal.value.ts > 0 && signal.value.ts <= UnixTime.nowMilliseconds)
-        #expect(mine.last?.key == group)
-
-        // Another session of the same user has its own throttle.
-        let (second, _) = try await connect(alice, port: stack.service.port, edgeID: edgeID, parameters: "device=d2")
+        // The marker: another session's signal (its own throttle) for the same dm, so on the same
+        // partition and queued after the first session's, which the round trip saw handled.
+        let (second, secondSession) = try await connect(alice, port: stack.service.port, edgeID: edgeID, parameters: "device=d2")
         second.send(#"{"type":"typing","conv":"\#(dm)"}"#)
-        _ = try await signals.waitFor(SignalEnvelope.self, "the second session's signal") { records in
-            records.filter { $0.value.user == alice && $0.value.conv == dm }.count == 2 ? true : nil
+        let dmSignals = try await signals.waitFor(SignalEnvelope.self, "the marker") { records -> [(key: String, value: SignalEnvelope)]? in
+            let mine = records.filter { $0.value.user == alice && $0.value.conv == dm }
+            return mine.contains { $0.value.session == secondSession } ? mine : nil
         }
+        #expect(dmSignals.map(\.value.session) == [session, secondSession], "one signal per session: the second one of the first was dropped")
+        let signal = try #require(dmSignals.first)
+        #expect(signal.key == dm)
+        #expect(signal.value.kind == .typing && signal.value.edge == edgeID)
+        #expect(signal.value.ts > 0 && signal.value.ts <= UnixTime.nowMilliseconds)
+        let groupSignal = try await signals.waitFor(SignalEnvelope.self, "the group's signal") {
+            $0.first { $0.value.user == alice && $0.value.conv == group }
+        }
+        #expect(groupSignal.key == group && groupSignal.value.session == session)
+        #expect(!signals.decoded(SignalEnvelope.self).contains { $0.value.conv == Conversation.direct(bob, "zed") })
         await signals.stop()
         await client.disconnect()
         await second.disconnect()

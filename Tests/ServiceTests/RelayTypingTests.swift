@@ -87,10 +87,15 @@ struct RelayTypingTests {
         try await signal(stack, alice, in: group, session: "a1", edge: e1)
         let dm = Conversation.direct(alice, erin)
         try await signal(stack, alice, in: dm, session: "a1", edge: e1)
-        try await edges.waitFor("the dm's notice for erin") { $0.contains { $0.envelope.typing?.conv == dm } }
+        // Each batch's envelopes for one edge are one record: once bob's notice is on e1 and
+        // erin's and carol's on e2, whatever else these signals made is there too.
+        let groupNotice = TypingNotice(conv: group, user: alice)
+        try await edges.waitFor("bob's notice on both edges, carol's and erin's") { delivered in
+            let seen = Set(delivered.filter { $0.envelope.typing != nil }.map { "\($0.envelope.user)@\($0.edge)" })
+            return seen.isSuperset(of: ["\(bob)@0", "\(bob)@1", "\(carol)@1", "\(erin)@1"])
+        }
 
         let notices = edges.delivered.filter { $0.envelope.typing != nil }
-        let groupNotice = TypingNotice(conv: group, user: alice)
         #expect(notices.filter { $0.envelope.typing == groupNotice }.map { "\($0.envelope.user)@\($0.edge)" }.sorted()
                 == ["\(bob)@0", "\(bob)@1", "\(carol)@1"].sorted(), "one per (member, edge), none for alice or dave")
         #expect(notices.allSatisfy { $0.envelope.sessions == nil && $0.envelope.entries.isEmpty && $0.envelope.error == nil })
@@ -116,11 +121,18 @@ struct RelayTypingTests {
         try await signal(stack, mallory, in: "g:" + uniqueID("nowhere"), session: "m2", edge: e1)
         try await signal(stack, alice, in: big, session: "a1", edge: e1)
         try await signal(stack, alice, in: small, session: "a1", edge: e1, ts: UnixTime.nowMilliseconds - TypingRelay.maxAge - 1000)
-        try await signal(stack, bob, in: small, session: "b1", edge: e2)  // the marker
-        try await edges.waitFor("the marker") { $0.contains { $0.envelope.typing == TypingNotice(conv: small, user: bob) } }
+        // The markers, one per edge: each edge's deliveries come in order, so everything the
+        // signals before them made for an edge is there once its marker is.
+        try await signal(stack, bob, in: small, session: "b1", edge: e2)
+        try await signal(stack, alice, in: small, session: "a1", edge: e1)
+        try await edges.waitFor("the markers") { delivered in
+            delivered.contains { $0.edge == 0 && $0.envelope.typing == TypingNotice(conv: small, user: bob) }
+                && delivered.contains { $0.edge == 1 && $0.envelope.typing == TypingNotice(conv: small, user: alice) }
+        }
 
         let delivered = edges.delivered
-        #expect(delivered.filter { $0.envelope.typing != nil }.map(\.envelope.user) == [alice], "only the marker's notice")
+        #expect(delivered.filter { $0.envelope.typing != nil }.map { "\($0.envelope.user)@\($0.edge)" } == ["\(alice)@0", "\(bob)@1"],
+                "only the markers' notices: none for the big group nor the stale signal")
         let errors = delivered.filter { $0.envelope.error != nil }
         // Listed per edge: e1's, then e2's (in signal order).
         #expect(errors.map(\.edge) == [0, 1, 1])

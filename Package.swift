@@ -102,7 +102,8 @@ let package = Package(
         .executableTarget(
             name: "ws-edge", dependencies: ["Edge"], path: "Sources/ws-edge/Main",
             swiftSettings: strict, linkerSettings: rpath),
-        .target(name: "Relay", dependencies: ["ParleyBackend", "ParleyChat", "ParleyRedis", "ParleyServiceKit"], path: "Sources/relay-svc/Relay", swiftSettings: strict),
+        .target(name: "Relay", dependencies: ["ParleyBackend", "ParleyChat", "ParleyRedis", "ParleyServiceKit"], path: "Sources/relay-svc",
+                exclude: ["Main"], swiftSettings: strict),
         .executableTarget(
             name: "relay-svc", dependencies: ["Relay"], path: "Sources/relay-svc/Main",
             swiftSettings: strict, linkerSettings: rpath),

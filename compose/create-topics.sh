@@ -20,12 +20,14 @@ MIN_ISR=${TOPIC_MIN_INSYNC_REPLICAS:-$(( REPLICATION > 1 ? 2 : 1 ))}
 DAY=86400000
 # name and retention (ms). The chat topics are work queues: their retention bounds how long a
 # consumer (relay-svc, offline-svc) may be down without losing records. Presence events and
-# queries (sync pulls, history) are worthless after minutes; a day is plenty.
+# queries (sync pulls, history) are worthless after minutes; a day is plenty. Typing signals
+# are dropped after 5 s by relay-svc: a minute is plenty.
 TOPICS=(
   "chat.inbound     $((7 * DAY))"
   "chat.inbox       $((7 * DAY))"
   "chat.acks        $((7 * DAY))"
   "chat.queries     $DAY"
+  "chat.signals     60000"
   "presence.events  $DAY"
   "presence.changes $DAY"
 )

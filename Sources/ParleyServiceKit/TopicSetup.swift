@@ -7,9 +7,14 @@ public enum TopicSetup {
     /// Retention of the per-edge deliver topics: they are read from their end, so minutes suffice.
     public static let deliverRetention = "3600000"
 
-    /// The shared topics with `partitions` partitions each.
+    /// Retention of `chat.signals`: typing older than 5 s is dropped anyway.
+    public static let signalsRetention = "60000"
+
+    /// The shared topics with `partitions` partitions each (`chat.signals` with a short retention).
     public static func shared(_ topics: Topics, partitions: Int32) -> [KafkaTopicSpec] {
-        topics.shared.map { KafkaTopicSpec(name: $0, partitions: partitions, config: [:]) }
+        topics.shared.map {
+            KafkaTopicSpec(name: $0, partitions: partitions, config: $0 == topics.signals ? ["retention.ms": signalsRetention] : [:])
+        }
     }
 
     /// An edge's deliver topic: one partition, short retention.

@@ -93,28 +93,67 @@ struct LoopOutboxTests {
         #expect(reports.presence.count == sessions.count)
     }
 
-    @Test("presence changes reach the sessions watching that user, after a new watch list only its users")
+    @Test("a watch takes effect with presence-svc's answer: its allowed users among the latest request; a newer watch drops the others at once")
     func watchers() throws {
         let loop = EmbeddedEventLoop()
         let outbox = embeddedOutbox(loop)
         let watcher = try EmbeddedSession(user: "alice", loop: loop)
         let other = try EmbeddedSession(user: "carol", loop: loop)
         for s in [watcher, other] { outbox.sessions.add(s.session) }
-        outbox.sessions.watch(watcher.session, users: ["bob", "dave"])
-        outbox.hand(.presence([PresenceStatus(user: "bob", status: .online), PresenceStatus(user: "eve", status: .online)]))
+        func changes(_ status: PresenceStatus.Status, _ users: String...) -> LoopWork {
+            .presence(users.map { PresenceStatus(user: $0, status: status) })
+        }
+
+        outbox.sessions.requestWatch(watcher.session, users: ["bob", "dave", "frank"])
+        outbox.hand(changes(.online, "bob", "dave"))
         loop.run()
-        #expect(try watcher.received() == [ReceivedFrame(type: "presence", user: "bob", status: "online")])
+        #expect(try watcher.received().isEmpty, "nobody is watched before the answer")
+
+        // The answer allows bob and dave (and names eve, who was never asked for).
+        outbox.hand(.deliver([DeliverEnvelope(user: "alice", sessions: [watcher.session.id],
+                                              presence: [PresenceStatus(user: "bob", status: .offline, lastSeen: 7)],
+                                              watch: ["bob", "dave", "eve"])]))
+        outbox.hand(changes(.online, "bob", "eve", "frank"))
+        loop.run()
+        #expect(try watcher.received() == [ReceivedFrame(type: "presence", user: "bob", status: "offline"),
+                                           ReceivedFrame(type: "presence", user: "bob", status: "online")])
         #expect(try other.received().isEmpty)
 
-        outbox.sessions.watch(watcher.session, users: ["eve"])
-        outbox.hand(.presence([PresenceStatus(user: "bob", status: .offline), PresenceStatus(user: "eve", status: .offline)]))
+        // A newer watch drops dave at once; an answer to the older one cannot bring him back.
+        outbox.sessions.requestWatch(watcher.session, users: ["bob", "eve"])
+        outbox.hand(.deliver([DeliverEnvelope(user: "alice", sessions: [watcher.session.id], watch: ["bob", "dave"])]))
+        outbox.hand(changes(.offline, "bob", "dave", "eve"))
         loop.run()
-        #expect(try watcher.received() == [ReceivedFrame(type: "presence", user: "eve", status: "offline")])
+        #expect(try watcher.received() == [ReceivedFrame(type: "presence", user: "bob", status: "offline")])
 
         outbox.sessions.remove(watcher.session)
-        outbox.hand(.presence([PresenceStatus(user: "eve", status: .online)]))
+        outbox.hand(changes(.online, "bob"))
         loop.run()
         #expect(try watcher.received().isEmpty, "a removed session watches no one")
+    }
+
+    @Test("typing goes to v2 sessions only; members pages to the addressed session; presence changes carry last_seen")
+    func typingAndMembers() throws {
+        let loop = EmbeddedEventLoop()
+        let outbox = embeddedOutbox(loop)
+        let v2 = try EmbeddedSession(user: "alice", loop: loop)
+        let v1 = try EmbeddedSession(user: "alice", kind: .v1, loop: loop)
+        for s in [v2, v1] { outbox.sessions.add(s.session) }
+        let typing = TypingNotice(conv: "g:team", user: "bob")
+        let page = MembersPage(conv: "g:team", title: "Team", members: [GroupMemberInfo(user: "alice", role: .admin, joined: 1, read: 0)])
+        outbox.hand(.deliver([DeliverEnvelope(user: "alice", typing: typing),
+                              DeliverEnvelope(user: "alice", sessions: [v1.session.id], members: page)]))
+        loop.run()
+        #expect(try v2.written().map { String(buffer: $0.data) } == [ServerFrame.typing(typing).text])
+        #expect(try v1.written().map { String(buffer: $0.data) } == [ServerFrame.members(page).text])
+
+        outbox.sessions.requestWatch(v2.session, users: ["bob"])
+        outbox.hand(.deliver([DeliverEnvelope(user: "alice", sessions: [v2.session.id], watch: ["bob"])]))
+        let offline = PresenceStatus(user: "bob", status: .offline, lastSeen: 1_700_000_000_000)
+        outbox.hand(.presence([offline]))
+        loop.run()
+        #expect(try v2.written().map { String(buffer: $0.data) } == [ServerFrame.presence(offline).text])
+        #expect(ServerFrame.presence(offline).text.contains(#""last_seen":1700000000000"#))
     }
 
     @Test("a settled send of a session that is gone is dropped")

@@ -231,9 +231,10 @@ struct EdgeServiceTests {
     func badFrames() async throws {
         let stack = try sharedStack(EdgeShared.stack)
         let offline = try await OfflineStandIn.start(topics: stack.topics, edgeID: EdgeShared.edgeID, producer: stack.producer)
-        let alice = uniqueID("alice"), bob = uniqueID("bob")
+        let alice = uniqueID("alice"), bob = uniqueID("bob"), group = "g:" + UUID().uuidString.lowercased()
         let (client, _) = try await connect(alice, port: stack.service.port, edgeID: EdgeShared.edgeID)
         let inbound = try await TopicReader.start(stack.topics.inbound, partitions: 2)
+        let signals = try await TopicReader.start(stack.topics.signals, partitions: 2)
 
         let cases: [(frame: String, code: String, id: String?)] = [
             ("{nope", "bad_request", nil),
@@ -270,6 +271,30 @@ struct EdgeServiceTests {
             (#"{"type":"conversations","limit":0}"#, "bad_request", nil),
             (#"{"type":"conversations","next":"\#(String(repeating: "n", count: 257))"}"#, "bad_request", nil),
             (#"{"type":"conversations","next":5}"#, "bad_request", nil),
+            (#"{"type":"group_create","title":"t"}"#, "bad_request", nil),
+            (#"{"type":"group_create","id":"g1"}"#, "bad_request", "g1"),
+            (#"{"type":"group_create","id":"g2","title":""}"#, "bad_request", "g2"),
+            (#"{"type":"group_create","id":"g3","title":"\#(String(repeating: "t", count: 129))"}"#, "too_large", "g3"),
+            (#"{"type":"group_create","id":"g4","title":"t","members":["bad id!"]}"#, "invalid_recipient", "g4"),
+            (#"{"type":"group_create","id":"g5","title":"t","members":\#(Array(repeating: "b", count: 1001))}"#, "too_large", "g5"),
+            (#"{"type":"group_create","id":"g6","title":"t","members":"\#(bob)"}"#, "bad_request", "g6"),
+            (#"{"type":"group_add","conv":"\#(group)"}"#, "bad_request", nil),
+            (#"{"type":"group_add","conv":"\#(group)","members":[],"id":"a1"}"#, "bad_request", nil),  // an optional id is not echoed
+            (#"{"type":"group_add","conv":"\#(Conversation.direct(alice, bob))","members":["\#(bob)"]}"#, "bad_request", nil),
+            (#"{"type":"group_add","conv":"g:bad id","members":["\#(bob)"]}"#, "bad_request", nil),
+            (#"{"type":"group_add","members":["\#(bob)"]}"#, "bad_request", nil),
+            (#"{"type":"group_remove","conv":"\#(group)","members":["bad id!"],"id":"r1"}"#, "invalid_recipient", nil),
+            (#"{"type":"group_remove","conv":"\#(group)","members":\#(Array(repeating: "b", count: 1001))}"#, "too_large", nil),
+            (#"{"type":"group_leave"}"#, "bad_request", nil),
+            (#"{"type":"group_leave","conv":"\#(Conversation.direct(alice, bob))","id":"l1"}"#, "bad_request", nil),
+            (#"{"type":"group_leave","conv":"\#(group)","id":5}"#, "bad_request", nil),
+            (#"{"type":"members"}"#, "bad_request", nil),
+            (#"{"type":"members","conv":"\#(Conversation.direct(alice, bob))"}"#, "bad_request", nil),
+            (#"{"type":"members","conv":"\#(group)","next":"\#(String(repeating: "n", count: 257))"}"#, "bad_request", nil),
+            (#"{"type":"typing"}"#, "bad_request", nil),
+            (#"{"type":"typing","conv":"nope"}"#, "bad_request", nil),
+            (#"{"type":"typing","conv":"dm:zzz:aaa"}"#, "bad_request", nil),
+            (#"{"type":"typing","conv":"\#(Conversation.direct(bob, "zed"))"}"#, "not_member", nil),
         ]
         for (frame, code, id) in cases {
             client.send(frame)
@@ -291,11 +316,16 @@ struct EdgeServiceTests {
         #expect(sent.type == "sent" && sent.id == "ok")
         _ = try await inbound.waitFor(InboundEnvelope.self, "the good send") { $0.first { $0.value.message?.msg == sent.msg } }
         #expect(inbound.decoded(InboundEnvelope.self).filter { $0.value.message?.from == alice }.map { $0.value.message?.id } == ["ok"])
+        #expect(!inbound.decoded(InboundEnvelope.self).contains { $0.value.group?.by == alice }, "no group change was produced")
+        client.send(#"{"type":"typing","conv":"\#(group)"}"#)
+        let typing = try await signals.waitFor(SignalEnvelope.self, "the good typing") { $0.filter { $0.value.user == alice }.nilIfEmpty }
+        #expect(typing.map(\.value.conv) == [group], "only the good typing was produced")
         client.send(#"{"type":"conversations"}"#)
         let queries = try await offline.waitForQuery("the good query", of: alice) { $0.kind == .conversations }
         #expect(queries.map(\.value.kind) == [.sync, .conversations], "the first pull, then the good query only")
         #expect(offline.moves(of: alice).isEmpty)
         await inbound.stop()
+        await signals.stop()
         await offline.stop()
         await client.disconnect()
     }
@@ -486,9 +516,13 @@ struct EdgeServiceTests {
         // ... and this edge is configured with 1.
         try await withOwnEdge("edge-parts", prefix: prefix, extra: ["--topic-partitions", "1"]) { edge, edgeID in
             let watcher = uniqueID("watcher"), x = uniqueID("x"), y = uniqueID("y")
-            let (client, _) = try await connect(watcher, port: edge.port, edgeID: edgeID)
+            let (client, session) = try await connect(watcher, port: edge.port, edgeID: edgeID)
             client.send(#"{"type":"watch","users":["\#(x)","\#(y)"]}"#)
             #expect(try await client.roundTrip().isEmpty)
+            // presence-svc's answer allows both (its status frame shows it was applied).
+            let answer = DeliverEnvelope(user: watcher, sessions: [session], presence: [PresenceStatus(user: x, status: .offline)], watch: [x, y])
+            try await stack.producer.sendRaw(encodeRecord(answer), topic: topics.deliver(edge: edgeID), key: watcher)
+            #expect(try await client.next() == ServerFrameJSON(type: "presence", user: x, status: "offline"))
             for (user, partition) in [(y, Int32(0)), (x, Int32(1))] {
                 let change = PresenceChange(kind: .sessionOnline, user: user, session: "s", edge: "e", status: .online, transition: true)
                 _ = try await stack.producer.producer.send(KafkaOutgoingRecord(topic: topics.presenceChanges, key: Array(user.utf8),
@@ -515,4 +549,7 @@ private func eventsReader(prefix: String) async throws -> TopicReader {
 
 extension Array {
     subscript(safe index: Int) -> Element? { indices.contains(index) ? self[index] : nil }
+
+    /// nil when empty (for waits on "some").
+    var nilIfEmpty: Self? { isEmpty ? nil : self }
 }

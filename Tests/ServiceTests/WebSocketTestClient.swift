@@ -29,6 +29,16 @@ struct ServerFrameJSON: Decodable, Sendable, Equatable {
     var cseq: UInt64?
     var epoch: String?
     var reset: Bool?
+    var title: String?
+    var next: String?
+    var lastSeen: UInt64?
+
+    /// Reads a frame's JSON (`last_seen` → `lastSeen`).
+    static func decode(_ text: String) -> ServerFrameJSON? {
+        let decoder = JSONDecoder()
+        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        return try? decoder.decode(ServerFrameJSON.self, from: Data(text.utf8))
+    }
 }
 
 /// What a test client received.
@@ -105,7 +115,7 @@ final class WebSocketTestClient: Sendable {
                         for try await message in inbound.messages(maxSize: 1 << 20) {
                             let item: Received = switch message {
                             case .text(let text):
-                                (try? JSONDecoder().decode(ServerFrameJSON.self, from: Data(text.utf8))).map(Received.frame) ?? .text(text)
+                                ServerFrameJSON.decode(text).map(Received.frame) ?? .text(text)
                             case .binary(let buffer): .binary(Array(buffer.readableBytesView))
                             }
                             shared.received.withLock { $0.append(item) }

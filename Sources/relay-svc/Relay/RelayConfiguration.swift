@@ -13,11 +13,13 @@ public enum RelaySettings {
         help: "most members of a group; a create or add beyond it is refused with too_large")
     public static let maxGroupsPerUser = Setting("max-groups-per-user", .integer(1...1_000_000), default: "500",
         help: "most groups a user is a member of; a create or add beyond it is refused with forbidden (a soft bound)")
+    public static let typingMaxMembers = Setting("typing-max-members", .integer(2...100_000), default: "100",
+        help: "largest group whose typing signals are relayed; in bigger groups typing is dropped")
     public static let batchSize = Setting("batch-size", .integer(1...10_000), default: "500",
         help: "most records routed per batch (one Redis pipeline and one produce batch each)")
 
     public static let all: [Setting] = CommonSettings.kafka + RedisSettings.all + CommonSettings.process(httpPort: 9101)
-        + [dedupTTL, conversationMaxEntries, conversationRetention, maxGroupMembers, maxGroupsPerUser, batchSize]
+        + [dedupTTL, conversationMaxEntries, conversationRetention, maxGroupMembers, maxGroupsPerUser, typingMaxMembers, batchSize]
 }
 
 /// How much of each conversation log is kept: at most `maxEntries` messages, none stored
@@ -54,6 +56,7 @@ public struct RelayConfiguration: ServiceConfiguration {
     public var dedupTTL: Duration
     public var retention: ConversationRetention
     public var groupLimits: GroupLimits
+    public var typingMaxMembers: Int
     public var batchSize: Int
 
     public init(values: SettingValues) throws {
@@ -70,6 +73,7 @@ public struct RelayConfiguration: ServiceConfiguration {
         }
         groupLimits = GroupLimits(maxMembers: values.int(RelaySettings.maxGroupMembers),
                                   maxGroupsPerUser: values.int(RelaySettings.maxGroupsPerUser))
+        typingMaxMembers = values.int(RelaySettings.typingMaxMembers)
         batchSize = values.int(RelaySettings.batchSize)
     }
 }

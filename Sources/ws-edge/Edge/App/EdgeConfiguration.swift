@@ -19,6 +19,10 @@ public enum EdgeSettings {
         help: "largest message body in UTF-8 bytes (larger: error too_large)")
     public static let maxFrameBytes = Setting("max-frame-bytes", .integer(64...4_194_304), default: "16384",
         help: "largest WebSocket frame; larger closes the session with 1009")
+    public static let maxGroupMembers = Setting("max-group-members", .integer(1...100_000), default: "1000",
+        help: "most users a group_create, group_add or group_remove may name (relay-svc's setting of the same name bounds the group)")
+    public static let typingInterval = Setting("typing-interval", .duration, default: "2s",
+        help: "a session's typing signals per conversation are forwarded at most once per this interval; extra ones are dropped")
     public static let sendRate = Setting("send-rate", .integer(1...100_000), default: "50",
         help: "sustained frames per second per session (token bucket)")
     public static let sendBurst = Setting("send-burst", .integer(1...100_000), default: "200",
@@ -41,7 +45,7 @@ public enum EdgeSettings {
         help: "how often sessions are pinged; one silent for a whole interval is closed")
 
     public static let all: [Setting] = CommonSettings.kafka + CommonSettings.process(httpPort: 8080) + [
-        edgeID, jwtSecret, devLogin, tokenTTL, webRoot, maxBodyBytes, maxFrameBytes, sendRate, sendBurst,
+        edgeID, jwtSecret, devLogin, tokenTTL, webRoot, maxBodyBytes, maxFrameBytes, maxGroupMembers, typingInterval, sendRate, sendBurst,
         maxSessionsPerUser, outboundQueue, syncWindow, syncAckTimeout, maxHeld, v1Unacked, heartbeatInterval, pingInterval,
     ]
 }
@@ -60,6 +64,7 @@ public struct EdgeConfiguration: ServiceConfiguration {
     public var tokenTTL: Duration
     public var webRoot: String
     public var limits: ProtocolLimits
+    public var typingInterval: Duration
     public var sendRate: Int
     public var sendBurst: Int
     public var maxSessionsPerUser: Int
@@ -98,10 +103,12 @@ public struct EdgeConfiguration: ServiceConfiguration {
         tokenTTL = values.duration(EdgeSettings.tokenTTL)
         webRoot = values.string(EdgeSettings.webRoot)
         limits = ProtocolLimits(maxBodyBytes: values.int(EdgeSettings.maxBodyBytes),
-                                maxFrameBytes: values.int(EdgeSettings.maxFrameBytes))
+                                maxFrameBytes: values.int(EdgeSettings.maxFrameBytes),
+                                maxGroupMembers: values.int(EdgeSettings.maxGroupMembers))
         guard limits.maxBodyBytes + 256 <= limits.maxFrameBytes else {
             throw ConfigurationError("invalid PARLEY_MAX_FRAME_BYTES: must exceed PARLEY_MAX_BODY_BYTES by at least 256")
         }
+        typingInterval = values.duration(EdgeSettings.typingInterval)
         sendRate = values.int(EdgeSettings.sendRate)
         sendBurst = values.int(EdgeSettings.sendBurst)
         maxSessionsPerUser = values.int(EdgeSettings.maxSessionsPerUser)

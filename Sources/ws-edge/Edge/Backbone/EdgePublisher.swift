@@ -6,9 +6,9 @@ import ParleyServiceKit
 import ServiceLifecycle
 import Synchronization
 
-/// Everything the edge produces (sends, cursor moves, queries, presence events) goes through one
-/// queue that is enqueued into the producer in order, a batch at a time with a few batches in
-/// flight: a session's records keep their order, and under load many sends share one broker
+/// Everything the edge produces (sends, group changes, cursor moves, queries, signals, presence
+/// events) goes through one queue that is enqueued into the producer in order, a batch at a time
+/// with a few batches in flight: a session's records keep their order, and under load many sends share one broker
 /// round trip. Each record's completion runs when the broker acknowledged its batch, or failed.
 /// Cursor moves (`chat.acks`) and queries (`chat.queries`) are coalesced at each flush into one
 /// batched record per user, keyed by the user: one partition per user keeps a session's pulls
@@ -65,6 +65,12 @@ final class EdgePublisher: Service, Sendable {
     /// the broker acknowledged it.
     func publishSend(_ envelope: InboundEnvelope, completion: Completion? = nil) {
         publish(envelope, key: envelope.conv, topic: topics.inbound, completion: completion)
+    }
+
+    /// Queues an ephemeral signal (typing) for `chat.signals`, keyed by its conversation. A lost
+    /// one is not worth a retry: the client signals again while the user types.
+    func publishSignal(_ signal: SignalEnvelope) {
+        publish(signal, key: signal.conv, topic: topics.signals)
     }
 
     /// Queues a presence event. Keyed by edge id so an edge's events stay in order

@@ -24,14 +24,14 @@ struct DeliverSink: KafkaRecordSink {
 }
 
 /// `presence.changes`: every loop tells its sessions watching a user when that user comes
-/// online or goes offline.
+/// online or goes offline (with when it was last seen).
 struct PresenceChangesSink: KafkaRecordSink {
     let hub: SessionHub
 
     func receive(_ records: [KafkaRecord], status: KafkaConsumerStatus) {
         let changes = records.compactMap { record -> PresenceStatus? in
             guard let change = try? Envelope.decode(PresenceChange.self, from: record.value), change.transition else { return nil }
-            return PresenceStatus(user: change.user, status: change.status)
+            return PresenceStatus(user: change.user, status: change.status, lastSeen: change.lastSeen)
         }
         guard !changes.isEmpty else { return }
         hub.broadcast(.presence(changes))

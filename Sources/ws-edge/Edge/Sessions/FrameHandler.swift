@@ -2,8 +2,8 @@ import Logging
 import ParleyProtocol
 
 /// What a session's frames mean: sends, acks, reads, syncs, queries, pings, presence watches,
-/// and the seed mode's `{"user":…,"msg":…}`. Bad frames get an `error` frame and change nothing
-/// else.
+/// group changes and typing (FrameHandler+Groups), and the seed mode's `{"user":…,"msg":…}`.
+/// Bad frames get an `error` frame and change nothing else.
 struct FrameHandler: Sendable {
     let edge: EdgeContext
 
@@ -41,14 +41,24 @@ struct FrameHandler: Sendable {
         case .ping:
             session.send(.frame(.pong))
         case .watch(let frame):
-            let users = frame.users
-            let wanted = Set(users)
-            outbox.sessions.watch(session, users: wanted)
-            if !wanted.isEmpty {
-                edge.publisher.publishPresence(.query, user: session.user, session: session.id, users: users)
+            // The list takes effect with presence-svc's answer, which says whom the user may watch.
+            outbox.sessions.requestWatch(session, users: Set(frame.users))
+            if !frame.users.isEmpty {
+                edge.publisher.publishPresence(.query, user: session.user, session: session.id, users: frame.users)
             }
-        case .groupCreate, .groupAdd, .groupRemove, .groupLeave, .members, .typing:
-            reject(ProtocolError(.unavailable, "groups and typing are being built"), session: session)
+        case .groupCreate(let frame):
+            groupCreate(frame, session: session, outbox: outbox, logger: logger)
+        case .groupAdd(let frame):
+            groupChange(.add, frame, session: session, outbox: outbox, logger: logger)
+        case .groupRemove(let frame):
+            groupChange(.remove, frame, session: session, outbox: outbox, logger: logger)
+        case .groupLeave(let frame):
+            groupLeave(frame, session: session, outbox: outbox, logger: logger)
+        case .members(let frame):
+            query(QueryEnvelope(kind: .members, user: session.user, device: session.kind.device, session: session.id, edge: edge.id,
+                                conv: frame.conv, next: frame.next), outbox: outbox)
+        case .typing(let frame):
+            typing(frame, session: session)
         }
     }
 
@@ -59,32 +69,45 @@ struct FrameHandler: Sendable {
         _ = session.ack(ack)
     }
 
-    /// Produces a send to its conversation (`to`: the direct one with that user); its outcome
-    /// goes back to the session's loop, which answers `sent` (or `unavailable`) there.
+    /// Produces a send to its conversation (`to`: the direct one with that user).
     private func send(_ frame: ClientFrame.Send, session: Session, outbox: LoopOutbox, logger: Logger) {
         let conv = frame.to.map { Conversation.direct(session.user, $0) } ?? frame.conv ?? ""
         guard mayBelong(to: conv, session) else {
             return reject(ProtocolError(.notMember, "not a member of \(conv)", clientID: frame.id), session: session)
         }
-        let now = UnixTime.nowMilliseconds
-        let msg = outbox.sessions.messageID(user: session.user, clientID: frame.id, unixMilliseconds: now)
+        let (msg, ts) = inboundID(clientID: frame.id, session: session, outbox: outbox)
         let message = ChatMessage(msg: msg, from: session.user, to: Conversation.peer(in: conv, of: session.user), conv: conv,
-                                  body: frame.body, ts: MessageID.unixMilliseconds(of: msg) ?? now, id: frame.id)
+                                  body: frame.body, ts: ts, id: frame.id)
         edge.metrics.messagesIn.increment()
-        edge.publisher.publishSend(InboundEnvelope(message: message, edge: edge.id, session: session.id, device: session.kind.namedDevice)) {
-            [metrics = edge.metrics, id = session.id, clientID = frame.id] result in
+        publishInbound(InboundEnvelope(message: message, edge: edge.id, session: session.id, device: session.kind.namedDevice),
+                       clientID: frame.id, msg: msg, ts: ts, outbox: outbox, logger: logger)
+    }
+
+    /// The id and time of a send or group change with client id `clientID`: the message id a
+    /// retry on this loop got before, or a new one (always without a client id), and its time.
+    func inboundID(clientID: String?, session: Session, outbox: LoopOutbox) -> (msg: String, ts: UInt64) {
+        let now = UnixTime.nowMilliseconds
+        let msg = clientID.map { outbox.sessions.messageID(user: session.user, clientID: $0, unixMilliseconds: now) }
+            ?? outbox.sessions.messageID(unixMilliseconds: now)
+        return (msg, MessageID.unixMilliseconds(of: msg) ?? now)
+    }
+
+    /// Produces a send or group change to `chat.inbound`; its outcome goes back to the session's
+    /// loop, which answers `sent` (or `unavailable`) there.
+    func publishInbound(_ envelope: InboundEnvelope, clientID: String, msg: String, ts: UInt64, outbox: LoopOutbox, logger: Logger) {
+        edge.publisher.publishSend(envelope) { [metrics = edge.metrics, conv = envelope.conv, session = envelope.session] result in
             if case .failure(let error) = result {
                 metrics.rejected(.unavailable)
                 logger.warning("send not accepted by the broker", metadata: ["parley.msg": "\(msg)", "parley.error": "\(error)"])
             }
             let accepted = if case .success = result { true } else { false }
-            outbox.hand(.settled(SettledSend(session: id, clientID: clientID, msg: msg, conv: conv, ts: message.ts, accepted: accepted)))
+            outbox.hand(.settled(SettledSend(session: session, clientID: clientID, msg: msg, conv: conv, ts: ts, accepted: accepted)))
         }
     }
 
     /// Produces a query; if the broker does not take it, the session gets `unavailable` instead
     /// of an answer.
-    private func query(_ query: QueryEnvelope, outbox: LoopOutbox) {
+    func query(_ query: QueryEnvelope, outbox: LoopOutbox) {
         edge.publisher.publishQuery(query) { [metrics = edge.metrics, id = query.session] result in
             guard case .failure = result else { return }
             metrics.rejected(.unavailable)
@@ -108,15 +131,15 @@ struct FrameHandler: Sendable {
 
     /// Whether the session's user may be a member of `conv` as far as the edge can tell: a
     /// direct conversation must name the user (groups are checked by relay-svc and offline-svc).
-    private func mayBelong(to conv: String, _ session: Session) -> Bool {
+    func mayBelong(to conv: String, _ session: Session) -> Bool {
         conv.hasPrefix("g:") || Conversation.names(conv, user: session.user)
     }
 
-    private func notMember(_ conv: String) -> ProtocolError {
+    func notMember(_ conv: String) -> ProtocolError {
         ProtocolError(.notMember, "not a member of \(conv)")
     }
 
-    private func reject(_ error: ProtocolError, session: Session) {
+    func reject(_ error: ProtocolError, session: Session) {
         edge.metrics.rejected(error.code)
         session.send(.frame(error.frame))
     }

@@ -31,8 +31,15 @@ final class LoopSessions {
         for user in session.watching { unwatch(user, session.id) }
     }
 
+    /// A `watch` of `users`: the session stops watching users it no longer asks for at once; whom
+    /// of `users` it watches comes with presence-svc's answer (``DeliverEnvelope/watch``).
+    func requestWatch(_ session: Session, users: Set<String>) {
+        session.watchRequested = users
+        watch(session, users: session.watching.intersection(users))
+    }
+
     /// Replaces a session's watch list.
-    func watch(_ session: Session, users: Set<String>) {
+    private func watch(_ session: Session, users: Set<String>) {
         for user in session.watching.subtracting(users) { unwatch(user, session.id) }
         for user in users.subtracting(session.watching) { watchers[user, default: []].insert(session.id) }
         session.watching = users
@@ -84,7 +91,7 @@ final class LoopSessions {
 
     /// Writes what a deliver record carries to the addressed sessions of its user on this loop:
     /// stream entries (live, or a page) through each session's sequencer, answers to its queries,
-    /// presence.
+    /// its watch list and presence, typing (v2 sessions only: v1 clients know no such frame).
     private func deliver(_ envelope: DeliverEnvelope, flushing: inout [Session]) {
         if envelope.resync {
             for session in sessions.values {
@@ -103,8 +110,11 @@ final class LoopSessions {
             guard session.kind != .seed else { continue }
             if let history = envelope.history { session.queue(.frame(.history(history))) }
             if let conversations = envelope.conversations { session.queue(.frame(.conversations(conversations))) }
+            if let members = envelope.members { session.queue(.frame(.members(members))) }
             if let error = envelope.error { session.queue(.frame(.error(error))) }
+            if let allowed = envelope.watch { watch(session, users: session.watchRequested.intersection(allowed)) }
             for status in envelope.presence { session.queue(.frame(.presence(status))) }
+            if let typing = envelope.typing, session.kind.namedDevice != nil { session.queue(.frame(.typing(typing))) }
         }
     }
 

@@ -94,8 +94,12 @@ final class Session {
     }
     /// The session's place in its user's stream (``SessionStreamState``).
     var stream: SessionStreamState
-    /// Users whose presence this session watches.
+    /// Users whose presence this session watches: of its latest `watch`, those presence-svc allowed.
     var watching: Set<String> = []
+    /// The users of the session's latest `watch`.
+    var watchRequested: Set<String> = []
+    /// When its `typing` signals were last forwarded.
+    var typing = TypingThrottle()
 
     /// How long a closing session may take to get its close frame out before the connection is
     /// dropped.

@@ -1,0 +1,72 @@
+import ParleyBackend
+import ParleyProtocol
+import ParleyRedis
+
+/// Who a typing signal is for: the other current members of its conversation. A dm's are read
+/// from its id; a group's from its keys on the `{conv}` slot (relay-svc's), for the whole batch
+/// in at most two round trips: the size and the typers' records of every group, then the
+/// members of the groups small enough for typing.
+struct TypingAudience {
+    /// What became of one (conversation, typer).
+    enum Outcome: Equatable {
+        /// The other current members (possibly none).
+        case members([String])
+        /// The typer is not a member.
+        case notMember
+        /// A group over `--typing-max-members`: no typing there.
+        case tooLarge
+    }
+
+    private var groups: [String: GroupView] = [:]
+
+    private struct GroupView {
+        var count: Int
+        /// Typer → whether it is a current member.
+        var typers: [String: Bool]
+        /// Current members; read only when the group is small enough and a typer is a member.
+        var members: [String] = []
+    }
+
+    /// Reads what the typers of `typersByGroup` (conversation → its typers) need to know.
+    static func read(_ typersByGroup: [(conv: String, typers: [String])], maxMembers: Int, redis: RedisClient) async throws -> TypingAudience {
+        var audience = TypingAudience()
+        guard !typersByGroup.isEmpty else { return audience }
+        var sizes = RedisPipeline()
+        let calls = typersByGroup.map { group in
+            let keys = RedisKeys.ConversationKeys(group.conv)
+            return (count: sizes.add(.hget(keys.meta, "count")), records: sizes.add(.hmget(keys.members, group.typers)))
+        }
+        let sizeReplies = try await redis.send(sizes)
+        var roster = RedisPipeline()
+        var rosterCalls: [(conv: String, entry: RedisPipeline.Entry<[String: String]>)] = []
+        for (group, call) in zip(typersByGroup, calls) {
+            let records = try sizeReplies[call.records]
+            var view = GroupView(count: Int(try sizeReplies[call.count] ?? "") ?? 0, typers: [:])
+            for (typer, record) in zip(group.typers, records) {
+                view.typers[typer] = record.flatMap { GroupMemberRecord(String(decoding: $0, as: UTF8.self)) }?.isMember ?? false
+            }
+            audience.groups[group.conv] = view
+            if view.count <= maxMembers, view.typers.values.contains(true) {
+                rosterCalls.append((group.conv, roster.add(.hgetall(RedisKeys.ConversationKeys(group.conv).members))))
+            }
+        }
+        guard !roster.isEmpty else { return audience }
+        let rosterReplies = try await redis.send(roster)
+        for call in rosterCalls {
+            audience.groups[call.conv]?.members = try rosterReplies[call.entry]
+                .compactMap { user, value in GroupMemberRecord(value)?.isMember == true ? user : nil }.sorted()
+        }
+        return audience
+    }
+
+    /// Who `typer`'s signal in `conv` is for.
+    func outcome(conv: String, typer: String, maxMembers: Int) -> Outcome {
+        if !conv.hasPrefix("g:") {
+            guard let peer = Conversation.peer(in: conv, of: typer) else { return .notMember }
+            return .members(peer == typer ? [] : [peer])
+        }
+        guard let group = groups[conv], group.typers[typer] == true else { return .notMember }
+        guard group.count <= maxMembers else { return .tooLarge }
+        return .members(group.members.filter { $0 != typer })
+    }
+}

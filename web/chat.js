@@ -18,7 +18,7 @@ import {
   dropTyping, nextExpiry, noteTyping, pruneTyping, typers, typingDue,
 } from './typing.js';
 import {
-  dmConv, dmPeer, newClientId, USER_ID_RE,
+  dmConv, dmPeer, newClientId, plainText, USER_ID_RE,
 } from './util.js';
 import {
   conversationView, ERROR_TEXT, GROUP_ERROR_TEXT, headerLine, listItem, presenceText,
@@ -423,7 +423,7 @@ export class Chat {
     this.typing = dropTyping(this.typing, m.conv, m.from); // the message they were typing
     if (before.cseq === 0) this.scheduleWatch(); // a peer to watch now that they share a conversation
     if (c !== before && m.from !== this.me) {
-      this.ui.announce(`New message from ${m.from}: ${m.gone ? '' : m.body}`);
+      this.ui.announce(`New message from ${m.from}: ${m.gone ? '' : plainText(m.body)}`);
     }
     if (m.conv === this.active) this.markRead();
   }

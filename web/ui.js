@@ -2,7 +2,7 @@
 // and attributes; innerHTML is never used.
 
 import { GroupPanel } from './group-ui.js';
-import { shortTime, fullTime, preview } from './util.js';
+import { shortTime, fullTime, preview, plainText } from './util.js';
 
 const $ = (id) => document.getElementById(id);
 
@@ -417,7 +417,7 @@ export class UI {
       if (v != null) dataset[k] = String(v); else delete dataset[k];
     }
     dataset.status = it.status;
-    m.body.textContent = it.gone ? 'This message is no longer available.' : it.body;
+    m.body.textContent = it.gone ? 'This message is no longer available.' : plainText(it.body);
     m.body.classList.toggle('gone', it.gone);
     m.time.textContent = it.ts ? shortTime(it.ts) : '';
     m.time.dateTime = it.ts ? new Date(it.ts).toISOString() : '';

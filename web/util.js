@@ -94,8 +94,16 @@ export function fullTime(ms) {
   return fullFmt.format(new Date(ms));
 }
 
+/** Other users' text without bidirectional embeddings, overrides and isolates (U+202A–U+202E,
+ *  U+2066–U+2069): a U+202E in a body must not make "exe.txt" read as "txt.exe" or reorder the
+ *  text around it. The server refuses control characters; these are formatting characters it
+ *  keeps, so the client neutralises them where it renders (the bubbles also isolate each body). */
+export function plainText(text) {
+  return String(text).replace(/[\u202A-\u202E\u2066-\u2069]/g, '');
+}
+
 /** One-line preview of a message body for the conversation list. */
 export function preview(body, max = 60) {
-  const s = String(body).replace(/\s+/g, ' ').trim();
+  const s = plainText(body).replace(/\s+/g, ' ').trim();
   return s.length > max ? `${s.slice(0, max - 1)}…` : s;
 }

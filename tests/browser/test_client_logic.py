@@ -68,6 +68,13 @@ def test_conversation_ids_and_device_ids(page):
     assert re.fullmatch(r"web-[0-9a-f]{20}", a) and a != b
 
 
+def test_bidirectional_overrides_are_neutralised(page):
+    assert js(page, "util", "plainText", "invoice\u202Etxt.exe") == "invoicetxt.exe"
+    assert js(page, "util", "plainText", "a\u2066b\u2069c\u202Ad\u202C") == "abcd"
+    assert js(page, "util", "plainText", "שלום hello\nline") == "שלום hello\nline", "ordinary text, RTL scripts and newlines stay"
+    assert js(page, "util", "preview", "x\u202Ey") == "xy"
+
+
 # ---- model.js: counters --------------------------------------------------------------------
 
 def test_read_message_checks_and_reduces(page):

@@ -15,6 +15,10 @@ Scenarios (each bounded in count and time; every target must be on 127.0.0.0/8):
           replays it from since=0: time to `synced`, entries/s, peak RSS, order, loss, dups.
   history (v2) C clients page one conversation's history (random `before`) back to back:
           pages/s, latency per page, every page checked.
+  fanout  (groups) G groups of M members (v2 devices on both edges, all online), R messages a second
+          per group from rotating members, after a dm reference (a v2 pairs run on the same stack):
+          deliveries/s, latency to every member and to the last, each message exactly once at every
+          member, CPU per delivery, the issue's targets as ratios to the dm reference.
   floor   the physical floor of the message path: one broker produce->consume round trip
           (Parley's low-latency client settings) and one Redis round trip.
 
@@ -42,6 +46,8 @@ import sys
 import threading
 import time
 from urllib.parse import urlsplit
+
+from fanout_ledger import FanoutLedger, create_frame, edge_of, group_of, group_users, send_offset, sender_of
 
 TOOL_VERSION = 1
 IP_BIND_ADDRESS_NO_PORT = 24  # linux/in.h
@@ -1487,6 +1493,372 @@ def history_rows(r):
     return rows + redis_rows(r["redis"], "page")
 
 
+# ----------------------------------------------------------------------------- fanout (groups)
+
+class FanoutConn(Conn):
+    """A v2 device of a group member: ready at `synced`; checks its stream arrives in `seq` order
+    (one session is one epoch, so a repeated `seq` is a duplicate by (epoch, seq)); hands message,
+    `group`, `rejected`, `sent` and `error` frames to the rig."""
+
+    def __init__(self, proto, user, index=-1, device=None):
+        super().__init__(proto, user, index, device)
+        self.group = self.member = -1
+        self.last_seq = self.acked_seq = 0
+        self.repeats = self.gaps = 0
+
+    def on_text(self, s):
+        m = json.loads(s)
+        t = m.get("type")
+        seq = m.get("seq")
+        if t == "synced":
+            self.last_seq = self.acked_seq = max(self.last_seq, seq or 0)
+            if not self.ready.done():
+                self.ready.set_result(True)
+            return
+        if seq is not None:
+            if seq <= self.last_seq:
+                self.repeats += 1
+                return
+            if seq != self.last_seq + 1:
+                self.gaps += 1
+            self.last_seq = seq
+            if self.handler is not None:
+                self.handler.dirty.add(self)
+        if self.handler is None:
+            if t == "error" and not self.ready.done():
+                self.ready.set_exception(RuntimeError(f"error before ready: {m.get('code')}"))
+            return
+        if t == "message":
+            self.handler.on_group_message(self, m)
+        elif t == "group":
+            self.handler.on_group_entry(self, m)
+        elif t == "rejected":
+            self.handler.on_rejected(self, m)
+        elif t == "sent":
+            self.handler.on_sent(self, m)
+        elif t == "error":
+            self.handler.on_error(self, m.get("code"), m.get("id"))
+
+    def flush_ack(self):
+        if self.alive and self.last_seq > self.acked_seq:
+            self.send_text('{"type":"ack","seq":%d}' % self.last_seq)
+            self.acked_seq = self.last_seq
+            return True
+        return False
+
+
+class FanoutRig:
+    """`groups` groups of `members` v2 devices (one user each, a group's members alternating between
+    the edges); member 0 of each creates its group; then phases of messages from rotating members."""
+
+    def __init__(self, args, proto):
+        self.args, self.proto = args, proto
+        self.conns = []               # [group][member]
+        self.convs = [None] * args.groups
+        self.created = {}             # conv -> users whose stream has its `created` entry
+        self.create_sent = {}         # client id -> group
+        self.phase = None
+        self.dirty = set()
+        self.disconnected = 0
+        self.stale = 0
+        self.errors, self.rejected = {}, {}
+        self.group_entries = {}
+        self.ack_frames = 0
+        self.ack_task = None
+        self.redis = RedisClient(args.redis) if args.redis else None
+
+    async def open(self):
+        a = self.args
+        self.proto.srcs = srcs = src_ips(a.src_ips or 1)
+        self.users = group_users(f"{run_nonce()[:4]}", a.groups, a.members)
+        device = f"f{run_nonce()}"
+        sem = asyncio.Semaphore(50)
+        edges = len(self.proto.urls)
+
+        async def one(g, j):
+            async with sem:
+                c = await self.proto.connect(edge_of(g, j, edges), self.users[g][j], srcs[(g * a.members + j) % len(srcs)],
+                                             read_buffer=16384, device=device, conn_class=FanoutConn)
+            c.group, c.member = g, j
+            return c
+        t0 = time.monotonic()
+        flat = await asyncio.gather(*(one(g, j) for g in range(a.groups) for j in range(a.members)))
+        self.connect_s = round(time.monotonic() - t0, 3)
+        self.proto.close()
+        self.conns = [flat[g * a.members:(g + 1) * a.members] for g in range(a.groups)]
+        for c in flat:
+            c.handler = self
+        self.ack_task = asyncio.get_running_loop().create_task(self._ack_loop())
+
+    async def _ack_loop(self):
+        iv = max(0.001, self.args.ack_interval_ms / 1000)
+        while True:
+            await asyncio.sleep(iv)
+            dirty, self.dirty = self.dirty, set()
+            for c in dirty:
+                if c.flush_ack():
+                    self.ack_frames += 1
+
+    def close(self):
+        if self.ack_task:
+            self.ack_task.cancel()
+        for row in self.conns:
+            for c in row:
+                c.close()
+        if self.redis:
+            self.redis.close()
+
+    async def create(self):
+        """Every creator sends `group_create`; done when every member's stream has its group's
+        `created` entry. Returns seconds from the first create to the last member's entry. Nothing
+        else is in flight meanwhile: any `error` or `rejected` ends it."""
+        a = self.args
+        frames = []
+        for g in range(a.groups):
+            frame = create_frame(f"create{g}", f"bench group {g}", self.users[g][1:])
+            if len(frame.encode()) > a.max_frame_bytes:
+                raise SystemExit(f"a group_create of {a.members} members is {len(frame.encode())} bytes, over "
+                                 f"--max-frame-bytes {a.max_frame_bytes}")
+            frames.append(frame)
+        t0 = time.monotonic()
+        for g, frame in enumerate(frames):
+            self.create_sent[f"create{g}"] = g
+            self.conns[g][0].send_text(frame)
+        deadline = t0 + a.create_timeout
+        while time.monotonic() < deadline and not self.errors and not self.rejected:
+            if all(c is not None and len(self.created.get(c, ())) == a.members for c in self.convs):
+                return round(time.monotonic() - t0, 3)
+            await asyncio.sleep(0.01)
+        have = sum(len(self.created.get(c, ())) for c in self.convs if c is not None)
+        raise RuntimeError(f"groups not created: {sum(c is not None for c in self.convs)} of {a.groups} `sent`, "
+                           f"{have} of {a.groups * a.members} `created` entries after {time.monotonic() - t0:.1f} s; "
+                           f"errors {self.errors or '-'}, rejected {self.rejected or '-'}")
+
+    # -- callbacks
+    def on_disconnect(self, conn):
+        self.disconnected += 1
+
+    def on_error(self, conn, code, cid=None):
+        self.errors[code] = self.errors.get(code, 0) + 1
+
+    def on_rejected(self, conn, m):
+        code = m.get("code")
+        self.rejected[code] = self.rejected.get(code, 0) + 1
+
+    def on_group_entry(self, conn, m):
+        ev = m.get("event")
+        self.group_entries[ev] = self.group_entries.get(ev, 0) + 1
+        if ev == "created":
+            self.created.setdefault(m.get("conv"), set()).add(conn.user)
+
+    def on_sent(self, conn, m):
+        cid = m.get("id") or ""
+        if cid in self.create_sent:
+            self.convs[self.create_sent[cid]] = m.get("conv")
+            return
+        ph = self.phase
+        if ph is None or not cid.startswith(ph["tag"]):
+            return
+        k = int(cid[len(ph["tag"]):])
+        if k < len(ph["sent_acked"]) and not ph["sent_acked"][k]:
+            ph["sent_acked"][k] = 1
+            ph["n_sent_acked"] += 1
+            ph["sent_hist"].record_value(max(1, time.monotonic_ns() // 1000 - ph["ledger"].send_us[k]))
+
+    def on_group_message(self, conn, m):
+        now = time.monotonic_ns() // 1000
+        ph = self.phase
+        try:
+            tag, k, _ = m.get("body").split("|", 2)
+            k = int(k)
+        except (AttributeError, ValueError):
+            if ph:
+                ph["bad"] += 1
+            return
+        if ph is None or tag != ph["tag"]:
+            self.stale += 1
+            return
+        g = group_of(k, self.args.groups)
+        if conn.group != g or m.get("conv") != self.convs[g] or \
+                m.get("from") != self.users[g][sender_of(k, self.args.groups, self.args.members)]:
+            ph["misrouted"] += 1
+            return
+        if ph["ledger"].receive(k, conn.member, now, m.get("cseq"), m.get("msg")) != "dup":
+            ph["last_arrival"] = time.monotonic()
+
+    async def run_phase(self, tag, duration, drain, pids, measure=True):
+        a = self.args
+        G, N = a.groups, a.members
+        total = int(round(duration * a.rate)) * G
+        deliveries = new_hist()
+        ledger = FanoutLedger(G, N, total, deliveries.record_value)
+        padding = "x" * max(0, a.body_size - 16)
+        ph = {"tag": tag, "ledger": ledger, "sent_acked": bytearray(total), "n_sent_acked": 0, "sent_hist": new_hist(),
+              "misrouted": 0, "bad": 0, "last_arrival": time.monotonic()}
+        self.stale, self.ack_frames = 0, 0
+        self.errors, self.rejected = {}, {}
+        disc0 = self.disconnected
+        repeats0 = sum(c.repeats for row in self.conns for c in row)
+        gaps0 = sum(c.gaps for row in self.conns for c in row)
+        lag = new_hist()
+        self.phase = ph
+        tick = a.tick_ms / 1000
+        cpu = CpuWindow(pids).start() if measure else None
+        redis = RedisWindow(self.redis).start() if measure else None
+        t0 = time.monotonic()
+        t0_us = int(t0 * 1e6)
+        k = 0
+        while k < total:
+            elapsed = time.monotonic() - t0
+            while k < total and send_offset(k, G, a.rate) <= elapsed:
+                g = group_of(k, G)
+                t_us = time.monotonic_ns() // 1000
+                lag.record_value(max(1, t_us - t0_us - int(send_offset(k, G, a.rate) * 1e6)))
+                ledger.sent(k, t_us)
+                s = self.conns[g][sender_of(k, G, N)]
+                if s.alive:
+                    s.send_text('{"type":"send","id":"%s%d","conv":"%s","body":"%s|%d|%s"}'
+                                % (tag, k, self.convs[g], tag, k, padding))
+                k += 1
+            await asyncio.sleep(tick)
+        t_send_end = time.monotonic()
+        cpu_send = cpu.stop() if measure else None
+        redis_send = redis.stop() if measure else None
+        ledger.deadline_us = int((t_send_end + drain) * 1e6)
+        expected = total * (N - 1)
+        while time.monotonic() < t_send_end + drain and ledger.deliveries < expected:
+            await asyncio.sleep(0.02)
+        qend = time.monotonic() + a.quiet_max
+        while (ledger.deliveries + ledger.late < expected and time.monotonic() < qend
+               and time.monotonic() - ph["last_arrival"] < 1.0):
+            await asyncio.sleep(0.05)
+        self.phase = None
+        if not measure:
+            return None
+        last = new_hist()
+        counts = ledger.summary(last.record_value)
+        sent_s = t_send_end - t0
+        g = group_cpu(cpu_send, a.infra)
+        n_del = counts["expected_deliveries"]
+        per = lambda s: round(s * 1e6 / n_del, 1) if n_del else None
+        return {
+            "members": N, "groups": G, "sessions": N * G, "rate_per_group": a.rate, "duration_s": duration,
+            "body_size": a.body_size, "ack_interval_ms": a.ack_interval_ms, "drain_s": drain,
+            "sent": total, "msgs_per_s": round(total / sent_s, 1) if sent_s > 0 else None,
+            "deliveries_per_s": round(counts["deliveries"] / sent_s, 1) if sent_s > 0 else None,
+            "send_lag_ms": hist_ms(lag), "sent_acked": ph["n_sent_acked"], "sent_ack_ms": hist_ms(ph["sent_hist"]),
+            **counts, "lost_never_ids": ledger.missing(self.users),
+            "seq_repeats": sum(c.repeats for row in self.conns for c in row) - repeats0,
+            "seq_gaps": sum(c.gaps for row in self.conns for c in row) - gaps0,
+            "misrouted": ph["misrouted"], "stale": self.stale, "bad": ph["bad"], "errors": self.errors,
+            "rejected": self.rejected, "disconnected": self.disconnected - disc0, "ack_frames": self.ack_frames,
+            "latency_ms": hist_ms(deliveries), "last_member_ms": hist_ms(last),
+            "redis": redis_costs(redis_send, cpu_send, n_del, "delivery"),
+            "cpu": {**cpu_send, **g, "parley_us_per_delivery": per(g["parley_cpu_s"]),
+                    "server_us_per_delivery": per(g["server_cpu_s"]),
+                    "parley_us_per_msg": round(g["parley_cpu_s"] * 1e6 / total, 1) if total else None,
+                    "us_per_delivery": {label: (per(v["cpu_s"]) if v else None) for label, v in cpu_send["per_pid"].items()},
+                    "generator_us_per_delivery": per(cpu_send["generator"]["cpu_s"])},
+        }
+
+
+def dm_reference(args, deliveries_per_s):
+    """The pairs settings of the dm reference: v2 devices at the fan-out's delivery rate (at most
+    2,000 msg/s; --dm-rate sets another)."""
+    return argparse.Namespace(
+        P=args.dm_pairs, R=args.dm_rate or min(2000, max(args.dm_pairs, round(deliveries_per_s))), v2=True, redis=args.redis,
+        src_ips=args.src_ips, body_size=args.body_size, ack_interval_ms=args.ack_interval_ms, tick_ms=args.tick_ms,
+        quiet_max=args.quiet_max, infra=args.infra)
+
+
+async def run_dm_reference(args, pids, deliveries_per_s):
+    """A short v2 pairs run on the same stack: the dm figures the group targets are ratios of."""
+    dm = dm_reference(args, deliveries_per_s)
+    rig = PairsRig(dm, Protocol("parley", args.url, None, 4))
+    await rig.open()
+    try:
+        await rig.run_phase("w", dm.R, args.warmup, 2.0, pids, measure=False)
+        r = await rig.run_phase("m", dm.R, args.dm_duration, args.drain, pids)
+    finally:
+        rig.close()
+    c = r["cpu"]
+    return {"rate": r["rate"], "pairs": r["pairs"], "duration_s": r["duration_s"], "sent": r["sent"],
+            "delivered": r["delivered"], "lost": r["lost"], "dups": r["dups"], "latency_ms": r["latency_ms"],
+            "parley_us_per_msg": c["parley_us_per_msg"], "server_us_per_msg": c["server_us_per_msg"],
+            "per_pid_pct": {k: (v["pct"] if v else None) for k, v in c["per_pid"].items()},
+            "redis_cpu_us_per_msg": (r["redis"] or {}).get("cpu_us_per_msg")}
+
+
+def fanout_targets(rec):
+    """The issue's targets as ratios to the dm reference of the same run."""
+    dm = rec.get("dm") or {}
+    us, dm_us = rec["cpu"]["parley_us_per_delivery"], dm.get("parley_us_per_msg")
+    p99, dm_p99 = (rec.get("last_member_ms") or {}).get("p99"), (dm.get("latency_ms") or {}).get("p99")
+    return {"cpu_ratio": round(us / dm_us, 3) if us and dm_us else None, "cpu_ratio_max": 0.2,
+            "last_p99_ratio": round(p99 / dm_p99, 2) if p99 and dm_p99 else None, "last_p99_ratio_max": 2.0}
+
+
+async def scen_fanout(args):
+    pids = parse_pids(args.pid)
+    sessions = args.groups * args.members
+    if sessions > MAX_CONNS_PER_PROC:
+        raise SystemExit(f"{sessions} sessions: at most {MAX_CONNS_PER_PROC} in one generator process")
+    if args.rate * args.groups > 2000:
+        raise SystemExit("at most 2,000 group messages a second (--rate x --groups)")
+    raise_nofile()
+    dm = await run_dm_reference(args, pids, args.groups * args.rate * (args.members - 1)) if args.dm_duration > 0 else None
+    rig = FanoutRig(args, Protocol("parley", args.url, None, 4))
+    rec = {"scenario": "fanout", "urls": args.url, "members": args.members, "groups": args.groups, "dm": dm}
+    try:
+        await rig.open()
+        idle = await idle_cpu(pids, args.infra, args.idle)
+        rec.update({"connect_s": rig.connect_s, "idle_cpu": idle})
+        try:
+            rec["create_s"] = await rig.create()
+        except RuntimeError as e:
+            rec["error"] = str(e)
+        if "error" not in rec:
+            rec["group_entries"] = dict(rig.group_entries)
+            await rig.run_phase("w", args.warmup, 2.0, pids, measure=False)
+            rec.update(await rig.run_phase("m", args.D, args.drain, pids))
+            rec["targets"] = fanout_targets(rec)
+    finally:
+        rig.close()
+    table(f"fanout {args.groups} group(s) x {args.members} members, {args.rate:g} msg/s each, D={args.D}s", fanout_rows(rec))
+    emit(args, rec)
+
+
+def fanout_rows(r):
+    rows = [("sessions / connect s", f"{r['groups'] * r['members']} / {fmt(r.get('connect_s'))}"),
+            ("groups created in s (to every member's `created`)", fmt(r.get("create_s")))]
+    if "error" in r:
+        return rows + [("error", r["error"])]
+    lat, last, c = r["latency_ms"] or {}, r["last_member_ms"] or {}, r["cpu"]
+    rows += [("msgs/s / deliveries/s", f"{fmt(r['msgs_per_s'], 1)} / {fmt(r['deliveries_per_s'], 1)}"),
+             ("sent / sent-acked / messages complete", f"{r['sent']} / {r['sent_acked']} / {r['complete_messages']}"),
+             ("deliveries expected / in time", f"{r['expected_deliveries']} / {r['deliveries']}"),
+             ("lost (late / never) / dups", f"{r['lost']} ({r['lost_late']} / {r['lost_never']}) / {r['dups']}"),
+             ("own copies / missing", f"{r['own_copies']} / {r['own_copies_missing']}"),
+             ("seq repeats / gaps / cseq-msg mismatches", f"{r['seq_repeats']} / {r['seq_gaps']} / {r['order_mismatches']}"),
+             ("misrouted / stale / bad / disconnected", f"{r['misrouted']} / {r['stale']} / {r['bad']} / {r['disconnected']}"),
+             ("errors / rejected", f"{r['errors'] or '-'} / {r['rejected'] or '-'}"),
+             ("every delivery ms p50/p90/p99/max", "/".join(fmt(lat.get(k)) for k in ("p50", "p90", "p99", "max"))),
+             ("to the last member ms p50/p90/p99/max", "/".join(fmt(last.get(k)) for k in ("p50", "p90", "p99", "max"))),
+             ("sent-ack ms p50/p99", "/".join(fmt((r["sent_ack_ms"] or {}).get(k)) for k in ("p50", "p99")))]
+    for label, v in c["per_pid"].items():
+        rows.append((f"cpu {label} % / us per delivery", f"{fmt(v['pct'], 1) if v else '-'} / {fmt(c['us_per_delivery'].get(label), 1)}"))
+    rows += [("cpu generator %", c["generator"]["pct"]), ("machine busy %", c["machine_busy_pct"]),
+             ("Parley CPU us per delivery / per group message", f"{c['parley_us_per_delivery']} / {c['parley_us_per_msg']}")]
+    dm, t = r.get("dm"), r.get("targets") or {}
+    if dm:
+        rows += [("dm reference: rate / lost / p50 / p99 ms",
+                  f"{dm['rate']} / {dm['lost']} / {fmt((dm['latency_ms'] or {}).get('p50'))} / {fmt((dm['latency_ms'] or {}).get('p99'))}"),
+                 ("dm reference: Parley CPU us per msg", dm["parley_us_per_msg"]),
+                 ("CPU per delivery / dm per msg (target <= 0.2)", fmt(t.get("cpu_ratio"), 3)),
+                 ("p99 to last member / dm p99 (target < 2)", fmt(t.get("last_p99_ratio")))]
+    return rows + redis_rows(r["redis"], "delivery")
+
+
 # ----------------------------------------------------------------------------- floor
 
 def scen_floor(args):
@@ -1682,6 +2054,30 @@ def build_parser():
     hi.add_argument("--limit", type=int, default=50, help="messages per page (1-100)")
     hi.add_argument("--fill-sessions", type=int, default=8, help="sessions of the sender filling the conversation")
 
+    fo = sub.add_parser("fanout", help="groups of M members on both edges, R messages a second per group")
+    common(fo)
+    fo.add_argument("--members", type=int, default=100, help="members per group, the creator included (2-1000)")
+    fo.add_argument("--groups", type=int, default=1, help="groups, each with members of its own")
+    fo.add_argument("--rate", type=float, default=1.0, help="messages per second per group, from rotating members")
+    fo.add_argument("-D", type=float, default=30, help="seconds of sending")
+    fo.add_argument("--warmup", type=float, default=2.0)
+    fo.add_argument("--drain", type=float, default=5.0, help="seconds after the last send that still count")
+    fo.add_argument("--quiet-max", type=float, default=10.0, help="max extra wait for late arrivals")
+    fo.add_argument("--idle", type=float, default=3.0, help="seconds of idle CPU measured with every member online")
+    fo.add_argument("--body-size", type=int, default=100)
+    fo.add_argument("--ack-interval-ms", type=float, default=5.0, help="members ack the highest seq this often")
+    fo.add_argument("--tick-ms", type=float, default=1.0, help="send loop timer")
+    fo.add_argument("--src-ips", type=int, default=1)
+    fo.add_argument("--redis", help="127.0.0.1:PORT of the stack's Redis: its commands and CPU per delivery")
+    fo.add_argument("--create-timeout", type=float, default=60.0,
+                    help="seconds for every member's stream to get its group's `created` entry")
+    fo.add_argument("--max-frame-bytes", type=int, default=16384, help="the edge's frame limit (a group_create must fit)")
+    fo.add_argument("--dm-pairs", type=int, default=100, help="pairs of the dm reference")
+    fo.add_argument("--dm-rate", type=float, default=0,
+                    help="msg/s of the dm reference (0: the fan-out's deliveries/s, at most 2,000)")
+    fo.add_argument("--dm-duration", type=float, default=10.0,
+                    help="seconds of the dm reference, a v2 pairs run first on the same stack (0: none)")
+
     w = sub.add_parser("_conns-worker")
     w.add_argument("--spec", required=True)
     return p
@@ -1726,6 +2122,10 @@ def main(argv=None):
         uvloop.run(capped(scen_sync(args)))
     elif args.cmd == "history":
         uvloop.run(capped(scen_history(args)))
+    elif args.cmd == "fanout":
+        if not (2 <= args.members <= 1000 and args.groups >= 1 and args.rate > 0):
+            raise SystemExit("fanout wants 2-1000 --members, --groups >= 1 and --rate > 0")
+        uvloop.run(capped(scen_fanout(args)))
 
 
 if __name__ == "__main__":

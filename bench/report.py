@@ -6,8 +6,8 @@
 
 With --baseline (JSON lines of an earlier `make bench` on the same machine), a "before → after"
 table of the headline figures comes first, as after/before ratios of medians. `pairs` runs of v1
-sessions and of v2 devices (`"mode"`) are compared in a table of their own; `sync` and `history`
-(v2) get a section each.
+sessions and of v2 devices (`"mode"`) are compared in a table of their own; `sync`, `history`
+(v2) and `fanout` (groups, with issue 13's targets) get a section each.
 
 Only the block between `<!-- generated:begin -->` and `<!-- generated:end -->` is replaced; the
 hand-written sections around it (analysis, profile) are kept. Figures are medians over the runs
@@ -357,6 +357,83 @@ def history_section(recs):
     return L
 
 
+def fanout_section(recs):
+    """Groups of N members, one message a second per group; the issue's targets as ratios to the dm
+    reference (a v2 pairs run) measured first on the same stack."""
+    if not recs:
+        return []
+    rs = [r for r in recs if "deliveries" in r]
+    R = recs[0]
+    L = ["### fanout: groups of N members, one message a second per group", ""]
+    L.append("Every member a fresh v2 device, online, a group's members alternating between the two edges; member 0 "
+             "creates the group (`group_create`) and the run waits until every member's stream has the `created` "
+             "entry. Then each group gets one message a second from a rotating member "
+             f"({R.get('body_size', 100)}-byte bodies); members ack the highest `seq` every "
+             f"{R.get('ack_interval_ms', 5):g} ms. A delivery is a message reaching another member's session (the "
+             "sender's own copy is checked, not counted); each must arrive exactly once (by message and by `seq`, "
+             "every member with the same `msg` and `cseq`) within the drain. Latency from `send()` to each delivery, "
+             "and to the last member of each message (messages that reached all). CPU over the send window, divided "
+             "by the deliveries sent in it. **dm reference**: first, on the same stack, a v2 `pairs` run at the "
+             "fan-out's delivery rate (at most 2,000 msg/s): its CPU per message and its p99 are what the targets are "
+             "ratios of.")
+    L.append("")
+    if not rs:
+        L.append("No run completed: " + "; ".join(f"N={r['members']}: {r.get('error')}" for r in recs) + ".")
+        L.append("")
+        return L
+    sizes = sorted({r["members"] for r in rs})
+    of = lambda n: [r for r in rs if r["members"] == n]
+    total = lambda runs, key: sum(vals(runs, key))
+    L.append("| members | groups × members online | msgs/s | deliveries/s | deliveries (lost / dups) | every delivery p50 / p99 ms "
+             "| to the last member p50 / p99 ms | dm p99 ms | **Parley CPU µs per delivery** | dm: Parley CPU µs per msg |")
+    L.append("|---|---|---|---|---|---|---|---|---|---|")
+    for n in sizes:
+        x = of(n)
+        L.append(f"| {n:,} | {x[0]['groups']} × {n:,} | {mmm(x, 'msgs_per_s')} | {mmm(x, 'deliveries_per_s', 0)} | "
+                 f"{total(x, 'deliveries'):,} ({total(x, 'lost'):,} / {total(x, 'dups'):,}) | "
+                 f"{mmm(x, 'latency_ms.p50', 2)} / {mmm(x, 'latency_ms.p99', 2)} | "
+                 f"{mmm(x, 'last_member_ms.p50', 2)} / {mmm(x, 'last_member_ms.p99', 2)} | {mmm(x, 'dm.latency_ms.p99', 2)} | "
+                 f"{mmm(x, 'cpu.parley_us_per_delivery')} | {mmm(x, 'dm.parley_us_per_msg')} |")
+    L.append("")
+    L.append(f"Sums over the {len(rs)} runs: own copies missing {total(rs, 'own_copies_missing')}, `seq` repeats "
+             f"{total(rs, 'seq_repeats')}, `seq` gaps {total(rs, 'seq_gaps')}, members disagreeing on `msg`/`cseq` "
+             f"{total(rs, 'order_mismatches')}, misrouted {total(rs, 'misrouted')}, disconnected "
+             f"{total(rs, 'disconnected')}, dm reference lost {total(rs, 'dm.lost')}.")
+    L.append("")
+    L.append("Targets (issue 13), each run's ratio to its own dm reference, median [min–max]:")
+    L.append("")
+    L.append("| target | members | measured | verdict |")
+    L.append("|---|---|---|---|")
+    for n in sizes:
+        ratio = med(of(n), "targets.cpu_ratio")
+        if ratio is not None:
+            L.append(f"| CPU per delivered group message ≤ 1/5 of a dm message's | {n:,} | "
+                     f"{mmm(of(n), 'targets.cpu_ratio', 3)} | {verdict(ratio <= 0.2)} |")
+    for n in sizes:
+        ratio = med(of(n), "targets.last_p99_ratio")
+        if ratio is not None:
+            L.append(f"| p99 to the last member < 2× the dm p99{'' if n == 1000 else ' (the issue asks it of 1,000)'} | "
+                     f"{n:,} | {mmm(of(n), 'targets.last_p99_ratio', 2)} | {verdict(ratio < 2) if n == 1000 else ''} |")
+    L.append("")
+    labels = list(rs[0]["cpu"]["us_per_delivery"])
+    L.append("CPU µs per delivery by process (and the group creation):")
+    L.append("")
+    L.append("| members | " + " | ".join(labels) + " | generator | Redis commands per delivery | "
+             "create s (to every member's `created`) |")
+    L.append("|---|" + "---|" * len(labels) + "---|---|---|")
+    for n in sizes:
+        x = of(n)
+        L.append(f"| {n:,} | " + " | ".join(mmm(x, f"cpu.us_per_delivery.{label}") for label in labels) +
+                 f" | {mmm(x, 'cpu.generator_us_per_delivery')} | {mmm(x, 'redis.commands_per_delivery', 2)} | "
+                 f"{mmm(x, 'create_s', 2)} |")
+    L.append("")
+    failed = [r for r in recs if r.get("error")]
+    if failed:
+        L.append("Runs that did not complete: " + "; ".join(f"N={r['members']}: {r['error']}" for r in failed) + ".")
+        L.append("")
+    return L
+
+
 def build(results, peer, commands, elapsed, reps, ramp_reps, baseline=None):
     by = lambda recs, scen, label=None: [r for r in recs if r.get("scenario") == scen and (label is None or r.get("label") == label)]
     floor, floor1 = floors(results)
@@ -623,6 +700,7 @@ def build(results, peer, commands, elapsed, reps, ramp_reps, baseline=None):
 
     L += sync_section(by(results, "sync"))
     L += history_section(by(results, "history"))
+    L += fanout_section(by(results, "fanout"))
 
     # ---------------------------------------------------------------- commands
     L.append("### Exact commands")

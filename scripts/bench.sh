@@ -6,12 +6,16 @@
 #   REPS=3          repetitions of each scenario (ramp: RAMP_REPS, default 2)
 #   QUICK=1         one repetition each, shorter steps (a smoke run, ~6 min)
 #   CONNS_MAX=38000 the largest conns run (19,000 per edge; one process may hold 20,000 fds)
-#   ONLY="floor conns pairs ramp capacity sync history"   run a subset (the report uses what the results
-#                   file has); pairs runs twice per repetition: v1 sessions, then v2 devices
+#   ONLY="floor conns pairs ramp capacity sync history fanout"   run a subset (the report uses what the
+#                   results file has); pairs runs twice per repetition: v1 sessions, then v2 devices
 #   SYNC_SIZES="1000 10000 100000"   stream sizes of the sync scenario (QUICK: "1000 10000"); the
 #                   stack's offline-svc keeps twice the largest (PARLEY_STREAM_MAX_ENTRIES)
 #   SYNC_REPS=REPS  repetitions of each sync size
 #   HISTORY_D=30    seconds of history paging (QUICK: 10)
+#   FANOUT_SIZES="10 100 1000"   group sizes of the fanout scenario, one run per size and repetition
+#   FANOUT_SESSIONS=1000  members online in each fanout run (groups = FANOUT_SESSIONS / size, at least 1)
+#   FANOUT_D=60     seconds of one message a second per group (QUICK: 20); FANOUT_DM_D=15 seconds of the
+#                   dm reference (v2 pairs at the same delivery rate, first, on the same stack; QUICK: 8)
 #   APPEND=1        add to RESULTS instead of replacing it (e.g. ONLY=capacity APPEND=1)
 #   RESULTS=FILE    where the JSON lines go (default bench/results/parley-latest.jsonl, replaced);
 #                   the commands run go to FILE's name with .commands.txt
@@ -34,7 +38,7 @@ cd "$ROOT"
 
 REPS=${REPS:-3}; RAMP_REPS=${RAMP_REPS:-2}
 CONNS_MAX=${CONNS_MAX:-38000}
-ONLY=${ONLY:-floor conns pairs ramp capacity sync history}
+ONLY=${ONLY:-floor conns pairs ramp capacity sync history fanout}
 SCRATCH=${SCRATCH:-.build-bench}
 RESULTS=${RESULTS:-bench/results/parley-latest.jsonl}
 COMMANDS="${RESULTS%.jsonl}.commands.txt"
@@ -47,7 +51,11 @@ PAIRS_D=30; RAMP_D=8; HOLD=10
 RAMP_START=${RAMP_START:-250}
 LINGER_MS=${LINGER_MS:-10}  # the services' --kafka-linger (their default), also the floor's
 HISTORY_D=${HISTORY_D:-30}; SYNC_SIZES=${SYNC_SIZES:-1000 10000 100000}
-if [ "${QUICK:-0}" = 1 ]; then REPS=1; RAMP_REPS=1; PAIRS_D=15; RAMP_D=5; HOLD=5; HISTORY_D=10; SYNC_SIZES="1000 10000"; fi
+FANOUT_SIZES=${FANOUT_SIZES:-10 100 1000}; FANOUT_SESSIONS=${FANOUT_SESSIONS:-1000}
+FANOUT_D=${FANOUT_D:-60}; FANOUT_DM_D=${FANOUT_DM_D:-15}
+if [ "${QUICK:-0}" = 1 ]; then
+  REPS=1; RAMP_REPS=1; PAIRS_D=15; RAMP_D=5; HOLD=5; HISTORY_D=10; SYNC_SIZES="1000 10000"; FANOUT_D=20; FANOUT_DM_D=8
+fi
 SYNC_REPS=${SYNC_REPS:-$REPS}
 # offline-svc keeps this many entries per stream: twice the largest sync size (at least its default,
 # 10,000), so no sync run is trimmed
@@ -195,6 +203,18 @@ if wants history; then
     start_stack
     run history "${URLFLAGS[@]}" "${PIDFLAGS[@]}" --redis "127.0.0.1:$REDIS_PORT" -M 2000 -C 10 -D "$HISTORY_D" \
       --limit 50 --label history
+  done
+fi
+if wants fanout; then
+  # FANOUT_SESSIONS members online in groups of each size, one message a second per group from a
+  # rotating member; the run measures its dm reference first on the same stack
+  for n in $FANOUT_SIZES; do
+    for i in $(seq "$REPS"); do
+      start_stack
+      run fanout "${URLFLAGS[@]}" "${PIDFLAGS[@]}" --redis "127.0.0.1:$REDIS_PORT" --members "$n" \
+        --groups $(( FANOUT_SESSIONS / n > 1 ? FANOUT_SESSIONS / n : 1 )) -D "$FANOUT_D" --drain 5 \
+        --dm-duration "$FANOUT_DM_D" --label "fanout-$n"
+    done
   done
 fi
 stop_all; PIDS=()

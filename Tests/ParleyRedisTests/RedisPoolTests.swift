@@ -48,8 +48,9 @@ struct RedisPoolTests {
     @Test func waitingCallerCanBeCancelled() async throws {
         try await withClient(poolSize: 1) { redis async throws in
             let key = uniqueKeyPrefix("cancel") + "list"
-            // Occupy the only connection for a while (BLPOP with a 2 s server-side timeout).
-            let blocker = Task { try await redis.send(.raw(["BLPOP", RedisArgument(key), "2"])) }
+            // Occupy the only connection until the RPUSH below (the server-side timeout is only a
+            // backstop: a loaded machine must not end the BLPOP before the push arrives).
+            let blocker = Task { try await redis.send(.raw(["BLPOP", RedisArgument(key), "60"])) }
             // Wait until the blocker holds the connection: a second caller then has to queue.
             try await waitUntil("a client blocked on \(key)") { await isBlockedOnList(key) }
             let waiter = Task { try await redis.ping() }

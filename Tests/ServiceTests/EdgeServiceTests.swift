@@ -279,14 +279,14 @@ struct EdgeServiceTests {
             (#"{"type":"group_create","id":"g5","title":"t","members":\#(Array(repeating: "b", count: 1001))}"#, "too_large", "g5"),
             (#"{"type":"group_create","id":"g6","title":"t","members":"\#(bob)"}"#, "bad_request", "g6"),
             (#"{"type":"group_add","conv":"\#(group)"}"#, "bad_request", nil),
-            (#"{"type":"group_add","conv":"\#(group)","members":[],"id":"a1"}"#, "bad_request", nil),  // an optional id is not echoed
+            (#"{"type":"group_add","conv":"\#(group)","members":[],"id":"a1"}"#, "bad_request", "a1"),  // an optional id is echoed too
             (#"{"type":"group_add","conv":"\#(Conversation.direct(alice, bob))","members":["\#(bob)"]}"#, "bad_request", nil),
             (#"{"type":"group_add","conv":"g:bad id","members":["\#(bob)"]}"#, "bad_request", nil),
             (#"{"type":"group_add","members":["\#(bob)"]}"#, "bad_request", nil),
-            (#"{"type":"group_remove","conv":"\#(group)","members":["bad id!"],"id":"r1"}"#, "invalid_recipient", nil),
+            (#"{"type":"group_remove","conv":"\#(group)","members":["bad id!"],"id":"r1"}"#, "invalid_recipient", "r1"),
             (#"{"type":"group_remove","conv":"\#(group)","members":\#(Array(repeating: "b", count: 1001))}"#, "too_large", nil),
             (#"{"type":"group_leave"}"#, "bad_request", nil),
-            (#"{"type":"group_leave","conv":"\#(Conversation.direct(alice, bob))","id":"l1"}"#, "bad_request", nil),
+            (#"{"type":"group_leave","conv":"\#(Conversation.direct(alice, bob))","id":"l1"}"#, "bad_request", "l1"),
             (#"{"type":"group_leave","conv":"\#(group)","id":5}"#, "bad_request", nil),
             (#"{"type":"members"}"#, "bad_request", nil),
             (#"{"type":"members","conv":"\#(Conversation.direct(alice, bob))"}"#, "bad_request", nil),

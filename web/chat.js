@@ -41,6 +41,12 @@ const OP_TEXT = {
   leave: 'Could not leave the group',
 };
 
+/** A group this client asked for whose first entry has not come yet: until relay-svc made it,
+ *  the server answers `history`, `members` and `typing` with `not_member`. */
+function notMadeYet(c) {
+  return isGroup(c.conv) && c.cseq === 0;
+}
+
 export class Chat {
   constructor(session, ui, { onAuthRejected }) {
     this.me = session.user;
@@ -181,7 +187,7 @@ export class Chat {
   typed(conv) {
     const c = this.convs.get(conv);
     const now = Date.now();
-    if (!c || c.left || !typingDue(this.typingSent.get(conv), now)) return;
+    if (!c || c.left || notMadeYet(c) || !typingDue(this.typingSent.get(conv), now)) return;
     if (this.conn.send({ type: 'typing', conv })) this.typingSent.set(conv, now);
   }
 
@@ -215,7 +221,7 @@ export class Chat {
   /** The open group's member list (all pages), unless a query for it is in flight. */
   requestMembers(conv, next = null) {
     const c = this.convs.get(conv);
-    if (!this.synced || !c || c.left || (!next && this.membersLoading.has(conv))) return;
+    if (!this.synced || !c || c.left || notMadeYet(c) || (!next && this.membersLoading.has(conv))) return;
     const frame = { type: 'members', conv };
     if (next) frame.next = next;
     if (this.conn.send(frame)) {
@@ -260,10 +266,11 @@ export class Chat {
   /** The newest history page, once per session (not of a group this user is out of: the
    *  server answers only members; what was shown stays). */
   loadNewest(conv) {
-    if (!this.synced || this.fresh.has(conv) || this.history.has(conv) || this.ensureConv(conv).left) return;
+    const c = this.ensureConv(conv);
+    if (!this.synced || this.fresh.has(conv) || this.history.has(conv) || c.left || notMadeYet(c)) return;
     if (this.conn.send({ type: 'history', conv, limit: PAGE })) {
       this.history.set(conv, null);
-      this.newestUpTo.set(conv, this.ensureConv(conv).cseq);
+      this.newestUpTo.set(conv, c.cseq);
     }
   }
 

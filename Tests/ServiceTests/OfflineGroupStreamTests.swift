@@ -44,6 +44,9 @@ struct OfflineGroupStreamTests {
                                  group.entry(.removed, cseq: 10, by: group.creator, members: [uniqueID("z")])])
         #expect(try await stream.redis.send(.hget(stream.keys.read, group.conv)) == "7")
         #expect(try await stream.redis.send(.hget(stream.keys.last, group.conv)) == nil)
+        // A read before the group's first message (a client marking a fresh group read) is no refusal and moves nothing.
+        #expect(try await stream.read(group.conv, cseq: 10) == .moved(before: 7, read: 7, seq: 0, duplicate: true, epoch: "", subscribers: []))
+        #expect(try await stream.read(Conversation.direct(stream.user, uniqueID("nobody")), cseq: 1) == .notMember)
         try await stream.clear()
     }
 

@@ -146,13 +146,20 @@ struct StreamScripts: Sendable {
         """), decode: AckOutcome.init(reply:))
 
     /// ARGV[7...9]: conv, cseq, user.
-    /// Reply: `[-1]` when the stream holds no message of `conv`; else
+    /// Reply: `[-1]` when the stream holds no message of `conv` (a dm; a group without messages
+    /// answers where its read cursor is, unmoved); else
     /// `[read cseq before, read cseq, seq of the read entry (0: none), duplicate, epoch, session, subscription, …]`.
     static let readScript = RedisScript(keys: 9, StreamLua.script("""
         local s = open()
         local conv, user = ARGV[7], ARGV[9]
         local last = redis.call('HGET', LAST, conv)
-        if not last then return {-1} end
+        if not last then
+          -- A group with no message in this stream yet (its membership was checked on the group's
+          -- slot before this step): nothing to read, not a refusal.
+          if string.sub(conv, 1, 2) ~= 'g:' then return {-1} end
+          local at = tonumber(redis.call('HGET', READ, conv)) or 0
+          return {at, at, 0, 1}
+        end
         local target = math.min(tonumber(ARGV[8]), tonumber(string.match(last, '^%d+')))
         local before = tonumber(redis.call('HGET', READ, conv)) or 0
         local read = before

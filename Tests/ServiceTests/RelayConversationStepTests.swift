@@ -18,17 +18,6 @@ struct RelayConversationStepTests {
                                                    dedupTTL: .seconds(60), retention: retention, maxGroupMembers: 1000)).outcomes
     }
 
-    func withRedis(_ body: (RedisClient) async throws -> Void) async throws {
-        let redis = try testRedis()
-        do {
-            try await body(redis)
-        } catch {
-            await redis.close()
-            throw error
-        }
-        await redis.close()
-    }
-
     func dm(_ count: Int, body: String = "m") -> (conv: String, messages: [ChatMessage]) {
         let alice = uniqueID("alice"), bob = uniqueID("bob")
         let conv = Conversation.direct(alice, bob)

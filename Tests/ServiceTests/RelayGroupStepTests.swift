@@ -23,17 +23,6 @@ struct RelayGroupStepTests {
         try await step(redis, conv, operations, maxMembers: maxMembers, limited: limited).outcomes
     }
 
-    func withRedis(_ body: (RedisClient) async throws -> Void) async throws {
-        let redis = try testRedis()
-        do {
-            try await body(redis)
-        } catch {
-            await redis.close()
-            throw error
-        }
-        await redis.close()
-    }
-
     @Test("a create makes the creator admin and the named users members at cseq 1, once; the creator's create again (dedup key or not) answers cseq 1, another user's is forbidden")
     func create() async throws {
         try await withRedis { redis in

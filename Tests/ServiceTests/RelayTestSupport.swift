@@ -102,3 +102,15 @@ func conversationLog(_ redis: RedisClient, _ conv: String) async throws -> [Logg
 func conversationMeta(_ redis: RedisClient, _ conv: String) async throws -> [String: String] {
     try await redis.send(.hgetall(RedisKeys.ConversationKeys(conv).meta))
 }
+
+/// Runs `body` with a Redis client of the test server, closed afterwards (also on failure).
+func withRedis(_ body: (RedisClient) async throws -> Void) async throws {
+    let redis = try testRedis()
+    do {
+        try await body(redis)
+    } catch {
+        await redis.close()
+        throw error
+    }
+    await redis.close()
+}

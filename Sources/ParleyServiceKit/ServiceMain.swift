@@ -3,6 +3,7 @@ import Glibc
 #endif
 import Foundation
 import Logging
+import Metrics
 import ParleyKafka
 import ServiceLifecycle
 
@@ -42,6 +43,8 @@ public enum ServiceMain {
             exit(1)
         }
         _ = ParleyMetrics.registry
+        Gauge(label: "parley_build_info", dimensions: [("service", Configuration.serviceName), ("version", ParleyVersion.current)])
+            .record(1)
         do {
             let group = try await build(configuration, logger)
             try await group.run()

@@ -36,7 +36,7 @@ extension ConversationQueries {
     func history(_ request: HistoryRequest) async throws -> HistoryPage {
         var start = RedisStreamBound.minimum
         if request.conv.hasPrefix("g:") {
-            guard let record = try await redis.send(GroupState.member(request.user, of: request.conv)), record.isMember else {
+            guard let record = try await redis.send(GroupCommands.member(request.user, of: request.conv)), record.isMember else {
                 throw ProtocolError(.notMember, "not a member of \(request.conv)")
             }
             start = .inclusive(RedisStreamID(record.joined))

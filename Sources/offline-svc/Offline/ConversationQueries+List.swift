@@ -48,7 +48,7 @@ extension ConversationQueries {
         let reads = zip(page, cseqs).map { item, cseq in
             cseq == 0 ? nil : pipeline.add(ConversationLogReads.entry(conv: item.conv, cseq: cseq))
         }
-        let titles = page.map { $0.conv.hasPrefix("g:") ? pipeline.add(GroupState.title(of: $0.conv)) : nil }
+        let titles = page.map { $0.conv.hasPrefix("g:") ? pipeline.add(GroupCommands.title(of: $0.conv)) : nil }
         let replies = try await redis.send(pipeline)
 
         var items: [ConversationSummary] = []

@@ -30,7 +30,7 @@ extension ConversationQueries {
     func members(_ request: MembersRequest) async throws -> MembersPage {
         let keys = RedisKeys.ConversationKeys(request.conv)
         var pipeline = RedisPipeline()
-        let title = pipeline.add(GroupState.title(of: request.conv))
+        let title = pipeline.add(GroupCommands.title(of: request.conv))
         let stored = pipeline.add(.hgetall(keys.members))
         let replies = try await redis.send(pipeline)
 

@@ -29,7 +29,7 @@ struct GroupReads: Sendable {
 
     /// Adds the reads of `user`'s standing in `conv` to `pipeline`.
     func standing(of user: String, in conv: String, pipeline: inout RedisPipeline) -> Standing {
-        Standing(member: pipeline.add(GroupState.member(user, of: conv)), count: pipeline.add(GroupState.count(of: conv)))
+        Standing(member: pipeline.add(GroupCommands.member(user, of: conv)), count: pipeline.add(GroupCommands.count(of: conv)))
     }
 
     /// A read that moved (or found) `user`'s cursor of `conv` at `read`, from `before`.

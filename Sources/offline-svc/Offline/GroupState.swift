@@ -1,25 +1,9 @@
 import ParleyBackend
 import ParleyRedis
 
-/// offline-svc's reads of a group's keys (relay-svc, the conversation's single writer, owns
-/// them; see ``RedisKeys/ConversationKeys``) and its one write there: the members' read cursors.
+/// offline-svc's one write on a group's slot: the members' read cursors (relay-svc owns the
+/// group's other keys; offline-svc reads them through ``GroupCommands``).
 enum GroupState {
-    /// `user`'s record in `conv`'s `members` hash; nil when the user never was a member (or the
-    /// value is not in ``GroupMemberRecord``'s format).
-    static func member(_ user: String, of conv: String) -> RedisCommand<GroupMemberRecord?> {
-        RedisCommand<String?>.hget(RedisKeys.ConversationKeys(conv).members, user).map { $0.flatMap(GroupMemberRecord.init) }
-    }
-
-    /// The group's title (nil: none, or no such group).
-    static func title(of conv: String) -> RedisCommand<String?> {
-        .hget(RedisKeys.ConversationKeys(conv).meta, "title")
-    }
-
-    /// The number of current members (0 when there is no such group).
-    static func count(of conv: String) -> RedisCommand<Int> {
-        RedisCommand<String?>.hget(RedisKeys.ConversationKeys(conv).meta, "count").map { $0.flatMap { Int($0) } ?? 0 }
-    }
-
     /// Moves `user`'s read cursor in `conv`'s `reads` hash up to `cseq` (never down), so
     /// replayed and reordered moves leave the highest.
     static func mirrorRead(user: String, conv: String, cseq: UInt64) -> RedisCommand<RESPValue> {

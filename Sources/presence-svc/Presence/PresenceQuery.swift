@@ -93,10 +93,8 @@ struct PresenceQueryAnswer {
 
     /// Allows the users of `undecided` whose `records` (a group's members hash values, in the
     /// same order) say they are current members of that group.
-    mutating func allow(_ undecided: [String], records: [[UInt8]?]) {
-        for (user, record) in zip(undecided, records) {
-            if let record, GroupMemberRecord(String(decoding: record, as: UTF8.self))?.isMember == true { allowed.insert(user) }
-        }
+    mutating func allow(_ undecided: [String], records: [GroupMemberRecord?]) {
+        for (user, record) in zip(undecided, records) where record?.isMember == true { allowed.insert(user) }
     }
 
     /// The answer for the asking session: the allowed users' statuses and names (`watch`), and a
@@ -117,12 +115,12 @@ enum PresenceQueries {
     static func answer(_ queries: [PresenceQueryAnswer], on redis: RedisClient) async throws -> EdgeDeliveries {
         var queries = queries
         var pipeline = RedisPipeline()
-        var checks: [(query: Int, users: [String], records: RedisPipeline.Entry<[[UInt8]?]>)] = []
+        var checks: [(query: Int, users: [String], records: RedisPipeline.Entry<[GroupMemberRecord?]>)] = []
         for (index, query) in queries.enumerated() {
             let undecided = query.undecided
             guard !undecided.isEmpty else { continue }
             for group in query.groups {
-                checks.append((index, undecided, pipeline.add(.hmget(RedisKeys.ConversationKeys(group).members, undecided))))
+                checks.append((index, undecided, pipeline.add(GroupCommands.members(undecided, of: group))))
             }
         }
         if !pipeline.isEmpty {

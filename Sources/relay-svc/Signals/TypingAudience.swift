@@ -33,28 +33,24 @@ struct TypingAudience {
         guard !typersByGroup.isEmpty else { return audience }
         var sizes = RedisPipeline()
         let calls = typersByGroup.map { group in
-            let keys = RedisKeys.ConversationKeys(group.conv)
-            return (count: sizes.add(.hget(keys.meta, "count")), records: sizes.add(.hmget(keys.members, group.typers)))
+            (count: sizes.add(GroupCommands.count(of: group.conv)), records: sizes.add(GroupCommands.members(group.typers, of: group.conv)))
         }
         let sizeReplies = try await redis.send(sizes)
         var roster = RedisPipeline()
-        var rosterCalls: [(conv: String, entry: RedisPipeline.Entry<[String: String]>)] = []
+        var rosterCalls: [(conv: String, entry: RedisPipeline.Entry<[String]>)] = []
         for (group, call) in zip(typersByGroup, calls) {
             let records = try sizeReplies[call.records]
-            var view = GroupView(count: Int(try sizeReplies[call.count] ?? "") ?? 0, typers: [:])
-            for (typer, record) in zip(group.typers, records) {
-                view.typers[typer] = record.flatMap { GroupMemberRecord(String(decoding: $0, as: UTF8.self)) }?.isMember ?? false
-            }
+            var view = GroupView(count: try sizeReplies[call.count], typers: [:])
+            for (typer, record) in zip(group.typers, records) { view.typers[typer] = record?.isMember ?? false }
             audience.groups[group.conv] = view
             if view.count <= maxMembers, view.typers.values.contains(true) {
-                rosterCalls.append((group.conv, roster.add(.hgetall(RedisKeys.ConversationKeys(group.conv).members))))
+                rosterCalls.append((group.conv, roster.add(GroupCommands.current(of: group.conv))))
             }
         }
         guard !roster.isEmpty else { return audience }
         let rosterReplies = try await redis.send(roster)
         for call in rosterCalls {
             audience.groups[call.conv]?.members = try rosterReplies[call.entry]
-                .compactMap { user, value in GroupMemberRecord(value)?.isMember == true ? user : nil }.sorted()
         }
         return audience
     }

@@ -56,10 +56,7 @@ extension PresenceServiceTests {
     func lastSeenOnEdgeExpiry() async throws {
         let stack = try sharedStack(PresenceShared.stack)
         // A database of its own: the sweep looks at every edge in it.
-        let redis = try testRedis(url: TestEnvironment.redisURL + "/4")
-        _ = try await redis.send(.raw(["FLUSHDB"]))
-        let store = PresenceStore(topics: stack.topics, redis: redis, producer: stack.producer.producer,
-                                  logger: serviceLogger("presence-expiry"))
+        let (store, redis) = try await isolatedPresenceStore(stack, database: 4, label: "presence-expiry")
         let reader = try await TopicReader.start(stack.topics.presenceChanges, partitions: 2)
         let ulla = uniqueID("ulla"), vera = uniqueID("vera"), dead = uniqueID("edge"), alive = uniqueID("edge")
         var offset: Int64 = 0

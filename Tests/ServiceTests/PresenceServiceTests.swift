@@ -280,11 +280,8 @@ extension PresenceServiceTests {
     func sessionsGauge() async throws {
         let stack = try sharedStack(PresenceShared.stack)
         // A database of its own: the gauge counts every edge in it.
-        let redis = try testRedis(url: TestEnvironment.redisURL + "/3")
-        _ = try await redis.send(.raw(["FLUSHDB"]))
         let metrics = TestMetrics()
-        let store = PresenceStore(topics: stack.topics, redis: redis, producer: stack.producer.producer,
-                                  logger: serviceLogger("presence-gauge"), metrics: metrics)
+        let (store, redis) = try await isolatedPresenceStore(stack, database: 3, label: "presence-gauge", metrics: metrics)
         let user = uniqueID("gus"), edge = uniqueID("edge"), other = uniqueID("edge")
         var offset: Int64 = 0
         func apply(_ events: [PresenceEvent]) async throws {

@@ -1,4 +1,6 @@
+import Metrics
 import ParleyProtocol
+import ParleyRedis
 import ParleyServiceKit
 import ParleyTestSupport
 import Presence
@@ -34,4 +36,16 @@ func waitForPresenceChanges(of user: String, count: Int, in reader: TopicReader)
         let found = presenceChanges(of: user, in: reader)
         return found.count >= count ? found : nil
     }
+}
+
+/// A PresenceStore on a Redis database of its own (emptied first), for tests of what looks at
+/// every edge in its database (the sweeper, the sessions gauge). The caller empties and closes
+/// the returned client at its end.
+func isolatedPresenceStore(_ stack: ServiceStack, database: Int, label: String,
+                           metrics: any MetricsFactory = MetricsSystem.factory) async throws -> (store: PresenceStore, redis: RedisClient) {
+    let redis = try testRedis(url: TestEnvironment.redisURL + "/\(database)")
+    _ = try await redis.send(.raw(["FLUSHDB"]))
+    let store = PresenceStore(topics: stack.topics, redis: redis, producer: stack.producer.producer, logger: serviceLogger(label),
+                              metrics: metrics)
+    return (store, redis)
 }

@@ -124,3 +124,21 @@ class ChatClient:
     async def close(self):
         await self.ws.close()
         self._reader.cancel()
+
+
+def dm(a, b):
+    """The direct conversation of two users (ids in order)."""
+    return f"dm:{min(a, b)}:{max(a, b)}"
+
+
+def of(client, kind, **match):
+    """The frames of `kind` the client received whose fields equal `match`."""
+    return [f for f in client.of_type(kind) if all(f.get(k) == v for k, v in match.items())]
+
+
+async def query(client, frame, kind, what):
+    """Sends a query frame and returns the next answer of `kind` (or an `error`)."""
+    before = len(client.frames)
+    await client.send_json(frame)
+    return await client.wait_for(
+        lambda fs: next((f for f in fs[before:] if isinstance(f, dict) and f.get("type") in (kind, "error")), None), 20, what)

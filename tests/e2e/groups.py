@@ -5,8 +5,12 @@ import uuid
 from client import ChatClient
 
 
-def of(client, kind, **match):
-    return [f for f in client.of_type(kind) if all(f.get(k) == v for k, v in match.items())]
+async def synced_devices(stack, *devices):
+    """Connects each (edge, user, device) as a v2 session and waits for its `synced`."""
+    clients = [await ChatClient.connect(stack, edge, user, device=device) for edge, user, device in devices]
+    for client in clients:
+        await client.synced()
+    return clients
 
 
 async def create_group(client, title, members, client_id=None):
@@ -34,14 +38,6 @@ async def outcome(client, client_id, timeout=30):
     return await client.wait_for(lambda fs: next((f for f in fs if isinstance(f, dict) and f.get("id") == client_id
                                                   and f.get("type") in ("group", "rejected")), None), timeout,
                                  f"the outcome of {client_id}")
-
-
-async def query(client, frame, kind, what):
-    """Sends a query frame and returns the next answer of `kind` (or an `error`)."""
-    before = len(client.frames)
-    await client.send_json(frame)
-    return await client.wait_for(
-        lambda fs: next((f for f in fs[before:] if isinstance(f, dict) and f.get("type") in (kind, "error")), None), 20, what)
 
 
 async def whole_stream(stack, edge, user, device):

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from client import ChatClient
+from client import ChatClient, dm
 from groups import change, conversation_entries, create_group, outcome, whole_stream
 from parley_stack import eventually
 
@@ -15,10 +15,6 @@ IN_FLIGHT = 200
 
 def run(coro):
     return asyncio.run(asyncio.wait_for(coro, 300))
-
-
-def dm(a, b):
-    return f"dm:{min(a, b)}:{max(a, b)}"
 
 
 class Device:

@@ -5,9 +5,8 @@ admins; typing that is never stored; last seen; who may watch whom."""
 import asyncio
 import uuid
 
-from client import ChatClient
-from groups import change, conversation_entries, create_group, of, outcome, query, whole_stream
-from parley_stack import eventually
+from client import ChatClient, dm, of, query
+from groups import change, conversation_entries, create_group, outcome, synced_devices, whole_stream
 
 
 def run(coro, timeout=240):
@@ -22,9 +21,8 @@ def test_four_members_on_two_edges_see_one_cseq_order_with_concurrent_sends(stac
     alice, bob, carol, dave = users("alice", "bob", "carol", "dave")
 
     async def scenario():
-        clients = {u: await ChatClient.connect(stack, 1 + i % 2, u, device="d1") for i, u in enumerate((alice, bob, carol, dave))}
-        for c in clients.values():
-            await c.synced()
+        people = (alice, bob, carol, dave)
+        clients = dict(zip(people, await synced_devices(stack, *((1 + i % 2, u, "d1") for i, u in enumerate(people)))))
         _, conv = await create_group(clients[alice], "Team", [bob, carol, dave])
         for user, c in clients.items():
             created = await c.wait_for(lambda fs, c=c: of(c, "group", conv=conv, event="created"), what=f"{user}: created")
@@ -53,11 +51,7 @@ def test_removed_member_gets_nothing_after_and_added_member_nothing_before(stack
     alice, bob, carol, erin = users("alice", "bob", "carol", "erin")
 
     async def scenario():
-        a = await ChatClient.connect(stack, 1, alice, device="d1")
-        b = await ChatClient.connect(stack, 2, bob, device="d1")
-        c = await ChatClient.connect(stack, 1, carol, device="d1")
-        for x in (a, b, c):
-            await x.synced()
+        a, b, c = await synced_devices(stack, (1, alice, "d1"), (2, bob, "d1"), (1, carol, "d1"))
         _, conv = await create_group(a, "Crew", [bob, carol])
         await a.sent(await a.send_conv(conv, "before"))
         removal = await change(a, "group_remove", conv, [bob])
@@ -102,10 +96,7 @@ def test_only_admins_change_members_leave_passes_admin_and_create_is_idempotent(
     alice, bob, carol, dave = users("alice", "bob", "carol", "dave")
 
     async def scenario():
-        a = await ChatClient.connect(stack, 1, alice, device="d1")
-        b = await ChatClient.connect(stack, 2, bob, device="d1")
-        for x in (a, b):
-            await x.synced()
+        a, b = await synced_devices(stack, (1, alice, "d1"), (2, bob, "d1"))
         create_id = str(uuid.uuid4())
         first, conv = await create_group(a, "Club", [bob, carol], client_id=create_id)
         # A retry of the create through the other edge names the same group and changes nothing.
@@ -136,12 +127,7 @@ def test_typing_reaches_only_other_members_is_throttled_and_never_stored(stack, 
     alice, bob, carol, mallory = users("alice", "bob", "carol", "mallory")
 
     async def scenario():
-        a = await ChatClient.connect(stack, 1, alice, device="d1")
-        b = await ChatClient.connect(stack, 2, bob, device="d1")
-        c = await ChatClient.connect(stack, 1, carol, device="d1")
-        m = await ChatClient.connect(stack, 2, mallory, device="d1")
-        for x in (a, b, c, m):
-            await x.synced()
+        a, b, c, m = await synced_devices(stack, (1, alice, "d1"), (2, bob, "d1"), (1, carol, "d1"), (2, mallory, "d1"))
         _, conv = await create_group(a, "Chat", [bob, carol])
         await b.wait_for(lambda fs: of(b, "group", conv=conv), what="bob in the group")
         for _ in range(5):  # one burst: at most one is forwarded per 2 s
@@ -157,7 +143,7 @@ def test_typing_reaches_only_other_members_is_throttled_and_never_stored(stack, 
         refused = await m.wait_for(lambda fs: of(m, "error"), what="mallory refused")
         assert refused[0]["code"] == "not_member"
         dm_refused_before = len(of(m, "error"))
-        await m.send_json({"type": "typing", "conv": f"dm:{min(alice, bob)}:{max(alice, bob)}"})
+        await m.send_json({"type": "typing", "conv": dm(alice, bob)})
         await m.wait_for(lambda fs: len(of(m, "error")) > dm_refused_before, what="mallory refused on a dm")
         assert of(m, "error")[-1]["code"] == "not_member"
         entries = await whole_stream(stack, 2, bob, "b-audit")
@@ -174,12 +160,7 @@ def test_last_seen_and_who_may_watch_whom(stack, users):
     alice, bob, stranger = users("alice", "bob", "stranger")
 
     async def scenario():
-        a = await ChatClient.connect(stack, 1, alice, device="d1")
-        b1 = await ChatClient.connect(stack, 2, bob, device="d1")
-        b2 = await ChatClient.connect(stack, 1, bob, device="d2")
-        s = await ChatClient.connect(stack, 2, stranger, device="d1")
-        for x in (a, b1, b2, s):
-            await x.synced()
+        a, b1, b2, s = await synced_devices(stack, (1, alice, "d1"), (2, bob, "d1"), (1, bob, "d2"), (2, stranger, "d1"))
         await a.sent(await a.send(bob, "hi"))
         await b1.wait_for(lambda fs: b1.messages(), what="bob got hi")
         await a.send_json({"type": "watch", "users": [bob]})

@@ -3,29 +3,12 @@ history, the conversation list, read state and durable receipts (docs/protocol.m
 
 import asyncio
 
-from client import ChatClient
+from client import ChatClient, dm, of, query
 from parley_stack import eventually
 
 
 def run(coro, timeout=180):
     return asyncio.run(asyncio.wait_for(coro, timeout))
-
-
-def dm(a, b):
-    return f"dm:{min(a, b)}:{max(a, b)}"
-
-
-def of(client, kind, **match):
-    return [f for f in client.of_type(kind) if all(f.get(k) == v for k, v in match.items())]
-
-
-async def query(client, frame, kind, what):
-    """Sends a query frame and returns the next answer of `kind` (or an `error`)."""
-    before = len(client.frames)
-    await client.send_json(frame)
-    answer = await client.wait_for(
-        lambda fs: next((f for f in fs[before:] if isinstance(f, dict) and f.get("type") in (kind, "error")), None), 20, what)
-    return answer
 
 
 def assert_gap_free(entries, what):

@@ -12,7 +12,8 @@ import Testing
 @Suite("docs")
 struct DocsTests {
     static let documents = ["README.md", "docs/architecture.md", "docs/configuration.md", "docs/deploy.md",
-                            "docs/protocol.md", "docs/web-client.md", "docs/benchmarks.md"]
+                            "docs/protocol.md", "docs/web-client.md", "docs/benchmarks.md",
+                            "docs/security.md", "docs/operations.md"]
 
     static let settings: [Setting] = EdgeConfiguration.settings + RelayConfiguration.settings
         + PresenceConfiguration.settings + OfflineConfiguration.settings

@@ -101,7 +101,7 @@ struct OfflineStreamTests {
         let stream = try StreamFixture()
         let first = try await stream.sync(after: 0)
         #expect(!first.reset && first.head == 0 && first.entries.isEmpty && !first.epoch.isEmpty)
-        #expect(try await stream.meta() == ["e": first.epoch, "h": "0", "f": "1"])
+        #expect(try await stream.meta() == ["e": first.epoch, "h": "0", "f": "1", "b": "0"])
         try await stream.append(messageEntry(from: uniqueID("peter"), to: stream.user, cseq: 1))
         _ = try await stream.redis.send(.del([stream.keys.meta]))
         let after = try await stream.sync(after: 1, epoch: first.epoch)
@@ -218,6 +218,32 @@ struct OfflineStreamTests {
         #expect(try await stream.redis.send(.hget(stream.keys.ids, "\(entries[2].conv)#3")) == nil)
         #expect(try await stream.redis.send(.hget(stream.keys.ids, "\(entries[3].conv)#4")) == "4")
         try await stream.clear()
+    }
+
+    @Test("the byte budget trims the oldest entries (a prefix) until the stream fits, never the head entry")
+    func retentionByBytes() async throws {
+        let peer = uniqueID("peter")
+        let sample = try StreamFixture()
+        try await sample.append(messageEntry(from: peer, to: sample.user, cseq: 1))
+        let budget = try await sample.storedBytes() * 10
+        try await sample.clear()
+        let stream = try StreamFixture(policy: StreamPolicy(maxBytes: budget))
+        for cseq in 1...30 as ClosedRange<UInt64> {
+            try await stream.append(messageEntry(from: peer, to: stream.user, cseq: cseq))
+            let stored = try await stream.storedBytes()
+            #expect(try await stream.meta()["b"] == String(stored), "meta counts exactly the stored entry JSON")
+            #expect(stored <= budget)
+        }
+        let seqs = try await stream.storedSeqs()
+        #expect(seqs.last == 30 && seqs == Array(seqs[0]...30) && seqs.count >= 8, "a prefix went, the newest stayed")
+        #expect(try await stream.meta()["f"] == String(seqs[0]))
+        #expect(try await stream.redis.send(.hlen(stream.keys.ids)) == seqs.count, "trimmed entries' ids are forgotten")
+        try await stream.clear()
+
+        let tiny = try StreamFixture(policy: StreamPolicy(maxBytes: 1))
+        try await tiny.append((1...3).map { messageEntry(from: peer, to: tiny.user, cseq: UInt64($0)) })
+        #expect(try await tiny.storedSeqs() == [3], "an entry over the whole budget still stays as the head")
+        try await tiny.clear()
     }
 
     @Test("retention by age trims the entries older than it, never the head entry")

@@ -71,6 +71,15 @@ struct StreamFixture: Sendable {
         }
     }
 
+    /// The bytes of entry JSON stored in the stream (what its meta's `b` counts).
+    func storedBytes() async throws -> Int {
+        let reply = try await redis.send(.raw(["XRANGE", RedisArgument(keys.stream), "-", "+"], keys: [keys.stream]))
+        return try reply.asArray().reduce(0) { total, entry throws(RedisError) in
+            let fields = try entry.asArray()[1].asArray()
+            return total + (try fields[1].asString()?.utf8.count ?? 0)
+        }
+    }
+
     /// Removes every key of this user's stream.
     func clear() async throws {
         _ = try await redis.send(.del([keys.meta, keys.stream, keys.ids, keys.marks, keys.last, keys.conversations, keys.read,

@@ -7,6 +7,8 @@ public enum OfflineSettings {
         help: "entries kept per user stream; older ones are trimmed (a prefix) as new ones arrive")
     public static let streamRetention = Setting("stream-retention", .duration, default: "720h",
         help: "stream entries older than this are trimmed (a prefix) as new ones arrive or a device syncs")
+    public static let streamMaxBytes = Setting("stream-max-bytes", .integer(65536...1_073_741_824), default: "4194304",
+        help: "bytes of entry JSON kept per user stream (bodies are stored once per conversation, not here); the oldest entries are trimmed (a prefix) beyond it")
     public static let maxDevices = Setting("max-devices", .integer(1...1024), default: "16",
         help: "device cursors kept per user; a new device beyond it evicts the one with the lowest cursor")
     public static let syncPageEntries = Setting("sync-page-entries", .integer(1...1000), default: "200",
@@ -19,7 +21,7 @@ public enum OfflineSettings {
         help: "groups of at most this many members give senders read receipts; bigger ones only read cursors in members")
 
     public static let all: [Setting] = CommonSettings.kafka + RedisSettings.all + CommonSettings.process(httpPort: 9103)
-        + [streamMaxEntries, streamRetention, maxDevices, syncPageEntries, syncPageBytes, maxSubscriptions, groupReceiptsMax]
+        + [streamMaxEntries, streamRetention, streamMaxBytes, maxDevices, syncPageEntries, syncPageBytes, maxSubscriptions, groupReceiptsMax]
 }
 
 /// offline-svc's configuration.
@@ -42,7 +44,8 @@ public struct OfflineConfiguration: ServiceConfiguration {
                                maxDevices: values.int(OfflineSettings.maxDevices),
                                pageEntries: values.int(OfflineSettings.syncPageEntries),
                                pageBytes: values.int(OfflineSettings.syncPageBytes),
-                               maxSubscriptions: values.int(OfflineSettings.maxSubscriptions))
+                               maxSubscriptions: values.int(OfflineSettings.maxSubscriptions),
+                               maxBytes: values.int(OfflineSettings.streamMaxBytes))
         groupReceiptsMax = values.int(OfflineSettings.groupReceiptsMax)
         guard streams.retention >= .seconds(1) else {
             throw ConfigurationError("invalid PARLEY_STREAM_RETENTION: must be at least 1s")

@@ -8,7 +8,7 @@ import ParleyProtocol
 /// slot) and the same first arguments:
 /// `ARGV[1]` a fresh epoch candidate (used only when the check starts a new epoch),
 /// `ARGV[2]` now (unix ms), `ARGV[3]` max entries, `ARGV[4]` retention (ms), `ARGV[5]` max devices,
-/// `ARGV[6]` max subscriptions; script arguments follow from `ARGV[7]`.
+/// `ARGV[6]` max subscriptions, `ARGV[7]` max bytes; script arguments follow from `ARGV[8]`.
 ///
 /// Every write to a stream is one of these scripts on the user's slot, so a stream has a
 /// single writer at a time whatever the number of consumers: the inbox appends, the read
@@ -28,8 +28,8 @@ enum StreamLua {
     static let prelude = """
         local META, STREAM, IDS, MARKS, LAST, CONVS, READ, DEVICES, SUBS =
           KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9]
-        local NOW, MAX_ENTRIES, RETENTION, MAX_DEVICES, MAX_SUBS =
-          tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
+        local NOW, MAX_ENTRIES, RETENTION, MAX_DEVICES, MAX_SUBS, MAX_BYTES =
+          tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
         local LEGACY_DEVICE = '\(Device.legacy)'
         local MAX_TRIMMED, AGED_LOOKED_AT = \(StreamPolicy.maxTrimmedPerStep), \(StreamPolicy.agedLookedAtPerStep)
 
@@ -40,21 +40,22 @@ enum StreamLua {
           for i = 1, #fields, 2 do if fields[i] == name then return fields[i + 1] end end
         end
 
-        -- The stream's state {epoch, head, first}. Meta missing or incomplete, a head entry that
-        -- is not the stream's last entry, or entries without meta: a new epoch, never a restart
-        -- of the counter within one.
+        -- The stream's state {epoch, head, first, bytes}. Meta missing or incomplete, a head entry
+        -- that is not the stream's last entry, or entries without meta: a new epoch, never a
+        -- restart of the counter within one. `bytes` is the entry JSON the stream holds (0 where
+        -- a stream written before the byte budget has no count yet: it counts from then on).
         local function open()
-          local m = redis.call('HMGET', META, 'e', 'h', 'f')
-          local epoch, head, first = m[1], tonumber(m[2]), tonumber(m[3])
+          local m = redis.call('HMGET', META, 'e', 'h', 'f', 'b')
+          local epoch, head, first, bytes = m[1], tonumber(m[2]), tonumber(m[3]), tonumber(m[4]) or 0
           local sound = epoch and head and first and first >= 1 and first <= head + 1
           if sound then
             local top = redis.call('XREVRANGE', STREAM, '+', '-', 'COUNT', 1)[1]
             if head > 0 then sound = top ~= nil and seq_of(top[1]) == head else sound = top == nil end
           end
-          if sound then return {epoch = epoch, head = head, first = first} end
+          if sound then return {epoch = epoch, head = head, first = first, bytes = bytes} end
           redis.call('DEL', STREAM, IDS, MARKS, LAST, CONVS, READ, DEVICES)
-          redis.call('HSET', META, 'e', ARGV[1], 'h', 0, 'f', 1)
-          return {epoch = ARGV[1], head = 0, first = 1}
+          redis.call('HSET', META, 'e', ARGV[1], 'h', 0, 'f', 1, 'b', 0)
+          return {epoch = ARGV[1], head = 0, first = 1, bytes = 0}
         end
 
         -- The key of an entry in IDS (messages, group changes and rejections); nil for watermark kinds.
@@ -63,8 +64,9 @@ enum StreamLua {
           if kind == 'rejected' and msg then return 'rej#' .. msg end
         end
 
-        -- Trims a prefix: beyond MAX_ENTRIES (at most MAX_TRIMMED per step) and older than the
-        -- retention (among the AGED_LOOKED_AT oldest), never the head entry; their ids leave IDS.
+        -- Trims a prefix, never the head entry: beyond MAX_ENTRIES (at most MAX_TRIMMED per
+        -- step), older than the retention (among the AGED_LOOKED_AT oldest) and beyond MAX_BYTES
+        -- of entry JSON (among the MAX_TRIMMED oldest after those); their ids leave IDS.
         local function trim(s)
           local upto = s.first - 1
           if s.head - upto > MAX_ENTRIES then upto = math.min(s.head - MAX_ENTRIES, upto + MAX_TRIMMED) end
@@ -79,17 +81,29 @@ enum StreamLua {
               upto = seq_of(entry[1])
             end
           end
-          if upto < s.first then return end
-          local ids = {}
-          for _, entry in ipairs(redis.call('XRANGE', STREAM, '-', int(upto) .. '-0')) do
-            local ok, e = pcall(cjson.decode, field(entry[2], 'e'))
+          local ids, bytes = {}, s.bytes
+          local function drop(entry)
+            local json = field(entry[2], 'e') or ''
+            bytes = bytes - #json
+            local ok, e = pcall(cjson.decode, json)
             local id = ok and logical_id(e.type, e.conv, e.cseq, e.msg)
             if id then ids[#ids + 1] = id end
           end
+          if upto >= s.first then
+            for _, entry in ipairs(redis.call('XRANGE', STREAM, '-', int(upto) .. '-0')) do drop(entry) end
+          end
+          if bytes > MAX_BYTES then
+            for _, entry in ipairs(redis.call('XRANGE', STREAM, int(upto + 1) .. '-0', '+', 'COUNT', MAX_TRIMMED)) do
+              if bytes <= MAX_BYTES or seq_of(entry[1]) >= s.head then break end
+              drop(entry)
+              upto = seq_of(entry[1])
+            end
+          end
+          if upto < s.first then return end
           if #ids > 0 then redis.call('HDEL', IDS, unpack(ids)) end
           redis.call('XTRIM', STREAM, 'MINID', int(upto + 1) .. '-0')
-          redis.call('HSET', META, 'f', int(upto + 1))
-          s.first = upto + 1
+          s.first, s.bytes = upto + 1, math.max(bytes, 0)
+          redis.call('HSET', META, 'f', int(s.first), 'b', int(s.bytes))
         end
 
         -- Appends an entry unless its logical id or watermark has it already. Returns its seq and
@@ -109,8 +123,8 @@ enum StreamLua {
           end
           local seq = s.head + 1
           redis.call('XADD', STREAM, int(seq) .. '-0', 'e', json, 't', int(NOW))
-          redis.call('HSET', META, 'h', int(seq))
-          s.head = seq
+          s.head, s.bytes = seq, s.bytes + #json
+          redis.call('HSET', META, 'h', int(seq), 'b', int(s.bytes))
           if id then redis.call('HSET', IDS, id, int(seq)) end
           if kind == 'message' or kind == 'group' then
             if kind == 'message' then

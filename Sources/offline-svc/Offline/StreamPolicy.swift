@@ -1,5 +1,5 @@
-/// The bounds of every user stream (offline-svc's settings): retention, devices, subscriptions,
-/// sync pages.
+/// The bounds of every user stream (offline-svc's settings): retention by count, age and bytes,
+/// devices, subscriptions, sync pages.
 public struct StreamPolicy: Sendable, Equatable {
     /// Entries kept per stream (`--stream-max-entries`).
     public var maxEntries: Int
@@ -15,6 +15,9 @@ public struct StreamPolicy: Sendable, Equatable {
     /// (`--max-subscriptions`).
     public var maxSubscriptions: Int
 
+    /// Most bytes of entry JSON kept per stream (`--stream-max-bytes`); the oldest go first.
+    public var maxBytes: Int
+
     /// Most entries trimmed by count in one step, so a lowered `--stream-max-entries` is
     /// reached over a few appends instead of one long script.
     public static let maxTrimmedPerStep = 1024
@@ -24,13 +27,15 @@ public struct StreamPolicy: Sendable, Equatable {
     public static let maxAckedScanned = 1000
 
     public init(maxEntries: Int = 10_000, retention: Duration = .seconds(720 * 3600), maxDevices: Int = 16,
-                pageEntries: Int = 200, pageBytes: Int = 256 * 1024, maxSubscriptions: Int = 64) {
+                pageEntries: Int = 200, pageBytes: Int = 256 * 1024, maxSubscriptions: Int = 64,
+                maxBytes: Int = 4 * 1024 * 1024) {
         self.maxEntries = maxEntries
         self.retention = retention
         self.maxDevices = maxDevices
         self.pageEntries = pageEntries
         self.pageBytes = pageBytes
         self.maxSubscriptions = maxSubscriptions
+        self.maxBytes = maxBytes
     }
 
     var retentionMilliseconds: Int64 {

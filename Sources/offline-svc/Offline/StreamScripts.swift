@@ -8,10 +8,11 @@ import ParleyRedis
 struct StreamScripts: Sendable {
     let policy: StreamPolicy
 
-    /// `ARGV[1...6]` of every call (``StreamLua`` names them).
+    /// `ARGV[1...7]` of every call (``StreamLua`` names them).
     private func common(now: UInt64) -> [RedisArgument] {
         [RedisArgument(StorageEpoch.make()), RedisArgument(Int64(now)), RedisArgument(policy.maxEntries),
-         RedisArgument(policy.retentionMilliseconds), RedisArgument(policy.maxDevices), RedisArgument(policy.maxSubscriptions)]
+         RedisArgument(policy.retentionMilliseconds), RedisArgument(policy.maxDevices), RedisArgument(policy.maxSubscriptions),
+         RedisArgument(policy.maxBytes)]
     }
 
     /// Appends `entry` (stored without `seq` and `body`) to `user`'s stream, or re-finds it.
@@ -64,24 +65,24 @@ struct StreamScripts: Sendable {
         }
     }
 
-    /// ARGV[7...14]: kind, conv, cseq, msg, receipt status, receipt by, own (0/1: the user's message or
+    /// ARGV[8...15]: kind, conv, cseq, msg, receipt status, receipt by, own (0/1: the user's message or
     /// the group change that made the user a member), entry JSON.
     /// Reply: `[seq, duplicate, epoch, session, subscription, …]`; `[0, 1]` for an entry under its watermark.
     static let appendScript = RedisScript(keys: 9, StreamLua.script("""
         local s = open()
-        local seq, duplicate = append(s, ARGV[7], ARGV[8], tonumber(ARGV[9]), ARGV[10], ARGV[11], ARGV[12], ARGV[13] == '1', ARGV[14])
+        local seq, duplicate = append(s, ARGV[8], ARGV[9], tonumber(ARGV[10]), ARGV[11], ARGV[12], ARGV[13], ARGV[14] == '1', ARGV[15])
         if seq == 0 then return {0, 1} end
         return with_subscribers({seq, duplicate, s.epoch})
         """), decode: AppendOutcome.init(reply:))
 
-    /// ARGV[7...13]: session, edge, device, subscribe (0/1), after ('' = the device's cursor),
+    /// ARGV[8...14]: session, edge, device, subscribe (0/1), after ('' = the device's cursor),
     /// epoch ('' = none), page entries.
     /// Reply: `[epoch, head, after, reset, more, seq, entry JSON, …]`.
     static let syncScript = RedisScript(keys: 9, StreamLua.script("""
         local s = open()
         trim(s)
-        local session, edge, device = ARGV[7], ARGV[8], ARGV[9]
-        if ARGV[10] == '1' and redis.call('HEXISTS', SUBS, session) == 0 then
+        local session, edge, device = ARGV[8], ARGV[9], ARGV[10]
+        if ARGV[11] == '1' and redis.call('HEXISTS', SUBS, session) == 0 then
           while redis.call('HLEN', SUBS) >= MAX_SUBS do
             local all, oldest, since = redis.call('HGETALL', SUBS), nil, nil
             for i = 1, #all, 2 do
@@ -91,8 +92,8 @@ struct StreamScripts: Sendable {
             redis.call('HDEL', SUBS, oldest)
           end
         end
-        if ARGV[10] == '1' then redis.call('HSET', SUBS, session, edge .. ' ' .. device .. ' ' .. ARGV[2]) end
-        local after, epoch, reset = tonumber(ARGV[11]), ARGV[12], false
+        if ARGV[11] == '1' then redis.call('HSET', SUBS, session, edge .. ' ' .. device .. ' ' .. ARGV[2]) end
+        local after, epoch, reset = tonumber(ARGV[12]), ARGV[13], false
         if after then
           reset = (epoch ~= s.epoch and not (epoch == '' and after == 0)) or after > s.head or after < s.first - 1
         else
@@ -104,7 +105,7 @@ struct StreamScripts: Sendable {
           return {s.epoch, s.head, s.head, 1, 0}
         end
         local reply = {s.epoch, s.head, after, 0, 0}
-        local entries = redis.call('XRANGE', STREAM, int(after + 1) .. '-0', '+', 'COUNT', tonumber(ARGV[13]))
+        local entries = redis.call('XRANGE', STREAM, int(after + 1) .. '-0', '+', 'COUNT', tonumber(ARGV[14]))
         for _, entry in ipairs(entries) do
           reply[#reply + 1] = seq_of(entry[1])
           reply[#reply + 1] = field(entry[2], 'e') or ''
@@ -113,17 +114,17 @@ struct StreamScripts: Sendable {
         return reply
         """), decode: SyncOutcome.init(reply:))
 
-    /// ARGV[7...10]: device, seq, after ('' = the device's cursor before this ack), user.
+    /// ARGV[8...11]: device, seq, after ('' = the device's cursor before this ack), user.
     /// Reply: `[conv, cseq, msg, from, id ('' = none), …]`: per direct conversation, the newest message
     /// from another user among the (at most \(StreamPolicy.maxAckedScanned)) entries the ack newly covers.
     /// Groups give no `delivered` receipts (a message to N members would make N of them).
     static let ackScript = RedisScript(keys: 9, StreamLua.script("""
         local s = open()
-        local device, user = ARGV[7], ARGV[10]
-        local top = math.min(tonumber(ARGV[8]), s.head)
+        local device, user = ARGV[8], ARGV[11]
+        local top = math.min(tonumber(ARGV[9]), s.head)
         local old = cursor_of(device)
         if not old or top > old then set_cursor(device, top) end
-        local low = math.max(tonumber(ARGV[9]) or old or 0, s.first - 1)
+        local low = math.max(tonumber(ARGV[10]) or old or 0, s.first - 1)
         local reply = {}
         if top <= low then return reply end
         local newest, order = {}, {}
@@ -145,13 +146,13 @@ struct StreamScripts: Sendable {
         return reply
         """), decode: AckOutcome.init(reply:))
 
-    /// ARGV[7...9]: conv, cseq, user.
+    /// ARGV[8...10]: conv, cseq, user.
     /// Reply: `[-1]` when the stream holds no message of `conv` (a dm; a group without messages
     /// answers where its read cursor is, unmoved); else
     /// `[read cseq before, read cseq, seq of the read entry (0: none), duplicate, epoch, session, subscription, …]`.
     static let readScript = RedisScript(keys: 9, StreamLua.script("""
         local s = open()
-        local conv, user = ARGV[7], ARGV[9]
+        local conv, user = ARGV[8], ARGV[10]
         local last = redis.call('HGET', LAST, conv)
         if not last then
           -- A group with no message in this stream yet (its membership was checked on the group's
@@ -160,7 +161,7 @@ struct StreamScripts: Sendable {
           local at = tonumber(redis.call('HGET', READ, conv)) or 0
           return {at, at, 0, 1}
         end
-        local target = math.min(tonumber(ARGV[8]), tonumber(string.match(last, '^%d+')))
+        local target = math.min(tonumber(ARGV[9]), tonumber(string.match(last, '^%d+')))
         local before = tonumber(redis.call('HGET', READ, conv)) or 0
         local read = before
         if target > read then

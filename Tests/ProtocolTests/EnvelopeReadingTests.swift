@@ -5,7 +5,7 @@ import Testing
 /// The hot envelopes are read by a hand-written reader; it must read what JSONDecoder reads.
 @Suite("Envelope reading")
 struct EnvelopeReadingTests {
-    let tricky = ChatMessage(msg: MessageID.make(), from: "a\"b", to: "c\\d", conv: "dm:alice:bob", body: "line\nnext\t\u{1} é 👋 </script> \u{2028}",
+    let tricky = ChatMessage(msg: MessageID.make(), from: "alice", to: "bob", conv: "dm:alice:bob", body: "a\"b c\\d line\nnext\t\u{1} é 👋 </script> \u{2028}",
                              ts: 1_800_000_000_123, id: nil)
     let plain = ChatMessage(msg: MessageID.make(), from: "alice", to: "bob", conv: "dm:alice:bob", body: "hi", ts: 1, id: "c1")
 

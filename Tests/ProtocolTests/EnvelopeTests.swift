@@ -123,7 +123,7 @@ struct EnvelopeJSONTests {
     }
 
     @Test func matchesWhatCodableWritesForEveryHotEnvelope() throws {
-        let tricky = ChatMessage(msg: MessageID.make(), from: "a\"b", to: "c\\d", conv: "dm:alice:bob", body: "line\nnext\t\u{1} é 👋 </script>",
+        let tricky = ChatMessage(msg: MessageID.make(), from: "alice", to: "bob", conv: "dm:alice:bob", body: "a\"b c\\d line\nnext\t\u{1} é 👋 </script>",
                                  ts: 1_800_000_000_123, id: nil)
         let plain = ChatMessage(msg: MessageID.make(), from: "alice", to: "bob", conv: "dm:alice:bob", body: "hi", ts: 1, id: "c1")
         #expect(try written(tricky) == codable(tricky))

@@ -30,34 +30,44 @@ extension WireFields {
     mutating func id(_ key: StaticString, _ value: inout String, _ kind: EnvelopeID = .identifier) {
         let seen = object.seen
         field(key, &value)
-        if object.seen != seen { check(key, kind.accepts(value)) }
+        check(key, since: seen) { kind.accepts(value) }
     }
 
     /// An optional id field.
     mutating func id(_ key: StaticString, _ value: inout String?, _ kind: EnvelopeID = .identifier) {
         let seen = object.seen
         field(key, &value)
-        if object.seen != seen, let read = value { check(key, kind.accepts(read)) }
+        check(key, since: seen) { value.map(kind.accepts) ?? true }
     }
 
     /// A list of ids.
     mutating func id(_ key: StaticString, _ value: inout [String], default defaultValue: [String]? = nil) {
         let seen = object.seen
         if let defaultValue { field(key, &value, default: defaultValue, omittingDefault: true) } else { field(key, &value) }
-        if object.seen != seen { check(key, value.allSatisfy(Identifier.isValid)) }
+        check(key, since: seen) { value.allSatisfy(Identifier.isValid) }
     }
 
     /// An optional list of ids.
     mutating func id(_ key: StaticString, _ value: inout [String]?) {
         let seen = object.seen
         field(key, &value)
-        if object.seen != seen, let read = value { check(key, read.allSatisfy(Identifier.isValid)) }
+        check(key, since: seen) { value?.allSatisfy(Identifier.isValid) ?? true }
     }
 
-    /// Fails the read when the id just read was malformed; the message names the field, never
-    /// the value (which may be anything, a newline included).
-    private mutating func check(_ key: StaticString, _ wellFormed: Bool) {
-        guard !wellFormed else { return }
-        fail(WireError(.invalidID, "\"\(key)\" is not a well-formed id", at: reader.index))
+    /// Fails the read (or the `Codable` decoding, so both agree) when the id just read is
+    /// malformed: in a read pass only when this field read a member (`seen` changed). The
+    /// message names the field, never the value (which may be anything, a newline included).
+    private mutating func check(_ key: StaticString, since seen: UInt64, _ wellFormed: () -> Bool) {
+        let message = "\"\(key)\" is not a well-formed id"
+        switch object.pass {
+        case .inOrder, .member:
+            guard object.seen != seen, failure == nil, !wellFormed() else { return }
+            fail(WireError(.invalidID, message, at: reader.index))
+        case .decode:
+            guard coderError == nil, !wellFormed() else { return }
+            coderError = DecodingError.dataCorrupted(.init(codingPath: [WireKey(key)], debugDescription: message))
+        case .finish, .write, .validate, .encode:
+            return
+        }
     }
 }

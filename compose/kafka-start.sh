@@ -26,6 +26,8 @@ controller.listener.names=$KAFKA_CONTROLLER_LISTENER_NAMES
 listeners=$KAFKA_LISTENERS
 listener.security.protocol.map=$KAFKA_LISTENER_SECURITY_PROTOCOL_MAP
 inter.broker.listener.name=$KAFKA_INTER_BROKER_LISTENER_NAME
+sasl.enabled.mechanisms=$KAFKA_SASL_ENABLED_MECHANISMS
+sasl.mechanism.inter.broker.protocol=$KAFKA_SASL_MECHANISM_INTER_BROKER_PROTOCOL
 log.dirs=$KAFKA_LOG_DIRS
 PROPERTIES
 /opt/kafka/bin/kafka-storage.sh format --ignore-formatted --cluster-id "$CLUSTER_ID" --config /tmp/format.properties \

@@ -103,7 +103,8 @@ struct EnvelopeBatchTests {
     }
 
     @Test func anItemLargerThanTheLimitGetsABatchOfItsOwn() throws {
-        let big = CursorMove(kind: .ack, user: String(repeating: "u", count: 300), device: "d", session: "s", edge: "e", seq: 1)
+        let long = String(repeating: "u", count: Identifier.maxLength)
+        let big = CursorMove(kind: .ack, user: long, device: long, session: long, edge: long, seq: 1)
         let batches = Envelope.encodeBatches([ack(1), big, ack(2)], maxBytes: 200)
         #expect(batches.count == 3)
         #expect(try Envelope.decode(EnvelopeBatch<CursorMove>.self, from: batches[1]).items == [big])

@@ -15,6 +15,9 @@ struct ForgedEnvelopeTests {
     static let tag = "INJECTED\(UUID().uuidString.prefix(8))"
     static let evil = "evil}{x\n\(tag)"
 
+    /// The process-wide registry must exist before a service makes its counters, as in ServiceMain.
+    init() { _ = ParleyMetrics.registry }
+
     @Test("relay-svc drops a chat.inbound message from a malformed user id; no conversation keys")
     func relay() async throws {
         let prefix = TestEnvironment.uniquePrefix("forged-relay")

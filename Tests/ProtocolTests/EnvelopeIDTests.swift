@@ -63,6 +63,19 @@ struct EnvelopeIDTests {
         refused(DeliverEnvelope.self, DeliverEnvelope(user: "bob", sessions: [bad]), field: "sessions")
     }
 
+    @Test("a batch loses only its items with malformed ids; other failures still refuse the whole record")
+    func batches() throws {
+        let good = [InboxEntry(user: "alice", entry: .message(message)), InboxEntry(user: "bob", entry: .message(message))]
+        let forged = InboxEntry(user: "evil}{x\nINJECTED", entry: .message(message))
+        let record = Envelope.encode(EnvelopeBatch(items: [good[0], forged, good[1]]))
+        let batch = try Envelope.decodeBatch(InboxEntry.self, from: record)
+        #expect(batch.items == good)
+        #expect(batch.refused.map(\.code) == [.invalidID])
+        #expect(try Envelope.decodeBatch(InboxEntry.self, from: Envelope.encode(EnvelopeBatch(items: good))).items == good)
+        let broken = Array(String(decoding: record, as: UTF8.self).replacingOccurrences(of: #""user":"bob""#, with: #""user":7"#).utf8)
+        #expect(throws: WireError.self) { try Envelope.decodeBatch(InboxEntry.self, from: broken) }
+    }
+
     @Test("fields the reader does not know are skipped; the known ids are still checked")
     func madeUpFields() throws {
         let extra = #"{"v":2,"message":{"msg":"m1","conv":"dm:alice:bob","from":"alice","admin":true,"body":"hi","ts":1},"#

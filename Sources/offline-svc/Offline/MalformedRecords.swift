@@ -13,18 +13,15 @@ struct MalformedRecords: Sendable {
     /// The envelopes of `records`, in order: each record holds an ``EnvelopeBatch`` of them or one envelope.
     func decode<T: WireObject>(_ type: T.Type, _ records: [KafkaRecord]) -> [T] {
         records.flatMap { record -> [T] in
-            do throws(WireError) {
-                return try Envelope.decode(EnvelopeBatch<T>.self, from: record.value).items
-            } catch where error.code == .invalidID {
+            if let batch = try? Envelope.decodeBatch(T.self, from: record.value) {
+                for error in batch.refused { dropped.drop(record, error) }
+                return batch.items
+            }
+            do {
+                return [try Envelope.decode(T.self, from: record.value)]
+            } catch {
                 dropped.drop(record, error)
                 return []
-            } catch {
-                do {
-                    return [try Envelope.decode(T.self, from: record.value)]
-                } catch {
-                    dropped.drop(record, error)
-                    return []
-                }
             }
         }
     }

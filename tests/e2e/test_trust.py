@@ -35,9 +35,9 @@ class ACLStack(Stack):
         subprocess.run(["sh", str(ROOT / "compose/redis-start.sh")], check=True, env={
             **os.environ, "REDIS_USERS_ACL": str(ROOT / "compose/redis-users.acl"), "REDIS_SECRETS": str(self.secrets),
             "REDIS_ACL_FILE": str(self.acl), "REDIS_ACL_ONLY": "1"})
-        self.redis_cli_auth = self.login("presence")
+        self.redis_cli_auth = self.redis_login("presence")
 
-    def login(self, user):
+    def redis_login(self, user):
         password = (self.secrets / f"redis-{user}").read_text().strip()
         return ["--user", user, "--pass", password, "--no-auth-warning"]
 
@@ -85,7 +85,7 @@ def test_every_service_works_as_its_own_redis_user(acl_stack, users):
     # The users are limited: no service may list or flush the keyspace, nor touch keys outside its patterns.
     for user in ACLStack.USERS.values():
         for command in (["KEYS", "*"], ["FLUSHALL"], ["SET", "other", "1"]):
-            out = subprocess.run(["redis-cli", "-p", str(acl_stack.ports["redis"]), *acl_stack.login(user), *command],
+            out = subprocess.run(["redis-cli", "-p", str(acl_stack.ports["redis"]), *acl_stack.redis_login(user), *command],
                                  capture_output=True, text=True, timeout=10)
             assert "NOPERM" in out.stdout + out.stderr, (user, command, out.stdout, out.stderr)
 

@@ -22,7 +22,6 @@ public struct TypingRelay: Sendable {
     let redis: RedisClient
     let producer: KafkaProducer
     let maxMembers: Int
-    let logger: Logger
 
     private let metrics: any MetricsFactory
     private let relayed: Counter
@@ -36,7 +35,6 @@ public struct TypingRelay: Sendable {
         self.redis = redis
         self.producer = producer
         self.maxMembers = maxMembers
-        self.logger = logger
         self.metrics = metrics
         relayed = Counter(label: "parley_typing_relayed_total", factory: metrics)
         malformed = DroppedRecords(service: "relay-svc", logger: logger, metrics: metrics)

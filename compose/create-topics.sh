@@ -7,9 +7,15 @@
 #   PARLEY_KAFKA_BROKERS=127.0.0.1:9092 KAFKA_TOPICS=/path/to/kafka-topics.sh compose/create-topics.sh
 # Per-edge chat.deliver.<edge-id> topics are not created here: each ws-edge creates its own at
 # start (1 partition, 1 h retention).
+#
+# With SASL/SCRAM (compose): KAFKA_SCRAM_USERS names the services' Kafka users; the job logs in
+# as `admin` and first gives each user its SCRAM-SHA-512 credential, every password read from
+# $KAFKA_SECRETS/kafka-<user> (default /run/secrets, the compose secrets).
 set -euo pipefail
 
 KAFKA_TOPICS=${KAFKA_TOPICS:-/opt/kafka/bin/kafka-topics.sh}
+KAFKA_CONFIGS=${KAFKA_CONFIGS:-/opt/kafka/bin/kafka-configs.sh}
+SECRETS=${KAFKA_SECRETS:-/run/secrets}
 BROKERS=${PARLEY_KAFKA_BROKERS:-kafka:19092}
 PREFIX=${PARLEY_TOPIC_PREFIX:-}
 PARTITIONS=${PARLEY_TOPIC_PARTITIONS:-12}
@@ -32,8 +38,23 @@ TOPICS=(
   "presence.changes $DAY"
 )
 
+ADMIN=()
+if [ -n "${KAFKA_SCRAM_USERS:-}" ]; then
+  umask 077
+  config=$(mktemp)
+  trap 'rm -f "$config"' EXIT
+  printf '%s\n' "security.protocol=SASL_PLAINTEXT" "sasl.mechanism=SCRAM-SHA-512" \
+    "sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username=\"admin\" password=\"$(cat "$SECRETS/kafka-admin")\";" >"$config"
+  ADMIN=(--command-config "$config")
+  for user in $KAFKA_SCRAM_USERS; do
+    "$KAFKA_CONFIGS" --bootstrap-server "$BROKERS" "${ADMIN[@]}" --alter --entity-type users --entity-name "$user" \
+      --add-config "SCRAM-SHA-512=[password=$(cat "$SECRETS/kafka-$user")]" >/dev/null
+    echo "create-topics: Kafka user $user ready"
+  done
+fi
+
 create() { # topic, retention
-  "$KAFKA_TOPICS" --bootstrap-server "$BROKERS" --create --if-not-exists \
+  "$KAFKA_TOPICS" --bootstrap-server "$BROKERS" ${ADMIN[@]+"${ADMIN[@]}"} --create --if-not-exists \
     --topic "$1" --partitions "$PARTITIONS" --replication-factor "$REPLICATION" \
     --config "retention.ms=$2" --config "min.insync.replicas=$MIN_ISR" --config cleanup.policy=delete
 }

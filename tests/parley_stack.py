@@ -67,6 +67,8 @@ class Stack:
         self.bin = pathlib.Path(bin_dir)
         self.state.mkdir(parents=True, exist_ok=True)
         self.procs = {}
+        # redis-cli's credentials (none: the default user).
+        self.redis_cli_auth = []
         self.ports = {
             "redis": free_port(), "kafka": free_port(), "relay-svc": free_port(), "presence-svc": free_port(),
             "offline-svc": free_port(), "ws-edge-1": free_port(), "ws-edge-2": free_port(),
@@ -106,9 +108,14 @@ class Stack:
                     "--web-root", str(ROOT / "web")]
         return [str(self.bin / name), "--http-port", port]
 
+    def _environment(self, name):
+        """The environment of process `name` (every process shares one here)."""
+        return self.env
+
     def start_process(self, name):
         log = open(self.state / f"{name}.log", "ab")
-        self.procs[name] = subprocess.Popen(self._command(name), stdout=log, stderr=subprocess.STDOUT, env=self.env)
+        self.procs[name] = subprocess.Popen(self._command(name), stdout=log, stderr=subprocess.STDOUT,
+                                            env=self._environment(name))
         log.close()
 
     def wait_ready(self, name, timeout=60):
@@ -173,7 +180,7 @@ class Stack:
 
     def redis(self, *args):
         """One redis-cli command; returns its output lines."""
-        out = subprocess.run(["redis-cli", "-p", str(self.ports["redis"]), "--raw", *args],
+        out = subprocess.run(["redis-cli", "-p", str(self.ports["redis"]), *self.redis_cli_auth, "--raw", *args],
                              capture_output=True, text=True, timeout=10, check=True)
         return [line for line in out.stdout.splitlines() if line]
 

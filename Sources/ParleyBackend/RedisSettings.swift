@@ -8,9 +8,13 @@ public enum RedisSettings {
         help: "redis://[[user]:password@]host[:port][/db]", redaction: .urlCredentials)
     public static let poolSize = Setting("redis-pool-size", .integer(1...256), default: "8",
         help: "Redis connections in the pool")
+    public static let user = Setting("redis-user", .string, default: "",
+        help: "this service's Redis ACL user (with --redis-password-file); empty: the default user")
+    public static let passwordFile = Setting("redis-password-file", .string, default: "",
+        help: "file holding the Redis password (a secret mount), sent with AUTH on every connect")
 
     /// Every Redis setting.
-    public static let all: [Setting] = [url, poolSize]
+    public static let all: [Setting] = [url, poolSize, user, passwordFile]
 }
 
 /// Redis settings of a service.
@@ -18,12 +22,26 @@ public struct RedisSettingsConfiguration: Sendable {
     public let redis: RedisConfiguration
 
     public init(values: SettingValues) throws {
+        var redis: RedisConfiguration
         do {
             redis = try RedisConfiguration(url: values.string(RedisSettings.url),
                                            poolSize: values.int(RedisSettings.poolSize))
         } catch {
             throw ConfigurationError("invalid PARLEY_REDIS_URL: \(error)")
         }
+        let user = values.string(RedisSettings.user)
+        let password = try SecretFile.read(RedisSettings.passwordFile, values)
+        if !user.isEmpty || password != nil {
+            guard redis.password == nil else {
+                throw ConfigurationError("invalid PARLEY_REDIS_URL: credentials go in PARLEY_REDIS_USER and PARLEY_REDIS_PASSWORD_FILE, not in both")
+            }
+            guard let password else {
+                throw ConfigurationError("invalid PARLEY_REDIS_PASSWORD_FILE: PARLEY_REDIS_USER=\(user) needs a password file")
+            }
+            redis.username = user.isEmpty ? nil : user
+            redis.password = password
+        }
+        self.redis = redis
     }
 }
 

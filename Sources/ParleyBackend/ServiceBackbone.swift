@@ -17,7 +17,10 @@ public struct ServiceBackbone: Sendable {
         try await TopicSetup.ensure(TopicSetup.shared(common.topics, partitions: common.topicPartitions),
                                     kafka: common.kafka, logger: logger)
         let redis = RedisClient(configuration: configuration.redis, logger: logger)
-        try await retryingAtStart("connecting to Redis", logger: logger) { try await redis.ping() }
+        // A refused AUTH (wrong user or password) does not heal by waiting: the process stops.
+        try await retryingAtStart("connecting to Redis", logger: logger, until: { ($0 as? RedisError)?.code == .authentication }) {
+            try await redis.ping()
+        }
         let backbone = ServiceBackbone(redis: redis, producer: try KafkaProducer(configuration: common.kafka, logger: logger))
         backbone.readiness.add("redis") { (try? await redis.ping()) != nil }
         return backbone

@@ -11,13 +11,16 @@ public enum BatchedRecords {
         Envelope.encodeBatches(items, maxBytes: maxBytes).map { KafkaOutgoingRecord(topic: topic, key: nil, value: $0) }
     }
 
-    /// The items of batched records, in order; malformed records are passed to `malformed`.
+    /// The items of batched records, in order; malformed records (and items with malformed ids,
+    /// one call each) are passed to `malformed`.
     public static func decode<T: WireObject>(
         _ type: T.Type, _ records: [KafkaRecord], malformed: (KafkaRecord, any Error) -> Void
     ) -> [T] {
         records.flatMap { record -> [T] in
             do {
-                return try Envelope.decode(EnvelopeBatch<T>.self, from: record.value).items
+                let batch = try Envelope.decodeBatch(T.self, from: record.value)
+                for error in batch.refused { malformed(record, error) }
+                return batch.items
             } catch {
                 malformed(record, error)
                 return []

@@ -32,6 +32,8 @@ public struct KafkaConfiguration: Sendable {
     /// How long a consumer waits for a skipped offset to become readable before it moves past
     /// the hole (see ``KafkaConsumer``: offsets are handed out without gaps). Default 2 s.
     public var offsetGapTimeout: Duration = .seconds(2)
+    /// Authentication and encryption towards the brokers (default: plaintext, none).
+    public var security: KafkaSecurity = .plaintext
     /// Extra librdkafka properties (see librdkafka's CONFIGURATION.md), applied last: they
     /// override everything above.
     public var properties: [String: String] = [:]
@@ -54,7 +56,7 @@ public struct KafkaConfiguration: Sendable {
     var commonProperties: [(String, String)] {
         var result = [("bootstrap.servers", brokers), ("client.id", clientID)]
         if lowLatency { result.append(("socket.nagle.disable", "true")) }
-        return result
+        return result + security.properties
     }
 
     var producerProperties: [(String, String)] {

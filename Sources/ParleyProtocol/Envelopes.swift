@@ -39,11 +39,11 @@ public struct ChatMessage: Sendable, Equatable, Hashable {
 extension ChatMessage: WireObject {
     public static var wire: WireTable<ChatMessage> {
         WireTable(ChatMessage(msg: "", from: "", to: nil, conv: "", body: "", ts: 0, id: nil)) { m, f in
-            f.field("msg", &m.msg)
-            f.field("conv", &m.conv)
+            f.id("msg", &m.msg)
+            f.id("conv", &m.conv, .conversation)
             f.field("cseq", &m.cseq)
-            f.field("from", &m.from)
-            f.field("to", &m.to)
+            f.id("from", &m.from)
+            f.id("to", &m.to)
             f.field("body", &m.body)
             f.field("ts", &m.ts)
             f.field("id", &m.id)
@@ -86,9 +86,9 @@ extension InboundEnvelope: WireObject {
             f.field("v", &e.v, default: envelopeVersion)
             f.field("message", &e.message)
             f.field("group", &e.group)
-            f.field("edge", &e.edge)
-            f.field("session", &e.session)
-            f.field("device", &e.device)
+            f.id("edge", &e.edge)
+            f.id("session", &e.session)
+            f.id("device", &e.device, .device)
         }
     }
 }
@@ -134,10 +134,10 @@ extension PresenceEvent: WireObject {
         WireTable(PresenceEvent(kind: .heartbeat, edge: "", ts: 0)) { e, f in
             f.field("v", &e.v, default: envelopeVersion)
             f.field("kind", &e.kind)
-            f.field("edge", &e.edge)
-            f.field("user", &e.user)
-            f.field("session", &e.session)
-            f.field("users", &e.users)
+            f.id("edge", &e.edge)
+            f.id("user", &e.user)
+            f.id("session", &e.session)
+            f.id("users", &e.users)
             f.field("ts", &e.ts)
         }
     }
@@ -161,7 +161,7 @@ public struct PresenceStatus: Sendable, Equatable {
 extension PresenceStatus: WireObject {
     public static var wire: WireTable<PresenceStatus> {
         WireTable(PresenceStatus(user: "", status: .offline)) { p, f in
-            f.field("user", &p.user)
+            f.id("user", &p.user)
             f.field("status", &p.status)
             f.field("last_seen", &p.lastSeen)
         }
@@ -204,9 +204,9 @@ extension PresenceChange: WireObject {
         WireTable(PresenceChange(kind: .sessionOffline, user: "", session: "", edge: "", status: .offline, transition: false)) { c, f in
             f.field("v", &c.v, default: envelopeVersion)
             f.field("kind", &c.kind)
-            f.field("user", &c.user)
-            f.field("session", &c.session)
-            f.field("edge", &c.edge)
+            f.id("user", &c.user)
+            f.id("session", &c.session)
+            f.id("edge", &c.edge)
             f.field("status", &c.status)
             f.field("transition", &c.transition)
             f.field("last_seen", &c.lastSeen)
@@ -267,17 +267,17 @@ extension DeliverEnvelope: WireObject {
         WireTable(DeliverEnvelope(user: "")) { d, f in
             // Deliver envelopes are on the hot path: empty fields are left out.
             f.field("v", &d.v, default: envelopeVersion)
-            f.field("user", &d.user)
-            f.field("sessions", &d.sessions)
+            f.id("user", &d.user, .identifierOrEmpty)
+            f.id("sessions", &d.sessions)
             f.field("entries", &d.entries, default: [], omittingDefault: true)
             f.field("page", &d.page)
-            f.field("epoch", &d.epoch)
+            f.id("epoch", &d.epoch)
             f.field("history", &d.history)
             f.field("conversations", &d.conversations)
             f.field("members", &d.members)
             f.field("error", &d.error)
             f.field("presence", &d.presence, default: [], omittingDefault: true)
-            f.field("watch", &d.watch)
+            f.id("watch", &d.watch)
             f.field("typing", &d.typing)
             f.field("resync", &d.resync, default: false, omittingDefault: true)
         }

@@ -44,13 +44,13 @@ public struct GroupOperation: Sendable, Equatable {
 extension GroupOperation: WireObject {
     public static var wire: WireTable<GroupOperation> {
         WireTable(GroupOperation(op: "", action: .leave, conv: "", by: "", id: "", ts: 0)) { g, f in
-            f.field("op", &g.op)
+            f.id("op", &g.op)
             f.field("action", &g.action)
-            f.field("conv", &g.conv)
-            f.field("by", &g.by)
+            f.id("conv", &g.conv, .conversation)
+            f.id("by", &g.by)
             f.field("id", &g.id)
             f.field("title", &g.title)
-            f.field("members", &g.members, default: [], omittingDefault: true)
+            f.id("members", &g.members, default: [])
             f.field("ts", &g.ts)
         }
     }
@@ -87,10 +87,10 @@ extension SignalEnvelope: WireObject {
         WireTable(SignalEnvelope(kind: .typing, conv: "", user: "", session: "", edge: "", ts: 0)) { s, f in
             f.field("v", &s.v, default: envelopeVersion)
             f.field("kind", &s.kind)
-            f.field("conv", &s.conv)
-            f.field("user", &s.user)
-            f.field("session", &s.session)
-            f.field("edge", &s.edge)
+            f.id("conv", &s.conv, .conversation)
+            f.id("user", &s.user)
+            f.id("session", &s.session)
+            f.id("edge", &s.edge)
             f.field("ts", &s.ts)
         }
     }
@@ -110,8 +110,8 @@ public struct TypingNotice: Sendable, Equatable {
 extension TypingNotice: WireObject {
     public static var wire: WireTable<TypingNotice> {
         WireTable(TypingNotice(conv: "", user: "")) { t, f in
-            f.field("conv", &t.conv)
-            f.field("user", &t.user)
+            f.id("conv", &t.conv, .conversation)
+            f.id("user", &t.user)
         }
     }
 }
@@ -138,7 +138,7 @@ public struct GroupMemberInfo: Sendable, Equatable {
 extension GroupMemberInfo: WireObject {
     public static var wire: WireTable<GroupMemberInfo> {
         WireTable(GroupMemberInfo(user: "", role: .member, joined: 0, read: 0)) { m, f in
-            f.field("user", &m.user)
+            f.id("user", &m.user)
             f.field("role", &m.role)
             f.field("joined", &m.joined)
             f.field("read", &m.read)
@@ -165,7 +165,7 @@ public struct MembersPage: Sendable, Equatable {
 extension MembersPage: WireObject {
     public static var wire: WireTable<MembersPage> {
         WireTable(MembersPage(conv: "", members: [])) { p, f in
-            f.field("conv", &p.conv)
+            f.id("conv", &p.conv, .conversation)
             f.field("title", &p.title)
             f.field("members", &p.members)
             f.field("next", &p.next)

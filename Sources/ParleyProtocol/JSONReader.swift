@@ -112,6 +112,13 @@ struct JSONReader {
         return key
     }
 
+    /// Skips a value as ``skipValue()`` does and returns its bytes.
+    mutating func skipValueKeepingBytes() throws(WireError) -> [UInt8] {
+        let start = index
+        try skipValue()
+        return Array(bytes[start..<index])
+    }
+
     /// Skips any value, checking it as strictly as a read would.
     mutating func skipValue() throws(WireError) {
         guard let byte = peek() else { throw error(.syntax, "unexpected end") }

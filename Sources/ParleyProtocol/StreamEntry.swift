@@ -95,12 +95,12 @@ extension StreamEntry: WireObject {
         WireTable(StreamEntry(kind: .message, conv: "", cseq: 0)) { e, f in
             f.field("type", &e.kind)
             f.field("seq", &e.seq, default: 0, omittingDefault: true)
-            f.field("msg", &e.msg)
-            f.field("conv", &e.conv)
+            f.id("msg", &e.msg)
+            f.id("conv", &e.conv, .conversation)
             f.field("cseq", &e.cseq, default: 0, omittingDefault: true)
-            f.field("from", &e.from)
-            f.field("to", &e.to)
-            f.field("by", &e.by)
+            f.id("from", &e.from)
+            f.id("to", &e.to)
+            f.id("by", &e.by)
             f.field("status", &e.status)
             f.field("body", &e.body)
             f.field("ts", &e.ts)
@@ -108,9 +108,9 @@ extension StreamEntry: WireObject {
             f.field("code", &e.code)
             f.field("gone", &e.gone, default: false, omittingDefault: true)
             f.field("event", &e.event)
-            f.field("members", &e.members)
+            f.id("members", &e.members)
             f.field("title", &e.title)
-            f.field("admin", &e.admin)
+            f.id("admin", &e.admin)
         }
     }
 }

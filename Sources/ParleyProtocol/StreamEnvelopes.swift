@@ -17,7 +17,7 @@ public struct InboxEntry: Sendable, Equatable {
 extension InboxEntry: WireObject {
     public static var wire: WireTable<InboxEntry> {
         WireTable(InboxEntry(user: "", entry: StreamEntry.wire.blank())) { e, f in
-            f.field("user", &e.user)
+            f.id("user", &e.user)
             f.field("entry", &e.entry)
         }
     }
@@ -64,13 +64,13 @@ extension CursorMove: WireObject {
         WireTable(CursorMove(kind: .ack, user: "", device: "", session: "", edge: "")) { m, f in
             f.field("v", &m.v, default: envelopeVersion)
             f.field("kind", &m.kind)
-            f.field("user", &m.user)
-            f.field("device", &m.device)
-            f.field("session", &m.session)
-            f.field("edge", &m.edge)
+            f.id("user", &m.user)
+            f.id("device", &m.device, .device)
+            f.id("session", &m.session)
+            f.id("edge", &m.edge)
             f.field("seq", &m.seq)
             f.field("after", &m.after)
-            f.field("conv", &m.conv)
+            f.id("conv", &m.conv, .conversation)
             f.field("cseq", &m.cseq)
         }
     }
@@ -130,10 +130,10 @@ extension QueryEnvelope: WireObject {
         WireTable(QueryEnvelope(kind: .sync, user: "", device: "", session: "", edge: "")) { q, f in
             f.field("v", &q.v, default: envelopeVersion)
             f.field("kind", &q.kind)
-            f.field("user", &q.user)
-            f.field("device", &q.device)
-            f.field("session", &q.session)
-            f.field("edge", &q.edge)
+            f.id("user", &q.user)
+            f.id("device", &q.device, .device)
+            f.id("session", &q.session)
+            f.id("edge", &q.edge)
             f.field("after", &q.after)
             f.field("epoch", &q.epoch)
             f.field("subscribe", &q.subscribe, default: false, omittingDefault: true)
@@ -169,7 +169,7 @@ public struct SyncPage: Sendable, Equatable {
 extension SyncPage: WireObject {
     public static var wire: WireTable<SyncPage> {
         WireTable(SyncPage(epoch: "", head: 0, after: 0, more: false, reset: false)) { p, f in
-            f.field("epoch", &p.epoch)
+            f.id("epoch", &p.epoch)
             f.field("head", &p.head)
             f.field("after", &p.after)
             f.field("more", &p.more, default: false, omittingDefault: true)
@@ -196,7 +196,7 @@ public struct HistoryPage: Sendable, Equatable {
 extension HistoryPage: WireObject {
     public static var wire: WireTable<HistoryPage> {
         WireTable(HistoryPage(conv: "", messages: [], more: false)) { p, f in
-            f.field("conv", &p.conv)
+            f.id("conv", &p.conv, .conversation)
             f.field("messages", &p.messages)
             f.field("more", &p.more)
         }
@@ -232,9 +232,9 @@ public struct ConversationSummary: Sendable, Equatable {
 extension ConversationSummary: WireObject {
     public static var wire: WireTable<ConversationSummary> {
         WireTable(ConversationSummary(conv: "", last: nil, cseq: 0, read: 0, unread: 0)) { c, f in
-            f.field("conv", &c.conv)
+            f.id("conv", &c.conv, .conversation)
             f.field("title", &c.title)
-            f.field("members", &c.members)
+            f.id("members", &c.members)
             f.field("last", &c.last)
             f.field("cseq", &c.cseq)
             f.field("read", &c.read)

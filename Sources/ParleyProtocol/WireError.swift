@@ -10,6 +10,9 @@ public struct WireError: Error, Sendable, Equatable, CustomStringConvertible {
         case missing
         /// A key the type reads appears twice in one object.
         case duplicate
+        /// An id in an envelope is malformed (``Identifier``, ``Conversation``): the envelope
+        /// was not written by a Parley process and is dropped.
+        case invalidID
     }
 
     public let code: Code

@@ -63,7 +63,8 @@ public struct WireFields {
     private(set) var clientID: String?
     private var decoding: KeyedDecodingContainer<WireKey>?
     private var encoding: KeyedEncodingContainer<WireKey>?
-    private(set) var coderError: (any Error)?
+    /// Set by the decode pass (and its id checks, EnvelopeIDs.swift).
+    var coderError: (any Error)?
 
     private init(pass: Pass, reader: JSONReader = .empty, writer: JSONWriter = JSONWriter(), lenient: Bool = false,
                  limits: ProtocolLimits = ProtocolLimits()) {

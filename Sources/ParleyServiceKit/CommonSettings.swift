@@ -15,6 +15,16 @@ public enum CommonSettings {
         help: "how long producers gather records into one batch (linger.ms); the broker pays per batch")
     public static let kafkaProperties = Setting("kafka-properties", .string, default: "",
         help: "extra librdkafka properties, key=value[,key=value...], applied last", redaction: .whole)
+    public static let kafkaSecurityProtocol = Setting("kafka-security-protocol", .nonEmpty, default: "plaintext",
+        help: "plaintext, ssl, sasl_plaintext or sasl_ssl (security.protocol)")
+    public static let kafkaSASLMechanism = Setting("kafka-sasl-mechanism", .nonEmpty, default: "SCRAM-SHA-512",
+        help: "SCRAM-SHA-256, SCRAM-SHA-512 or PLAIN, with a sasl_* security protocol")
+    public static let kafkaSASLUsername = Setting("kafka-sasl-username", .string, default: "",
+        help: "this process's Kafka user (a sasl_* security protocol needs one)")
+    public static let kafkaSASLPasswordFile = Setting("kafka-sasl-password-file", .string, default: "",
+        help: "file holding the Kafka user's password (a secret mount)")
+    public static let kafkaSSLCAFile = Setting("kafka-ssl-ca-file", .string, default: "",
+        help: "PEM file of the CAs of the brokers' certificates (ssl, sasl_ssl); empty: the system's")
     public static let topicPrefix = Setting("topic-prefix", .string, default: "",
         help: "prefix of every topic name, so several stacks can share a broker")
     public static let topicPartitions = Setting("topic-partitions", .integer(1...1024), default: "8",
@@ -33,7 +43,8 @@ public enum CommonSettings {
 
     /// Settings of a process that uses Kafka (all of them).
     public static let kafka: [Setting] = [kafkaBrokers, kafkaSessionTimeout, kafkaMessageTimeout, kafkaLowLatency, kafkaLinger,
-                                          kafkaProperties, topicPrefix, topicPartitions]
+                                          kafkaProperties, kafkaSecurityProtocol, kafkaSASLMechanism, kafkaSASLUsername,
+                                          kafkaSASLPasswordFile, kafkaSSLCAFile, topicPrefix, topicPartitions]
     /// Settings of every process.
     public static func process(httpPort port: Int) -> [Setting] { [httpHost, httpPort(default: port), logLevel, logFormat] }
 }
@@ -60,6 +71,7 @@ public struct CommonConfiguration: Sendable {
             throw ConfigurationError("invalid PARLEY_KAFKA_PROPERTIES: expected key=value[,key=value...]")
         }
         kafka.properties = properties
+        kafka.security = try Self.kafkaSecurity(values)
         self.kafka = kafka
         topics = Topics(prefix: values.string(CommonSettings.topicPrefix))
         topicPartitions = Int32(values.int(CommonSettings.topicPartitions))
@@ -74,6 +86,32 @@ public struct CommonConfiguration: Sendable {
         }
         logFormat = format
         shownSettings = values.shown
+    }
+}
+
+extension CommonConfiguration {
+    /// The Kafka security settings; a bad value or combination throws one line naming it.
+    static func kafkaSecurity(_ values: SettingValues) throws -> KafkaSecurity {
+        let protocolName = values.string(CommonSettings.kafkaSecurityProtocol)
+        guard let securityProtocol = KafkaSecurity.SecurityProtocol(rawValue: protocolName.uppercased()) else {
+            throw ConfigurationError("invalid PARLEY_KAFKA_SECURITY_PROTOCOL=\(protocolName): expected plaintext, ssl, sasl_plaintext or sasl_ssl")
+        }
+        var sasl: KafkaSecurity.SASL?
+        let username = values.string(CommonSettings.kafkaSASLUsername)
+        let password = try SecretFile.read(CommonSettings.kafkaSASLPasswordFile, values)
+        if !username.isEmpty || password != nil || securityProtocol.usesSASL {
+            let mechanismName = values.string(CommonSettings.kafkaSASLMechanism)
+            guard let mechanism = KafkaSecurity.Mechanism(rawValue: mechanismName.uppercased()) else {
+                throw ConfigurationError("invalid PARLEY_KAFKA_SASL_MECHANISM=\(mechanismName): expected SCRAM-SHA-256, SCRAM-SHA-512 or PLAIN")
+            }
+            sasl = KafkaSecurity.SASL(mechanism: mechanism, username: username, password: password ?? "")
+        }
+        let caFile = values.string(CommonSettings.kafkaSSLCAFile)
+        let security = KafkaSecurity(securityProtocol: securityProtocol, sasl: sasl, caFile: caFile.isEmpty ? nil : caFile)
+        if let problem = security.problem {
+            throw ConfigurationError("invalid Kafka security settings (PARLEY_KAFKA_SECURITY_PROTOCOL, PARLEY_KAFKA_SASL_USERNAME, PARLEY_KAFKA_SASL_PASSWORD_FILE, PARLEY_KAFKA_SSL_CA_FILE): \(problem)")
+        }
+        return security
     }
 }
 

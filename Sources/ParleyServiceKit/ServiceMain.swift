@@ -62,9 +62,11 @@ public enum ServiceMain {
 }
 
 /// Retries `body` until it succeeds or `timeout` passes (then rethrows the last error); for
-/// start-up steps where Kafka or Redis may still be starting (compose, Kubernetes).
+/// start-up steps where Kafka or Redis may still be starting (compose, Kubernetes). An error
+/// for which `fatal` is true is rethrown at once.
 public func retryingAtStart<T: Sendable>(
-    _ what: String, timeout: Duration = .seconds(60), logger: Logger, _ body: () async throws -> T
+    _ what: String, timeout: Duration = .seconds(60), logger: Logger, until fatal: (any Error) -> Bool = { _ in false },
+    _ body: () async throws -> T
 ) async throws -> T {
     let deadline = ContinuousClock.now + timeout
     var delay = Duration.milliseconds(200)
@@ -72,7 +74,7 @@ public func retryingAtStart<T: Sendable>(
         do {
             return try await body()
         } catch {
-            guard ContinuousClock.now + delay < deadline else { throw error }
+            guard !fatal(error), ContinuousClock.now + delay < deadline else { throw error }
             logger.warning("\(what) failed, retrying", metadata: ["parley.error": "\(error)"])
             try await Task.sleep(for: delay)
             delay = min(delay * 2, .seconds(5))

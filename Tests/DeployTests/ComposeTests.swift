@@ -90,8 +90,10 @@ struct ComposeTests {
     func configurationsLoad() throws {
         let imageEnvironment = try Dockerfile("compose/Dockerfile").runtime?.environment ?? [:]
         let override = try ComposeFile(ComposeFile.devLoginPath)
+        let secrets = try SecretMounts()
+        defer { secrets.remove() }
         for (service, executable) in parleyServices {
-            let environment = imageEnvironment.merging(service.environment) { _, new in new }
+            let environment = secrets.mounted(imageEnvironment.merging(service.environment) { _, new in new })
             #expect(throws: Never.self, "\(service.name) refuses the compose settings") { try executable.load(environment) }
             #expect(environment["PARLEY_HTTP_HOST"] == "0.0.0.0", "\(service.name) must listen on 0.0.0.0 in a container")
             if let extra = override.services[service.name] {

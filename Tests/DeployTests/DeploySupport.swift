@@ -327,6 +327,18 @@ struct ComposeService {
 
     var restart: String? { value["restart"]?.string }
 
+    /// The networks it joins (the list or the map form); none means compose's `default`.
+    var networks: [String] {
+        switch value["networks"] {
+        case .list(let items)?: return items.compactMap(\.string)
+        case .map(let pairs)?: return Array(pairs.keys)
+        default: return []
+        }
+    }
+
+    /// The secrets it mounts (short form: `/run/secrets/<name>`).
+    var secrets: [String] { (value["secrets"]?.list ?? []).compactMap { $0.string ?? $0["source"]?.string } }
+
     /// A job that runs once and exits (restart "no" or on-failure).
     var isOneShot: Bool { restart == "no" || restart?.hasPrefix("on-failure") == true }
 

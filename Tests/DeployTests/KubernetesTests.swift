@@ -94,8 +94,10 @@ struct KubernetesTests {
         for executable in Executable.all {
             #expect(parleyContainers.contains { $0.executable.name == executable.name }, "no Deployment runs \(executable.name)")
         }
+        let secrets = try SecretMounts()
+        defer { secrets.remove() }
         for (deployment, container, executable) in parleyContainers {
-            let environment = environment(of: container, file: deployment.file)
+            let environment = secrets.mounted(environment(of: container, file: deployment.file))
             for variable in environment.keys where variable.hasPrefix("PARLEY_") {
                 #expect(executable.variables.contains(variable), "\(deployment.file): \(variable) is not a setting of \(executable.name)")
             }
@@ -114,6 +116,35 @@ struct KubernetesTests {
                 }
             }
         }
+    }
+
+    @Test("every process logs in to Kafka (SASL over TLS) and Redis as its own user; the password files are on its mounted Secret")
+    func credentials() throws {
+        var users: [String] = []
+        for (deployment, container, executable) in parleyContainers {
+            let environment = environment(of: container, file: deployment.file)
+            #expect(environment["PARLEY_KAFKA_SECURITY_PROTOCOL"] == "sasl_ssl", "\(deployment.file)")
+            guard let user = environment["PARLEY_KAFKA_SASL_USERNAME"] else {
+                Issue.record("\(deployment.file): no Kafka user")
+                continue
+            }
+            users.append(user)
+            var files = [environment["PARLEY_KAFKA_SASL_PASSWORD_FILE"]]
+            if executable.usesRedis {
+                #expect(environment["PARLEY_REDIS_USER"] == user, "\(deployment.file): Redis user")
+                files.append(environment["PARLEY_REDIS_PASSWORD_FILE"])
+            }
+            let mounts = container["volumeMounts"]?.list ?? []
+            let volumes = deployment.value["spec"]?["template"]?["spec"]?["volumes"]?.list ?? []
+            for file in files {
+                let file = try #require(file, "\(deployment.file): a password file setting is missing")
+                let mount = mounts.first { file.hasPrefix(($0["mountPath"]?.string ?? "-") + "/") }
+                let volume = volumes.first { $0["name"]?.string != nil && $0["name"]?.string == mount?["name"]?.string }
+                #expect(volume?["secret"]?["secretName"]?.string == "parley-\(user)-credentials",
+                        "\(deployment.file): \(file) must be on a mounted Secret parley-\(user)-credentials")
+            }
+        }
+        #expect(Set(users).count == users.count, "every process has its own Kafka user: \(users)")
     }
 
     @Test("readiness probes GET /readyz and liveness probes GET /healthz on the executable's HTTP port")

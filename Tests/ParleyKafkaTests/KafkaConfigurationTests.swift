@@ -35,3 +35,24 @@ struct KafkaConfigurationTests {
         #expect(linger(configuration) == "3")
     }
 }
+
+@Suite("Kafka security properties")
+struct KafkaSecurityPropertiesTests {
+    @Test("SASL/SCRAM over TLS becomes librdkafka's security.protocol, sasl.* and ssl.ca.location on every client; plaintext sets none")
+    func properties() {
+        var configuration = KafkaConfiguration(brokers: "127.0.0.1:1", clientID: "t")
+        let keys = ["security.protocol", "sasl.mechanisms", "sasl.username", "sasl.password", "ssl.ca.location"]
+        #expect(!configuration.producerProperties.contains { keys.contains($0.0) })
+        configuration.security = KafkaSecurity(securityProtocol: .saslSSL,
+                                               sasl: .init(mechanism: .scramSHA512, username: "relay", password: "pw"), caFile: "/ca.pem")
+        let expected = [("security.protocol", "SASL_SSL"), ("sasl.mechanisms", "SCRAM-SHA-512"), ("sasl.username", "relay"),
+                        ("sasl.password", "pw"), ("ssl.ca.location", "/ca.pem")]
+        for properties in [configuration.producerProperties, configuration.consumerProperties(groupID: "g", autoOffsetReset: "latest"),
+                           configuration.adminProperties] {
+            let security = properties.filter { keys.contains($0.0) }
+            #expect(security.map(\.0) == expected.map(\.0) && security.map(\.1) == expected.map(\.1))
+        }
+        #expect(configuration.security.problem == nil)
+        #expect(KafkaSecurity(securityProtocol: .saslPlaintext).problem != nil)
+    }
+}

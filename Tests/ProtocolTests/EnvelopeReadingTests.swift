@@ -5,7 +5,7 @@ import Testing
 /// The hot envelopes are read by a hand-written reader; it must read what JSONDecoder reads.
 @Suite("Envelope reading")
 struct EnvelopeReadingTests {
-    let tricky = ChatMessage(msg: MessageID.make(), from: "a\"b", to: "c\\d", conv: "dm:alice:bob", body: "line\nnext\t\u{1} é 👋 </script> \u{2028}",
+    let tricky = ChatMessage(msg: MessageID.make(), from: "alice", to: "bob", conv: "dm:alice:bob", body: "a\"b c\\d line\nnext\t\u{1} é 👋 </script> \u{2028}",
                              ts: 1_800_000_000_123, id: nil)
     let plain = ChatMessage(msg: MessageID.make(), from: "alice", to: "bob", conv: "dm:alice:bob", body: "hi", ts: 1, id: "c1")
 
@@ -40,8 +40,8 @@ struct EnvelopeReadingTests {
 
     @Test func agreesWithJSONDecoderOnEscapesNullsWhitespaceAndUnknownKeys() throws {
         let documents = [
-            #"{"msg":"m","conv":"c","from":"a","to":"b","body":"\u00e9\ud83d\udc4b\/\b\f\n\r\t\"\\","ts":5,"id":null}"#,
-            #" { "future" : {"a":[1,-2.5e3,true,false,null,{"b":"}"}]} , "msg" : "m" , "conv":"c", "from":"a","to":"b","body":"","ts":0 } "#,
+            #"{"msg":"m","conv":"dm:a:b","from":"a","to":"b","body":"\u00e9\ud83d\udc4b\/\b\f\n\r\t\"\\","ts":5,"id":null}"#,
+            #" { "future" : {"a":[1,-2.5e3,true,false,null,{"b":"}"}]} , "msg" : "m" , "conv":"dm:a:b", "from":"a","to":"b","body":"","ts":0 } "#,
             #"{"v":7,"user":"bob","sessions":null,"entries":null,"page":null,"epoch":null,"presence":[],"resync":null}"#,
         ]
         #expect(try parley(ChatMessage.self, documents[0]) == foundation(ChatMessage.self, documents[0]))
@@ -54,28 +54,28 @@ struct EnvelopeReadingTests {
 
     @Test(arguments: [
         "", "garbage", "{", "{}", "[]", "null",
-        #"{"msg":"m","conv":"c","from":"a","to":"b","body":"x","ts":1} trailing"#,
-        #"{"msg":"m","conv":"c","from":"a","to":"b","body":"x"}"#,  // ts missing
-        #"{"msg":"m","conv":"c","from":"a","to":"b","body":"x","ts":-1}"#,
-        #"{"msg":"m","conv":"c","from":"a","to":"b","body":"x","ts":1.5}"#,
-        #"{"msg":"m","conv":"c","from":"a","to":"b","body":"x","ts":01}"#,
-        #"{"msg":"m","conv":"c","from":"a","to":"b","body":"x","ts":99999999999999999999}"#,
-        #"{"msg":"m","conv":"c","from":"a","to":"b","body":"x","ts":"1"}"#,
+        #"{"msg":"m","conv":"dm:a:b","from":"a","to":"b","body":"x","ts":1} trailing"#,
+        #"{"msg":"m","conv":"dm:a:b","from":"a","to":"b","body":"x"}"#,  // ts missing
+        #"{"msg":"m","conv":"dm:a:b","from":"a","to":"b","body":"x","ts":-1}"#,
+        #"{"msg":"m","conv":"dm:a:b","from":"a","to":"b","body":"x","ts":1.5}"#,
+        #"{"msg":"m","conv":"dm:a:b","from":"a","to":"b","body":"x","ts":01}"#,
+        #"{"msg":"m","conv":"dm:a:b","from":"a","to":"b","body":"x","ts":99999999999999999999}"#,
+        #"{"msg":"m","conv":"dm:a:b","from":"a","to":"b","body":"x","ts":"1"}"#,
         #"{"msg":1,"from":"a","to":"b","body":"x","ts":1}"#,
-        #"{"msg":"m","conv":"c","from":"a","to":"b","body":"\x","ts":1}"#,
-        #"{"msg":"m","conv":"c","from":"a","to":"b","body":"\ud83d","ts":1}"#,
-        #"{"msg":"m","conv":"c","from":"a","to":"b","body":"\u12","ts":1}"#,
+        #"{"msg":"m","conv":"dm:a:b","from":"a","to":"b","body":"\x","ts":1}"#,
+        #"{"msg":"m","conv":"dm:a:b","from":"a","to":"b","body":"\ud83d","ts":1}"#,
+        #"{"msg":"m","conv":"dm:a:b","from":"a","to":"b","body":"\u12","ts":1}"#,
         "{\"msg\":\"m\",\"from\":\"a\",\"to\":\"b\",\"body\":\"raw\ncontrol\",\"ts\":1}",
-        #"{"msg":"m","conv":"c","from":"a","to":"b","body":"x","ts":1,}"#,
+        #"{"msg":"m","conv":"dm:a:b","from":"a","to":"b","body":"x","ts":1,}"#,
         #"{"msg":"m" "from":"a","to":"b","body":"x","ts":1}"#,
-        #"{"msg":"m","conv":"c","from":"a","to":"b","body":"x","ts":1,"deep":"# + String(repeating: "[", count: 100) + String(repeating: "]", count: 100) + "}",
+        #"{"msg":"m","conv":"dm:a:b","from":"a","to":"b","body":"x","ts":1,"deep":"# + String(repeating: "[", count: 100) + String(repeating: "]", count: 100) + "}",
     ])
     func refusesMalformedInput(_ json: String) {
         #expect(throws: (any Error).self) { try parley(ChatMessage.self, json) }
     }
 
     @Test func refusesInvalidUTF8AndUnknownStatus() {
-        var bytes = Array(#"{"msg":"m","conv":"c","from":"a","to":"b","body":"xx","ts":1}"#.utf8)
+        var bytes = Array(#"{"msg":"m","conv":"dm:a:b","from":"a","to":"b","body":"xx","ts":1}"#.utf8)
         let body = bytes.firstIndex(of: UInt8(ascii: "x"))!
         bytes[body] = 0xFF
         #expect(throws: (any Error).self) { try Envelope.decode(ChatMessage.self, from: bytes) }

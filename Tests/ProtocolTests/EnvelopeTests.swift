@@ -103,7 +103,8 @@ struct EnvelopeBatchTests {
     }
 
     @Test func anItemLargerThanTheLimitGetsABatchOfItsOwn() throws {
-        let big = CursorMove(kind: .ack, user: String(repeating: "u", count: 300), device: "d", session: "s", edge: "e", seq: 1)
+        let long = String(repeating: "u", count: Identifier.maxLength)
+        let big = CursorMove(kind: .ack, user: long, device: long, session: long, edge: long, seq: 1)
         let batches = Envelope.encodeBatches([ack(1), big, ack(2)], maxBytes: 200)
         #expect(batches.count == 3)
         #expect(try Envelope.decode(EnvelopeBatch<CursorMove>.self, from: batches[1]).items == [big])
@@ -123,7 +124,7 @@ struct EnvelopeJSONTests {
     }
 
     @Test func matchesWhatCodableWritesForEveryHotEnvelope() throws {
-        let tricky = ChatMessage(msg: MessageID.make(), from: "a\"b", to: "c\\d", conv: "dm:alice:bob", body: "line\nnext\t\u{1} é 👋 </script>",
+        let tricky = ChatMessage(msg: MessageID.make(), from: "alice", to: "bob", conv: "dm:alice:bob", body: "a\"b c\\d line\nnext\t\u{1} é 👋 </script>",
                                  ts: 1_800_000_000_123, id: nil)
         let plain = ChatMessage(msg: MessageID.make(), from: "alice", to: "bob", conv: "dm:alice:bob", body: "hi", ts: 1, id: "c1")
         #expect(try written(tricky) == codable(tricky))

@@ -7,7 +7,7 @@ import Testing
 /// differential tests check that no other difference exists.
 @Suite("Strict reading: the documented differences from JSONDecoder")
 struct StrictnessTests {
-    static let message = #""msg":"m","conv":"c","from":"a","to":"b","body":"x","ts":1"#
+    static let message = #""msg":"m","conv":"dm:a:b","from":"a","to":"b","body":"x","ts":1"#
 
     @Test(arguments: [
         ("a trailing comma", #"{\#(message),}"#, WireError.Code.syntax),
@@ -19,8 +19,8 @@ struct StrictnessTests {
         ("a raw control character in a skipped string", "{\(message),\"x\":\"\u{1}\"}", .syntax),
         ("a byte-order mark", "\u{FEFF}{\(message)}", .syntax),
         ("a duplicate key (JSONDecoder takes the first)", #"{\#(message),"to":"c"}"#, .duplicate),
-        ("an integer written with a fraction", #"{"msg":"m","conv":"c","from":"a","to":"b","body":"x","ts":1.0}"#, .shape),
-        ("an integer written with an exponent", #"{"msg":"m","conv":"c","from":"a","to":"b","body":"x","ts":1e3}"#, .shape),
+        ("an integer written with a fraction", #"{"msg":"m","conv":"dm:a:b","from":"a","to":"b","body":"x","ts":1.0}"#, .shape),
+        ("an integer written with an exponent", #"{"msg":"m","conv":"dm:a:b","from":"a","to":"b","body":"x","ts":1e3}"#, .shape),
         ("nesting deeper than 64 levels", #"{\#(message),"x":"# + String(repeating: "[", count: 65) + String(repeating: "]", count: 65) + "}", .syntax),
     ])
     func refusesWhatJSONDecoderReads(_ difference: String, _ json: String, _ code: WireError.Code) throws {
@@ -38,10 +38,10 @@ struct StrictnessTests {
     /// Cases where a strict reader could go either way, and Parley does what JSONDecoder does.
     @Test func agreesWithJSONDecoderOnTheFineCases() throws {
         let documents = [
-            #"{"m\u0073g":"m","conv":"c","from":"a","to":"b","body":"x","ts":1}"#,  // an escaped key is the key
+            #"{"m\u0073g":"m","conv":"dm:a:b","from":"a","to":"b","body":"x","ts":1}"#,  // an escaped key is the key
             #"{\#(Self.message),"ts2":-0,"id":null}"#,
-            #"{"msg":"m","conv":"c","from":"a","to":"b","body":"x","ts":-0}"#,  // -0 is 0
-            #"{"msg":"m","conv":"c","from":"a","to":"b","body":"\u0000\/","ts":18446744073709551615}"#,
+            #"{"msg":"m","conv":"dm:a:b","from":"a","to":"b","body":"x","ts":-0}"#,  // -0 is 0
+            #"{"msg":"m","conv":"dm:a:b","from":"a","to":"b","body":"\u0000\/","ts":18446744073709551615}"#,
         ]
         for json in documents {
             let parley = try Envelope.decode(ChatMessage.self, from: Array(json.utf8))
@@ -53,9 +53,9 @@ struct StrictnessTests {
 
     @Test(arguments: [
         "{\"ms\u{1}g\":\"m\"}",  // a control character in a key
-        #"{"msg":"m","conv":"c","from":"a","to":"b","body":"x","ts":01}"#,
-        #"{"msg":"m","conv":"c","from":"a","to":"b","body":"x","ts":18446744073709551616}"#,
-        #"{"msg":"m","conv":"c","from":"a","to":"b","body":"\ud83d","ts":1}"#,
+        #"{"msg":"m","conv":"dm:a:b","from":"a","to":"b","body":"x","ts":01}"#,
+        #"{"msg":"m","conv":"dm:a:b","from":"a","to":"b","body":"x","ts":18446744073709551616}"#,
+        #"{"msg":"m","conv":"dm:a:b","from":"a","to":"b","body":"\ud83d","ts":1}"#,
     ])
     func refusesWhatBothRefuse(_ json: String) {
         #expect(throws: (any Error).self) { try JSONDecoder().decode(ChatMessage.self, from: Data(json.utf8)) }

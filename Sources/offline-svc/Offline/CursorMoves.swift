@@ -113,19 +113,19 @@ struct CursorMoves: Sendable {
     private func check(_ moves: [CursorMove]) -> [Checked] {
         moves.compactMap { move in
             if let problem = Origin.problem(user: move.user, edge: move.edge, session: move.session) {
-                malformed.drop(move, problem)
+                malformed.drop(move, problem, topic: topics.acks)
                 return nil
             }
             switch move.kind {
             case .ack:
                 guard let seq = move.seq else {
-                    malformed.drop(move, "an ack needs seq")
+                    malformed.drop(move, "an ack needs seq", topic: topics.acks)
                     return nil
                 }
                 return .ack(move, seq: seq)
             case .read:
                 guard let conv = move.conv, let cseq = move.cseq, Conversation.isValid(conv) else {
-                    malformed.drop(move, "a read needs a valid conv and cseq")
+                    malformed.drop(move, "a read needs a valid conv and cseq", topic: topics.acks)
                     return nil
                 }
                 return .read(move, conv: conv, cseq: cseq)

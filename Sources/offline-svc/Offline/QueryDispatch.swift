@@ -21,7 +21,7 @@ struct QueryDispatch: Sendable {
     func handle(_ records: [KafkaRecord]) async throws {
         let queries = malformed.decode(QueryEnvelope.self, records).filter { query in
             guard let problem = Self.problem(query) else { return true }
-            malformed.drop(query, problem)
+            malformed.drop(query, problem, topic: topics.queries)
             return false
         }
         guard !queries.isEmpty else { return }

@@ -35,7 +35,7 @@ struct StreamAppender: Sendable {
     func append(_ records: [KafkaRecord]) async throws {
         let items = malformed.decode(InboxEntry.self, records).filter { item in
             guard let problem = Self.problem(item) else { return true }
-            malformed.drop(item, problem)
+            malformed.drop(item, problem, topic: topics.inbox)
             return false
         }
         guard !items.isEmpty else { return }

@@ -18,7 +18,7 @@ public struct PresenceStore: Sendable {
 
     private let sessions: Gauge
     private let edgesRemoved: Counter
-    private let malformed: Counter
+    private let malformed: DroppedRecords
 
     /// `metrics` makes the store's metrics (tests pass their own).
     public init(topics: Topics, redis: RedisClient, producer: KafkaProducer, logger: Logger,
@@ -29,7 +29,7 @@ public struct PresenceStore: Sendable {
         self.logger = logger
         sessions = Gauge(label: "parley_presence_sessions", factory: metrics)
         edgesRemoved = Counter(label: "parley_edges_expired_total", factory: metrics)
-        malformed = Counter(label: "parley_malformed_records_total", dimensions: [("service", "presence-svc")], factory: metrics)
+        malformed = DroppedRecords(service: "presence-svc", logger: logger, metrics: metrics)
     }
 
     /// Handles a batch of `presence.events` records in order: one Redis round trip for the batch,
@@ -39,9 +39,11 @@ public struct PresenceStore: Sendable {
         var outcome = PresenceOutcome()
         var round = PresenceRound(topics: topics)
         for record in records {
-            guard let event = try? Envelope.decode(PresenceEvent.self, from: record.value) else {
-                malformed.increment()
-                logger.error("dropping malformed presence event", metadata: ["parley.offset": "\(record.offset)"])
+            let event: PresenceEvent
+            do {
+                event = try Envelope.decode(PresenceEvent.self, from: record.value)
+            } catch {
+                malformed.drop(record, error)
                 continue
             }
             switch event.kind {

@@ -5,6 +5,7 @@ import ParleyChat
 import ParleyKafka
 import ParleyProtocol
 import ParleyRedis
+import ParleyServiceKit
 
 /// Routes batches of `chat.inbound` records (messages and group changes). Per batch: the
 /// group counts of the users creates and adds would add (one pipeline, only when there are
@@ -29,7 +30,7 @@ public struct MessageRouter: Sendable {
     private let metrics: any MetricsFactory
     private let routed: Counter
     private let duplicates: Counter
-    private let malformed: Counter
+    private let malformed: DroppedRecords
 
     /// A router that writes `chat.inbox` entries to `inboxPartitions` partitions (the topic's
     /// partition count: every producer of `chat.inbox` must use the same); `metrics` makes its
@@ -48,7 +49,7 @@ public struct MessageRouter: Sendable {
         groupIndex = GroupIndex(redis: redis, maxGroupsPerUser: groupLimits.maxGroupsPerUser)
         routed = Counter(label: "parley_messages_routed_total", factory: metrics)
         duplicates = Counter(label: "parley_messages_duplicate_total", factory: metrics)
-        malformed = Counter(label: "parley_malformed_records_total", dimensions: [("service", "relay-svc")], factory: metrics)
+        malformed = DroppedRecords(service: "relay-svc", logger: logger, metrics: metrics)
     }
 
     /// Routes a batch of `chat.inbound` records.
@@ -137,17 +138,12 @@ public struct MessageRouter: Sendable {
 
     /// The operation of a well-formed record; nil (logged and counted) for anything else.
     private func operation(of record: KafkaRecord) -> ConversationOperation? {
-        let problem: String
         do {
             return try ConversationOperation.of(Envelope.decode(InboundEnvelope.self, from: record.value))
         } catch {
-            problem = "\(error)"
+            malformed.drop(record, error)
+            return nil
         }
-        malformed.increment()
-        logger.error("dropping malformed inbound record", metadata: [
-            "parley.partition": "\(record.partition)", "parley.offset": "\(record.offset)", "parley.error": "\(problem)",
-        ])
-        return nil
     }
 
     private func count(_ change: GroupOperation, _ result: String) {

@@ -5,6 +5,7 @@ import ParleyChat
 import ParleyKafka
 import ParleyProtocol
 import ParleyRedis
+import ParleyServiceKit
 
 /// Relays `chat.signals` (typing) to the other current members' sessions: nothing is stored,
 /// nothing gets a `seq`. Per batch: signals older than ``maxAge`` are dropped (a consumer that
@@ -21,11 +22,10 @@ public struct TypingRelay: Sendable {
     let redis: RedisClient
     let producer: KafkaProducer
     let maxMembers: Int
-    let logger: Logger
 
     private let metrics: any MetricsFactory
     private let relayed: Counter
-    private let malformed: Counter
+    private let malformed: DroppedRecords
 
     /// `maxMembers`: the largest group typing is relayed in; `metrics` makes the relay's metrics
     /// (tests pass their own).
@@ -35,10 +35,9 @@ public struct TypingRelay: Sendable {
         self.redis = redis
         self.producer = producer
         self.maxMembers = maxMembers
-        self.logger = logger
         self.metrics = metrics
         relayed = Counter(label: "parley_typing_relayed_total", factory: metrics)
-        malformed = Counter(label: "parley_malformed_records_total", dimensions: [("service", "relay-svc")], factory: metrics)
+        malformed = DroppedRecords(service: "relay-svc", logger: logger, metrics: metrics)
     }
 
     /// Relays a batch of `chat.signals` records; returns once the deliveries are acknowledged.
@@ -99,23 +98,15 @@ public struct TypingRelay: Sendable {
         return edges
     }
 
-    /// The signal of a well-formed record; nil (logged and counted) for anything else.
+    /// The signal of a well-formed record; nil (logged and counted) for anything else (the
+    /// reader refuses malformed ids).
     private func signal(of record: KafkaRecord) -> SignalEnvelope? {
-        let problem: String
         do {
-            let signal = try Envelope.decode(SignalEnvelope.self, from: record.value)
-            if Conversation.isValid(signal.conv), Identifier.isValid(signal.user), Identifier.isValid(signal.edge), !signal.session.isEmpty {
-                return signal
-            }
-            problem = "conv, user, edge or session is not well-formed"
+            return try Envelope.decode(SignalEnvelope.self, from: record.value)
         } catch {
-            problem = "\(error)"
+            malformed.drop(record, error)
+            return nil
         }
-        malformed.increment()
-        logger.error("dropping malformed signal record", metadata: [
-            "parley.partition": "\(record.partition)", "parley.offset": "\(record.offset)", "parley.error": "\(problem)",
-        ])
-        return nil
     }
 
     private func dropped(_ reason: String) {

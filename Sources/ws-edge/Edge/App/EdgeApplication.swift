@@ -26,15 +26,16 @@ public func buildEdge(_ configuration: EdgeConfiguration, logger baseLogger: Log
     let authority = await TokenAuthority(secret: configuration.jwtSecret, ttl: configuration.tokenTTL)
     let edge = EdgeContext(configuration: configuration, publisher: publisher, authority: authority)
 
+    let dropped = DroppedRecords(service: "ws-edge", logger: logger)
     // Both consumers hand each batch, on their own thread, to a sink that only decodes it and
     // queues it for the event loops (one hop: consumer thread → loop).
     let deliver = try KafkaConsumer(configuration: common.kafka,
                                     assignments: [(topics.deliver(edge: edge.id), 0, .end)],
-                                    sink: MeteredSink(name: "edge.deliver", DeliverSink(hub: edge.hub, logger: logger)),
+                                    sink: MeteredSink(name: "edge.deliver", DeliverSink(hub: edge.hub, logger: logger, dropped: dropped)),
                                     logger: logger)
     let changes = try KafkaConsumer(configuration: common.kafka.background,
                                     assignments: (0..<changesPartitions).map { (topics.presenceChanges, $0, .end) },
-                                    sink: MeteredSink(name: "edge.presence", PresenceChangesSink(hub: edge.hub)),
+                                    sink: MeteredSink(name: "edge.presence", PresenceChangesSink(hub: edge.hub, dropped: dropped)),
                                     logger: logger)
     // Sessions of an earlier run with this id are gone: presence-svc drops them on this event.
     publisher.publishPresence(.edgeStarted)

@@ -10,11 +10,10 @@ import ParleyServiceKit
 struct DeliverSink: KafkaRecordSink {
     let hub: SessionHub
     let logger: Logger
+    let dropped: DroppedRecords
 
     func receive(_ records: [KafkaRecord], status: KafkaConsumerStatus) {
-        let envelopes = BatchedRecords.decode(DeliverEnvelope.self, records) { record, error in
-            logger.error("dropping malformed deliver record", metadata: ["parley.offset": "\(record.offset)", "parley.error": "\(error)"])
-        }
+        let envelopes = BatchedRecords.decode(DeliverEnvelope.self, records, malformed: dropped.drop)
         guard !envelopes.isEmpty else { return }
         if envelopes.contains(where: \.resync) {
             logger.warning("presence-svc asked for a resync, reporting every session again")
@@ -27,11 +26,18 @@ struct DeliverSink: KafkaRecordSink {
 /// online or goes offline (with when it was last seen).
 struct PresenceChangesSink: KafkaRecordSink {
     let hub: SessionHub
+    let dropped: DroppedRecords
 
     func receive(_ records: [KafkaRecord], status: KafkaConsumerStatus) {
         let changes = records.compactMap { record -> PresenceStatus? in
-            guard let change = try? Envelope.decode(PresenceChange.self, from: record.value), change.transition else { return nil }
-            return PresenceStatus(user: change.user, status: change.status, lastSeen: change.lastSeen)
+            let change: PresenceChange
+            do {
+                change = try Envelope.decode(PresenceChange.self, from: record.value)
+            } catch {
+                dropped.drop(record, error)
+                return nil
+            }
+            return change.transition ? PresenceStatus(user: change.user, status: change.status, lastSeen: change.lastSeen) : nil
         }
         guard !changes.isEmpty else { return }
         hub.broadcast(.presence(changes))

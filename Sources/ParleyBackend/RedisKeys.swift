@@ -26,12 +26,19 @@ public enum RedisKeys {
         /// HASH user → read cseq: the members' read cursors, mirrored for `members`.
         /// Owner: offline-svc (it moves read cursors), the one key of this slot relay-svc does not write.
         public var reads: String { "conv:{\(conv)}:reads" }
+        /// SET of the users who block the other user of a direct conversation (a dm's messages
+        /// are refused while it has a member).
+        public var blocks: String { "conv:{\(conv)}:blocks" }
         /// STRING `<cseq> <msg>` of a (sender, client id) pair: drops client retries.
         public func dedup(from: String, clientID: String) -> String { "conv:{\(conv)}:dd:\(from):\(clientID)" }
     }
 
     /// SET of the groups `user` is a member of (bounds `--max-groups-per-user`). Owner: relay-svc.
     public static func groups(_ user: String) -> String { "user:{\(user)}:groups" }
+
+    /// HASH of the user's send quota windows: `m`/`mc` the current minute and the deliveries
+    /// charged in it, `d`/`dc` the same for the day. Owner: relay-svc.
+    public static func sendQuota(_ user: String) -> String { "user:{\(user)}:quota" }
 
     /// The keys of one user's stream (slot `{user}`). Owner: offline-svc.
     public struct StreamKeys: Sendable {

@@ -19,7 +19,8 @@ public enum RedisKeys {
         /// STREAM, entry id `<cseq>-0`: the conversation log (each message's JSON, once).
         public var log: String { "conv:{\(conv)}:log" }
         /// HASH: `n` the last cseq, `e` the epoch of the conversation's storage; for a group also
-        /// `title`, `by` (creator) and `count` (current members).
+        /// `title`, `by` (creator) and `count` (current members); for a dm `s:<user>` once that user
+        /// sent a message: how many it sent while the other had not replied (message requests).
         public var meta: String { "conv:{\(conv)}:meta" }
         /// HASH user → ``GroupMemberRecord`` (role and membership intervals) of a group.
         public var members: String { "conv:{\(conv)}:members" }

@@ -11,14 +11,14 @@ struct RedisMemoryGauges: Service {
     let interval: Duration
     let logger: Logger
     private let used: Gauge
-    private let max: Gauge
+    private let limit: Gauge
 
     init(redis: RedisClient, interval: Duration, logger: Logger, metrics: any MetricsFactory = MetricsSystem.factory) {
         self.redis = redis
         self.interval = interval
         self.logger = logger
         used = Gauge(label: "parley_redis_used_memory_bytes", factory: metrics)
-        max = Gauge(label: "parley_redis_maxmemory_bytes", factory: metrics)
+        limit = Gauge(label: "parley_redis_maxmemory_bytes", factory: metrics)
     }
 
     func run() async throws {
@@ -43,7 +43,7 @@ struct RedisMemoryGauges: Service {
             throw RedisError(code: .protocol, message: "INFO memory without used_memory and maxmemory")
         }
         used.record(usedBytes)
-        max.record(maxBytes)
+        limit.record(maxBytes)
     }
 
     /// The integer fields of an `INFO` answer (`name:value` lines).

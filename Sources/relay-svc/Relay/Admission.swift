@@ -13,8 +13,8 @@ import ParleyRedis
 /// refused by a quota, so a batch routed again after a crash after its steps answers the same.
 /// A crash between the quota step and the conversation steps charges those operations again
 /// when the batch is routed again (the quota over-counts by at most one batch); an operation
-/// the quota refused is judged again then, so in the window's next minute it may be stored
-/// after its `rejected` entry went out. Blocks are read before the group's step, not in it:
+/// the quota refused is judged again then (in a later window it may be stored after its
+/// `rejected` entry went out). Blocks are read before the group's step, not in it:
 /// a block and an add handled at the same moment on two partitions may both go through.
 struct Admission: Sendable {
     let redis: RedisClient

@@ -36,7 +36,7 @@ public struct SendQuotas: Sendable, Equatable {
     }
 
     private static let script = RedisScript(keys: 1, lua) { reply throws(RedisError) in
-        try reply.asArray().map { item throws(RedisError) in
+        try reply.asArray().map { item throws(RedisError) -> Window? in
             switch try item.asString() {
             case "ok": nil
             case "minute": .minute

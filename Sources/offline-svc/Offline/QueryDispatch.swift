@@ -1,4 +1,5 @@
 import Logging
+import Metrics
 import ParleyChat
 import ParleyKafka
 import ParleyProtocol
@@ -18,6 +19,7 @@ struct QueryDispatch: Sendable {
     let producer: KafkaProducer
     let topics: Topics
     let malformed: MalformedRecords
+    private let rateLimited = Counter(label: "parley_queries_rate_limited_total")
 
     /// Handles a batch of `chat.queries` records.
     func handle(_ records: [KafkaRecord]) async throws {
@@ -28,6 +30,7 @@ struct QueryDispatch: Sendable {
                 return false
             }
             guard let refusal = budget.charge(query) else { return true }
+            rateLimited.increment()
             deliveries.add(DeliverEnvelope(user: query.user, sessions: [query.session], error: refusal), edge: query.edge)
             return false
         }

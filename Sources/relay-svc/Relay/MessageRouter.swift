@@ -8,13 +8,13 @@ import ParleyRedis
 
 /// Routes batches of `chat.inbound` records (messages, group changes, blocks). Per batch: the
 /// send quotas and the blocks of added users (``Admission``), the group counts of the users
-/// creates and adds would add (one pipeline, only when there are such changes), one Redis pipeline with one ``ConversationStep`` per conversation (its
-/// operations in record order), the groups' member sets, then one `chat.inbox` entry per
-/// member at each entry's `cseq` (the sender included) or a `rejected` entry for the requester
-/// of a refused operation, produced and awaited, so the caller commits the batch only after
-/// all outputs are acknowledged. A record handled again (a replay, a client retry) finds its
-/// first `cseq` and is emitted again with it, to the members of that `cseq`: offline-svc's
-/// stream append is idempotent.
+/// creates and adds would add (one pipeline, only when there are such changes), one Redis
+/// pipeline with one ``ConversationStep`` per conversation (its operations in record order),
+/// the groups' member sets, then one `chat.inbox` entry per member at each entry's `cseq` (the
+/// sender included) or a `rejected` entry for the requester of a refused operation, produced
+/// and awaited, so the caller commits the batch only after all outputs are acknowledged. A
+/// record handled again (a replay, a client retry) finds its first `cseq` and is emitted again
+/// with it, to the members of that `cseq`: offline-svc's stream append is idempotent.
 public struct MessageRouter: Sendable {
     let topics: Topics
     let redis: RedisClient
@@ -132,12 +132,13 @@ public struct MessageRouter: Sendable {
         var pipeline = RedisPipeline()
         let calls = groups.map { group in
             let mine = group.indices.map { operations[$0] }
-            let by = Set(mine.compactMap(\.adding?.by))
+            let adders = Set(mine.compactMap(\.adding?.by))
+            let blockers = verdict.blockers.filter { adders.contains($0.by) }.sorted { ($0.by, $0.user) < ($1.by, $1.user) }
             return pipeline.add(ConversationStep.call(conv: group.conv, operations: mine, epoch: StorageEpoch.make(), now: now,
                                                       dedupTTL: dedupTTL, retention: retention, maxGroupMembers: groupLimits.maxMembers,
                                                       requestLimit: admissionLimits.messageRequestLimit,
                                                       limited: Set(mine.flatMap(\.joining)).intersection(limited).sorted(),
-                                                      blockers: verdict.blockers.filter { by.contains($0.by) }.sorted { ($0.by, $0.user) < ($1.by, $1.user) }))
+                                                      blockers: blockers))
         }
         let replies = try await redis.send(pipeline)
         // Every index not refused is in exactly one group, so each placeholder is overwritten below.

@@ -62,7 +62,7 @@ def http_ok(port, path):
 class Stack:
     """Starts everything in `start()`; `stop()` ends every process it started."""
 
-    def __init__(self, state_dir, bin_dir, edge_timeout="4s"):
+    def __init__(self, state_dir, bin_dir, edge_timeout="4s", env=None):
         self.state = pathlib.Path(state_dir)
         self.bin = pathlib.Path(bin_dir)
         self.state.mkdir(parents=True, exist_ok=True)
@@ -90,7 +90,14 @@ class Stack:
             "PARLEY_SYNC_ACK_TIMEOUT": "5s",
             # The group tests reach the member limit with a 100-member group plus a few.
             "PARLEY_MAX_GROUP_MEMBERS": "120",
+            # Many tests send far more to silent peers than a message request allows, and the
+            # backlog test far more than a minute's quota: the shared stack lifts those limits;
+            # the abuse tests run a stack of their own with small ones (`env`).
+            "PARLEY_MESSAGE_REQUEST_LIMIT": "0",
+            "PARLEY_SEND_QUOTA_PER_MINUTE": "0",
+            "PARLEY_SEND_QUOTA_PER_DAY": "0",
         })
+        self.env.update(env or {})
 
     # -- processes ---------------------------------------------------------------------------
 

@@ -30,6 +30,7 @@ const ui = new UI({
   onRemoveMember: (conv, user) => groupChange(chat?.removeMember(conv, user)),
   onLeaveGroup: (conv) => groupChange(chat?.leaveGroup(conv)),
   onMembersShown: (conv) => chat?.requestMembers(conv),
+  onBlock: (conv, on) => groupChange(chat?.block(conv, on)),
 });
 
 const OFFLINE = 'Not connected: try again once online.';

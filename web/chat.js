@@ -39,6 +39,8 @@ const OP_TEXT = {
   add: 'Could not add',
   remove: 'Could not remove',
   leave: 'Could not leave the group',
+  block: 'Could not block',
+  unblock: 'Could not unblock',
 };
 
 /** A group this client asked for whose first entry has not come yet: until relay-svc made it,
@@ -208,6 +210,13 @@ export class Chat {
 
   leaveGroup(conv) {
     return this.groupOp({ type: 'group_leave', conv }, { action: 'leave' });
+  }
+
+  /** Blocks (`on`) or unblocks the other user of the dm `conv`; `sent` confirms it. */
+  block(conv, on) {
+    const peer = dmPeer(conv, this.me);
+    if (!peer || peer === this.me) return true;
+    return this.groupOp({ type: on ? 'block' : 'unblock', user: peer }, { action: on ? 'block' : 'unblock', peer });
   }
 
   /** Sends a group change with a fresh client id. False when offline (nothing was sent). */
@@ -622,6 +631,11 @@ export class Chat {
 
   opSent(f) {
     const op = this.ops.get(f.id);
+    if (op.action === 'block' || op.action === 'unblock') {
+      this.ops.delete(f.id); // nothing else comes for it
+      this.ui.notice(`${op.action === 'block' ? 'Blocked' : 'Unblocked'} ${op.peer}.`);
+      return;
+    }
     if (op.action !== 'create' || typeof f.conv !== 'string' || !isGroup(f.conv)) return;
     const c = this.ensureConv(f.conv, Number(f.ts) || Date.now());
     if (!c.title) this.setConv({ ...c, title: op.title });

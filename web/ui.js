@@ -83,6 +83,9 @@ export class UI {
     });
     $('new-chat-input').addEventListener('input', () => this.setNewChatError(''));
     $('back').addEventListener('click', () => this.h.onBack());
+    // Block and Unblock of the open dm's peer: the client does not know the block state, so both show.
+    $('conv-block').addEventListener('click', () => { if (this.shownConv) this.h.onBlock(this.shownConv, true); });
+    $('conv-unblock').addEventListener('click', () => { if (this.shownConv) this.h.onBlock(this.shownConv, false); });
     $('messages').addEventListener('scroll', () => {
       if ($('messages').scrollTop < NEAR_TOP_PX) this.h.onNearTop();
     }, { passive: true });
@@ -304,6 +307,8 @@ export class UI {
     $('conv-title').textContent = title;
     $('app').dataset.view = 'conversation';
     this.group.show(group ? conv : null);
+    $('conv-block').hidden = group;
+    $('conv-unblock').hidden = group;
     const composer = $('composer');
     composer.value = this.drafts.get(conv) || '';
     composer.placeholder = `Message ${title}`;

@@ -77,6 +77,8 @@ func clientFrame(_ bytes: UnsafeBufferPointer<UInt8>) {
     case .groupLeave(let leave): framed("group_leave", Envelope.encode(leave))
     case .members(let members): framed("members", Envelope.encode(members))
     case .typing(let typing): framed("typing", Envelope.encode(typing))
+    case .block(let block): framed("block", Envelope.encode(block))
+    case .unblock(let block): framed("unblock", Envelope.encode(block))
     }
     guard (try? ClientFrame.decode(written, limits: limits)) == frame else {
         fatalError("read \(frame) but not what it wrote for it: \(String(decoding: written, as: UTF8.self))")

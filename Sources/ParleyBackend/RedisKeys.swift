@@ -19,19 +19,27 @@ public enum RedisKeys {
         /// STREAM, entry id `<cseq>-0`: the conversation log (each message's JSON, once).
         public var log: String { "conv:{\(conv)}:log" }
         /// HASH: `n` the last cseq, `e` the epoch of the conversation's storage; for a group also
-        /// `title`, `by` (creator) and `count` (current members).
+        /// `title`, `by` (creator) and `count` (current members); for a dm `s:<user>` once that user
+        /// sent a message: how many it sent while the other had not replied (message requests).
         public var meta: String { "conv:{\(conv)}:meta" }
         /// HASH user → ``GroupMemberRecord`` (role and membership intervals) of a group.
         public var members: String { "conv:{\(conv)}:members" }
         /// HASH user → read cseq: the members' read cursors, mirrored for `members`.
         /// Owner: offline-svc (it moves read cursors), the one key of this slot relay-svc does not write.
         public var reads: String { "conv:{\(conv)}:reads" }
+        /// SET of the users who block the other user of a direct conversation (a dm's messages
+        /// are refused while it has a member).
+        public var blocks: String { "conv:{\(conv)}:blocks" }
         /// STRING `<cseq> <msg>` of a (sender, client id) pair: drops client retries.
         public func dedup(from: String, clientID: String) -> String { "conv:{\(conv)}:dd:\(from):\(clientID)" }
     }
 
     /// SET of the groups `user` is a member of (bounds `--max-groups-per-user`). Owner: relay-svc.
     public static func groups(_ user: String) -> String { "user:{\(user)}:groups" }
+
+    /// HASH of the user's send quota windows: `m`/`mc` the current minute and the deliveries
+    /// charged in it, `d`/`dc` the same for the day. Owner: relay-svc.
+    public static func sendQuota(_ user: String) -> String { "user:{\(user)}:quota" }
 
     /// The keys of one user's stream (slot `{user}`). Owner: offline-svc.
     public struct StreamKeys: Sendable {

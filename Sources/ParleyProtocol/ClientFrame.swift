@@ -30,6 +30,10 @@ public enum ClientFrame: Sendable, Equatable {
     case members(Members)
     /// `{"type":"typing","conv":"<conv>"}`: ephemeral, forwarded to the other members online.
     case typing(Typing)
+    /// `{"type":"block","user":"bob","id"?}`
+    case block(Block)
+    /// `{"type":"unblock","user":"bob","id"?}`
+    case unblock(Block)
 
     public struct Send: Sendable, Equatable {
         /// The client's id for this send (retries reuse it; `sent` and `receipt` carry it).
@@ -154,6 +158,8 @@ public enum ClientFrame: Sendable, Equatable {
         FrameType("group_leave", ClientFrame.groupLeave),
         FrameType("members", ClientFrame.members),
         FrameType("typing", ClientFrame.typing),
+        FrameType("block", ClientFrame.block),
+        FrameType("unblock", ClientFrame.unblock),
     ]
 
     /// Looks for `"type"` (and a string `"id"` before it, for errors); a known type reads the

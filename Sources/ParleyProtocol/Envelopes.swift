@@ -51,12 +51,13 @@ extension ChatMessage: WireObject {
     }
 }
 
-/// `chat.inbound` (key: `conv`): a send or a group change the edge accepted; exactly one of
-/// `message` and `group` is set (relay-svc drops and counts a record with neither or both).
+/// `chat.inbound` (key: `conv`): a send, a group change or a block the edge accepted; exactly
+/// one of `message`, `group` and `block` is set (relay-svc drops and counts any other record).
 public struct InboundEnvelope: Sendable, Equatable {
     public var v = envelopeVersion
     public var message: ChatMessage?
     public var group: GroupOperation?
+    public var block: BlockOperation?
     /// Edge, session and device it was sent from (nil device: a v1 session).
     public var edge: String
     public var session: String
@@ -70,10 +71,17 @@ public struct InboundEnvelope: Sendable, Equatable {
     }
 
     /// The conversation it belongs to (its key on `chat.inbound`).
-    public var conv: String { message?.conv ?? group?.conv ?? "" }
+    public var conv: String { message?.conv ?? group?.conv ?? block?.conv ?? "" }
 
     public init(group: GroupOperation, edge: String, session: String, device: String? = nil) {
         self.group = group
+        self.edge = edge
+        self.session = session
+        self.device = device
+    }
+
+    public init(block: BlockOperation, edge: String, session: String, device: String? = nil) {
+        self.block = block
         self.edge = edge
         self.session = session
         self.device = device
@@ -86,6 +94,7 @@ extension InboundEnvelope: WireObject {
             f.field("v", &e.v, default: envelopeVersion)
             f.field("message", &e.message)
             f.field("group", &e.group)
+            f.field("block", &e.block)
             f.id("edge", &e.edge)
             f.id("session", &e.session)
             f.id("device", &e.device, .device)

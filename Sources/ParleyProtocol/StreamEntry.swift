@@ -7,8 +7,8 @@
 /// - `receipt`: `seq, conv, cseq, msg, by, status, id?`: messages of `conv` up to `cseq` were
 ///   delivered to / read by `by`; `msg` is the message at `cseq`.
 /// - `read`: `seq, conv, cseq`: this user read `conv` up to `cseq` on another device.
-/// - `rejected`: `seq, conv, msg, id, code`: relay-svc refused a message (or a group change)
-///   it had answered `sent` to.
+/// - `rejected`: `seq, conv, msg, id, code, reason?`: relay-svc refused a message (or a group
+///   change) it had answered `sent` to; `reason` says why in words (for a quota, its limit).
 /// - `group`: `seq, conv, cseq, msg, event, by, members, title, admin?, ts, id?`: a membership
 ///   change of a group, at its `cseq` (`msg` is the change's op id; `members` the users it
 ///   changed; `admin` a member who became admin because the last admin left).
@@ -45,6 +45,8 @@ public struct StreamEntry: Sendable, Equatable, Hashable {
     public var id: String?
     /// Why relay-svc refused the message (`rejected`).
     public var code: ErrorCode?
+    /// Why, in words (`rejected`): e.g. the limit of the quota the message was over.
+    public var reason: String?
     /// The message's body is past the conversation log's retention.
     public var gone: Bool
     /// `group`: what changed, the users it changed, the group's title, a newly made admin.
@@ -55,7 +57,7 @@ public struct StreamEntry: Sendable, Equatable, Hashable {
 
     public init(kind: Kind, seq: UInt64 = 0, msg: String? = nil, conv: String, cseq: UInt64, from: String? = nil,
                 to: String? = nil, by: String? = nil, status: ReceiptStatus? = nil, body: String? = nil, ts: UInt64? = nil,
-                id: String? = nil, code: ErrorCode? = nil, gone: Bool = false, event: GroupEvent? = nil, members: [String]? = nil,
+                id: String? = nil, code: ErrorCode? = nil, reason: String? = nil, gone: Bool = false, event: GroupEvent? = nil, members: [String]? = nil,
                 title: String? = nil, admin: String? = nil) {
         self.kind = kind
         self.seq = seq
@@ -70,6 +72,7 @@ public struct StreamEntry: Sendable, Equatable, Hashable {
         self.ts = ts
         self.id = id
         self.code = code
+        self.reason = reason
         self.gone = gone
         self.event = event
         self.members = members
@@ -106,6 +109,7 @@ extension StreamEntry: WireObject {
             f.field("ts", &e.ts)
             f.field("id", &e.id)
             f.field("code", &e.code)
+            f.field("reason", &e.reason)
             f.field("gone", &e.gone, default: false, omittingDefault: true)
             f.field("event", &e.event)
             f.id("members", &e.members)

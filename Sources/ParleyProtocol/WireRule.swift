@@ -22,6 +22,13 @@ extension WireRule where V == String {
         }
     }
 
+    /// The user of a `block` or `unblock`: an ``Identifier``.
+    static var blockedUser: WireRule {
+        WireRule { user, _ in
+            Identifier.isValid(user) ? nil : ProtocolError(.invalidRecipient, "user must be 1-64 characters of A-Z a-z 0-9 _ . -")
+        }
+    }
+
     /// A message body: not empty, at most `maxBodyBytes` bytes, no control characters but
     /// newline and tab (a NUL or an escape sequence must not reach another user's terminal or log).
     static var body: WireRule {

@@ -34,7 +34,7 @@ struct ClientFramePropertyTests {
         })
         // Every frame type and every error the model knows was reached.
         #expect(reached == ["send", "ack", "read", "sync", "history", "conversations", "ping", "watch",
-                            "group_create", "group_add/remove", "group_leave", "members", "typing",
+                            "group_create", "group_add/remove", "group_leave", "members", "typing", "block/unblock",
                             "bad_request", "unknown_type", "invalid_recipient", "too_large"])
     }
 
@@ -60,6 +60,7 @@ struct ClientFramePropertyTests {
             case .frame(.groupLeave): "group_leave"
             case .frame(.members): "members"
             case .frame(.typing): "typing"
+            case .frame(.block), .frame(.unblock): "block/unblock"
             case .refused(let code, _), .refusedAnyID(let code): code.rawValue
             }
         }
@@ -85,6 +86,7 @@ struct ClientFramePropertyTests {
             "history": ["conv", "before", "limit"], "conversations": ["limit", "next"], "ping": [], "watch": ["users"],
             "group_create": ["id", "title", "members"], "group_add": ["id", "conv", "members"], "group_remove": ["id", "conv", "members"],
             "group_leave": ["id", "conv"], "members": ["conv", "next"], "typing": ["conv"],
+            "block": ["id", "user"], "unblock": ["id", "user"],
         ]
         guard let fields = keys[type] else { return .refused(.unknownType, clientID: anyStringID) }
         let read = members.map(\.key).filter { $0 == "type" || fields.contains($0) }
@@ -178,6 +180,14 @@ struct ClientFramePropertyTests {
         case "typing":
             guard let conv = string(first("conv")), isConversation(conv) else { return bad }
             return .frame(.typing(.init(conv: conv)))
+        case "block", "unblock":
+            let id = field("id", string)
+            let clientID = present(id)
+            guard !mistyped(id), let user = string(first("user")) else { return .refused(.badRequest, clientID: clientID) }
+            if let id = clientID, !(1...limits.maxClientIDBytes).contains(id.utf8.count) { return bad }
+            guard isIdentifier(user) else { return .refused(.invalidRecipient, clientID: clientID) }
+            let block = ClientFrame.Block(user: user, id: clientID)
+            return .frame(type == "block" ? .block(block) : .unblock(block))
         default:
             return .frame(.ping)
         }
@@ -248,6 +258,7 @@ enum FrameGen {
                                      .string("sync"), .string("history"), .string("history"), .string("conversations"), .string("ping"), .string("watch"),
                                      .string("group_create"), .string("group_create"), .string("group_add"), .string("group_add"),
                                      .string("group_remove"), .string("group_leave"), .string("group_leave"), .string("members"), .string("typing"),
+                                     .string("block"), .string("unblock"),
                                      .string("teleport"), .number("7"), nil]
     static let ids = ["c1", "c-2", "é", "a\"b", String(repeating: "x", count: 64), "", String(repeating: "x", count: 65)]
     static let recipients = ["bob", "A.b-c_9", "carol", String(repeating: "a", count: 64), "b b", "{x}", String(repeating: "a", count: 65), "",
@@ -273,6 +284,7 @@ enum FrameGen {
     static let fields: [(key: String, count: Int, numeric: Bool, value: @Sendable (Int) -> JSONTree)] = [
         ("id", ids.count, false, { .string(ids[$0]) }),
         ("to", recipients.count, false, { .string(recipients[$0]) }),
+        ("user", recipients.count, false, { .string(recipients[$0]) }),
         ("body", bodies.count, false, { .string(bodies[$0]) }),
         ("msgs", messageIDs.count, false, { .array(messageIDs[$0].map(JSONTree.string)) }),
         ("users", userLists.count, false, { .array(userLists[$0].map(JSONTree.string)) }),

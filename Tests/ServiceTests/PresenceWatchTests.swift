@@ -75,4 +75,33 @@ extension PresenceServiceTests {
         await reader.stop()
         await deliver.stop()
     }
+
+    @Test("a block in either direction refuses a watch of a dm peer, even one who shares a group; the refusal reads like a stranger's")
+    func blockedPeersAreNotWatched() async throws {
+        let stack = try sharedStack(PresenceShared.stack)
+        let watcher = uniqueID("wanda"), blocker = uniqueID("bea"), blocked = uniqueID("bo"), edge = uniqueID("edge")
+        let group = "g:" + uniqueID("group")
+        try await createDeliverTopics(stack.topics, edges: [edge])
+        let deliver = try await TopicReader.start(stack.topics.deliver(edge: edge))
+        for peer in [blocker, blocked] {
+            _ = try await stack.redis.send(.zadd(RedisKeys.StreamKeys(watcher).conversations,
+                                                 [RedisScoredMember(member: Conversation.direct(watcher, peer), score: 1)]))
+        }
+        _ = try await stack.redis.send(.sadd(RedisKeys.groups(watcher), [group]))
+        _ = try await stack.redis.send(.hset(RedisKeys.ConversationKeys(group).members,
+                                             [watcher: "admin 1-0", blocker: "member 1-0", blocked: "member 1-0"]))
+        // `blocker` blocks the watcher; the watcher blocks `blocked`.
+        _ = try await stack.redis.send(.sadd(RedisKeys.ConversationKeys(Conversation.direct(watcher, blocker)).blocks, [blocker]))
+        _ = try await stack.redis.send(.sadd(RedisKeys.ConversationKeys(Conversation.direct(watcher, blocked)).blocks, [watcher]))
+
+        try await sendPresence(stack, .connect, edge: edge, user: blocker, session: "b1")
+        try await sendPresence(stack, .query, edge: edge, user: watcher, session: "w1", users: [blocker, blocked, watcher])
+        let answer = try await deliver.waitFor(DeliverEnvelope.self, "the answer") {
+            $0.first { $0.value.user == watcher && $0.value.sessions == ["w1"] }?.value
+        }
+        #expect(answer.watch == [watcher])
+        #expect(answer.presence.map(\.user) == [watcher])
+        #expect(answer.error == ProtocolError(.forbidden, "not allowed to watch 2 users: no shared conversation"))
+        await deliver.stop()
+    }
 }

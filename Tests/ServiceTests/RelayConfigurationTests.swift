@@ -18,4 +18,22 @@ struct RelayConfigurationTests {
     func refused(arguments: [String]) {
         #expect(throws: (any Error).self) { try RelayConfiguration.load(arguments: arguments, environment: [:]) }
     }
+
+    @Test("admission limits default to 5 message requests, 10,000 deliveries a minute and 200,000 a day; 0 lifts each")
+    func admissionLimits() throws {
+        #expect(try loadConfiguration(RelayConfiguration.self, []).admissionLimits
+                == AdmissionLimits(messageRequestLimit: 5, quotas: SendQuotas(perMinute: 10_000, perDay: 200_000)))
+        let lifted = try loadConfiguration(RelayConfiguration.self, ["--message-request-limit", "0", "--send-quota-per-minute", "0",
+                                                                     "--send-quota-per-day", "0"])
+        #expect(lifted.admissionLimits == .none)
+    }
+
+    @Test("a send quota below the largest group stops the start, naming the setting")
+    func quotaBelowGroupSize() {
+        #expect {
+            try RelayConfiguration.load(arguments: ["--max-group-members", "50", "--send-quota-per-minute", "49"], environment: [:])
+        } throws: { error in
+            "\(error)".contains("PARLEY_SEND_QUOTA_PER_MINUTE")
+        }
+    }
 }

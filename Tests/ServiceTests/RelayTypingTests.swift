@@ -103,6 +103,32 @@ struct RelayTypingTests {
         await edges.stop()
     }
 
+    @Test("a dm with a block (either way) relays no typing; a group shared with the blocker still does")
+    func blockedDirectDropsTyping() async throws {
+        let stack = try sharedStack(RelayTypingShared.stack)
+        let edges = try await Edges.start(stack.topics)
+        let e1 = edges.ids[0]
+        let alice = uniqueID("alice"), bob = uniqueID("bob")
+        let dm = Conversation.direct(alice, bob), group = "g:" + uniqueID("both")
+        let member = GroupMemberRecord(role: .member, intervals: [.init(join: 1)])
+        try await makeGroup(stack.redis, group, count: 2, [alice: member, bob: member])
+        // alice blocks bob (relay-svc's block state of the dm).
+        _ = try await stack.redis.send(.sadd(RedisKeys.ConversationKeys(dm).blocks, [alice]))
+        try await online(stack.redis, alice, ["a1": e1])
+        try await online(stack.redis, bob, ["b1": e1])
+
+        try await signal(stack, bob, in: dm, session: "b1", edge: e1)
+        try await signal(stack, alice, in: dm, session: "a1", edge: e1)
+        // The marker: a later signal on the same partition, delivered to the same edge.
+        try await signal(stack, bob, in: group, session: "b1", edge: e1)
+        try await edges.waitFor("the marker") { delivered in delivered.contains { $0.envelope.typing == TypingNotice(conv: group, user: bob) } }
+
+        #expect(edges.delivered.compactMap(\.envelope.typing) == [TypingNotice(conv: group, user: bob)],
+                "nothing of the blocked dm, in either direction")
+        #expect(edges.delivered.allSatisfy { $0.envelope.error == nil })
+        await edges.stop()
+    }
+
     @Test("a non-member's typing gets not_member on its session; a group over --typing-max-members and a stale signal get nothing")
     func refusedAndDropped() async throws {
         let stack = try sharedStack(RelayTypingShared.stack)

@@ -22,6 +22,7 @@ public func buildOffline(_ configuration: OfflineConfiguration, logger: Logger,
                             inboxPartitions: inboxPartitions, groupReceiptsMax: configuration.groupReceiptsMax, malformed: malformed)
     let queries = QueryDispatch(pager: SyncPager(scripts: scripts, redis: redis, logger: logger),
                                 conversations: ConversationQueries(redis: redis, logger: logger),
+                                budget: QueryBudget(limits: QueryBudget.Limits(rate: configuration.queryRate, burst: configuration.queryBurst)),
                                 redis: redis, producer: producer, topics: topics, malformed: malformed)
     let subscriptions = Subscriptions(redis: redis, malformed: malformed)
 
@@ -36,6 +37,7 @@ public func buildOffline(_ configuration: OfflineConfiguration, logger: Logger,
         ConsumerLoop(name: "offline.acks", consumer: acks, logger: logger, handle: moves.handle),
         ConsumerLoop(name: "offline.queries", consumer: asked, logger: logger, handle: queries.handle),
         ConsumerLoop(name: "offline.presence", consumer: changes, logger: logger, handle: subscriptions.handle(presence:)),
+        RedisMemoryGauges(redis: redis, interval: configuration.redisMemoryInterval, logger: logger),
         OperationalServer.application(configuration: common, readiness: backbone.readiness, logger: logger,
                                       onServerRunning: onServerRunning),
     ]

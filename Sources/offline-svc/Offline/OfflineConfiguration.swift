@@ -19,9 +19,16 @@ public enum OfflineSettings {
         help: "sessions subscribed to one user's live entries; subscribing one more drops the one subscribed longest ago")
     public static let groupReceiptsMax = Setting("group-receipts-max", .integer(0...1000), default: "20",
         help: "groups of at most this many members give senders read receipts; bigger ones only read cursors in members")
+    public static let queryRate = Setting("query-rate", .integer(1...1_000_000), default: "20",
+        help: "query units a user's budget refills per second (history/conversations 1 + limit/25, members 2, sync 1); over it: rate_limited")
+    public static let queryBurst = Setting("query-burst", .integer(1...1_000_000), default: "200",
+        help: "most query units a user may spend at once")
+    public static let redisMemoryInterval = Setting("redis-memory-interval", .duration, default: "15s",
+        help: "how often Redis's INFO memory is sampled for parley_redis_used_memory_bytes and parley_redis_maxmemory_bytes")
 
     public static let all: [Setting] = CommonSettings.kafka + RedisSettings.all + CommonSettings.process(httpPort: 9103)
-        + [streamMaxEntries, streamRetention, streamMaxBytes, maxDevices, syncPageEntries, syncPageBytes, maxSubscriptions, groupReceiptsMax]
+        + [streamMaxEntries, streamRetention, streamMaxBytes, maxDevices, syncPageEntries, syncPageBytes, maxSubscriptions,
+           groupReceiptsMax, queryRate, queryBurst, redisMemoryInterval]
 }
 
 /// offline-svc's configuration.
@@ -35,6 +42,11 @@ public struct OfflineConfiguration: ServiceConfiguration {
     public var streams: StreamPolicy
     /// Groups of at most this many current members give `read` receipts (`--group-receipts-max`).
     public var groupReceiptsMax: Int
+    /// Each user's query budget (`--query-rate`, `--query-burst`).
+    public var queryRate: Int
+    public var queryBurst: Int
+    /// How often Redis memory is sampled (`--redis-memory-interval`).
+    public var redisMemoryInterval: Duration
 
     public init(values: SettingValues) throws {
         common = try CommonConfiguration(values: values, clientID: Self.serviceName)
@@ -47,6 +59,15 @@ public struct OfflineConfiguration: ServiceConfiguration {
                                maxSubscriptions: values.int(OfflineSettings.maxSubscriptions),
                                maxBytes: values.int(OfflineSettings.streamMaxBytes))
         groupReceiptsMax = values.int(OfflineSettings.groupReceiptsMax)
+        queryRate = values.int(OfflineSettings.queryRate)
+        queryBurst = values.int(OfflineSettings.queryBurst)
+        guard queryBurst >= 5 else {
+            throw ConfigurationError("invalid PARLEY_QUERY_BURST: must be at least 5 (one full history page)")
+        }
+        redisMemoryInterval = values.duration(OfflineSettings.redisMemoryInterval)
+        guard redisMemoryInterval >= .seconds(1) else {
+            throw ConfigurationError("invalid PARLEY_REDIS_MEMORY_INTERVAL: must be at least 1s")
+        }
         guard streams.retention >= .seconds(1) else {
             throw ConfigurationError("invalid PARLEY_STREAM_RETENTION: must be at least 1s")
         }

@@ -1,4 +1,5 @@
 import Logging
+import Metrics
 import ParleyChat
 import ParleyKafka
 import ParleyProtocol
@@ -7,24 +8,36 @@ import ParleyRedis
 /// Handles `chat.queries`: `sync` and `unsubscribe` on the user's stream (in record order, one
 /// pipeline, so a session's unsubscribe always follows its sync), `history`, `conversations`
 /// and `members` through ``ConversationQueries``, answered concurrently with them so a sync
-/// never waits behind another user's history query of the same batch. Every answer goes to
-/// the asking session's edge.
+/// never waits behind another user's history query of the same batch. A query over its
+/// user's ``QueryBudget`` is answered `rate_limited` instead. Every answer goes to the asking
+/// session's edge.
 struct QueryDispatch: Sendable {
     let pager: SyncPager
     let conversations: ConversationQueries
+    let budget: QueryBudget
     let redis: RedisClient
     let producer: KafkaProducer
     let topics: Topics
     let malformed: MalformedRecords
+    private let rateLimited = Counter(label: "parley_queries_rate_limited_total")
 
     /// Handles a batch of `chat.queries` records.
     func handle(_ records: [KafkaRecord]) async throws {
+        var deliveries = EdgeDeliveries()
         let queries = malformed.decode(QueryEnvelope.self, records).filter { query in
-            guard let problem = Self.problem(query) else { return true }
-            malformed.drop(query, problem, topic: topics.queries)
+            if let problem = Self.problem(query) {
+                malformed.drop(query, problem, topic: topics.queries)
+                return false
+            }
+            guard let refusal = budget.charge(query) else { return true }
+            rateLimited.increment()
+            deliveries.add(DeliverEnvelope(user: query.user, sessions: [query.session], error: refusal), edge: query.edge)
             return false
         }
-        guard !queries.isEmpty else { return }
+        guard !queries.isEmpty else {
+            if !deliveries.isEmpty { _ = try await producer.send(batch: deliveries.records(topics)) }
+            return
+        }
         let conversations = conversations
         async let answers = withThrowingTaskGroup(of: (QueryEnvelope, DeliverEnvelope).self) { group in
             for query in queries where [.history, .conversations, .members].contains(query.kind) {
@@ -34,7 +47,6 @@ struct QueryDispatch: Sendable {
         }
         let pages = try await streamSteps(queries)
 
-        var deliveries = EdgeDeliveries()
         for (query, answer) in zip(queries.filter { $0.kind == .sync }, pages) { deliveries.add(answer, edge: query.edge) }
         for (query, answer) in try await answers { deliveries.add(answer, edge: query.edge) }
         if !deliveries.isEmpty { _ = try await producer.send(batch: deliveries.records(topics)) }

@@ -9,7 +9,10 @@ import ParleyRedis
 /// when strangers come and go. Shared means: the watcher itself; a dm peer (the dm is in the
 /// watcher's conversation list, offline-svc's `user:{watcher}:convs`); a current member of one of
 /// the watcher's groups (relay-svc's `user:{watcher}:groups`, the first ``maxGroups`` of it in
-/// byte order, and each group's members hash). These keys are read, never written.
+/// byte order, and each group's members hash). A block in either direction (the dm's
+/// `blocks`, relay-svc's) refuses the user whatever they share: a blocked user does not see the
+/// blocker come and go, and the blocker does not watch whom they blocked. These keys are read,
+/// never written. A watch allowed before a block lasts until the session's next `watch`.
 ///
 /// The reads take two pipelines: the first (the ``PresenceRound``'s) reads every asked user's
 /// status, last seen and dm, and the watcher's groups; the second (one for all queries of a
@@ -25,6 +28,8 @@ struct PresenceQuery {
         let lastSeen: RedisPipeline.Entry<String?>
         /// The dm's score in the watcher's conversation list; nil for the watcher itself.
         let direct: RedisPipeline.Entry<Double?>?
+        /// Who blocks whom in the dm; nil for the watcher itself.
+        let blocks: RedisPipeline.Entry<Set<String>>?
     }
 
     let edge: String
@@ -41,10 +46,11 @@ struct PresenceQuery {
         var seen: Set<String> = []
         var asked: [Asked] = []
         for user in users where seen.insert(user).inserted {
-            let direct = user == watcher ? nil
-                : pipeline.add(.zscore(RedisKeys.StreamKeys(watcher).conversations, Conversation.direct(watcher, user)))
+            let dm = Conversation.direct(watcher, user)
+            let direct = user == watcher ? nil : pipeline.add(.zscore(RedisKeys.StreamKeys(watcher).conversations, dm))
+            let blocks = user == watcher ? nil : pipeline.add(.smembers(RedisKeys.ConversationKeys(dm).blocks))
             asked.append(Asked(user: user, sessions: pipeline.add(.hlen(RedisKeys.presence(user))),
-                               lastSeen: pipeline.add(.get(RedisKeys.lastSeen(user))), direct: direct))
+                               lastSeen: pipeline.add(.get(RedisKeys.lastSeen(user))), direct: direct, blocks: blocks))
         }
         self.asked = asked
         groups = pipeline.add(.smembers(RedisKeys.groups(watcher)))
@@ -54,17 +60,22 @@ struct PresenceQuery {
     func read(_ replies: RedisPipeline.Replies) throws(RedisError) -> PresenceQueryAnswer {
         var statuses: [PresenceStatus] = []
         var allowed: Set<String> = []
+        var blocked: Set<String> = []
         for user in asked {
             let online = try replies[user.sessions] > 0
             let lastSeen = online ? nil : try replies[user.lastSeen].flatMap { UInt64($0) }
             statuses.append(PresenceStatus(user: user.user, status: online ? .online : .offline, lastSeen: lastSeen))
+            if let blocks = user.blocks, try !replies[blocks].isEmpty {
+                blocked.insert(user.user)
+                continue
+            }
             var shared = true
             if let direct = user.direct { shared = try replies[direct] != nil }
             if shared { allowed.insert(user.user) }
         }
         let groups = Array(try replies[groups].sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }.prefix(Self.maxGroups))
         return PresenceQueryAnswer(edge: edge, watcher: watcher, session: session, statuses: statuses, allowed: allowed,
-                                   groups: groups)
+                                   blocked: blocked, groups: groups)
     }
 }
 
@@ -77,19 +88,23 @@ struct PresenceQueryAnswer {
     /// Every asked user's status, in asked order (only the allowed ones are answered).
     let statuses: [PresenceStatus]
     private(set) var allowed: Set<String>
+    /// Users a block between them and the watcher refuses, whatever they share.
+    let blocked: Set<String>
     let groups: [String]
 
-    init(edge: String, watcher: String, session: String, statuses: [PresenceStatus], allowed: Set<String>, groups: [String]) {
+    init(edge: String, watcher: String, session: String, statuses: [PresenceStatus], allowed: Set<String>, blocked: Set<String> = [],
+         groups: [String]) {
         self.edge = edge
         self.watcher = watcher
         self.session = session
         self.statuses = statuses
         self.allowed = allowed
+        self.blocked = blocked
         self.groups = groups
     }
 
-    /// The asked users not allowed yet, in asked order.
-    var undecided: [String] { statuses.map(\.user).filter { !allowed.contains($0) } }
+    /// The asked users neither allowed nor blocked yet, in asked order.
+    var undecided: [String] { statuses.map(\.user).filter { !allowed.contains($0) && !blocked.contains($0) } }
 
     /// Allows the users of `undecided` whose `records` (a group's members hash values, in the
     /// same order) say they are current members of that group.

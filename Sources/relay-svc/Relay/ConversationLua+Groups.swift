@@ -65,7 +65,8 @@ extension ConversationLua {
     /// The group changes. Each answers an error code, or the change's cseq, the user who became
     /// admin (or false) and whether it repeats an earlier change (a create seen again).
     /// `limited` holds the users at `--max-groups-per-user`: a change that would add one is
-    /// refused.
+    /// refused with `forbidden`; `blockers` the `<by>\n<user>` pairs where `user` blocks `by`:
+    /// a change by `by` that would add `user` is refused with `blocked`.
     static let changes = """
         -- `names` without repeats and without `except`, in their order.
         local function distinct(names, except)
@@ -85,7 +86,14 @@ extension ConversationLua {
           return false
         end
 
-        local function create(by, names, new_title, limited)
+        local function any_blocker(by, users, blockers)
+          for _, user in ipairs(users) do
+            if blockers[by .. '\\n' .. user] then return true end
+          end
+          return false
+        end
+
+        local function create(by, names, new_title, limited, blockers)
           if creator then
             -- The same creator again (its dedup key expired): the create's cseq, its first join.
             if creator ~= by or not roster[by] then return 'forbidden' end
@@ -95,6 +103,7 @@ extension ConversationLua {
           table.insert(users, 1, by)
           if #users > MAX_MEMBERS then return 'too_large' end
           if any_limited(users, limited) then return 'forbidden' end
+          if any_blocker(by, users, blockers) then return 'blocked' end
           n = n + 1
           for i, user in ipairs(users) do join(user, i == 1 and 'admin' or 'member') end
           creator = by
@@ -106,7 +115,7 @@ extension ConversationLua {
           return n, false, false
         end
 
-        local function add(by, names, limited)
+        local function add(by, names, limited, blockers)
           if not is_member(by) then return 'not_member' end
           if not is_admin(by) then return 'forbidden' end
           local new = {}
@@ -116,6 +125,7 @@ extension ConversationLua {
           if #new == 0 then return 'bad_request' end
           if count + #new > MAX_MEMBERS then return 'too_large' end
           if any_limited(new, limited) then return 'forbidden' end
+          if any_blocker(by, new, blockers) then return 'blocked' end
           n = n + 1
           for _, user in ipairs(new) do join(user, 'member') end
           return n, false, false
@@ -143,7 +153,7 @@ extension ConversationLua {
 
         -- One change with its dedup: answers an error code or {cseq, op, admin or false, repeat 0/1}.
         -- The dedup key holds `<cseq> <op>` and ` <admin>` when one was made.
-        local function change(action, by, op, new_title, names, limited, dedup)
+        local function change(action, by, op, new_title, names, limited, blockers, dedup)
           if not GROUP then return 'bad_request' end
           local seen = redis.call('GET', dedup)
           if seen then
@@ -151,8 +161,8 @@ extension ConversationLua {
             return {tonumber(cseq), first, admin ~= '' and admin or false, 1}
           end
           local cseq, admin, again
-          if action == 'create' then cseq, admin, again = create(by, names, new_title, limited)
-          elseif action == 'add' then cseq, admin, again = add(by, names, limited)
+          if action == 'create' then cseq, admin, again = create(by, names, new_title, limited, blockers)
+          elseif action == 'add' then cseq, admin, again = add(by, names, limited, blockers)
           elseif action == 'remove' then cseq, admin, again = remove(by, names)
           elseif action == 'leave' then cseq, admin, again = leave(by)
           else return 'bad_request' end

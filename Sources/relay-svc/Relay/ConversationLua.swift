@@ -3,19 +3,23 @@
 /// with the retention trim. ``source`` is the parts in that order (each part uses only what an
 /// earlier one defines).
 ///
-/// Call: `KEYS` = `meta`, `log`, `members`, then one dedup key per operation; `ARGV` = conv,
-/// epoch candidate, now (unix ms), dedup TTL (ms), most log entries, retention (ms), most group
-/// members, the number L of users at `--max-groups-per-user` followed by those L users, then
-/// per operation either `m, sender, msg, JSON before cseq, JSON after cseq` (a message) or
-/// `<action>, by, op, title ('' for none), K, K users` (a group change).
+/// Call: `KEYS` = `meta`, `log`, `members`, `blocks`, then one dedup key per operation; `ARGV` =
+/// conv, epoch candidate, now (unix ms), dedup TTL (ms), most log entries, retention (ms), most
+/// group members, the message request limit (0: none), the number L of users at
+/// `--max-groups-per-user` followed by those L users, the number B of `<by>\n<user>` pairs where
+/// `user` blocks `by` followed by those B pairs, then per operation either
+/// `m, sender, msg, JSON before cseq, JSON after cseq` (a message), `b|u, by, op` (a block or an
+/// unblock of the dm's other user) or `<action>, by, op, title ('' for none), K, K users` (a
+/// group change).
 enum ConversationLua {
     static let source = header + roster + messages + changes + main
 
     /// Names for the keys and fixed arguments, small helpers, and the last `cseq` given.
     static let header = """
-        local META, LOG, MEMBERS = KEYS[1], KEYS[2], KEYS[3]
+        local META, LOG, MEMBERS, BLOCKS = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
         local CONV, EPOCH, NOW, TTL = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
         local MAX_ENTRIES, RETENTION, MAX_MEMBERS = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
+        local REQUEST_LIMIT = tonumber(ARGV[8])
         local GROUP = string.sub(CONV, 1, 2) == 'g:'
 
         -- A whole number as text (tostring switches to an exponent beyond 1e14).
@@ -55,12 +59,45 @@ enum ConversationLua {
 
         """
 
-    /// A message: dedup, membership, the log append.
+    /// A message: dedup, membership, a dm's blocks and message request limit, the log append.
     static let messages = """
         local DM_A, DM_B = string.match(CONV, '^dm:([^:]+):([^:]+)$')
 
+        -- Whether `user` sent a message in this dm: meta's `s:<user>`, or (a conversation from
+        -- before that field) one of the log's newest 50 entries, which then sets the field.
+        local function has_sent(user)
+          if redis.call('HEXISTS', META, 's:' .. user) == 1 then return true end
+          for _, entry in ipairs(redis.call('XREVRANGE', LOG, '+', '-', 'COUNT', 50)) do
+            if cjson.decode(field(entry, 'm')).from == user then
+              redis.call('HSET', META, 's:' .. user, 1)
+              return true
+            end
+          end
+          return false
+        end
+
+        -- A dm message's admission: `blocked` (the peer blocks the sender), `blocking` (the
+        -- sender blocks the peer), `request_limit` (the peer never replied and the sender sent
+        -- REQUEST_LIMIT messages already), or nil. Counts the sender's messages in `s:<sender>`
+        -- while the peer has not replied (afterwards the field only says that the sender sent).
+        local function dm_refusal(sender)
+          local peer = sender == DM_A and DM_B or DM_A
+          for _, user in ipairs(redis.call('SMEMBERS', BLOCKS)) do
+            return user == sender and 'blocking' or 'blocked'
+          end
+          if REQUEST_LIMIT == 0 or peer == sender then return nil end
+          local mine = 's:' .. sender
+          if redis.call('HEXISTS', META, 's:' .. peer) == 1 then
+            redis.call('HSETNX', META, mine, 1)
+            return nil
+          end
+          if (tonumber(redis.call('HGET', META, mine)) or 0) >= REQUEST_LIMIT and not has_sent(peer) then return 'request_limit' end
+          redis.call('HINCRBY', META, mine, 1)
+          return nil
+        end
+
         -- Answers the new cseq, {first cseq, first msg, logged JSON or false} for a duplicate, or
-        -- `not_member`.
+        -- an error code (`not_member`, or dm_refusal's).
         local function message(sender, msg, head, tail, dedup)
           local seen = redis.call('GET', dedup)
           if seen then
@@ -72,10 +109,22 @@ enum ConversationLua {
           local member
           if GROUP then member = is_member(sender) else member = sender == DM_A or sender == DM_B end
           if not member then return 'not_member' end
+          if not GROUP then
+            local refusal = dm_refusal(sender)
+            if refusal then return refusal end
+          end
           n = n + 1
           redis.call('XADD', LOG, int(n) .. '-0', 'm', head .. int(n) .. tail, 't', NOW)
           redis.call('SET', dedup, int(n) .. ' ' .. msg, 'PX', TTL)
           return n
+        end
+
+        -- A block (`on`) or unblock of the dm's other user by `by`: answers 0, or `bad_request`
+        -- in a group or from a user the dm does not name.
+        local function block(on, by)
+          if GROUP or (by ~= DM_A and by ~= DM_B) then return 'bad_request' end
+          if on then redis.call('SADD', BLOCKS, by) else redis.call('SREM', BLOCKS, by) end
+          return 0
         end
 
         """
@@ -84,17 +133,23 @@ enum ConversationLua {
     /// count one XTRIM MAXLEN (not MINID by cseq: group changes take cseqs without log
     /// entries), by age the oldest entry first and at most 64 more.
     static let main = """
-        local limited, at, out = {}, 9 + tonumber(ARGV[8]), {}
-        for i = 1, tonumber(ARGV[8]) do limited[ARGV[8 + i]] = true end
-        for i = 1, #KEYS - 3 do
-          local kind, by, id, dedup = ARGV[at], ARGV[at + 1], ARGV[at + 2], KEYS[3 + i]
+        local limited, blockers, at, out = {}, {}, 10, {}
+        for i = 1, tonumber(ARGV[9]) do limited[ARGV[9 + i]] = true end
+        at = at + tonumber(ARGV[9])
+        for i = 1, tonumber(ARGV[at]) do blockers[ARGV[at + i]] = true end
+        at = at + 1 + tonumber(ARGV[at])
+        for i = 1, #KEYS - 4 do
+          local kind, by, id, dedup = ARGV[at], ARGV[at + 1], ARGV[at + 2], KEYS[4 + i]
           if kind == 'm' then
             out[i] = message(by, id, ARGV[at + 3], ARGV[at + 4], dedup)
             at = at + 5
+          elseif kind == 'b' or kind == 'u' then
+            out[i] = block(kind == 'b', by)
+            at = at + 3
           else
             local names = {}
             for k = 1, tonumber(ARGV[at + 4]) do names[k] = ARGV[at + 4 + k] end
-            out[i] = change(kind, by, id, ARGV[at + 3], names, limited, dedup)
+            out[i] = change(kind, by, id, ARGV[at + 3], names, limited, blockers, dedup)
             at = at + 5 + #names
           end
         end

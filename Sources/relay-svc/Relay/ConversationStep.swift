@@ -13,8 +13,23 @@ enum ConversationOutcome: Sendable, Equatable {
     /// create of the same group by its creator), with the first `op` while the dedup key lives.
     /// `admin`: the member who became admin because no admin remained.
     case changed(cseq: UInt64, op: String, admin: String?, again: Bool)
-    /// Not done: the sender may not do it (the code says why).
-    case refused(ErrorCode)
+    /// A block or unblock, now in effect.
+    case applied
+    /// Not done: the sender may not do it (the code says why; `cause` for the refusals whose
+    /// `rejected` entry explains itself).
+    case refused(ErrorCode, cause: RefusalCause? = nil)
+}
+
+/// The refusals a `rejected` entry gives a reason for.
+enum RefusalCause: Sendable, Equatable {
+    /// The dm's other user blocks the sender.
+    case blockedByPeer
+    /// The sender blocks the dm's other user.
+    case blockingPeer
+    /// The dm's other user never replied and the sender is at the message request limit.
+    case messageRequest
+    /// Over the sender's send quota in this window.
+    case sendQuota(SendQuotas.Window)
 }
 
 /// The conversation step's reply: one outcome per operation, and for a group its members
@@ -33,27 +48,34 @@ struct ConversationStepReply: Sendable, Equatable {
 ///
 /// Reply: `[outcomes, members, title]`. `outcomes` has one item per operation, in order: an
 /// integer `cseq` (message stored), `[cseq, msg, m|nil]` (message duplicate),
-/// `[cseq, op, admin|nil, again 0/1]` (group change), or an error code string (refused).
+/// `[cseq, op, admin|nil, again 0/1]` (group change), 0 (block or unblock applied), or an error
+/// code string (refused; `blocking` and `request_limit` are refusals of their own).
 /// `members` is the group's members hash as `user, value…` (nil for a dm), `title` its title.
 enum ConversationStep {
     /// The call for `operations` (all of `conv`, in order, messages with `to` already set);
-    /// `limited`: users at `--max-groups-per-user`, whom no change of this call may add.
+    /// `limited`: users at `--max-groups-per-user`, whom no change of this call may add;
+    /// `blockers`: (by, user) pairs where `user` blocks `by`, so no change by `by` may add `user`;
+    /// `requestLimit`: most dm messages to a user who never replied (0: no limit).
     static func call(conv: String, operations: [ConversationOperation], epoch: String, now: UInt64, dedupTTL: Duration,
-                     retention: ConversationRetention, maxGroupMembers: Int,
-                     limited: [String] = []) -> RedisCommand<ConversationStepReply> {
+                     retention: ConversationRetention, maxGroupMembers: Int, requestLimit: Int = 0,
+                     limited: [String] = [], blockers: [BlockedAdd] = []) -> RedisCommand<ConversationStepReply> {
         let keys = RedisKeys.ConversationKeys(conv)
         var arguments: [RedisArgument] = [
             RedisArgument(conv), RedisArgument(epoch), RedisArgument(Int64(now)), RedisArgument(dedupTTL.redisMilliseconds),
             RedisArgument(retention.maxEntries), RedisArgument(retention.age.redisMilliseconds), RedisArgument(maxGroupMembers),
-            RedisArgument(limited.count),
+            RedisArgument(requestLimit), RedisArgument(limited.count),
         ]
         arguments += limited.map { RedisArgument($0) }
+        arguments.append(RedisArgument(blockers.count))
+        arguments += blockers.map { RedisArgument($0.by + "\n" + $0.user) }
         arguments.reserveCapacity(arguments.count + 5 * operations.count)
         for operation in operations {
             switch operation {
             case .message(let message):
                 let (head, tail) = jsonAroundCseq(message)
                 arguments += ["m", RedisArgument(message.from), RedisArgument(message.msg), RedisArgument(head), RedisArgument(tail)]
+            case .block(let block):
+                arguments += [block.blocks ? "b" : "u", RedisArgument(block.by), RedisArgument(block.op)]
             case .group(let change):
                 arguments += [RedisArgument(change.action.rawValue), RedisArgument(change.by), RedisArgument(change.op),
                               RedisArgument(change.title ?? ""), RedisArgument(change.members.count)]
@@ -64,7 +86,7 @@ enum ConversationStep {
             let origin = operation.origin
             return keys.dedup(from: origin.user, clientID: origin.clientID)
         }
-        return script.call(keys: [keys.meta, keys.log, keys.members] + dedupKeys, arguments: arguments)
+        return script.call(keys: [keys.meta, keys.log, keys.members, keys.blocks] + dedupKeys, arguments: arguments)
     }
 
     /// The message's JSON split around its `cseq` value, so the script can write it with the
@@ -99,6 +121,8 @@ enum ConversationStep {
             switch item {
             case .integer(let cseq) where cseq > 0:
                 outcomes.append(.stored(cseq: UInt64(cseq)))
+            case .integer(0):
+                outcomes.append(.applied)
             case .array(let parts) where parts.count == 3:
                 let cseq = try parts[0].asInteger()
                 guard cseq > 0, let msg = try parts[1].asString() else { throw unexpected(item) }
@@ -108,8 +132,16 @@ enum ConversationStep {
                 guard cseq > 0, let op = try parts[1].asString() else { throw unexpected(item) }
                 outcomes.append(.changed(cseq: UInt64(cseq), op: op, admin: try parts[2].asString(), again: again == 1))
             case .bulk:
-                guard let text = try item.asString(), let code = ErrorCode(rawValue: text) else { throw unexpected(item) }
-                outcomes.append(.refused(code))
+                switch try item.asString() {
+                case "blocked": outcomes.append(.refused(.blocked, cause: .blockedByPeer))
+                case "blocking": outcomes.append(.refused(.blocked, cause: .blockingPeer))
+                case "request_limit": outcomes.append(.refused(.quotaExceeded, cause: .messageRequest))
+                case let text?:
+                    guard let code = ErrorCode(rawValue: text) else { throw unexpected(item) }
+                    outcomes.append(.refused(code))
+                case nil:
+                    throw unexpected(item)
+                }
             default:
                 throw unexpected(item)
             }
@@ -122,4 +154,10 @@ enum ConversationStep {
     }
 
     private static let script = RedisScript(anyKeys: ConversationLua.source, decode: reply)
+}
+
+/// A group change by `by` that would add `user`, who blocks `by`: refused with `blocked`.
+struct BlockedAdd: Sendable, Hashable {
+    let by: String
+    let user: String
 }

@@ -35,13 +35,18 @@ struct InboxFanOut {
         }
     }
 
-    /// A `rejected` entry for the requester of a refused message or group change.
-    mutating func add(rejected operation: ConversationOperation, code: ErrorCode) {
+    /// A `rejected` entry for the requester of a refused message, group change or block, with
+    /// `reason` in words when there is one.
+    mutating func add(rejected operation: ConversationOperation, code: ErrorCode, reason: String? = nil) {
         switch operation {
         case .message(let message):
-            add(StreamEntry(kind: .rejected, msg: message.msg, conv: message.conv, cseq: 0, id: message.id, code: code), for: message.from)
+            add(StreamEntry(kind: .rejected, msg: message.msg, conv: message.conv, cseq: 0, id: message.id, code: code, reason: reason),
+                for: message.from)
         case .group(let change):
-            add(StreamEntry(kind: .rejected, msg: change.op, conv: change.conv, cseq: 0, id: change.id, code: code), for: change.by)
+            add(StreamEntry(kind: .rejected, msg: change.op, conv: change.conv, cseq: 0, id: change.id, code: code, reason: reason),
+                for: change.by)
+        case .block(let block):
+            add(StreamEntry(kind: .rejected, msg: block.op, conv: block.conv, cseq: 0, id: block.id, code: code, reason: reason), for: block.by)
         }
     }
 

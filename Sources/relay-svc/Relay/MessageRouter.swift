@@ -7,15 +7,15 @@ import ParleyProtocol
 import ParleyRedis
 import ParleyServiceKit
 
-/// Routes batches of `chat.inbound` records (messages and group changes). Per batch: the
-/// group counts of the users creates and adds would add (one pipeline, only when there are
-/// such changes), one Redis pipeline with one ``ConversationStep`` per conversation (its
-/// operations in record order), the groups' member sets, then one `chat.inbox` entry per
-/// member at each entry's `cseq` (the sender included) or a `rejected` entry for the requester
-/// of a refused operation, produced and awaited, so the caller commits the batch only after
-/// all outputs are acknowledged. A record handled again (a replay, a client retry) finds its
-/// first `cseq` and is emitted again with it, to the members of that `cseq`: offline-svc's
-/// stream append is idempotent.
+/// Routes batches of `chat.inbound` records (messages, group changes, blocks). Per batch: the
+/// send quotas and the blocks of added users (``Admission``), the group counts of the users
+/// creates and adds would add (one pipeline, only when there are such changes), one Redis
+/// pipeline with one ``ConversationStep`` per conversation (its operations in record order),
+/// the groups' member sets, then one `chat.inbox` entry per member at each entry's `cseq` (the
+/// sender included) or a `rejected` entry for the requester of a refused operation, produced
+/// and awaited, so the caller commits the batch only after all outputs are acknowledged. A
+/// record handled again (a replay, a client retry) finds its first `cseq` and is emitted again
+/// with it, to the members of that `cseq`: offline-svc's stream append is idempotent.
 public struct MessageRouter: Sendable {
     let topics: Topics
     let redis: RedisClient
@@ -23,30 +23,36 @@ public struct MessageRouter: Sendable {
     let dedupTTL: Duration
     let retention: ConversationRetention
     let groupLimits: GroupLimits
+    let admissionLimits: AdmissionLimits
     let inboxPartitions: Int32
     let logger: Logger
 
     private let groupIndex: GroupIndex
+    private let admission: Admission
     private let metrics: any MetricsFactory
     private let routed: Counter
     private let duplicates: Counter
     private let malformed: DroppedRecords
 
     /// A router that writes `chat.inbox` entries to `inboxPartitions` partitions (the topic's
-    /// partition count: every producer of `chat.inbox` must use the same); `metrics` makes its
-    /// metrics (tests pass their own).
+    /// partition count: every producer of `chat.inbox` must use the same); `admissionLimits`:
+    /// the message request limit and the send quotas; `metrics` makes its metrics (tests pass
+    /// their own).
     public init(topics: Topics, redis: RedisClient, producer: KafkaProducer, dedupTTL: Duration, retention: ConversationRetention,
-                groupLimits: GroupLimits, inboxPartitions: Int32, logger: Logger, metrics: any MetricsFactory = MetricsSystem.factory) {
+                groupLimits: GroupLimits, admissionLimits: AdmissionLimits = .none, inboxPartitions: Int32, logger: Logger,
+                metrics: any MetricsFactory = MetricsSystem.factory) {
         self.topics = topics
         self.redis = redis
         self.producer = producer
         self.dedupTTL = dedupTTL
         self.retention = retention
         self.groupLimits = groupLimits
+        self.admissionLimits = admissionLimits
         self.inboxPartitions = inboxPartitions
         self.logger = logger
         self.metrics = metrics
         groupIndex = GroupIndex(redis: redis, maxGroupsPerUser: groupLimits.maxGroupsPerUser)
+        admission = Admission(redis: redis, quotas: admissionLimits.quotas)
         routed = Counter(label: "parley_messages_routed_total", factory: metrics)
         duplicates = Counter(label: "parley_messages_duplicate_total", factory: metrics)
         malformed = DroppedRecords(service: "relay-svc", logger: logger, metrics: metrics)
@@ -56,8 +62,10 @@ public struct MessageRouter: Sendable {
     public func routeInbound(_ records: [KafkaRecord]) async throws {
         let operations = records.compactMap(operation(of:))
         guard !operations.isEmpty else { return }
+        let now = UnixTime.nowMilliseconds
+        let verdict = try await admission.check(operations, now: now)
         let limited = try await groupIndex.atLimit(Set(operations.flatMap(\.joining)))
-        let steps = try await store(operations, limited: limited)
+        let steps = try await store(operations, now: now, verdict: verdict, limited: limited)
 
         var inbox = InboxFanOut(inbox: InboxRecords(topic: topics.inbox, partitions: inboxPartitions))
         var memberships: [GroupMembership] = []
@@ -81,8 +89,11 @@ public struct MessageRouter: Sendable {
                     GroupMembership(conv: change.conv, user: $0, isMember: roster.isMember($0))
                 }
                 count(change, again ? "again" : "changed")
-            case (_, .refused(let code)):
-                inbox.add(rejected: operation, code: code)
+            case (.block(let block), .applied):
+                Counter(label: "parley_blocks_total", dimensions: [("action", block.blocks ? "block" : "unblock")], factory: metrics)
+                    .increment()
+            case (_, .refused(let code, let cause)):
+                inbox.add(rejected: operation, code: code, reason: reason(operation, cause))
                 refused(operation, code: code)
             default:
                 throw RedisError(code: .protocol, message: "the conversation step answered \(step.outcome) for \(operation)")
@@ -100,11 +111,17 @@ public struct MessageRouter: Sendable {
     }
 
     /// Runs one ``ConversationStep`` per conversation of `operations` (its operations in input
-    /// order), all in one pipeline; answers the outcomes in input order.
-    private func store(_ operations: [ConversationOperation], limited: Set<String>) async throws -> [Step] {
+    /// order, but those `verdict` refused already), all in one pipeline; answers the outcomes in
+    /// input order.
+    private func store(_ operations: [ConversationOperation], now: UInt64, verdict: Admission.Verdict,
+                       limited: Set<String>) async throws -> [Step] {
+        var steps = operations.indices.map { index in
+            // A placeholder for what a step answers below.
+            Step(outcome: verdict.refused[index] ?? .refused(.unavailable), roster: nil, title: nil)
+        }
         var groups: [(conv: String, indices: [Int])] = []
         var groupOf: [String: Int] = [:]
-        for (index, operation) in operations.enumerated() {
+        for (index, operation) in operations.enumerated() where verdict.refused[index] == nil {
             if let group = groupOf[operation.conv] {
                 groups[group].indices.append(index)
             } else {
@@ -112,17 +129,20 @@ public struct MessageRouter: Sendable {
                 groups.append((operation.conv, [index]))
             }
         }
+        guard !groups.isEmpty else { return steps }
         var pipeline = RedisPipeline()
-        let now = UnixTime.nowMilliseconds
         let calls = groups.map { group in
             let mine = group.indices.map { operations[$0] }
+            let adders = Set(mine.compactMap(\.adding?.by))
+            let blockers = verdict.blockers.filter { adders.contains($0.by) }.sorted { ($0.by, $0.user) < ($1.by, $1.user) }
             return pipeline.add(ConversationStep.call(conv: group.conv, operations: mine, epoch: StorageEpoch.make(), now: now,
                                                       dedupTTL: dedupTTL, retention: retention, maxGroupMembers: groupLimits.maxMembers,
-                                                      limited: Set(mine.flatMap(\.joining)).intersection(limited).sorted()))
+                                                      requestLimit: admissionLimits.messageRequestLimit,
+                                                      limited: Set(mine.flatMap(\.joining)).intersection(limited).sorted(),
+                                                      blockers: blockers))
         }
         let replies = try await redis.send(pipeline)
-        // Every index is in exactly one group, so each placeholder is overwritten below.
-        var steps = [Step](repeating: Step(outcome: .refused(.unavailable), roster: nil, title: nil), count: operations.count)
+        // Every index not refused is in exactly one group, so each placeholder is overwritten below.
         for (group, call) in zip(groups, calls) {
             let reply = try replies[call]
             guard reply.outcomes.count == group.indices.count else {
@@ -159,12 +179,33 @@ public struct MessageRouter: Sendable {
                 "parley.msg": "\(message.msg)", "parley.conv": "\(message.conv)", "parley.user": "\(message.from)",
                 "parley.code": "\(code.rawValue)",
             ])
+        case .block:
+            break
         case .group(let change):
             count(change, code.rawValue)
             logger.debug("refused a group change", metadata: [
                 "parley.op": "\(change.op)", "parley.conv": "\(change.conv)", "parley.user": "\(change.by)",
                 "parley.action": "\(change.action.rawValue)", "parley.code": "\(code.rawValue)",
             ])
+        }
+    }
+
+    /// The words of a `rejected` entry for a refusal with a cause.
+    private func reason(_ operation: ConversationOperation, _ cause: RefusalCause?) -> String? {
+        switch (cause, operation) {
+        case (nil, _):
+            return nil
+        case (.blockedByPeer?, .group):
+            return "a user you add has blocked you"
+        case (.blockedByPeer?, _):
+            return "\(Conversation.peer(in: operation.conv, of: operation.origin.user) ?? "the other user") has blocked you"
+        case (.blockingPeer?, _):
+            return "you blocked \(Conversation.peer(in: operation.conv, of: operation.origin.user) ?? "the other user"): unblock to send"
+        case (.messageRequest?, _):
+            let peer = Conversation.peer(in: operation.conv, of: operation.origin.user) ?? "the other user"
+            return "message request limit: at most \(admissionLimits.messageRequestLimit) messages until \(peer) replies"
+        case (.sendQuota(let window)?, _):
+            return "send quota: at most \(admissionLimits.quotas.limit(of: window)) deliveries per \(window.rawValue)"
         }
     }
 

@@ -14,7 +14,7 @@ public func buildRelay(_ configuration: RelayConfiguration, logger: Logger,
     let inboxPartitions = try await TopicSetup.ensure([], kafka: common.kafka, logger: logger, partitionsOf: common.topics.inbox)!
     let router = MessageRouter(topics: common.topics, redis: backbone.redis, producer: backbone.producer,
                                dedupTTL: configuration.dedupTTL, retention: configuration.retention, groupLimits: configuration.groupLimits,
-                               inboxPartitions: inboxPartitions, logger: logger)
+                               admissionLimits: configuration.admissionLimits, inboxPartitions: inboxPartitions, logger: logger)
     let inbound = try backbone.consumer(common, group: "relay.inbound", topic: common.topics.inbound, logger: logger)
     let typing = TypingRelay(topics: common.topics, redis: backbone.redis, producer: backbone.producer,
                              maxMembers: configuration.typingMaxMembers, logger: logger)

@@ -15,11 +15,18 @@ public enum RelaySettings {
         help: "most groups a user is a member of; a create or add beyond it is refused with forbidden (a soft bound)")
     public static let typingMaxMembers = Setting("typing-max-members", .integer(2...100_000), default: "100",
         help: "largest group whose typing signals are relayed; in bigger groups typing is dropped")
+    public static let messageRequestLimit = Setting("message-request-limit", .integer(0...1_000_000), default: "5",
+        help: "most dm messages to a user who never replied in that conversation (a message request); more are refused with quota_exceeded (0: no limit)")
+    public static let sendQuotaPerMinute = Setting("send-quota-per-minute", .integer(0...1_000_000_000), default: "10000",
+        help: "most deliveries a user's sends make per minute (a group message counts each other member); more are refused with quota_exceeded (0: no limit)")
+    public static let sendQuotaPerDay = Setting("send-quota-per-day", .integer(0...1_000_000_000), default: "200000",
+        help: "most deliveries a user's sends make per day (UTC); more are refused with quota_exceeded (0: no limit)")
     public static let batchSize = Setting("batch-size", .integer(1...10_000), default: "500",
         help: "most records routed per batch (one Redis pipeline and one produce batch each)")
 
     public static let all: [Setting] = CommonSettings.kafka + RedisSettings.all + CommonSettings.process(httpPort: 9101)
-        + [dedupTTL, conversationMaxEntries, conversationRetention, maxGroupMembers, maxGroupsPerUser, typingMaxMembers, batchSize]
+        + [dedupTTL, conversationMaxEntries, conversationRetention, maxGroupMembers, maxGroupsPerUser, typingMaxMembers,
+           messageRequestLimit, sendQuotaPerMinute, sendQuotaPerDay, batchSize]
 }
 
 /// How much of each conversation log is kept: at most `maxEntries` messages, none stored
@@ -45,6 +52,21 @@ public struct GroupLimits: Sendable, Equatable {
     }
 }
 
+/// What relay-svc admits of a user's sends: the message request limit (0: none) and the send
+/// quotas.
+public struct AdmissionLimits: Sendable, Equatable {
+    public var messageRequestLimit: Int
+    public var quotas: SendQuotas
+
+    public init(messageRequestLimit: Int, quotas: SendQuotas) {
+        self.messageRequestLimit = messageRequestLimit
+        self.quotas = quotas
+    }
+
+    /// No message request limit, no quotas.
+    public static let none = AdmissionLimits(messageRequestLimit: 0, quotas: .none)
+}
+
 /// relay-svc's configuration.
 public struct RelayConfiguration: ServiceConfiguration {
     public static let serviceName = "relay-svc"
@@ -57,6 +79,7 @@ public struct RelayConfiguration: ServiceConfiguration {
     public var retention: ConversationRetention
     public var groupLimits: GroupLimits
     public var typingMaxMembers: Int
+    public var admissionLimits: AdmissionLimits
     public var batchSize: Int
 
     public init(values: SettingValues) throws {
@@ -74,6 +97,13 @@ public struct RelayConfiguration: ServiceConfiguration {
         groupLimits = GroupLimits(maxMembers: values.int(RelaySettings.maxGroupMembers),
                                   maxGroupsPerUser: values.int(RelaySettings.maxGroupsPerUser))
         typingMaxMembers = values.int(RelaySettings.typingMaxMembers)
+        let quotas = SendQuotas(perMinute: values.int(RelaySettings.sendQuotaPerMinute), perDay: values.int(RelaySettings.sendQuotaPerDay))
+        // One message to the largest group must fit in each window, or its members could never be written to.
+        for (limit, name) in [(quotas.perMinute, "PARLEY_SEND_QUOTA_PER_MINUTE"), (quotas.perDay, "PARLEY_SEND_QUOTA_PER_DAY")]
+        where limit != 0 && limit < groupLimits.maxMembers {
+            throw ConfigurationError("invalid \(name): must be 0 or at least PARLEY_MAX_GROUP_MEMBERS (\(groupLimits.maxMembers))")
+        }
+        admissionLimits = AdmissionLimits(messageRequestLimit: values.int(RelaySettings.messageRequestLimit), quotas: quotas)
         batchSize = values.int(RelaySettings.batchSize)
     }
 }

@@ -3,9 +3,10 @@ import ParleyProtocol
 import ParleyRedis
 
 /// Who a typing signal is for: the other current members of its conversation. A dm's are read
-/// from its id; a group's from its keys on the `{conv}` slot (relay-svc's), for the whole batch
-/// in at most two round trips: the size and the typers' records of every group, then the
-/// members of the groups small enough for typing.
+/// from its id (nobody while the dm has a block); a group's from its keys on the `{conv}` slot
+/// (relay-svc's), for the whole batch in at most two round trips: the dms' blocks and the size
+/// and the typers' records of every group, then the members of the groups small enough for
+/// typing. Blocks do not hide typing in groups (docs/security.md).
 struct TypingAudience {
     /// What became of one (conversation, typer).
     enum Outcome: Equatable {
@@ -15,9 +16,12 @@ struct TypingAudience {
         case notMember
         /// A group over `--typing-max-members`: no typing there.
         case tooLarge
+        /// A dm one of whose users blocks the other: no typing there.
+        case blocked
     }
 
     private var groups: [String: GroupView] = [:]
+    private var blockedDirects: Set<String> = []
 
     private struct GroupView {
         var count: Int
@@ -27,15 +31,19 @@ struct TypingAudience {
         var members: [String] = []
     }
 
-    /// Reads what the typers of `typersByGroup` (conversation → its typers) need to know.
-    static func read(_ typersByGroup: [(conv: String, typers: [String])], maxMembers: Int, redis: RedisClient) async throws -> TypingAudience {
+    /// Reads what the typers of `typersByGroup` (conversation → its typers) and of the dms
+    /// `directs` need to know.
+    static func read(_ typersByGroup: [(conv: String, typers: [String])], directs: Set<String>, maxMembers: Int,
+                     redis: RedisClient) async throws -> TypingAudience {
         var audience = TypingAudience()
-        guard !typersByGroup.isEmpty else { return audience }
+        guard !typersByGroup.isEmpty || !directs.isEmpty else { return audience }
         var sizes = RedisPipeline()
+        let blocks = directs.map { ($0, sizes.add(.scard(RedisKeys.ConversationKeys($0).blocks))) }
         let calls = typersByGroup.map { group in
             (count: sizes.add(GroupCommands.count(of: group.conv)), records: sizes.add(GroupCommands.members(group.typers, of: group.conv)))
         }
         let sizeReplies = try await redis.send(sizes)
+        for (conv, call) in blocks where try sizeReplies[call] > 0 { audience.blockedDirects.insert(conv) }
         var roster = RedisPipeline()
         var rosterCalls: [(conv: String, entry: RedisPipeline.Entry<[String]>)] = []
         for (group, call) in zip(typersByGroup, calls) {
@@ -59,6 +67,7 @@ struct TypingAudience {
     func outcome(conv: String, typer: String, maxMembers: Int) -> Outcome {
         if !conv.hasPrefix("g:") {
             guard let peer = Conversation.peer(in: conv, of: typer) else { return .notMember }
+            if blockedDirects.contains(conv) { return .blocked }
             return .members(peer == typer ? [] : [peer])
         }
         guard let group = groups[conv], group.typers[typer] == true else { return .notMember }

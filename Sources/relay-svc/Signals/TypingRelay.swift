@@ -13,7 +13,7 @@ import ParleyServiceKit
 /// read (``TypingAudience``), then the recipients' sessions (`presence:{user}`, presence-svc's
 /// hash) in one pipeline; one ``TypingNotice`` goes to each (recipient, edge). A typer that is
 /// not a member gets `not_member` on the session it typed in; groups over `--typing-max-members`
-/// get no typing (dropped and counted).
+/// and dms with a block get no typing (dropped and counted).
 public struct TypingRelay: Sendable {
     /// Signals older than this (by their edge's clock) are dropped, in milliseconds.
     public static let maxAge: UInt64 = 5000
@@ -53,7 +53,7 @@ public struct TypingRelay: Sendable {
             typers.add(signal)
         }
         guard !typers.isEmpty else { return }
-        let audience = try await TypingAudience.read(typers.byGroup, maxMembers: maxMembers, redis: redis)
+        let audience = try await TypingAudience.read(typers.byGroup, directs: typers.directs, maxMembers: maxMembers, redis: redis)
 
         var deliveries = EdgeDeliveries()
         var notices: [(notice: TypingNotice, recipients: [String])] = []
@@ -69,6 +69,8 @@ public struct TypingRelay: Sendable {
                 }
             case .tooLarge:
                 dropped("too_large")
+            case .blocked:
+                dropped("blocked")
             }
         }
         let sessions = try await sessionsOf(Set(notices.flatMap(\.recipients)))
@@ -138,6 +140,13 @@ private struct Typers {
             index[key] = all.count
             all.append(Typer(conv: signal.conv, user: signal.user, origins: [(signal.session, signal.edge)]))
         }
+    }
+
+    /// The dms among the conversations (but notes to self).
+    var directs: Set<String> {
+        Set(all.compactMap { typer in
+            Conversation.peer(in: typer.conv, of: typer.user).flatMap { $0 == typer.user ? nil : typer.conv }
+        })
     }
 
     /// The groups among the conversations, each with its typers.

@@ -2,7 +2,7 @@ import Logging
 import ParleyProtocol
 
 /// What a session's frames mean: sends, acks, reads, syncs, queries, pings, presence watches,
-/// group changes and typing (FrameHandler+Groups), and the seed mode's `{"user":…,"msg":…}`.
+/// group changes and typing (FrameHandler+Groups), blocks (FrameHandler+Blocks), and the seed mode's `{"user":…,"msg":…}`.
 /// Bad frames get an `error` frame and change nothing else.
 struct FrameHandler: Sendable {
     let edge: EdgeContext
@@ -59,6 +59,10 @@ struct FrameHandler: Sendable {
                                 conv: frame.conv, next: frame.next), outbox: outbox)
         case .typing(let frame):
             typing(frame, session: session)
+        case .block(let frame):
+            block(frame, blocks: true, session: session, outbox: outbox, logger: logger)
+        case .unblock(let frame):
+            block(frame, blocks: false, session: session, outbox: outbox, logger: logger)
         }
     }
 

@@ -143,6 +143,7 @@ struct TokenAuthorityTests {
             (["--jwt-secret", "short"], "invalid PARLEY_JWT_SECRET"),
             (["--jwt-public-keys", file.path], "invalid PARLEY_JWT_PUBLIC_KEYS"),
             (["--jwks-url", "ftp://idp.example/keys"], "invalid PARLEY_JWKS_URL"),
+            (["--jwks-url", "https://idp.example/keys", "--jwks-min-refresh-interval", "0s"], "invalid PARLEY_JWKS_MIN_REFRESH_INTERVAL"),
             (["--dev-login", "true", "--dev-login-secret", "short"], "invalid PARLEY_DEV_LOGIN_SECRET"),
             (["--dev-login", "true", "--token-ttl", "2h", "--jwt-max-lifetime", "1h"], "invalid PARLEY_TOKEN_TTL"),
         ]

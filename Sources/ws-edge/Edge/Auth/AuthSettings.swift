@@ -14,7 +14,7 @@ public enum AuthSettings {
     public static let jwksRefreshInterval = Setting("jwks-refresh-interval", .duration, default: "10m",
         help: "how often the JWKS is fetched again")
     public static let jwksMinRefreshInterval = Setting("jwks-min-refresh-interval", .duration, default: "30s",
-        help: "a token naming an unknown kid fetches the JWKS again at most once per this interval")
+        help: "a token naming an unknown kid fetches the JWKS again at most once per this interval; also the retry interval until a fetch succeeds")
     public static let jwtIssuer = Setting("jwt-issuer", .string, default: "",
         help: "required iss of client tokens; empty: not checked")
     public static let jwtAudience = Setting("jwt-audience", .string, default: "",
@@ -78,6 +78,9 @@ public struct AuthConfiguration: Sendable {
         jwksMinRefreshInterval = values.duration(AuthSettings.jwksMinRefreshInterval)
         guard jwksRefreshInterval >= .seconds(1) else {
             throw ConfigurationError("invalid PARLEY_JWKS_REFRESH_INTERVAL: at least 1s")
+        }
+        guard jwksMinRefreshInterval >= .seconds(1) else {
+            throw ConfigurationError("invalid PARLEY_JWKS_MIN_REFRESH_INTERVAL: at least 1s")
         }
         policy = TokenPolicy(issuer: Self.nonEmpty(values.string(AuthSettings.jwtIssuer)),
                              audience: Self.nonEmpty(values.string(AuthSettings.jwtAudience)),

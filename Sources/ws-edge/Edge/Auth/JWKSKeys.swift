@@ -25,7 +25,7 @@ final class JWKSKeys: Sendable {
 
     let url: URL
     let refreshInterval: Duration
-    private let minInterval: Duration
+    let minInterval: Duration
     private let logger: Logger
     private let state = Mutex(State())
 
@@ -107,13 +107,15 @@ final class JWKSKeys: Sendable {
     private static let usualAlgorithm = ["RSA": "RS256", "EC": "ES256", "OKP": "EdDSA"]
 }
 
-/// Fetches the JWKS again every refresh interval until the edge shuts down.
+/// Fetches the JWKS again every refresh interval until the edge shuts down; every minimum
+/// interval while no fetch has succeeded yet.
 struct JWKSRefresher: Service {
     let keys: JWKSKeys
 
     func run() async throws {
         while !Task.isShuttingDownGracefully, !Task.isCancelled {
-            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: keys.refreshInterval) }
+            let interval = keys.isLoaded ? keys.refreshInterval : keys.minInterval
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
             guard !Task.isShuttingDownGracefully, !Task.isCancelled else { return }
             await keys.refresh(force: true)
         }

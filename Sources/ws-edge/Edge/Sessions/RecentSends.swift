@@ -20,12 +20,6 @@ struct RecentSends<Waiter> {
     private enum Entry {
         case inFlight(msg: String, waiters: [Waiter])
         case settled(msg: String, accepted: Bool)
-
-        var msg: String {
-            switch self {
-            case .inFlight(let msg, _), .settled(let msg, _): msg
-            }
-        }
     }
 
     private var entries: [Key: Entry] = [:]

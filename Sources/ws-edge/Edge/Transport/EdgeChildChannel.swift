@@ -122,9 +122,10 @@ private final class UpgradeGate: ChannelInboundHandler, RemovableChannelHandler 
     func handlerRemoved(context: ChannelHandlerContext) { removed = true }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        if held != nil {
-            held!.append(data)
-            if held!.count > Self.maxHeld { context.close(promise: nil) }
+        if var parts = held {
+            parts.append(data)
+            held = parts
+            if parts.count > Self.maxHeld { context.close(promise: nil) }
             return
         }
         guard case .head(var head) = unwrapInboundIn(data), head.headers.contains(name: "upgrade") else {

@@ -209,6 +209,8 @@ export PARLEY_KAFKA_SESSION_TIMEOUT=${PARLEY_KAFKA_SESSION_TIMEOUT:-3s}
 export PARLEY_TOPIC_PARTITIONS=${PARLEY_TOPIC_PARTITIONS:-4}
 export PARLEY_DEV_LOGIN=${PARLEY_DEV_LOGIN:-true}
 export PARLEY_JWT_SECRET=${PARLEY_JWT_SECRET:-local-development-secret-0123456789}
+# Both edges (and an edge after `make restart`) accept each other's dev-login tokens.
+export PARLEY_DEV_LOGIN_SECRET=${PARLEY_DEV_LOGIN_SECRET:-local-development-dev-login-secret-0123}
 
 for name in "${STARTED[@]:2}"; do start_one "$name"; done
 for name in "${STARTED[@]:2}"; do wait_ready "$(port_of "$name")" 60 "$name" "${PID_OF[$name]}"; done
@@ -217,7 +219,7 @@ cat <<MSG
 
 Parley is running (logs: $(show "$RUN_DIR")/*.log). Ctrl-C stops everything.
   web client:  http://127.0.0.1:$EDGE1_PORT/   and   http://127.0.0.1:$EDGE2_PORT/
-  WebSocket:   ws://127.0.0.1:$EDGE1_PORT/ws?token=...  (token: curl -s -XPOST 127.0.0.1:$EDGE1_PORT/api/login -d '{"user":"alice"}')
+  WebSocket:   ws://127.0.0.1:$EDGE1_PORT/ws + Authorization: Bearer <token>  (token: curl -s -XPOST 127.0.0.1:$EDGE1_PORT/api/login -d '{"user":"alice"}')
   seed mode:   ws://127.0.0.1:$EDGE1_PORT/read?user=alice
   services:    relay-svc :$RELAY_PORT, presence-svc :$PRESENCE_PORT, offline-svc :$OFFLINE_PORT (/healthz /readyz /metrics)
   broker:      127.0.0.1:$KAFKA_PORT (Tansu)   redis: 127.0.0.1:$REDIS_PORT

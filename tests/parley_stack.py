@@ -81,6 +81,8 @@ class Stack:
             "PARLEY_TOPIC_PARTITIONS": "4",
             "PARLEY_DEV_LOGIN": "true",
             "PARLEY_JWT_SECRET": "end-to-end-test-secret-0123456789",
+            # Both edges (and an edge after a restart) accept each other's dev-login tokens.
+            "PARLEY_DEV_LOGIN_SECRET": "end-to-end-dev-login-secret-0123456789",
             "PARLEY_EDGE_TIMEOUT": edge_timeout,
             "PARLEY_HEARTBEAT_INTERVAL": "500ms",
             "PARLEY_LOG_LEVEL": "info",

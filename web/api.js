@@ -5,15 +5,22 @@ function url(path) {
   return new URL(path, document.baseURI);
 }
 
-/** The /ws URL for a token and the stream position to resume from ({device, since?,
- *  epoch?}), with http→ws and https→wss. */
-export function wsUrl(token, params = {}) {
+/** The /ws URL for the stream position to resume from ({device, since?, epoch?}), with
+ *  http→ws and https→wss. The token never goes into a URL: see wsProtocols. */
+export function wsUrl(params = {}) {
   const u = url('ws');
   u.protocol = u.protocol === 'https:' ? 'wss:' : 'ws:';
-  const q = new URLSearchParams({ token });
+  const q = new URLSearchParams();
   for (const [k, v] of Object.entries(params)) if (v != null) q.set(k, String(v));
-  u.search = `?${q}`;
+  const query = q.toString();
+  u.search = query ? `?${query}` : '';
   return u.href;
+}
+
+/** The WebSocket subprotocols that carry the token (a browser cannot set headers on a
+ *  WebSocket): the server answers "parley.v2" and reads the token from "parley.token.<jwt>". */
+export function wsProtocols(token) {
+  return ['parley.v2', `parley.token.${token}`];
 }
 
 export class ApiError extends Error {
@@ -57,13 +64,11 @@ export async function devLogin(user) {
   return body.token;
 }
 
-/** GET /api/whoami?token=… → {ok:true,user} on 200, {ok:false,rejected:true} on 401/403,
- *  {ok:false,rejected:false} when the server is unreachable or answers anything else. */
+/** GET /api/whoami with `Authorization: Bearer` → {ok:true,user} on 200, {ok:false,rejected:true}
+ *  on 401/403, {ok:false,rejected:false} when the server is unreachable or answers anything else. */
 export async function whoami(token) {
-  const u = url('api/whoami');
-  u.search = `?token=${encodeURIComponent(token)}`;
   try {
-    const res = await fetch(u, { cache: 'no-store' });
+    const res = await fetch(url('api/whoami'), { cache: 'no-store', headers: { Authorization: `Bearer ${token}` } });
     if (res.status === 401 || res.status === 403) return { ok: false, rejected: true };
     if (!res.ok) return { ok: false, rejected: false };
     const body = await res.json().catch(() => null);

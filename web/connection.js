@@ -8,7 +8,7 @@
 //   onState({state, retryAt, reason})  state: "connecting" | "online" | "offline" | "checking"
 //   onWelcome(frame), onFrame(frame), onClose(code)
 
-import { wsUrl, whoami } from './api.js';
+import { wsUrl, wsProtocols, whoami } from './api.js';
 
 const BASE_DELAY_MS = 500;
 const MAX_DELAY_MS = 30_000;
@@ -103,7 +103,7 @@ export class Connection {
     this.setState('connecting');
     let ws;
     try {
-      ws = new WebSocket(wsUrl(this.token, this.params()));
+      ws = new WebSocket(wsUrl(this.params()), wsProtocols(this.token));
     } catch {
       this.afterClose(1006);
       return;

@@ -20,27 +20,65 @@ struct TokenBucketTests {
 
 @Suite("RecentSends")
 struct RecentSendsTests {
-    @Test("a retry of a (user, client id) gets the message id of the first send; another user's or id's a new one")
+    @Test("a first send is produced; a retry waits while it is in flight, then gets `sent` with the same msg")
     func retries() {
-        var sends = RecentSends()
+        var sends = RecentSends<String>()
         var made = 0
-        let ids = [("alice", "c1"), ("alice", "c1"), ("bob", "c1"), ("alice", "c2")].map { user, clientID in
-            sends.messageID(user: user, clientID: clientID) {
-                made += 1
-                return "m\(made)"
-            }
+        let make = { () -> String in
+            made += 1
+            return "m\(made)"
         }
-        #expect(ids.map(\.msg) == ["m1", "m1", "m2", "m3"])
-        #expect(ids.map(\.retry) == [false, true, false, false])
-        #expect(made == 3)
+        guard case .produce(let msg) = sends.claim(user: "alice", clientID: "c1", waiter: "s1", make: make) else {
+            Issue.record("a first send is produced")
+            return
+        }
+        #expect(msg == "m1")
+        guard case .wait = sends.claim(user: "alice", clientID: "c1", waiter: "s2", make: make) else {
+            Issue.record("a retry in flight waits")
+            return
+        }
+        #expect(sends.settle(user: "alice", clientID: "c1", accepted: true) == ["s2"])
+        guard case .sent(let again) = sends.claim(user: "alice", clientID: "c1", waiter: "s3", make: make) else {
+            Issue.record("a retry after sent gets sent")
+            return
+        }
+        #expect(again == "m1")
+        #expect(made == 1)
+        // Another user's or another client id's send is a new message.
+        guard case .produce("m2") = sends.claim(user: "bob", clientID: "c1", waiter: "s4", make: make),
+              case .produce("m3") = sends.claim(user: "alice", clientID: "c2", waiter: "s1", make: make)
+        else {
+            Issue.record("other sends are produced")
+            return
+        }
+    }
+
+    @Test("a retry after `unavailable` is produced again with the same msg")
+    func retryAfterFailure() {
+        var sends = RecentSends<String>()
+        _ = sends.claim(user: "u", clientID: "c", waiter: "s") { "m1" }
+        #expect(sends.settle(user: "u", clientID: "c", accepted: false).isEmpty)
+        let again = sends.claim(user: "u", clientID: "c", waiter: "s", make: { "new" })
+        guard case .produce("m1") = again else {
+            Issue.record("produced again with m1, got \(again)")
+            return
+        }
     }
 
     @Test("past twice the limit the oldest are forgotten, the newest `limit` kept")
     func bounded() {
-        var sends = RecentSends(limit: 2)
-        for i in 0..<5 { _ = sends.messageID(user: "u", clientID: "c\(i)") { "m\(i)" } }
+        var sends = RecentSends<String>(limit: 2)
+        for i in 0..<5 {
+            _ = sends.claim(user: "u", clientID: "c\(i)", waiter: "s") { "m\(i)" }
+            _ = sends.settle(user: "u", clientID: "c\(i)", accepted: true)
+        }
         // 5 > 2 × 2: the oldest 3 went, c3 and c4 stay.
-        let again = ["c4", "c3", "c0"].map { id in sends.messageID(user: "u", clientID: id) { "new" }.msg }
+        let again = ["c4", "c3", "c0"].map { id -> String in
+            switch sends.claim(user: "u", clientID: id, waiter: "s", make: { "new" }) {
+            case .sent(let msg), .produce(let msg): msg
+            case .wait: "wait"
+            }
+        }
         #expect(again == ["m4", "m3", "new"])
     }
 }

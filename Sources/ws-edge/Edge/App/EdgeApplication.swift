@@ -23,7 +23,7 @@ public func buildEdge(_ configuration: EdgeConfiguration, logger baseLogger: Log
         kafka: common.kafka, logger: logger, partitionsOf: topics.presenceChanges) ?? common.topicPartitions
     let producer = try KafkaProducer(configuration: common.kafka, logger: logger)
     let publisher = EdgePublisher(producer: producer, edgeID: configuration.edgeID, topics: topics, logger: logger)
-    let authority = await TokenAuthority(secret: configuration.jwtSecret, ttl: configuration.tokenTTL)
+    let authority = try await TokenAuthority(configuration.auth, logger: logger)
     let edge = EdgeContext(configuration: configuration, publisher: publisher, authority: authority)
 
     let dropped = DroppedRecords(service: "ws-edge", logger: logger)
@@ -44,6 +44,7 @@ public func buildEdge(_ configuration: EdgeConfiguration, logger baseLogger: Log
     readiness.add("deliver topic assigned") { deliver.isAssigned }
     readiness.add("presence.changes assigned") { changes.isAssigned }
     readiness.add("accepting sessions") { !edge.isShuttingDown }
+    readiness.add("identity provider keys loaded") { authority.isReady }
 
     let router = Router(context: BasicRequestContext.self)
     EdgeRoutes.add(to: router, edge: edge, readiness: readiness)
@@ -68,5 +69,5 @@ public func buildEdge(_ configuration: EdgeConfiguration, logger baseLogger: Log
         app,
         SessionKeepAlive(edge: edge),
         EdgeLifecycle(edge: edge, logger: logger),
-    ]
+    ] + [authority.refresher].compactMap { $0 }
 }

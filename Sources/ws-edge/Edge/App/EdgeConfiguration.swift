@@ -8,7 +8,7 @@ public enum EdgeSettings {
     public static let edgeID = Setting("edge-id", .string, default: "",
         help: "this edge's id (1-64 of A-Z a-z 0-9 _ . -); empty derives edge-<hostname>-<port>")
     public static let jwtSecret = Setting("jwt-secret", .string, default: "",
-        help: "HS256 secret of client tokens; required unless dev login is on", redaction: .whole)
+        help: "HS256 secret of client tokens (>= 32 bytes); some token key is required unless dev login is on", redaction: .whole)
     public static let devLogin = Setting("dev-login", .boolean, default: "false",
         help: "enable POST /api/login (any name, no password) and the seed's GET /read; never in production")
     public static let tokenTTL = Setting("token-ttl", .duration, default: "24h",
@@ -47,7 +47,7 @@ public enum EdgeSettings {
     public static let all: [Setting] = CommonSettings.kafka + CommonSettings.process(httpPort: 8080) + [
         edgeID, jwtSecret, devLogin, tokenTTL, webRoot, maxBodyBytes, maxFrameBytes, maxGroupMembers, typingInterval, sendRate, sendBurst,
         maxSessionsPerUser, outboundQueue, syncWindow, syncAckTimeout, maxHeld, v1Unacked, heartbeatInterval, pingInterval,
-    ]
+    ] + AuthSettings.all
 }
 
 /// ws-edge's configuration.
@@ -59,9 +59,9 @@ public struct EdgeConfiguration: ServiceConfiguration {
     public var common: CommonConfiguration
     public var edgeID: String
     public var logMetadata: Logger.Metadata { ["parley.edge": "\(edgeID)"] }
-    public var jwtSecret: String
     public var devLogin: Bool
-    public var tokenTTL: Duration
+    /// Token keys and claim rules (``AuthSettings``).
+    public var auth: AuthConfiguration
     public var webRoot: String
     public var limits: ProtocolLimits
     public var typingInterval: Duration
@@ -76,9 +76,6 @@ public struct EdgeConfiguration: ServiceConfiguration {
     public var heartbeatInterval: Duration
     public var pingInterval: Duration
 
-    /// The secret dev login signs with when no secret is configured (local stack only).
-    public static let developmentSecret = "parley-development-secret-not-for-production"
-
     public init(values: SettingValues) throws {
         let port = values.int(CommonSettings.httpPort(default: 0))
         var id = values.string(EdgeSettings.edgeID)
@@ -92,15 +89,7 @@ public struct EdgeConfiguration: ServiceConfiguration {
         edgeID = id
         common = try CommonConfiguration(values: values, clientID: "ws-edge-\(id)")
         devLogin = values.bool(EdgeSettings.devLogin)
-        let secret = values.string(EdgeSettings.jwtSecret)
-        if secret.isEmpty, !devLogin {
-            throw ConfigurationError("PARLEY_JWT_SECRET (--jwt-secret) is required when dev login is off")
-        }
-        if !secret.isEmpty, secret.utf8.count < 32 {
-            throw ConfigurationError("invalid PARLEY_JWT_SECRET: use at least 32 bytes (HS256 keys must be as long as the hash)")
-        }
-        jwtSecret = secret.isEmpty ? Self.developmentSecret : secret
-        tokenTTL = values.duration(EdgeSettings.tokenTTL)
+        auth = try AuthConfiguration(values: values, devLogin: devLogin)
         webRoot = values.string(EdgeSettings.webRoot)
         limits = ProtocolLimits(maxBodyBytes: values.int(EdgeSettings.maxBodyBytes),
                                 maxFrameBytes: values.int(EdgeSettings.maxFrameBytes),

@@ -1,6 +1,7 @@
 import Metrics
 import NIOCore
 import ParleyProtocol
+import Synchronization
 
 /// What every session handler and route of one edge shares.
 final class EdgeContext: Sendable {
@@ -11,6 +12,8 @@ final class EdgeContext: Sendable {
     let authority: TokenAuthority
     let metrics: EdgeMetrics
     let sessionSettings: SessionSettings
+    /// Client ids sent recently through this edge (see ``RecentSends``).
+    let recentSends = Mutex(RecentSends<RetryWaiter>())
 
     init(configuration: EdgeConfiguration, publisher: EdgePublisher, authority: TokenAuthority) {
         id = configuration.edgeID

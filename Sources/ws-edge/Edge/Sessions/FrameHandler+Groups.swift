@@ -34,11 +34,11 @@ extension FrameHandler {
                                                     edge: edge.id, ts: UnixTime.nowMilliseconds))
     }
 
-    /// Produces a group change with a fresh op id (the client id's, for a retry on this loop);
-    /// without a client id the op id is the client id too.
+    /// Produces a group change with a fresh op id (a retry of a client id is answered by
+    /// ``inboundID(clientID:conv:session:outbox:)``); without a client id the op id is the client id too.
     private func publishGroup(_ action: GroupOperation.Action, conv: String, clientID: String?, title: String? = nil,
                               members: [String] = [], session: Session, outbox: LoopOutbox, logger: Logger) {
-        let (op, ts) = inboundID(clientID: clientID, session: session, outbox: outbox)
+        guard let (op, ts) = inboundID(clientID: clientID, conv: conv, session: session, outbox: outbox) else { return }
         let id = clientID ?? op
         let operation = GroupOperation(op: op, action: action, conv: conv, by: session.user, id: id, title: title, members: members, ts: ts)
         publishInbound(InboundEnvelope(group: operation, edge: edge.id, session: session.id, device: session.kind.namedDevice),

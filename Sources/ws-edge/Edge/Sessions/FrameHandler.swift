@@ -79,7 +79,7 @@ struct FrameHandler: Sendable {
         guard mayBelong(to: conv, session) else {
             return reject(ProtocolError(.notMember, "not a member of \(conv)", clientID: frame.id), session: session)
         }
-        let (msg, ts) = inboundID(clientID: frame.id, session: session, outbox: outbox)
+        guard let (msg, ts) = inboundID(clientID: frame.id, conv: conv, session: session, outbox: outbox) else { return }
         let message = ChatMessage(msg: msg, from: session.user, to: Conversation.peer(in: conv, of: session.user), conv: conv,
                                   body: frame.body, ts: ts, id: frame.id)
         edge.metrics.messagesIn.increment()
@@ -87,25 +87,46 @@ struct FrameHandler: Sendable {
                        clientID: frame.id, msg: msg, ts: ts, outbox: outbox, logger: logger)
     }
 
-    /// The id and time of a send or group change with client id `clientID`: the message id a
-    /// retry on this loop got before, or a new one (always without a client id), and its time.
-    func inboundID(clientID: String?, session: Session, outbox: LoopOutbox) -> (msg: String, ts: UInt64) {
+    /// The id and time of a send or group change to produce with client id `clientID` (a new id
+    /// without one), or nil for a retry of a client id this edge has produced (``RecentSends``):
+    /// that is answered with the earlier `sent` now, or when the earlier produce settles.
+    func inboundID(clientID: String?, conv: String, session: Session, outbox: LoopOutbox) -> (msg: String, ts: UInt64)? {
         let now = UnixTime.nowMilliseconds
-        let msg = clientID.map { outbox.sessions.messageID(user: session.user, clientID: $0, unixMilliseconds: now) }
-            ?? outbox.sessions.messageID(unixMilliseconds: now)
-        return (msg, MessageID.unixMilliseconds(of: msg) ?? now)
+        let time = { (msg: String) in MessageID.unixMilliseconds(of: msg) ?? now }
+        guard let clientID else {
+            let msg = outbox.sessions.messageID(unixMilliseconds: now)
+            return (msg, time(msg))
+        }
+        let waiter = RetryWaiter(session: session.id, outbox: outbox)
+        switch edge.recentSends.withLock({ $0.claim(user: session.user, clientID: clientID, waiter: waiter) {
+            outbox.sessions.messageID(unixMilliseconds: now)
+        } }) {
+        case .produce(let msg):
+            return (msg, time(msg))
+        case .wait:
+            return nil
+        case .sent(let msg):
+            session.send(.frame(.sent(.init(id: clientID, msg: msg, conv: conv, ts: time(msg)))))
+            return nil
+        }
     }
 
     /// Produces a send or group change to `chat.inbound`; its outcome goes back to the session's
-    /// loop, which answers `sent` (or `unavailable`) there.
+    /// loop, which answers `sent` (or `unavailable`) there, and to the sessions whose retries of
+    /// it wait.
     func publishInbound(_ envelope: InboundEnvelope, clientID: String, msg: String, ts: UInt64, outbox: LoopOutbox, logger: Logger) {
-        edge.publisher.publishSend(envelope) { [metrics = edge.metrics, conv = envelope.conv, session = envelope.session] result in
+        let user = envelope.message?.from ?? envelope.group?.by ?? ""
+        edge.publisher.publishSend(envelope) { [edge = self.edge, conv = envelope.conv, session = envelope.session] result in
             if case .failure(let error) = result {
-                metrics.rejected(.unavailable)
+                edge.metrics.rejected(.unavailable)
                 logger.warning("send not accepted by the broker", metadata: ["parley.msg": "\(msg)", "parley.error": "\(error)"])
             }
             let accepted = if case .success = result { true } else { false }
             outbox.hand(.settled(SettledSend(session: session, clientID: clientID, msg: msg, conv: conv, ts: ts, accepted: accepted)))
+            for waiter in edge.recentSends.withLock({ $0.settle(user: user, clientID: clientID, accepted: accepted) }) {
+                waiter.outbox.hand(.settled(SettledSend(session: waiter.session, clientID: clientID, msg: msg, conv: conv, ts: ts,
+                                                        accepted: accepted)))
+            }
         }
     }
 

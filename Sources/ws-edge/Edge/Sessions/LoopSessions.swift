@@ -2,14 +2,13 @@ import Metrics
 import ParleyProtocol
 
 /// The sessions of one event loop, by id and by user, who among them watches whose presence,
-/// and what their sends need (recent client ids, message ids). Loop-bound like its sessions: the
+/// and the message ids of their sends. Loop-bound like its sessions: the
 /// loop's session handlers and its ``LoopOutbox`` use it on the loop only, so nothing is locked.
 final class LoopSessions {
     private var sessions: [String: Session] = [:]
     private var byUser: [String: [Session]] = [:]
     /// User → ids of the sessions watching that user.
     private var watchers: [String: Set<String>] = [:]
-    private var recentSends = RecentSends()
     private var messageIDs = MessageID.Generator()
     private let reports: any SessionReports
     private let messagesOut: Counter
@@ -45,13 +44,7 @@ final class LoopSessions {
         session.watching = users
     }
 
-    /// The message id for a send of (user, client id): the one a retry on this loop got before,
-    /// or a new one.
-    func messageID(user: String, clientID: String, unixMilliseconds: UInt64) -> String {
-        recentSends.messageID(user: user, clientID: clientID) { messageIDs.make(unixMilliseconds: unixMilliseconds) }.msg
-    }
-
-    /// A new message id (seed-mode sends, which have no client id).
+    /// A new message id.
     func messageID(unixMilliseconds: UInt64) -> String {
         messageIDs.make(unixMilliseconds: unixMilliseconds)
     }

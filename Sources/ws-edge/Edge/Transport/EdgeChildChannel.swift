@@ -37,7 +37,9 @@ struct EdgeChildChannel: ServerChildChannel, HTTPChannelHandler {
             let upgrader = NIOTypedWebSocketServerUpgrader<UpgradeResult>(
                 maxFrameSize: maxFrame,
                 shouldUpgrade: { channel, _ in
-                    channel.eventLoop.makeSucceededFuture(admitted.value == nil ? nil : HTTPHeaders())
+                    channel.eventLoop.makeSucceededFuture(admitted.value.map { request in
+                        HTTPHeaders(request.subprotocol.map { [("Sec-WebSocket-Protocol", $0)] } ?? [])
+                    })
                 },
                 upgradePipelineHandler: { channel, _ in
                     channel.eventLoop.makeCompletedFuture {
@@ -71,9 +73,10 @@ struct EdgeChildChannel: ServerChildChannel, HTTPChannelHandler {
             let decoder = try channel.pipeline.syncOperations.context(handlerType: ByteToMessageHandler<HTTPRequestDecoder>.self)
             try channel.pipeline.syncOperations.addHandler(
                 UpgradeGate { head in
-                    admitted.value = try? EdgeRoutes.sessionRequest(URI(head.uri), authorization: head.headers.first(name: "authorization"),
-                                                                    edge: edge).get()
-                    return admitted.value != nil
+                    EdgeRoutes.admission(head, edge: edge, on: channel.eventLoop).map { request in
+                        admitted.value = request
+                        return request != nil
+                    }
                 }, position: .after(decoder.handler))
             return Value(upgradeResult: result, channel: channel)
         }
@@ -101,27 +104,49 @@ extension HTTPServerBuilder {
 }
 
 /// Strips the upgrade headers of requests that may not upgrade; removes itself once an
-/// admitted upgrade passes (the connection becomes a WebSocket).
+/// admitted upgrade passes (the connection becomes a WebSocket). While a decision is pending
+/// (the identity provider's keys are being fetched) it holds what arrives after the head.
 private final class UpgradeGate: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias InboundOut = HTTPServerRequestPart
 
-    private let admits: @Sendable (HTTPRequestHead) -> Bool
+    /// Parts held while a decision is pending; more closes the connection.
+    private static let maxHeld = 16
 
-    init(admits: @escaping @Sendable (HTTPRequestHead) -> Bool) { self.admits = admits }
+    private let admits: @Sendable (HTTPRequestHead) -> EventLoopFuture<Bool>
+    private var held: [NIOAny]?
+    private var removed = false
+
+    init(admits: @escaping @Sendable (HTTPRequestHead) -> EventLoopFuture<Bool>) { self.admits = admits }
+
+    func handlerRemoved(context: ChannelHandlerContext) { removed = true }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        if var parts = held {
+            parts.append(data)
+            held = parts
+            if parts.count > Self.maxHeld { context.close(promise: nil) }
+            return
+        }
         guard case .head(var head) = unwrapInboundIn(data), head.headers.contains(name: "upgrade") else {
             context.fireChannelRead(data)
             return
         }
-        if admits(head) {
-            context.fireChannelRead(data)
-            context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
-        } else {
-            head.headers.remove(name: "upgrade")
-            head.headers.replaceOrAdd(name: "connection", value: "close")
-            context.fireChannelRead(wrapInboundOut(.head(head)))
+        held = []
+        admits(head).assumeIsolated().whenComplete { [self] result in
+            let parts = held ?? []
+            held = nil
+            guard !removed else { return }
+            if case .success(true) = result {
+                context.fireChannelRead(data)
+                parts.forEach(context.fireChannelRead)
+                context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
+            } else {
+                head.headers.remove(name: "upgrade")
+                head.headers.replaceOrAdd(name: "connection", value: "close")
+                context.fireChannelRead(wrapInboundOut(.head(head)))
+                parts.forEach(context.fireChannelRead)
+            }
         }
     }
 }

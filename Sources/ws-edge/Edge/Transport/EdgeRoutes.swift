@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import HummingbirdCore
+import NIOCore
 import NIOHTTP1
 import ParleyProtocol
 import ParleyServiceKit
@@ -26,34 +27,56 @@ enum EdgeRoutes {
             }
         }
         router.get("/api/whoami") { request, _ -> WhoAmI in
-            guard let user = authenticate(request, edge: edge) else { throw HTTPError(.unauthorized) }
+            guard let user = await authenticate(request, edge: edge) else { throw HTTPError(.unauthorized) }
             return WhoAmI(user: user)
         }
         // Upgrades are taken before routing (``EdgeChildChannel``); what reaches these routes was
         // not admitted, or is no upgrade at all.
         router.get("/ws") { request, _ -> Response in
-            _ = try sessionRequest(request.uri, authorization: request.headers[.authorization], edge: edge).get()
+            _ = try sessionRequest(request.uri, user: await authenticate(request, edge: edge), edge: edge).get()
             throw HTTPError(.upgradeRequired, message: "expected a WebSocket upgrade")
         }
         if edge.configuration.devLogin {
             // The seed tutorial's endpoint: no token, the user named in the query, raw text frames.
             router.get("/read") { request, _ -> Response in
-                _ = try sessionRequest(request.uri, authorization: nil, edge: edge).get()
+                _ = try sessionRequest(request.uri, user: nil, edge: edge).get()
                 throw HTTPError(.upgradeRequired, message: "expected a WebSocket upgrade")
             }
         }
     }
 
+    /// The session a WebSocket upgrade request may open, or nil (the router then answers it as a
+    /// plain request). Decided on the spot unless the token names a `kid` the edge lacks; then
+    /// after fetching the identity provider's keys again.
+    static func admission(_ head: HTTPRequestHead, edge: EdgeContext, on loop: any EventLoop) -> EventLoopFuture<SessionRequest?> {
+        let uri = URI(head.uri)
+        let credentials = RequestToken(authorization: head.headers.first(name: "authorization"),
+                                       protocols: head.headers["sec-websocket-protocol"], query: uri.queryParameters.get("token"))
+        let request: @Sendable (String?) -> SessionRequest? = { user in
+            guard var request = try? sessionRequest(uri, user: user, edge: edge).get() else { return nil }
+            request.subprotocol = credentials.subprotocol
+            return request
+        }
+        guard uri.path == "/ws", let token = credentials.token else { return loop.makeSucceededFuture(request(nil)) }
+        switch edge.authority.check(token) {
+        case .user(let user):
+            return loop.makeSucceededFuture(request(user))
+        case .refused:
+            return loop.makeSucceededFuture(nil)
+        case .unknownKey:
+            return loop.makeFutureWithTask { request(await edge.authority.user(for: token)) }
+        }
+    }
+
     /// What a WebSocket upgrade request may open, or why it may not (the answer to it): on
-    /// `/ws`, a valid token (401), valid `device`, `since` and `epoch` (400), while the edge
-    /// accepts sessions (503); on `/read` (dev login only), a valid `user` (400), a seed session.
-    static func sessionRequest(_ uri: URI, authorization: String?, edge: EdgeContext) -> Result<SessionRequest, HTTPError> {
+    /// `/ws`, a valid token, whose user is `user` (401 when nil), valid `device`, `since` and
+    /// `epoch` (400), while the edge accepts sessions (503); on `/read` (dev login only), a valid
+    /// `user` query parameter (400), a seed session.
+    static func sessionRequest(_ uri: URI, user: String?, edge: EdgeContext) -> Result<SessionRequest, HTTPError> {
         let query = uri.queryParameters
         switch uri.path {
         case "/ws":
-            guard let user = token(query: query.get("token"), authorization: authorization).flatMap(edge.authority.user(for:)) else {
-                return .failure(HTTPError(.unauthorized))
-            }
+            guard let user else { return .failure(HTTPError(.unauthorized)) }
             let request = SessionRequest.parse(user: user, device: query.get("device"), since: query.get("since"), epoch: query.get("epoch"))
             if case .success = request, edge.isShuttingDown {
                 return .failure(HTTPError(.serviceUnavailable, message: "the edge is shutting down"))
@@ -69,15 +92,11 @@ enum EdgeRoutes {
         }
     }
 
-    /// The user of the request's token (`Authorization: Bearer` or `?token=`), or nil.
-    static func authenticate(_ request: Request, edge: EdgeContext) -> String? {
-        token(query: request.uri.queryParameters.get("token"), authorization: request.headers[.authorization])
-            .flatMap(edge.authority.user(for:))
-    }
-
-    /// The token of a request: the `Authorization: Bearer` header, else the `token` query parameter.
-    private static func token(query: String?, authorization: String?) -> String? {
-        if let authorization, authorization.hasPrefix("Bearer ") { return String(authorization.dropFirst("Bearer ".count)) }
-        return query
+    /// The user of the request's token (see ``RequestToken``), or nil.
+    static func authenticate(_ request: Request, edge: EdgeContext) async -> String? {
+        let credentials = RequestToken(authorization: request.headers[.authorization], protocols: request.headers[values: .secWebSocketProtocol],
+                                       query: request.uri.queryParameters.get("token"))
+        guard let token = credentials.token else { return nil }
+        return await edge.authority.user(for: token)
     }
 }

@@ -9,6 +9,8 @@ struct SessionRequest: Sendable, Equatable {
     /// The replay follows this `seq` of `epoch` (nil: the device's cursor).
     let since: UInt64?
     let epoch: String?
+    /// The subprotocol the upgrade is answered with (see ``RequestToken``).
+    var subprotocol: String? = nil
 
     /// The request of `/ws?device=&since=&epoch=`, or a 400 saying what is wrong with it: `device` is 1–64
     /// of `[A-Za-z0-9_.-]` (absent: a v1 session), `since` a decimal up to 2^53 − 1, `epoch` an

@@ -71,6 +71,9 @@ let package = Package(
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOHTTPTypesHTTP1", package: "swift-nio-extras"),
             ],
             swiftSettings: strict, linkerSettings: rpath),
         // The chat domain edges and services share over Kafka: batched envelope records, deliver batches.
@@ -125,7 +128,7 @@ let package = Package(
         // Tests. ParleyTestSupport starts real redis-server and Tansu processes for them.
         .target(
             name: "ParleyTestSupport",
-            dependencies: [.product(name: "Logging", package: "swift-log")],
+            dependencies: [.product(name: "Logging", package: "swift-log"), .product(name: "NIOPosix", package: "swift-nio")],
             path: "Tests/ParleyTestSupport", swiftSettings: strict),
         .testTarget(
             name: "ParleyKafkaTests",
@@ -139,7 +142,9 @@ let package = Package(
             dependencies: ["ParleyProtocol", .product(name: "PropertyBased", package: "swift-property-based")],
             swiftSettings: strict),
         .testTarget(
-            name: "ServiceKitTests", dependencies: ["ParleyServiceKit", "ParleyTestSupport"],
+            name: "ServiceKitTests",
+            dependencies: ["ParleyServiceKit", "ParleyTestSupport",
+                           .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")],
             swiftSettings: strict, linkerSettings: rpath),
         // ws-edge's own types (sessions, loops, hub, rate limits) on NIO's embedded and real
         // event loops, without a broker.

@@ -1,6 +1,7 @@
 // One logical connection to ws-edge: opens /ws (with the stream position `params()` gives at
-// that moment), waits for `welcome`, keeps it alive with pings, and reconnects with
-// exponential backoff + jitter. After a connect that never reached
+// that moment), waits for `welcome`, keeps it alive with pings, and reconnects as reconnect.js
+// decides (exponential backoff + jitter, slower after policy closes, not at all after the
+// session was replaced). After a connect that never reached
 // `welcome` it asks /api/whoami whether the token was rejected (→ onAuthRejected) or the
 // server is merely unreachable (→ retry).
 //
@@ -9,10 +10,8 @@
 //   onWelcome(frame), onFrame(frame), onClose(code)
 
 import { wsUrl, wsProtocols, whoami } from './api.js';
+import { retryDelay, STABLE_SESSION_MS } from './reconnect.js';
 
-const BASE_DELAY_MS = 500;
-const MAX_DELAY_MS = 30_000;
-const JITTER = 0.3;
 const PING_EVERY_MS = 25_000;
 const SILENCE_LIMIT_MS = 65_000; // no frame at all for this long → the socket is dead
 const WELCOME_TIMEOUT_MS = 15_000;
@@ -27,11 +26,7 @@ const CLOSE_REASONS = {
   1012: 'Server is restarting.',
   1013: 'Server is busy.',
 };
-
-export function backoffDelay(attempt, rand = Math.random) {
-  const base = Math.min(MAX_DELAY_MS, BASE_DELAY_MS * 2 ** attempt);
-  return Math.round(base * (1 + (rand() * 2 - 1) * JITTER));
-}
+const REPLACED_REASON = 'Signed in on too many devices: this one was disconnected. Reload to use it here.';
 
 export class Connection {
   constructor(token, params, handlers) {
@@ -47,9 +42,12 @@ export class Connection {
     this.welcomeTimer = null;
     this.lastFrameAt = 0;
     this.state = 'offline';
-    this.onOnline = () => { if (this.state === 'offline') this.connectNow(); };
+    // Not before this time (ms) on the browser's own cues: a policy close asked for a slow retry.
+    this.holdUntil = 0;
+    this.onOnline = () => { if (this.state === 'offline' && Date.now() >= this.holdUntil) this.connectNow(); };
     this.onVisible = () => {
-      if (document.visibilityState === 'visible' && this.state === 'offline' && this.attempt > 3) this.connectNow();
+      if (document.visibilityState === 'visible' && this.state === 'offline' && this.attempt > 3
+          && Date.now() >= this.holdUntil) this.connectNow();
     };
   }
 
@@ -122,7 +120,7 @@ export class Connection {
       if (!this.welcomed) {
         if (frame.type !== 'welcome') return; // nothing is valid before welcome
         this.welcomed = true;
-        this.attempt = 0;
+        this.welcomedAt = Date.now();
         clearTimeout(this.welcomeTimer);
         this.startPings(ws);
         this.setState('online');
@@ -138,7 +136,7 @@ export class Connection {
     };
     ws.onclose = (ev) => {
       if (ws !== this.ws) return;
-      this.afterClose(ev.code);
+      this.afterClose(ev.code, false, ev.reason);
     };
     ws.onerror = () => { /* onclose follows */ };
   }
@@ -179,7 +177,7 @@ export class Connection {
     }
   }
 
-  async afterClose(code, alreadyTornDown = false) {
+  async afterClose(code, alreadyTornDown = false, closeReason = '') {
     const wasWelcomed = this.welcomed;
     if (!alreadyTornDown) this.teardown(1000);
     this.welcomed = false;
@@ -198,9 +196,15 @@ export class Connection {
         return;
       }
     }
-    if (code === 1008) this.attempt = Math.max(this.attempt, 3); // be gentle after policy closes
-    const delay = backoffDelay(this.attempt);
+    if (wasWelcomed && Date.now() - this.welcomedAt >= STABLE_SESSION_MS) this.attempt = 0;
+    const delay = retryDelay(code, closeReason, this.attempt);
+    if (delay === null) {
+      this.stopped = true;
+      this.setState('offline', { reason: REPLACED_REASON });
+      return;
+    }
     this.attempt += 1;
+    this.holdUntil = [1008, 1009, 1013].includes(code) ? Date.now() + delay : 0;
     const reason = wasWelcomed ? (CLOSE_REASONS[code] || `Connection closed (${code}).`)
       : 'Cannot reach the server.';
     this.setState('offline', { retryAt: Date.now() + delay, reason });

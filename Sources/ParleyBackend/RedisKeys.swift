@@ -4,6 +4,9 @@
 public enum RedisKeys {
     /// HASH session → edge id. Owner: presence-svc.
     public static func presence(_ user: String) -> String { "presence:{\(user)}" }
+    /// ZSET session → when presence-svc saw it connect (unix ms): who is oldest when a user holds
+    /// more than `--max-user-sessions`. Owner: presence-svc.
+    public static func sessionOrder(_ user: String) -> String { "sessionorder:{\(user)}" }
     /// SET of `user<TAB>session` on one edge. Owner: presence-svc.
     public static func edgeSessions(_ edge: String) -> String { "edgesessions:{\(edge)}" }
     /// ZSET edge id → last heartbeat (unix ms). Owner: presence-svc.

@@ -250,11 +250,14 @@ public struct DeliverEnvelope: Sendable, Equatable {
     /// Set by presence-svc when it had given this edge up for dead but hears from it again:
     /// the edge reports every session it holds once more (`user` is empty then).
     public var resync: Bool
+    /// Set by presence-svc when the user holds more sessions across all edges than allowed: the
+    /// addressed `sessions` (the oldest) are closed with 1008 `replaced`.
+    public var replaced: Bool
 
     public init(user: String, sessions: [String]? = nil, entries: [StreamEntry] = [], page: SyncPage? = nil,
                 epoch: String? = nil, history: HistoryPage? = nil, conversations: ConversationsPage? = nil,
                 members: MembersPage? = nil, error: ProtocolError? = nil, presence: [PresenceStatus] = [], watch: [String]? = nil,
-                typing: TypingNotice? = nil, resync: Bool = false) {
+                typing: TypingNotice? = nil, resync: Bool = false, replaced: Bool = false) {
         self.user = user
         self.sessions = sessions
         self.entries = entries
@@ -268,6 +271,7 @@ public struct DeliverEnvelope: Sendable, Equatable {
         self.watch = watch
         self.typing = typing
         self.resync = resync
+        self.replaced = replaced
     }
 }
 
@@ -289,6 +293,7 @@ extension DeliverEnvelope: WireObject {
             f.id("watch", &d.watch)
             f.field("typing", &d.typing)
             f.field("resync", &d.resync, default: false, omittingDefault: true)
+            f.field("replaced", &d.replaced, default: false, omittingDefault: true)
         }
     }
 }

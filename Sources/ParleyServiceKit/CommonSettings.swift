@@ -46,7 +46,9 @@ public enum CommonSettings {
                                           kafkaProperties, kafkaSecurityProtocol, kafkaSASLMechanism, kafkaSASLUsername,
                                           kafkaSASLPasswordFile, kafkaSSLCAFile, topicPrefix, topicPartitions]
     /// Settings of every process.
-    public static func process(httpPort port: Int) -> [Setting] { [httpHost, httpPort(default: port), logLevel, logFormat] }
+    public static func process(httpPort port: Int) -> [Setting] {
+        [httpHost, httpPort(default: port)] + HTTPLimitSettings.all + [logLevel, logFormat]
+    }
 }
 
 /// What every service reads from the common settings.
@@ -56,6 +58,8 @@ public struct CommonConfiguration: Sendable {
     public var topicPartitions: Int32
     public var httpHost: String
     public var httpPort: Int
+    /// The limits of every HTTP port of the process.
+    public var httpLimits: HTTPServerLimits
     public var logLevel: LogLevelSetting
     public var logFormat: LogFormat
     /// Every setting's effective value, secrets redacted: logged at start.
@@ -77,6 +81,7 @@ public struct CommonConfiguration: Sendable {
         topicPartitions = Int32(values.int(CommonSettings.topicPartitions))
         httpHost = values.string(CommonSettings.httpHost)
         httpPort = values.int(CommonSettings.httpPort(default: 0))
+        httpLimits = try HTTPServerLimits(values: values)
         guard let level = LogLevelSetting(rawValue: values.string(CommonSettings.logLevel)) else {
             throw ConfigurationError("invalid PARLEY_LOG_LEVEL=\(values.string(CommonSettings.logLevel)): expected trace, debug, info, notice, warning, error or critical")
         }

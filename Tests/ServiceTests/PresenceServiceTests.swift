@@ -221,7 +221,7 @@ extension PresenceServiceTests {
         let reader = try await TopicReader.start(stack.topics.presenceChanges, partitions: 2)
 
         // The first step alone, as when presence-svc dies before the second.
-        _ = try await stack.redis.send(PresenceWrites.connect(user: user, session: "c1", edge: edge).first)
+        _ = try await stack.redis.send(PresenceWrites.connect(user: user, session: "c1", edge: edge, maxSessions: PresenceConfiguration.defaultMaxUserSessions).first)
         #expect(try await stack.redis.send(.exists(RedisKeys.presence(user))) == false, "presence is as before the event")
         #expect(try await stack.redis.send(.smembers(RedisKeys.edgeSessions(edge))) == ["\(user)\tc1"])
 

@@ -1,63 +1,36 @@
-import NIOCore
-import NIOPosix
-import Synchronization
+import ParleyTestSupport
 
-/// A bare WebSocket upgrade over TCP that records every byte the server sends, without a
-/// WebSocket client library in between: for checking exactly what the edge writes on the wire
-/// (e.g. the close frame of a refused session).
+/// A bare WebSocket upgrade over TCP (a ``RawConnection``) that records every byte the server
+/// sends, without a WebSocket client library in between: for checking exactly what the edge
+/// writes on the wire (e.g. the close frame of a refused session) and for clients no library
+/// would be (one that floods control frames and never reads).
 final class RawWebSocket: Sendable {
-    private final class Collector: ChannelInboundHandler, Sendable {
-        typealias InboundIn = ByteBuffer
-        let bytes = Mutex<[UInt8]>([])
-        let closed = Atomic<Bool>(false)
+    let connection: RawConnection
 
-        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-            let buffer = unwrapInboundIn(data)
-            bytes.withLock { $0 += buffer.readableBytesView }
-        }
-
-        func channelInactive(context: ChannelHandlerContext) {
-            closed.store(true, ordering: .sequentiallyConsistent)
-            context.fireChannelInactive()
-        }
-    }
-
-    private let collector: Collector
-    private let channel: any Channel
-
-    private init(collector: Collector, channel: any Channel) {
-        self.collector = collector
-        self.channel = channel
+    private init(connection: RawConnection) {
+        self.connection = connection
     }
 
     /// Connects to 127.0.0.1:`port` and sends a WebSocket upgrade request for `path`. With
-    /// `halfClosure`, the connection stays writable after the server closed its side.
-    static func upgrade(port: Int, path: String, headers: [(String, String)] = [], halfClosure: Bool = false) async throws -> RawWebSocket {
-        let collector = Collector()
-        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .channelOption(.allowRemoteHalfClosure, value: halfClosure)
-            .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(collector) }
-            }
-            .connect(host: "127.0.0.1", port: port).get()
+    /// `halfClosure`, the connection stays writable after the server closed its side;
+    /// `receiveBuffer` as in ``RawConnection/connect(port:receiveBuffer:halfClosure:)``.
+    static func upgrade(port: Int, path: String, headers: [(String, String)] = [], halfClosure: Bool = false,
+                        receiveBuffer: Int? = nil) async throws -> RawWebSocket {
+        let connection = try await RawConnection.connect(port: port, receiveBuffer: receiveBuffer, halfClosure: halfClosure)
         var request = "GET \(path) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
             + "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
         for (name, value) in headers { request += "\(name): \(value)\r\n" }
         request += "\r\n"
-        try await channel.writeAndFlush(ByteBuffer(string: request))
-        return RawWebSocket(collector: collector, channel: channel)
+        try await connection.send(request)
+        return RawWebSocket(connection: connection)
     }
 
     /// Everything received so far.
-    var received: [UInt8] { collector.bytes.withLock { $0 } }
-    var isClosed: Bool { collector.closed.load(ordering: .sequentiallyConsistent) }
+    var received: [UInt8] { connection.received }
+    var isClosed: Bool { connection.isClosed }
 
     /// The HTTP status of the response, once its status line arrived.
-    var status: Int? {
-        let text = String(decoding: received.prefix(64), as: UTF8.self)
-        guard text.hasPrefix("HTTP/1.1 "), text.count >= 12 else { return nil }
-        return Int(text.dropFirst(9).prefix(3))
-    }
+    var status: Int? { connection.status }
 
     /// The server's WebSocket frames after the 101 response: (opcode, payload). Server frames are
     /// unmasked; payloads here are short (< 126 bytes) or use the 16-bit length.
@@ -92,15 +65,18 @@ final class RawWebSocket: Sendable {
 
     /// Sends a text frame (masked, as a client must; shorter than 126 bytes).
     func sendText(_ text: String) async throws {
-        let payload = Array(text.utf8)
+        try await connection.send(Self.frame(opcode: 0x1, Array(text.utf8)))
+    }
+
+    /// A masked client frame of `opcode` (fin set) with a payload shorter than 126 bytes.
+    static func frame(opcode: UInt8, _ payload: [UInt8]) -> [UInt8] {
         precondition(payload.count < 126, "a short frame")
         let mask: [UInt8] = (0..<4).map { _ in UInt8.random(in: 0...255) }
-        let frame = [0x81, 0x80 | UInt8(payload.count)] + mask + payload.enumerated().map { $0.element ^ mask[$0.offset % 4] }
-        try await channel.writeAndFlush(ByteBuffer(bytes: frame))
+        return [0x80 | opcode, 0x80 | UInt8(payload.count)] + mask + payload.enumerated().map { $0.element ^ mask[$0.offset % 4] }
     }
 
     func close() async {
-        try? await channel.close()
+        await connection.close()
     }
 
     private func headerEnd(_ bytes: [UInt8]) -> Int? {

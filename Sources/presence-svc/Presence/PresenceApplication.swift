@@ -9,7 +9,8 @@ public func buildPresence(_ configuration: PresenceConfiguration, logger: Logger
                           onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }) async throws -> [any Service] {
     let common = configuration.common
     let backbone = try await ServiceBackbone.start(common, redis: configuration.redis, logger: logger)
-    let store = PresenceStore(topics: common.topics, redis: backbone.redis, producer: backbone.producer, logger: logger)
+    let store = PresenceStore(topics: common.topics, redis: backbone.redis, producer: backbone.producer, logger: logger,
+                              maxUserSessions: configuration.maxUserSessions)
     let events = try backbone.consumer(common, group: "presence", topic: common.topics.presenceEvents, logger: logger)
     return backbone.closers + [
         ConsumerLoop(name: "presence.events", consumer: events, logger: logger, handle: store.apply),

@@ -7,9 +7,12 @@ public enum PresenceSettings {
         help: "an edge silent this long is dead: all its sessions are removed")
     public static let sweepInterval = Setting("sweep-interval", .duration, default: "1s",
         help: "how often dead edges are looked for")
+    public static let maxUserSessions = Setting("max-user-sessions", .integer(1...10_000),
+        default: "\(PresenceConfiguration.defaultMaxUserSessions)",
+        help: "sessions one user may hold across all edges; a new session beyond it closes the user's oldest with 1008 replaced")
 
     public static let all: [Setting] = CommonSettings.kafka + RedisSettings.all + CommonSettings.process(httpPort: 9102)
-        + [edgeTimeout, sweepInterval]
+        + [edgeTimeout, sweepInterval, maxUserSessions]
 }
 
 /// presence-svc's configuration.
@@ -22,12 +25,16 @@ public struct PresenceConfiguration: ServiceConfiguration {
     public var redis: RedisSettingsConfiguration
     public var edgeTimeout: Duration
     public var sweepInterval: Duration
+    public var maxUserSessions: Int
+    /// The default of `--max-user-sessions`.
+    public static let defaultMaxUserSessions = 10
 
     public init(values: SettingValues) throws {
         common = try CommonConfiguration(values: values, clientID: Self.serviceName)
         redis = try RedisSettingsConfiguration(values: values)
         edgeTimeout = values.duration(PresenceSettings.edgeTimeout)
         sweepInterval = values.duration(PresenceSettings.sweepInterval)
+        maxUserSessions = values.int(PresenceSettings.maxUserSessions)
         guard edgeTimeout >= .seconds(1), sweepInterval >= .milliseconds(10) else {
             throw ConfigurationError("invalid PARLEY_EDGE_TIMEOUT or PARLEY_SWEEP_INTERVAL: at least 1s and 10ms")
         }

@@ -1,4 +1,5 @@
 import ParleyBackend
+import ParleyChat
 import ParleyKafka
 import ParleyProtocol
 import ParleyRedis
@@ -24,9 +25,10 @@ struct PresenceRound {
 
     init(topics: Topics) { self.topics = topics }
 
-    /// Both steps of a connect, in the order ``PresenceWrites`` explains.
-    mutating func connect(user: String, session: String, edge: String) {
-        let steps = PresenceWrites.connect(user: user, session: session, edge: edge)
+    /// Both steps of a connect, in the order ``PresenceWrites`` explains; the user's oldest
+    /// sessions beyond `maxSessions` are closed (``UserSessionCap``).
+    mutating func connect(user: String, session: String, edge: String, maxSessions: Int) {
+        let steps = PresenceWrites.connect(user: user, session: session, edge: edge, maxSessions: maxSessions)
         pipeline.add(steps.first)
         let added = pipeline.add(steps.second)
         effects.append(.session(.sessionOnline, user: user, session: session, edge: edge, added, lastSeen: nil))
@@ -91,6 +93,9 @@ struct PresenceRound {
             switch effect {
             case let .session(kind, user, session, edge, entry, lastSeen):
                 let count = try replies[entry]
+                for old in count.replaced {
+                    outcome.replaced.add(DeliverEnvelope(user: user, sessions: [old.session], replaced: true), edge: old.edge)
+                }
                 // A replayed connect changes nothing but is published again (the edge may
                 // depend on it); a disconnect of a session presence did not have is not.
                 guard kind == .sessionOnline || count.changed else { continue }
@@ -110,10 +115,11 @@ struct PresenceRound {
     }
 }
 
-/// What a batch of presence events publishes: changes in event order, queries to answer, and
-/// the edges to ask for a resync.
+/// What a batch of presence events publishes: changes in event order, queries to answer, the
+/// sessions to close for their user's cap, and the edges to ask for a resync.
 struct PresenceOutcome {
     var changes: [KafkaOutgoingRecord] = []
+    var replaced = EdgeDeliveries()
     var queries: [PresenceQueryAnswer] = []
     var resyncs: [String] = []
 }

@@ -15,6 +15,8 @@ public struct PresenceStore: Sendable {
     let redis: RedisClient
     let producer: KafkaProducer
     let logger: Logger
+    /// Sessions one user may hold across all edges (``UserSessionCap``).
+    let maxUserSessions: Int
 
     private let sessions: Gauge
     private let edgesRemoved: Counter
@@ -22,7 +24,8 @@ public struct PresenceStore: Sendable {
 
     /// `metrics` makes the store's metrics (tests pass their own).
     public init(topics: Topics, redis: RedisClient, producer: KafkaProducer, logger: Logger,
-                metrics: any MetricsFactory = MetricsSystem.factory) {
+                maxUserSessions: Int = PresenceConfiguration.defaultMaxUserSessions, metrics: any MetricsFactory = MetricsSystem.factory) {
+        self.maxUserSessions = maxUserSessions
         self.topics = topics
         self.redis = redis
         self.producer = producer
@@ -49,7 +52,7 @@ public struct PresenceStore: Sendable {
             switch event.kind {
             case .connect:
                 guard let user = event.user, let session = event.session else { continue }
-                round.connect(user: user, session: session, edge: event.edge)
+                round.connect(user: user, session: session, edge: event.edge, maxSessions: maxUserSessions)
             case .disconnect:
                 guard let user = event.user, let session = event.session else { continue }
                 round.disconnect(user: user, session: session, edge: event.edge, at: event.ts)
@@ -68,7 +71,7 @@ public struct PresenceStore: Sendable {
         }
         try await round.run(on: redis, into: &outcome)
         let answers = try await PresenceQueries.answer(outcome.queries, on: redis)
-        let outputs = outcome.changes + answers.records(topics)
+        let outputs = outcome.changes + answers.records(topics) + outcome.replaced.records(topics)
         if !outputs.isEmpty { _ = try await producer.send(batch: outputs) }
         await requestResync(outcome.resyncs)
     }

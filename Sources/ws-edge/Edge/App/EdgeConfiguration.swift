@@ -24,13 +24,15 @@ public enum EdgeSettings {
     public static let typingInterval = Setting("typing-interval", .duration, default: "2s",
         help: "a session's typing signals per conversation are forwarded at most once per this interval; extra ones are dropped")
     public static let sendRate = Setting("send-rate", .integer(1...100_000), default: "50",
-        help: "sustained frames per second per session (token bucket)")
+        help: "sustained frames per second per session (token bucket), pings and pongs included")
     public static let sendBurst = Setting("send-burst", .integer(1...100_000), default: "200",
         help: "frames a session may send at once above the rate")
     public static let maxSessionsPerUser = Setting("max-sessions-per-user", .integer(1...1000), default: "10",
         help: "sessions one user may hold on this edge; more are closed with 1008")
     public static let outboundQueue = Setting("outbound-queue", .integer(1...1_000_000), default: "1024",
         help: "live frames queued for one slow session before it is closed (its stream keeps the entries)")
+    public static let maxOutboundBytes = Setting("max-outbound-bytes", .integer(524_288...1_073_741_824), default: "1048576",
+        help: "bytes waiting in the edge for one session's socket (a client that does not read) before the session is closed")
     public static let syncWindow = Setting("sync-window", .integer(1...1_000_000), default: "1000",
         help: "entries a session's replay may run ahead of its last ack; the next page waits for an ack")
     public static let syncAckTimeout = Setting("sync-ack-timeout", .duration, default: "30s",
@@ -46,7 +48,7 @@ public enum EdgeSettings {
 
     public static let all: [Setting] = CommonSettings.kafka + CommonSettings.process(httpPort: 8080) + [
         edgeID, jwtSecret, devLogin, tokenTTL, webRoot, maxBodyBytes, maxFrameBytes, maxGroupMembers, typingInterval, sendRate, sendBurst,
-        maxSessionsPerUser, outboundQueue, syncWindow, syncAckTimeout, maxHeld, v1Unacked, heartbeatInterval, pingInterval,
+        maxSessionsPerUser, outboundQueue, maxOutboundBytes, syncWindow, syncAckTimeout, maxHeld, v1Unacked, heartbeatInterval, pingInterval,
     ] + AuthSettings.all
 }
 
@@ -69,6 +71,7 @@ public struct EdgeConfiguration: ServiceConfiguration {
     public var sendBurst: Int
     public var maxSessionsPerUser: Int
     public var outboundQueue: Int
+    public var maxOutboundBytes: Int
     public var syncWindow: Int
     public var syncAckTimeout: Duration
     public var maxHeld: Int
@@ -102,6 +105,7 @@ public struct EdgeConfiguration: ServiceConfiguration {
         sendBurst = values.int(EdgeSettings.sendBurst)
         maxSessionsPerUser = values.int(EdgeSettings.maxSessionsPerUser)
         outboundQueue = values.int(EdgeSettings.outboundQueue)
+        maxOutboundBytes = values.int(EdgeSettings.maxOutboundBytes)
         syncWindow = values.int(EdgeSettings.syncWindow)
         syncAckTimeout = values.duration(EdgeSettings.syncAckTimeout)
         guard syncAckTimeout >= .milliseconds(100) else {

@@ -84,7 +84,8 @@ final class LoopSessions {
 
     /// Writes what a deliver record carries to the addressed sessions of its user on this loop:
     /// stream entries (live, or a page) through each session's sequencer, answers to its queries,
-    /// its watch list and presence, typing (v2 sessions only: v1 clients know no such frame).
+    /// its watch list and presence, typing (v2 sessions only: v1 clients know no such frame); or
+    /// closes them when presence-svc says they were replaced (the user's session cap).
     private func deliver(_ envelope: DeliverEnvelope, flushing: inout [Session]) {
         if envelope.resync {
             for session in sessions.values {
@@ -95,6 +96,10 @@ final class LoopSessions {
         }
         for session in byUser[envelope.user] ?? [] {
             if let only = envelope.sessions, !only.contains(session.id) { continue }
+            if envelope.replaced {
+                session.close(.replaced)
+                continue
+            }
             let idle = !session.hasWaiting
             defer { if idle, session.hasWaiting { flushing.append(session) } }
             if envelope.page != nil || !envelope.entries.isEmpty {

@@ -14,11 +14,11 @@ import ParleyProtocol
 final class Session {
     /// Why the edge closes a session, with the WebSocket close code.
     enum CloseReason: Sendable, Equatable {
-        case overflow, flood, tooManySessions, goingAway, unresponsive, noAcks, unavailable
+        case overflow, flood, tooManySessions, replaced, goingAway, unresponsive, noAcks, unavailable
 
         var code: UInt16 {
             switch self {
-            case .overflow, .flood, .tooManySessions, .noAcks: 1008
+            case .overflow, .flood, .tooManySessions, .replaced, .noAcks: 1008
             case .goingAway, .unresponsive: 1001
             case .unavailable: 1013
             }
@@ -29,6 +29,7 @@ final class Session {
             case .overflow: "too slow: outbound queue full"
             case .flood: "too many frames"
             case .tooManySessions: "too many sessions for this user"
+            case .replaced: "replaced: the user opened a newer session beyond the session limit"
             case .goingAway: "server going away"
             case .unresponsive: "no answer to pings"
             case .noAcks: "too slow: no acks"

@@ -8,6 +8,12 @@ import ParleyProtocol
 /// decoder and aggregator): registers the session, applies flood control, answers control
 /// frames, hands text frames to ``FrameHandler``, and reports the session gone when the
 /// connection closes. Runs on the channel's event loop; no Swift task is kept per session.
+///
+/// Flood control counts every frame but a close in the session's token bucket, pings and pongs
+/// too: a frame over the rate is dropped (a data frame gets `rate_limited`, a ping no pong), and
+/// `--send-burst` frames over it close the session with 1008. A client that does not read is
+/// closed (``Session/CloseReason/overflow``) once `--max-outbound-bytes` wait in the edge for its
+/// socket, and a ping is not answered while its socket is backed up.
 final class SessionChannelHandler: ChannelInboundHandler {
     typealias InboundIn = WebSocketFrame
     typealias OutboundOut = WebSocketFrame
@@ -30,6 +36,10 @@ final class SessionChannelHandler: ChannelInboundHandler {
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
+        let bound = edge.configuration.maxOutboundBytes
+        // Unwritable = more than `bound` bytes wait in the edge: channelWritabilityChanged closes the session.
+        try? context.channel.syncOptions?.setOption(ChannelOptions.writeBufferWaterMark,
+                                                    value: .init(low: bound / 2, high: bound))
         let outbox = edge.hub.outbox(for: context.eventLoop)
         let user = request.user
         let session = Session(id: UUID().uuidString.lowercased(), user: user, kind: request.kind, channel: context.channel,
@@ -60,6 +70,7 @@ final class SessionChannelHandler: ChannelInboundHandler {
         let frame = unwrapInboundIn(data)
         guard let (session, outbox) = session else { return }
         session.heardFrom()
+        if session.isOpen, frame.opcode != .connectionClose, !withinRate(frame, session) { return }
         switch frame.opcode {
         case .text, .binary:
             guard session.isOpen else {
@@ -68,17 +79,6 @@ final class SessionChannelHandler: ChannelInboundHandler {
                 }
                 return
             }
-            guard bucket.take() else {
-                strikes += 1
-                edge.metrics.rejected(.rateLimited)
-                if strikes > edge.configuration.sendBurst {
-                    session.close(.flood)
-                } else {
-                    session.send(.frame(.error(ProtocolError(.rateLimited, "slow down"))))
-                }
-                return
-            }
-            strikes = max(0, strikes - 1)  // a client that keeps pushing past the rate still adds up
             if frame.opcode == .binary {
                 edge.metrics.rejected(.badRequest)
                 session.send(.frame(.error(ProtocolError(.badRequest, "binary frames are not supported"))))
@@ -87,6 +87,7 @@ final class SessionChannelHandler: ChannelInboundHandler {
             let text = frame.unmaskedData
             frames.handle(text: text.readableBytesView, session: session, outbox: outbox, logger: logger)
         case .ping:
+            guard session.isOpen, context.channel.isWritable else { return }
             let pong = WebSocketFrame(fin: true, opcode: .pong, data: frame.unmaskedData)
             context.writeAndFlush(wrapOutboundOut(pong), promise: nil)
         case .connectionClose:
@@ -95,6 +96,30 @@ final class SessionChannelHandler: ChannelInboundHandler {
         default:
             break  // pong (liveness is any frame), continuations (the aggregator joins them)
         }
+    }
+
+    /// Takes a token for `frame`; a frame over the rate adds a strike, and strikes beyond the burst
+    /// close the session (a client that keeps pushing past the rate still adds up).
+    private func withinRate(_ frame: WebSocketFrame, _ session: Session) -> Bool {
+        guard bucket.take() else {
+            strikes += 1
+            edge.metrics.rejected(.rateLimited)
+            if strikes > edge.configuration.sendBurst {
+                session.close(.flood)
+            } else if frame.opcode == .text || frame.opcode == .binary {
+                session.send(.frame(.error(ProtocolError(.rateLimited, "slow down"))))
+            }
+            return false
+        }
+        strikes = max(0, strikes - 1)
+        return true
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if !context.channel.isWritable, let session = session?.session {
+            session.close(.overflow)
+        }
+        context.fireChannelWritabilityChanged()
     }
 
     func channelInactive(context: ChannelHandlerContext) {

@@ -6,6 +6,7 @@ import NIOHTTP1
 import NIOHTTPTypes
 import NIOHTTPTypesHTTP1
 import NIOWebSocket
+import ParleyServiceKit
 
 /// The edge's connections: HTTP/1 for the API and the web client, and WebSocket upgrades on
 /// `/ws` (a valid token) and `/read` (seed mode). An admitted upgrade puts a
@@ -14,6 +15,10 @@ import NIOWebSocket
 /// idle session, measured). A refused upgrade reaches the router as a plain request, whose route
 /// answers it (401 without a valid token, 400 for bad connect parameters or a bad seed user, 503
 /// while shutting down).
+///
+/// Every connection is counted against `--http-max-connections` (sessions included) and kept
+/// within the HTTP limits by an ``HTTPDoor`` until it becomes a WebSocket: a connection beyond
+/// the cap has its request (an upgrade too) answered 503 before anything else happens.
 struct EdgeChildChannel: ServerChildChannel, HTTPChannelHandler {
     enum UpgradeResult: Sendable {
         case webSocket
@@ -27,10 +32,14 @@ struct EdgeChildChannel: ServerChildChannel, HTTPChannelHandler {
 
     let responder: Responder
     let edge: EdgeContext
+    let limiter: ConnectionLimiter
 
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
         channel.eventLoop.makeCompletedFuture {
             let maxFrame = edge.configuration.limits.maxFrameBytes
+            let limits = edge.configuration.common.httpLimits
+            let door = NIOLoopBound(HTTPDoor(limits: limits, admitted: limiter.admit(channel), upgrades: true, server: "public"),
+                                    eventLoop: channel.eventLoop)
             // Who the gate admitted (the token is verified once, there); only admitted upgrades
             // reach the upgrader.
             let admitted = NIOLoopBoundBox<SessionRequest?>(nil, eventLoop: channel.eventLoop)
@@ -47,6 +56,7 @@ struct EdgeChildChannel: ServerChildChannel, HTTPChannelHandler {
                             throw NIOWebSocketUpgradeError.unsupportedWebSocketTarget
                         }
                         let pipeline = channel.pipeline.syncOperations
+                        pipeline.removeHandler(door.value, promise: nil)
                         try pipeline.addHandler(NIOWebSocketFrameAggregator(
                             minNonFinalFragmentSize: 0, maxAccumulatedFrameCount: 1024, maxAccumulatedFrameSize: maxFrame))
                         try pipeline.addHandler(SessionChannelHandler(edge: edge, request: admitted, logger: logger))
@@ -57,6 +67,7 @@ struct EdgeChildChannel: ServerChildChannel, HTTPChannelHandler {
                 upgraders: [upgrader],
                 notUpgradingCompletionHandler: { channel in
                     channel.eventLoop.makeCompletedFuture {
+                        door.value.upgradeDeclined()
                         try channel.pipeline.syncOperations.addHandler(HTTP1ToHTTPServerCodec(secure: false))
                         try channel.pipeline.syncOperations.addHandler(HTTPConnectionStateHandler(logger: logger))
                         return .http(try NIOAsyncChannel(wrappingChannelSynchronously: channel,
@@ -67,17 +78,20 @@ struct EdgeChildChannel: ServerChildChannel, HTTPChannelHandler {
             configuration.enablePipelining = false  // NIOAsyncChannel serialises requests
             configuration.enableErrorHandling = false  // Hummingbird answers errors
             configuration.enableResponseHeaderValidation = false  // HTTPTypes validates
+            configuration.decoderConfiguration = limits.decoderLimits
             let result = try channel.pipeline.syncOperations.configureUpgradableHTTPServerPipeline(configuration: configuration)
             // NIO's upgrade handler closes the connection of a refused upgrade without an answer;
             // the gate turns such a request into a plain one, so the router answers it.
             let decoder = try channel.pipeline.syncOperations.context(handlerType: ByteToMessageHandler<HTTPRequestDecoder>.self)
-            try channel.pipeline.syncOperations.addHandler(
-                UpgradeGate { head in
-                    EdgeRoutes.admission(head, edge: edge, on: channel.eventLoop).map { request in
-                        admitted.value = request
-                        return request != nil
-                    }
-                }, position: .after(decoder.handler))
+            let gate = UpgradeGate { head in
+                EdgeRoutes.admission(head, edge: edge, on: channel.eventLoop).map { request in
+                    admitted.value = request
+                    return request != nil
+                }
+            }
+            try channel.pipeline.syncOperations.addHandler(gate, position: .after(decoder.handler))
+            // Behind the gate: it sees an upgrade only once the gate admitted it.
+            try channel.pipeline.syncOperations.addHandler(door.value, position: .after(gate))
             return Value(upgradeResult: result, channel: channel)
         }
     }
@@ -99,7 +113,8 @@ struct EdgeChildChannel: ServerChildChannel, HTTPChannelHandler {
 extension HTTPServerBuilder {
     /// HTTP/1 plus the edge's WebSocket sessions (see ``EdgeChildChannel``).
     static func edge(_ edge: EdgeContext) -> HTTPServerBuilder {
-        .init { responder in EdgeChildChannel(responder: responder, edge: edge) }
+        let limiter = ConnectionLimiter(limit: edge.configuration.common.httpLimits.maxConnections, server: "public")
+        return .init { responder in EdgeChildChannel(responder: responder, edge: edge, limiter: limiter) }
     }
 }
 

@@ -189,6 +189,9 @@ final class ClusterRouter: Sendable {
 
     // MARK: - The slot map
 
+    /// A freshly loaded map.
+    func reloadedTopology() async throws -> ClusterTopology { try await currentTopology(refresh: true) }
+
     /// The map, loading it when there is none or `refresh` asks for a new one.
     private func currentTopology(refresh: Bool) async throws -> ClusterTopology {
         enum Next { case ready(ClusterTopology), loading(Task<ClusterTopology, any Error>) }

@@ -11,6 +11,17 @@ struct ClusterTopology: Sendable {
         return owner < 0 ? nil : primaries[Int(owner)]
     }
 
+    /// Each primary's slot ranges, `0-5460@127.0.0.1:7000 …`, in slot order.
+    var summary: String {
+        var ranges: [String] = []
+        var start = 0
+        for slot in 1...RedisHashSlot.count where slot == RedisHashSlot.count || owners[slot] != owners[start] {
+            if owners[start] >= 0 { ranges.append("\(start)-\(slot - 1)@\(primaries[Int(owners[start])])") }
+            start = slot
+        }
+        return ranges.joined(separator: " ")
+    }
+
     /// The same map with `slot` served by `endpoint` (what a `MOVED` reply says).
     func moving(_ slot: RedisHashSlot, to endpoint: RedisEndpoint) -> ClusterTopology {
         var primaries = primaries

@@ -118,6 +118,14 @@ public final class RedisClient: Sendable {
         }
     }
 
+    /// In cluster mode, loads the slot map again and answers which primary serves which slots,
+    /// as text that changes exactly when a failover or a resharding moved slots; nil in
+    /// single-endpoint mode.
+    public func clusterSlotMap() async throws -> String? {
+        guard case .cluster(let router) = route else { return nil }
+        return try await router.reloadedTopology().summary
+    }
+
     /// Closes idle connections and fails waiting callers; connections in use close when their
     /// command finishes. Later calls throw ``RedisError/Code/closed``.
     public func close() async {

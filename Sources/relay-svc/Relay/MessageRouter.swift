@@ -119,7 +119,8 @@ public struct MessageRouter: Sendable {
                                                       dedupTTL: dedupTTL, retention: retention, maxGroupMembers: groupLimits.maxMembers,
                                                       limited: Set(mine.flatMap(\.joining)).intersection(limited).sorted()))
         }
-        let replies = try await redis.send(pipeline)
+        // Durable: the cseqs a produced batch names must survive a Redis failover (WAIT in cluster mode).
+        let replies = try await redis.sendDurably(pipeline)
         // Every index is in exactly one group, so each placeholder is overwritten below.
         var steps = [Step](repeating: Step(outcome: .refused(.unavailable), roster: nil, title: nil), count: operations.count)
         for (group, call) in zip(groups, calls) {

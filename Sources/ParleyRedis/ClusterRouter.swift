@@ -40,9 +40,47 @@ final class ClusterRouter: Sendable {
     /// Runs `requests` on the primaries that own their slots and answers their replies in order
     /// (error replies included, as values). `wait` > 0 appends `WAIT wait` to every node's share
     /// and throws ``RedisError/Code/replication`` when a node's writes reached fewer replicas.
+    ///
+    /// A request added `after` earlier ones on other nodes is sent only once that one was
+    /// answered: the pipeline then runs in waves (``waves(of:)``).
     func execute(_ requests: [RedisRequest], wait: Int) async throws -> [RESPValue] {
+        guard requests.contains(where: { !$0.after.isEmpty }) else {
+            return try await execute(requests, indices: Array(requests.indices), wait: wait)
+        }
+        var replies = [RESPValue](repeating: .null, count: requests.count)
+        for wave in try await waves(of: requests) {
+            for (index, reply) in zip(wave, try await execute(requests, indices: wave, wait: wait)) { replies[index] = reply }
+        }
+        return replies
+    }
+
+    /// The requests in waves, each sent when the one before was answered: a request goes in the
+    /// wave of the request before it on its node (so one node's requests keep their order), or
+    /// in the wave after the one it must follow when that one is on another node.
+    private func waves(of requests: [RedisRequest]) async throws -> [[Int]] {
+        let topology = try await currentTopology(refresh: false)
+        var nodes: [RedisEndpoint?] = []
+        var wave: [Int] = []
+        var lastOnNode: [RedisEndpoint: Int] = [:]
+        for request in requests {
+            let node = route(request, in: topology)
+            var number = node.flatMap { lastOnNode[$0] } ?? 0
+            for earlier in request.after {
+                number = max(number, wave[earlier] + (nodes[earlier] == node ? 0 : 1))
+            }
+            nodes.append(node)
+            wave.append(number)
+            if let node { lastOnNode[node] = number }
+        }
+        var waves = [[Int]](repeating: [], count: (wave.max() ?? 0) + 1)
+        for (index, number) in wave.enumerated() { waves[number].append(index) }
+        return waves
+    }
+
+    /// Runs the requests at `indices`; answers their replies in that order.
+    private func execute(_ requests: [RedisRequest], indices: [Int], wait: Int) async throws -> [RESPValue] {
         var replies = [RESPValue?](repeating: nil, count: requests.count)
-        var pending = Array(requests.indices)
+        var pending = indices
         var asked: [Int: RedisEndpoint] = [:]
         var lastFailure: RedisError?
         for attempt in 0..<Self.maxAttempts {
@@ -97,7 +135,7 @@ final class ClusterRouter: Sendable {
                     }
                 }
             }
-            guard !next.isEmpty else { return replies.map { $0 ?? .null } }
+            guard !next.isEmpty else { return indices.map { replies[$0] ?? .null } }
             pending = next.sorted()
             asked = askedNext
         }

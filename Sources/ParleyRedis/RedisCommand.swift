@@ -60,4 +60,6 @@ struct RedisRequest: Sendable {
     let script: RedisScriptBody?
     /// A key of the command (all its keys share its slot), for routing in cluster mode.
     var key: String? = nil
+    /// The indices in its pipeline of the requests that must have run before this one (``RedisPipeline/add(_:after:)``).
+    var after: [Int] = []
 }

@@ -78,7 +78,8 @@ public final class RedisClient: Sendable {
         try command.decode(await execute([command.request])[0])
     }
 
-    /// Sends the pipeline's commands in one round trip on one connection and returns their replies.
+    /// Sends the pipeline's commands in one round trip on one connection (in cluster mode: one
+    /// per node touched, more for commands added `after` others) and returns their replies.
     ///
     /// Every command runs; if any got an error reply, this throws the first one (code
     /// ``RedisError/Code/server``) after all replies were read. A pipeline is not atomic.

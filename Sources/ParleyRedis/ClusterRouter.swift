@@ -206,8 +206,14 @@ final class ClusterRouter: Sendable {
             let connection = try await pool.lease()
             defer { pool.release(connection) }
             let replies = try await connection.exchange(sent)
-            if wait > 0 { try ReplicaWait.check(replies[replies.count - 1], wanted: wait, node: endpoint) }
-            return .success(positions.map { replies[$0] })
+            let answers = positions.map { replies[$0] }
+            // A node that became a replica redirects every request and refuses WAIT: the requests
+            // go again, with a WAIT of their own, where the redirects point.
+            let redirected = answers.contains { $0.errorMessage.flatMap(ClusterRedirect.init(error:)) != nil }
+            if wait > 0, let waited = replies.last, !(redirected && waited.errorMessage != nil) {
+                try ReplicaWait.check(waited, wanted: wait, node: endpoint)
+            }
+            return .success(answers)
         } catch let error as RedisError {
             return .failure(error)
         } catch {

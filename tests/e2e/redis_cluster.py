@@ -12,6 +12,13 @@ def cli(port, *args):
     return out.stdout
 
 
+def replica_cli(port, *args):
+    """One read on a replica (after READONLY on the same connection); its reply's text."""
+    out = subprocess.run(["redis-cli", "-p", str(port), "--raw"], input=f"READONLY\n{' '.join(args)}\n",
+                         capture_output=True, text=True, timeout=10)
+    return out.stdout.splitlines()[-1] if out.stdout else ""
+
+
 class Node:
     def __init__(self, node_id, port, role, primary_id, slots):
         self.id, self.port, self.role, self.primary_id, self.slots = node_id, port, role, primary_id, slots
@@ -57,18 +64,17 @@ class Cluster:
         return next(n for n in self.nodes() if n.role == "replica" and n.primary_id == primary.id)
 
     def kill(self, node):
-        """kill -9, after noting how to start it again (its command line and directory)."""
-        pid = node.pid()
-        argv = pathlib.Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[:-1]
-        cwd = os.readlink(f"/proc/{pid}/cwd")
-        os.kill(pid, signal.SIGKILL)
-        return argv, cwd
+        """kill -9; answers the node's redis.conf (scripts/lib.sh starts each node from one in its
+        directory), to start it again with."""
+        config = pathlib.Path(cli(node.port, "CONFIG", "GET", "dir").split("\n")[1]) / "redis.conf"
+        os.kill(node.pid(), signal.SIGKILL)
+        return config
 
-    def restart(self, name, argv, cwd):
+    def restart(self, name, config):
         """Starts a killed node again as a process of the stack (stopped with it); it rejoins as a
         replica of the node that took over its slots."""
         log = open(self.stack.state / f"{name}.log", "ab")
-        self.stack.procs[name] = subprocess.Popen([a.decode() for a in argv], cwd=cwd, stdout=log, stderr=subprocess.STDOUT)
+        self.stack.procs[name] = subprocess.Popen(["redis-server", str(config)], stdout=log, stderr=subprocess.STDOUT)
         log.close()
 
     def healthy(self):
@@ -80,8 +86,14 @@ class Cluster:
         return ok and len(primaries) == 3 and {r.primary_id for r in replicas} == {p.id for p in primaries}
 
 
-def pause(pid):
+def cut_off(primary, replica):
+    """Stops `replica` (SIGSTOP) and closes its link on `primary`, so nothing the primary writes
+    from now on reaches it (a stopped replica alone would still read what its socket buffered);
+    answers its pid for ``resume``."""
+    pid = replica.pid()
     os.kill(pid, signal.SIGSTOP)
+    cli(primary.port, "CLIENT", "KILL", "TYPE", "replica")
+    return pid
 
 
 def resume(pid):

@@ -24,6 +24,44 @@ start_redis() { # port, state dir
   wait_port "$1" 15 redis-server
 }
 
+# A 6-node Redis Cluster (3 primaries, 3 replicas) on free loopback ports, with a short
+# cluster-node-timeout so a killed primary's replica takes over within seconds. Sets
+# REDIS_CLUSTER_URL (redis+cluster://, every node a seed) and REDIS_CLUSTER_PORTS. Each node runs
+# from redis.conf in its directory (its CONFIG GET dir), so a test can start a killed node again.
+start_redis_cluster() { # state dir
+  local dir="$1/redis-cluster" port nodes=()
+  REDIS_CLUSTER_PORTS=()
+  mkdir -p "$dir"
+  for _ in 1 2 3 4 5 6; do
+    port=$(free_port)
+    # redis-server also listens on port + 10000 (the cluster bus): both must be free.
+    while port_in_use $((port + 10000)) || [ $((port + 10000)) -gt 65535 ]; do port=$(free_port); done
+    mkdir -p "$dir/$port"
+    printf '%s\n' "port $port" "bind 127.0.0.1" "dir $dir/$port" 'save ""' "appendonly no" "daemonize no" \
+      "loglevel warning" "repl-diskless-sync-delay 0" "cluster-enabled yes" "cluster-config-file nodes.conf" "cluster-node-timeout 1000" \
+      "cluster-replica-validity-factor 0" "cluster-require-full-coverage no" >"$dir/$port/redis.conf"
+    "${LAUNCH[@]}" redis-server "$dir/$port/redis.conf" >>"$dir/$port.log" 2>&1 &
+    PIDS+=($!)
+    REDIS_CLUSTER_PORTS+=("$port")
+    nodes+=("127.0.0.1:$port")
+  done
+  for port in "${REDIS_CLUSTER_PORTS[@]}"; do wait_port "$port" 15 "redis-server (cluster)"; done
+  redis-cli --cluster create "${nodes[@]}" --cluster-replicas 1 --cluster-yes >"$dir/create.log" 2>&1 \
+    || { cat "$dir/create.log" >&2; return 1; }
+  local deadline=$((SECONDS + 30))
+  # Ready: every node sees the cluster whole, and every replica finished its first sync (a
+  # replica still loading its primary's snapshot would lose everything in a failover).
+  for port in "${REDIS_CLUSTER_PORTS[@]}"; do
+    until redis-cli -p "$port" cluster info 2>/dev/null | grep -q '^cluster_state:ok' \
+        && [ "$(redis-cli -p "$port" cluster nodes 2>/dev/null | grep -cE "[ ,]slave .* connected")" -eq 3 ] \
+        && ! redis-cli -p "$port" info replication 2>/dev/null | grep -qE '^(master_link_status:down|master_sync_in_progress:1)'; do
+      [ $SECONDS -lt $deadline ] || { echo "redis cluster node $port not ready within 30 s" >&2; return 1; }
+      sleep 0.2
+    done
+  done
+  REDIS_CLUSTER_URL="redis+cluster://$(IFS=,; echo "${nodes[*]}")"
+}
+
 start_tansu() { # port, state dir
   "${LAUNCH[@]}" "$TANSU" broker --listener-url "tcp://127.0.0.1:$1" --advertised-listener-url "tcp://127.0.0.1:$1" \
     --storage-engine memory://tansu/ >"$2/tansu.log" 2>&1 &

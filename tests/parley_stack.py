@@ -73,10 +73,16 @@ class Stack:
             "redis": free_port(), "kafka": free_port(), "relay-svc": free_port(), "presence-svc": free_port(),
             "offline-svc": free_port(), "ws-edge-1": free_port(), "ws-edge-2": free_port(),
         }
+        # With PARLEY_TEST_REDIS=cluster (scripts/test.sh's cluster pass) the services use the shared
+        # test cluster; otherwise the stack starts its own redis-server.
+        self.cluster = os.environ.get("PARLEY_TEST_REDIS") == "cluster"
+        redis_url = os.environ["PARLEY_TEST_REDIS_URL"] if self.cluster else f"redis://127.0.0.1:{self.ports['redis']}"
+        self.redis_ports = ([int(node.rsplit(":", 1)[1]) for node in redis_url.split("://", 1)[1].split(",")]
+                            if self.cluster else [self.ports["redis"]])
         self.env = dict(os.environ)
         self.env.update({
             "PARLEY_KAFKA_BROKERS": f"127.0.0.1:{self.ports['kafka']}",
-            "PARLEY_REDIS_URL": f"redis://127.0.0.1:{self.ports['redis']}",
+            "PARLEY_REDIS_URL": redis_url,
             "PARLEY_KAFKA_SESSION_TIMEOUT": "2s",
             "PARLEY_TOPIC_PARTITIONS": "4",
             "PARLEY_DEV_LOGIN": "true",
@@ -138,7 +144,7 @@ class Stack:
             wait_until(lambda: http_ok(port, "/readyz"), timeout, f"{name} ready")
 
     def start(self):
-        for name in ("redis", "kafka"):
+        for name in ("kafka",) if self.cluster else ("redis", "kafka"):
             self.start_process(name)
             self.wait_ready(name)
         services = ["presence-svc", "offline-svc", "relay-svc", "ws-edge-1", "ws-edge-2"]
@@ -188,10 +194,17 @@ class Stack:
             return json.load(r)["token"]
 
     def redis(self, *args):
-        """One redis-cli command; returns its output lines."""
-        out = subprocess.run(["redis-cli", "-p", str(self.ports["redis"]), *self.redis_cli_auth, "--raw", *args],
-                             capture_output=True, text=True, timeout=10, check=True)
-        return [line for line in out.stdout.splitlines() if line]
+        """One redis-cli command (in cluster mode with -c, through the first node that answers);
+        returns its output lines."""
+        failure = None
+        for port in self.redis_ports:
+            cluster = ["-c"] if self.cluster else []
+            out = subprocess.run(["redis-cli", *cluster, "-p", str(port), *self.redis_cli_auth, "--raw", *args],
+                                 capture_output=True, text=True, timeout=10)
+            if out.returncode == 0 and not out.stdout.startswith("Could not connect"):
+                return [line for line in out.stdout.splitlines() if line]
+            failure = out
+        raise subprocess.CalledProcessError(failure.returncode, failure.args, failure.stdout, failure.stderr)
 
     async def online(self, user, sessions, timeout=20):
         """Waits until presence-svc has `sessions` sessions of `user` in Redis."""

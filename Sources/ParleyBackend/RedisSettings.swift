@@ -5,16 +5,19 @@ import ParleyServiceKit
 /// talk to Redis).
 public enum RedisSettings {
     public static let url = Setting("redis-url", .nonEmpty, default: "redis://127.0.0.1:6379",
-        help: "redis://[[user]:password@]host[:port][/db]", redaction: .urlCredentials)
+        help: "redis://[[user]:password@]host[:port][/db], or redis+cluster://host:port,host:port,… for Redis Cluster",
+        redaction: .urlCredentials)
     public static let poolSize = Setting("redis-pool-size", .integer(1...256), default: "8",
-        help: "Redis connections in the pool")
+        help: "Redis connections in the pool (per node in cluster mode)")
     public static let user = Setting("redis-user", .string, default: "",
         help: "this service's Redis ACL user (with --redis-password-file); empty: the default user")
     public static let passwordFile = Setting("redis-password-file", .string, default: "",
         help: "file holding the Redis password (a secret mount), sent with AUTH on every connect")
+    public static let waitReplicas = Setting("redis-wait-replicas", .integer(0...16), default: "0",
+        help: "replicas a batch's Redis writes must reach (WAIT) before it is produced or committed; at least 1 in cluster mode")
 
     /// Every Redis setting.
-    public static let all: [Setting] = [url, poolSize, user, passwordFile]
+    public static let all: [Setting] = [url, poolSize, user, passwordFile, waitReplicas]
 }
 
 /// Redis settings of a service.
@@ -25,7 +28,8 @@ public struct RedisSettingsConfiguration: Sendable {
         var redis: RedisConfiguration
         do {
             redis = try RedisConfiguration(url: values.string(RedisSettings.url),
-                                           poolSize: values.int(RedisSettings.poolSize))
+                                           poolSize: values.int(RedisSettings.poolSize),
+                                           replicasToWait: values.int(RedisSettings.waitReplicas))
         } catch {
             throw ConfigurationError("invalid PARLEY_REDIS_URL: \(error)")
         }

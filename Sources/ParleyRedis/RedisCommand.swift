@@ -43,7 +43,7 @@ public struct RedisCommand<Reply: Sendable>: Sendable {
     }
 
     /// What the connection sends.
-    var request: RedisRequest { RedisRequest(arguments: arguments, script: script) }
+    var request: RedisRequest { RedisRequest(arguments: arguments, script: script, key: keys.first) }
 }
 
 extension RedisCommand where Reply == RESPValue {
@@ -58,4 +58,8 @@ extension RedisCommand where Reply == RESPValue {
 struct RedisRequest: Sendable {
     let arguments: [RedisArgument]
     let script: RedisScriptBody?
+    /// A key of the command (all its keys share its slot), for routing in cluster mode.
+    var key: String? = nil
+    /// The indices in its pipeline of the requests that must have run before this one (``RedisPipeline/add(_:after:)``).
+    var after: [Int] = []
 }

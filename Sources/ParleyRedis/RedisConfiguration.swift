@@ -1,9 +1,22 @@
 /// Where the Redis server is and how to talk to it.
+///
+/// Single-endpoint mode (`redis://host:port`) talks to one server. Cluster mode
+/// (`redis+cluster://h1:p1,h2:p2`, ``clusterSeeds`` not empty) learns the slot map from any seed
+/// and routes every command to the primary that owns its key's slot (``RedisClient``).
 public struct RedisConfiguration: Sendable, CustomStringConvertible {
-    /// Host name or IP address (IPv6 without brackets).
+    /// Host name or IP address (IPv6 without brackets); in cluster mode, the first seed's.
     public var host: String
-    /// TCP port (default 6379).
+    /// TCP port (default 6379); in cluster mode, the first seed's.
     public var port: Int
+    /// The nodes a cluster-mode client asks for the slot map (any of them will do); empty in
+    /// single-endpoint mode.
+    public var clusterSeeds: [RedisEndpoint]
+    /// Replicas a durable send (``RedisClient/sendDurably(_:)``) waits for with `WAIT` on each
+    /// node it wrote to: at least 1 in cluster mode, 0 (no WAIT) by default otherwise.
+    public var replicasToWait: Int
+    /// How long one `WAIT` waits for ``replicasToWait`` replicas before the send fails (capped
+    /// at half of ``commandTimeout``, so the reply always comes before the socket gives up).
+    public var replicaTimeout: Duration
     /// Password sent with AUTH on every (re)connect, if any.
     public var password: String?
     /// ACL user name (Redis 6+) sent with AUTH together with ``password``, if any.
@@ -17,25 +30,30 @@ public struct RedisConfiguration: Sendable, CustomStringConvertible {
     /// Bound on waiting for one reply (socket read/write timeout); after it the connection is discarded.
     public var commandTimeout: Duration
 
-    /// Parses `redis://[[user]:password@]host[:port][/db]` (default port 6379, db 0).
+    /// Parses `redis://[[user]:password@]host[:port][/db]` (default port 6379, db 0), or
+    /// `redis+cluster://[[user]:password@]host[:port],host[:port],…` (cluster mode: the seeds,
+    /// database 0 only).
     ///
     /// User and password may be percent-encoded (`%40` for `@`). IPv6 hosts go in brackets:
     /// `redis://[::1]:6379`. Throws ``RedisError`` with code ``RedisError/Code/invalidURL`` and a
     /// one-line message naming what is wrong, or ``RedisError/Code/invalidConfiguration`` for a
     /// pool size below 1 or a non-positive timeout.
     public init(
-        url: String, poolSize: Int = 8, connectTimeout: Duration = .seconds(2), commandTimeout: Duration = .seconds(5)
+        url: String, poolSize: Int = 8, connectTimeout: Duration = .seconds(2), commandTimeout: Duration = .seconds(5),
+        replicasToWait: Int = 0
     ) throws {
         let parsed = try RedisURL(parsing: url)
         try self.init(
-            host: parsed.host, port: parsed.port, password: parsed.password, username: parsed.username,
-            database: parsed.database, poolSize: poolSize, connectTimeout: connectTimeout, commandTimeout: commandTimeout)
+            host: parsed.endpoints[0].host, port: parsed.endpoints[0].port, password: parsed.password, username: parsed.username,
+            database: parsed.database, poolSize: poolSize, connectTimeout: connectTimeout, commandTimeout: commandTimeout,
+            clusterSeeds: parsed.cluster ? parsed.endpoints : [], replicasToWait: replicasToWait)
     }
 
     /// A configuration from its parts; throws ``RedisError/Code/invalidConfiguration`` for values out of range.
     public init(
         host: String, port: Int = 6379, password: String? = nil, username: String? = nil, database: Int = 0,
-        poolSize: Int = 8, connectTimeout: Duration = .seconds(2), commandTimeout: Duration = .seconds(5)
+        poolSize: Int = 8, connectTimeout: Duration = .seconds(2), commandTimeout: Duration = .seconds(5),
+        clusterSeeds: [RedisEndpoint] = [], replicasToWait: Int = 0, replicaTimeout: Duration = .seconds(2)
     ) throws {
         func invalid(_ message: String) -> RedisError { RedisError(code: .invalidConfiguration, message: message) }
         guard !host.isEmpty else { throw invalid("redis host is empty") }
@@ -45,6 +63,9 @@ public struct RedisConfiguration: Sendable, CustomStringConvertible {
         guard connectTimeout > .zero else { throw invalid("redis connect timeout must be positive") }
         guard commandTimeout > .zero else { throw invalid("redis command timeout must be positive") }
         if username != nil && password == nil { throw invalid("redis user '\(username!)' has no password") }
+        if !clusterSeeds.isEmpty && database != 0 { throw invalid("a redis cluster has only database 0, not \(database)") }
+        guard (0...16).contains(replicasToWait) else { throw invalid("redis replicas to wait for \(replicasToWait) is not in 0...16") }
+        guard replicaTimeout > .zero else { throw invalid("redis replica timeout must be positive") }
         self.host = host
         self.port = port
         self.password = password
@@ -53,21 +74,53 @@ public struct RedisConfiguration: Sendable, CustomStringConvertible {
         self.poolSize = poolSize
         self.connectTimeout = connectTimeout
         self.commandTimeout = commandTimeout
+        self.clusterSeeds = clusterSeeds
+        self.replicasToWait = clusterSeeds.isEmpty ? replicasToWait : max(replicasToWait, 1)
+        self.replicaTimeout = replicaTimeout
     }
 
-    /// The address as a URL with the password masked, safe for logs: `redis://:***@host:6379/0`.
+    /// True in cluster mode (``clusterSeeds`` not empty).
+    public var isCluster: Bool { !clusterSeeds.isEmpty }
+
+    /// This configuration aimed at one cluster node (same credentials, timeouts and pool size).
+    func node(_ endpoint: RedisEndpoint) -> RedisConfiguration {
+        var copy = self
+        copy.host = endpoint.host
+        copy.port = endpoint.port
+        return copy
+    }
+
+    /// The address as a URL with the password masked, safe for logs: `redis://:***@host:6379/0`,
+    /// `redis+cluster://h1:7000,h2:7001`.
     public var description: String {
         var auth = ""
         if password != nil { auth = "\(username ?? ""):***@" }
-        let shownHost = host.contains(":") ? "[\(host)]" : host
-        return "redis://\(auth)\(shownHost):\(port)/\(database)"
+        if isCluster { return "redis+cluster://\(auth)\(clusterSeeds.map(\.description).joined(separator: ","))" }
+        return "redis://\(auth)\(RedisEndpoint(host: host, port: port))/\(database)"
     }
 }
 
-/// The parts of a `redis://` URL.
+/// One server's address.
+public struct RedisEndpoint: Sendable, Hashable, CustomStringConvertible {
+    /// Host name or IP address (IPv6 without brackets).
+    public var host: String
+    /// TCP port.
+    public var port: Int
+
+    /// An address.
+    public init(host: String, port: Int) {
+        self.host = host
+        self.port = port
+    }
+
+    /// `host:port`, IPv6 in brackets.
+    public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+}
+
+/// The parts of a `redis://` or `redis+cluster://` URL.
 struct RedisURL {
-    var host: String
-    var port = 6379
+    var endpoints: [RedisEndpoint] = []
+    var cluster = false
     var username: String?
     var password: String?
     var database = 0
@@ -81,7 +134,10 @@ struct RedisURL {
         }
         let scheme = url[..<schemeEnd.lowerBound].lowercased()
         if scheme == "rediss" { throw invalid("TLS (rediss://) is not supported") }
-        guard scheme == "redis" else { throw invalid("scheme must be redis://, not \(scheme)://") }
+        guard scheme == "redis" || scheme == "redis+cluster" else {
+            throw invalid("scheme must be redis:// or redis+cluster://, not \(scheme)://")
+        }
+        cluster = scheme == "redis+cluster"
         var rest = url[schemeEnd.upperBound...]
         if let hash = rest.firstIndex(of: "#") { rest = rest[..<hash] }
         if rest.contains("?") { throw invalid("query parameters are not supported") }
@@ -113,6 +169,21 @@ struct RedisURL {
             path = ""
         }
 
+        let hosts = cluster ? authority.split(separator: ",", omittingEmptySubsequences: false) : [authority]
+        for host in hosts { endpoints.append(try Self.endpoint(host, invalid: invalid)) }
+        if !path.isEmpty {
+            guard let db = Int(path), db >= 0, path.allSatisfy(\.isASCII) else {
+                throw invalid("database '\(path)' is not a non-negative integer")
+            }
+            database = db
+            if cluster && db != 0 { throw invalid("a cluster has only database 0") }
+        }
+    }
+
+    /// `host[:port]` or `[v6]:port`.
+    private static func endpoint(_ authority: Substring, invalid: (String) -> RedisError) throws -> RedisEndpoint {
+        let host: String
+        var port = 6379
         var portText: Substring?
         if authority.hasPrefix("[") {
             guard let close = authority.firstIndex(of: "]") else { throw invalid("unclosed '[' in IPv6 host") }
@@ -135,12 +206,7 @@ struct RedisURL {
             }
             port = value
         }
-        if !path.isEmpty {
-            guard let db = Int(path), db >= 0, path.allSatisfy(\.isASCII) else {
-                throw invalid("database '\(path)' is not a non-negative integer")
-            }
-            database = db
-        }
+        return RedisEndpoint(host: host, port: port)
     }
 
     /// The URL with anything between "://" and the last "@" replaced, so errors never print a password.

@@ -9,7 +9,7 @@ public struct RedisError: Error, CustomStringConvertible {
     public struct Code: Hashable, Sendable, CustomStringConvertible {
         fileprivate enum Value: Hashable, Sendable {
             case connection, timeout, server, `protocol`, invalidURL, invalidConfiguration
-            case closed, authentication
+            case closed, authentication, replication
         }
 
         fileprivate let value: Value
@@ -31,6 +31,9 @@ public struct RedisError: Error, CustomStringConvertible {
         public static var closed: Self { .init(.closed) }
         /// AUTH (or SELECT) on a new connection was refused: wrong password or user, or a bad database.
         public static var authentication: Self { .init(.authentication) }
+        /// A durable send's writes reached fewer replicas than wanted (`WAIT`) in time. The writes
+        /// happened on the primary; a failover before they replicate may lose them.
+        public static var replication: Self { .init(.replication) }
 
         public var description: String {
             switch value {
@@ -42,6 +45,7 @@ public struct RedisError: Error, CustomStringConvertible {
             case .invalidConfiguration: "invalidConfiguration"
             case .closed: "closed"
             case .authentication: "authentication"
+            case .replication: "replication"
             }
         }
     }

@@ -19,6 +19,9 @@ public struct RedisHashSlot: Hashable, Sendable, CustomStringConvertible {
     /// The slot of a key.
     public init(key: String) { self.init(key: key.utf8) }
 
+    /// A slot by number (below ``count``).
+    init(rawValue: UInt16) { self.rawValue = rawValue }
+
     /// The slot all `keys` share; nil when there are none or they span more than one.
     public static func shared(by keys: [String]) -> RedisHashSlot? {
         guard let first = keys.first.map(RedisHashSlot.init(key:)) else { return nil }

@@ -11,6 +11,11 @@
 ///
 /// A pipeline is not atomic: other clients' commands may run between its commands (use a
 /// ``RedisScript`` for an atomic step). Its commands may touch keys of different slots.
+///
+/// Order: on one server the commands run in pipeline order. A cluster runs each node's share in
+/// order, but the nodes' shares at the same time, so only commands of one node (one slot, in
+/// particular) keep their order; a command that must run after an earlier one of another slot
+/// says so with ``add(_:after:)``.
 public struct RedisPipeline: Sendable {
     /// Where one command's reply is in ``Replies``.
     public struct Entry<Reply: Sendable>: Sendable {
@@ -43,6 +48,23 @@ public struct RedisPipeline: Sendable {
     @discardableResult
     public mutating func add<Reply>(_ command: RedisCommand<Reply>) -> Entry<Reply> {
         requests.append(command.request)
+        return Entry(index: requests.count - 1, decode: command.decode)
+    }
+
+    /// Appends `command` to run only after `earlier` ran, also when their slots are on two
+    /// cluster nodes (the pipeline then takes one more round trip there); its reply will be at
+    /// the returned entry.
+    @discardableResult
+    public mutating func add<Reply, Earlier>(_ command: RedisCommand<Reply>, after earlier: Entry<Earlier>) -> Entry<Reply> {
+        add(command, after: [earlier])
+    }
+
+    /// Appends `command` to run only after every one of `earlier` ran (the single-entry `add(_:after:)`).
+    @discardableResult
+    public mutating func add<Reply, Earlier>(_ command: RedisCommand<Reply>, after earlier: [Entry<Earlier>]) -> Entry<Reply> {
+        var request = command.request
+        request.after = earlier.map(\.index)
+        requests.append(request)
         return Entry(index: requests.count - 1, decode: command.decode)
     }
 }

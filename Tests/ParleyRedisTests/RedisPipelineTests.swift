@@ -63,3 +63,31 @@ struct RedisPipelineTests {
         }
     }
 }
+
+/// Durable sends on one server: WAIT only when replicas are asked for, in the same round trip.
+@Suite("Redis durable sends (single endpoint)")
+struct RedisDurableSendTests {
+    @Test func withoutReplicasToWaitForADurableSendIsAPlainSend() async throws {
+        let server = try await ManagedServer.start(.redis)
+        try await withClient(url: server.address) { redis async throws in
+            var pipeline = RedisPipeline()
+            let set = pipeline.add(.set("k", "v"))
+            _ = try await redis.sendDurably(pipeline)[set]
+            let stats = try await redis.send(.raw(["INFO", "commandstats"])).asString() ?? ""
+            #expect(!stats.contains("cmdstat_wait"), "no WAIT sent")
+        }
+    }
+
+    @Test func aServerWithoutReplicasFailsADurableSendWithReplication() async throws {
+        let server = try await ManagedServer.start(.redis)
+        let configuration = try RedisConfiguration(host: "127.0.0.1", port: server.port, replicasToWait: 1,
+                                                   replicaTimeout: .milliseconds(50))
+        let redis = RedisClient(configuration: configuration, logger: testLogger)
+        var pipeline = RedisPipeline()
+        pipeline.add(.set("k", "v"))
+        let error = await redisError { _ = try await redis.sendDurably(pipeline) }
+        #expect(error?.code == .replication)
+        #expect(try await redis.send(.get("k")) == "v", "the write happened; only its replication is missing")
+        await redis.close()
+    }
+}

@@ -4,8 +4,11 @@ import Foundation
 /// Tansu broker on free loopback ports and exports their addresses; tests that need a private
 /// server (to stop or restart it) start their own with ``ManagedServer``.
 public enum TestEnvironment {
-    /// `redis://127.0.0.1:PORT` of the shared test redis-server.
+    /// `redis://127.0.0.1:PORT` of the shared test redis-server, or with `PARLEY_TEST_REDIS=cluster`
+    /// `redis+cluster://127.0.0.1:P1,…` of the shared 6-node test cluster.
     public static var redisURL: String { required("PARLEY_TEST_REDIS_URL") }
+    /// True when `PARLEY_TEST_REDIS=cluster` (scripts/test.sh's cluster pass): ``redisURL`` is a cluster.
+    public static var redisIsCluster: Bool { ProcessInfo.processInfo.environment["PARLEY_TEST_REDIS"] == "cluster" }
     /// `127.0.0.1:PORT` of the shared test broker.
     public static var kafkaBrokers: String { required("PARLEY_TEST_KAFKA_BROKERS") }
 

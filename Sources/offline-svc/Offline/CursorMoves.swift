@@ -71,7 +71,8 @@ struct CursorMoves: Sendable {
         let standings = try await groupStandings(checked)
         var pipeline = RedisPipeline()
         let steps = plan(checked, standings: standings, in: &pipeline)
-        let replies = try await redis.send(pipeline)
+        // Durable: a read entry's seq a device sees must survive a Redis failover (WAIT in cluster mode).
+        let replies = try await redis.sendDurably(pipeline)
 
         var deliveries = EdgeDeliveries()
         var receipts = Receipts()

@@ -48,7 +48,8 @@ struct StreamAppender: Sendable {
         var pipeline = RedisPipeline()
         let now = UnixTime.nowMilliseconds
         let calls = items.map { pipeline.add(scripts.append($0.entry, user: $0.user, now: now)) }
-        let replies = try await redis.send(pipeline)
+        // Durable: a seq a device sees must survive a Redis failover (WAIT in cluster mode).
+        let replies = try await redis.sendDurably(pipeline)
         var deliveries = EdgeDeliveries()
         for (item, call) in zip(items, calls) {
             let outcome = try replies[call]

@@ -1,8 +1,9 @@
 import Logging
 import ServiceLifecycle
 
-/// Periodically removes the sessions of edges that stopped heartbeating (crashed or cut off) and
-/// counts the sessions presence knows. Returns at once on graceful shutdown, also mid-sleep.
+/// Periodically removes the sessions of edges that stopped heartbeating (crashed or cut off),
+/// counts the sessions presence knows, and after a Redis Cluster failover asks the edges to
+/// resync. Returns at once on graceful shutdown, also mid-sleep.
 struct EdgeSweeper: Service {
     let store: PresenceStore
     let timeout: Duration
@@ -12,8 +13,10 @@ struct EdgeSweeper: Service {
     func run() async throws {
         // Graceful shutdown cancels the loop; what it throws then is the cancellation's doing.
         try? await cancelWhenGracefulShutdown {
+            var slotMap: String?
             while !Task.isCancelled {
                 do {
+                    try await store.resyncAfterFailover(known: &slotMap)
                     try await store.sweep(timeout: timeout)
                 } catch where !Task.isCancelled {
                     logger.error("sweeping dead edges failed", metadata: ["parley.error": "\(error)"])

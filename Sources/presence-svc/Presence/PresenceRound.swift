@@ -5,8 +5,10 @@ import ParleyProtocol
 import ParleyRedis
 
 /// The Redis work of consecutive presence events as one pipeline (one round trip), in event
-/// order, and what each event publishes once the replies are in. A pipeline runs its commands in
-/// order on one connection, so one user's and one edge's events keep their order.
+/// order, and what each event publishes once the replies are in. A pipeline runs the commands of
+/// one slot in order, so one user's and one edge's events keep their order; each event's second
+/// step is added `after` its first, so in Redis Cluster the order ``PresenceWrites`` needs holds
+/// across the two slots too (two round trips there when they are on two nodes).
 struct PresenceRound {
     private let topics: Topics
     private var pipeline = RedisPipeline()
@@ -29,8 +31,7 @@ struct PresenceRound {
     /// sessions beyond `maxSessions` are closed (``UserSessionCap``).
     mutating func connect(user: String, session: String, edge: String, maxSessions: Int) {
         let steps = PresenceWrites.connect(user: user, session: session, edge: edge, maxSessions: maxSessions)
-        pipeline.add(steps.first)
-        let added = pipeline.add(steps.second)
+        let added = pipeline.add(steps.second, after: pipeline.add(steps.first))
         effects.append(.session(.sessionOnline, user: user, session: session, edge: edge, added, lastSeen: nil))
     }
 
@@ -39,7 +40,7 @@ struct PresenceRound {
     mutating func disconnect(user: String, session: String, edge: String, at: UInt64) {
         let steps = PresenceWrites.disconnect(user: user, session: session, edge: edge, lastSeen: at)
         let removed = pipeline.add(steps.first)
-        pipeline.add(steps.second)
+        pipeline.add(steps.second, after: removed)
         effects.append(.session(.sessionOffline, user: user, session: session, edge: edge, removed, lastSeen: at))
     }
 
@@ -76,12 +77,14 @@ struct PresenceRound {
     /// deletes the index: a disconnect's steps, the second one for all sessions at once. `at`
     /// (unix ms) is the last seen of the users who lose their last session.
     mutating func removeEdge(_ edge: String, index: Set<String>, at: UInt64) {
+        var removals: [RedisPipeline.Entry<SessionCount>] = []
         for entry in index.sorted() {
             guard let (user, session) = PresenceWrites.parse(member: entry) else { continue }
             let removed = pipeline.add(PresenceWrites.disconnect(user: user, session: session, edge: edge, lastSeen: at).first)
+            removals.append(removed)
             effects.append(.session(.sessionOffline, user: user, session: session, edge: edge, removed, lastSeen: at))
         }
-        pipeline.add(.del([RedisKeys.edgeSessions(edge)]))
+        pipeline.add(.del([RedisKeys.edgeSessions(edge)]), after: removals)
     }
 
     /// Sends the pipeline and adds what its events publish to `outcome`; returns the replies for

@@ -73,15 +73,30 @@ public struct PresenceStore: Sendable {
         let answers = try await PresenceQueries.answer(outcome.queries, on: redis)
         let outputs = outcome.changes + answers.records(topics) + outcome.replaced.records(topics)
         if !outputs.isEmpty { _ = try await producer.send(batch: outputs) }
-        await requestResync(outcome.resyncs)
+        await requestResync(outcome.resyncs, because: "heard from an edge given up for dead, asking it to resync")
     }
 
-    /// Asks edges that were given up for dead but are heard from again to report their sessions.
+    /// In Redis Cluster mode, asks every live edge to resync when the slot map differs from
+    /// `known` (what the last pass saw; nil at first, which only records it). A changed map means
+    /// a failover (or a resharding): Redis replicates asynchronously, so the writes a failed
+    /// primary had not passed on are gone, the presence and stream subscriptions of sessions on
+    /// its slots among them. A resync makes every edge report its sessions' presence and
+    /// subscribe each session's stream again (both idempotent).
+    public func resyncAfterFailover(known: inout String?) async throws {
+        guard let map = try await redis.clusterSlotMap(), map != known else { return }
+        defer { known = map }
+        guard known != nil else { return }
+        let edges = try await redis.send(.zrangeWithScores(RedisKeys.edges, 0, -1)).map(\.member)
+        logger.warning("the redis cluster's slot map changed", metadata: ["parley.redis.slots": "\(map)"])
+        await requestResync(edges, because: "asking an edge to resync after a redis failover")
+    }
+
+    /// Asks `edges` to report their sessions again (`reason` is logged for each).
     /// Best effort and not awaited (an edge whose deliver topic is gone must not stall presence):
     /// the producer reports the outcome, which is only logged.
-    private func requestResync(_ edges: [String]) async {
+    private func requestResync(_ edges: [String], because reason: String) async {
         for edge in edges {
-            logger.warning("heard from an edge given up for dead, asking it to resync", metadata: ["parley.edge": "\(edge)"])
+            logger.warning("\(reason)", metadata: ["parley.edge": "\(edge)"])
             let pending = await producer.enqueue(batch: BatchedRecords.make([DeliverEnvelope(user: "", resync: true)],
                                                                           topic: topics.deliver(edge: edge)))
             pending.onSettled { [logger] result in

@@ -141,7 +141,8 @@ public struct MessageRouter: Sendable {
                                                       limited: Set(mine.flatMap(\.joining)).intersection(limited).sorted(),
                                                       blockers: blockers))
         }
-        let replies = try await redis.send(pipeline)
+        // Durable: the cseqs a produced batch names must survive a Redis failover (WAIT in cluster mode).
+        let replies = try await redis.sendDurably(pipeline)
         // Every index not refused is in exactly one group, so each placeholder is overwritten below.
         for (group, call) in zip(groups, calls) {
             let reply = try replies[call]

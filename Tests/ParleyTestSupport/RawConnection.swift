@@ -62,12 +62,12 @@ public final class RawConnection: Sendable {
 
     /// Stops reading: what the server sends stays in the socket (a client that does not read).
     public func stopReading() async throws {
-        try await channel.setOption(.autoRead, value: false)
+        try await channel.setOption(.autoRead, value: false).get()
     }
 
     /// Reads again after ``stopReading()``.
     public func startReading() async throws {
-        try await channel.setOption(.autoRead, value: true)
+        try await channel.setOption(.autoRead, value: true).get()
         channel.read()
     }
 

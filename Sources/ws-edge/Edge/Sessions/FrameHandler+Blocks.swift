@@ -10,7 +10,8 @@ extension FrameHandler {
         guard frame.user != session.user else {
             return reject(ProtocolError(.badRequest, "a user cannot block themselves", clientID: frame.id), session: session)
         }
-        let (op, ts) = inboundID(clientID: frame.id, session: session, outbox: outbox)
+        let conv = Conversation.direct(session.user, frame.user)
+        guard let (op, ts) = inboundID(clientID: frame.id, conv: conv, session: session, outbox: outbox) else { return }
         let id = frame.id ?? op
         let operation = BlockOperation(op: op, blocks: blocks, by: session.user, user: frame.user, id: id, ts: ts)
         publishInbound(InboundEnvelope(block: operation, edge: edge.id, session: session.id, device: session.kind.namedDevice),

@@ -111,11 +111,11 @@ struct FrameHandler: Sendable {
         }
     }
 
-    /// Produces a send or group change to `chat.inbound`; its outcome goes back to the session's
+    /// Produces a send, group change or block to `chat.inbound`; its outcome goes back to the session's
     /// loop, which answers `sent` (or `unavailable`) there, and to the sessions whose retries of
     /// it wait.
     func publishInbound(_ envelope: InboundEnvelope, clientID: String, msg: String, ts: UInt64, outbox: LoopOutbox, logger: Logger) {
-        let user = envelope.message?.from ?? envelope.group?.by ?? ""
+        let user = envelope.message?.from ?? envelope.group?.by ?? envelope.block?.by ?? ""
         edge.publisher.publishSend(envelope) { [edge = self.edge, conv = envelope.conv, session = envelope.session] result in
             if case .failure(let error) = result {
                 edge.metrics.rejected(.unavailable)

@@ -1,4 +1,5 @@
 import Logging
+import Metrics
 
 #if canImport(Glibc)
 import Glibc
@@ -40,6 +41,7 @@ public final class RedisClient: Sendable {
     public let configuration: RedisConfiguration
     private let logger: Logger
     private let pool: ConnectionPool
+    private let roundTrips = RoundTripTimers()
 
     /// Creates a client. Nothing connects until the first command (or ``ping()``).
     public init(configuration: RedisConfiguration, logger: Logger) {
@@ -105,7 +107,9 @@ public final class RedisClient: Sendable {
         }
         let connection = try await pool.lease()
         defer { pool.release(connection) }
+        let start = ContinuousClock.now
         let replies = try await connection.exchange(requests)
+        roundTrips.timer(for: requests).record(duration: ContinuousClock.now - start)
         if let failure = replies.lazy.compactMap(\.errorMessage).first {
             throw RedisError(code: .server, message: failure)
         }

@@ -18,7 +18,8 @@ public struct ServiceBackbone: Sendable {
                                     kafka: common.kafka, logger: logger)
         let redis = RedisClient(configuration: configuration.redis, logger: logger)
         try await retryingAtStart("connecting to Redis", logger: logger) { try await redis.ping() }
-        let backbone = ServiceBackbone(redis: redis, producer: try KafkaProducer(configuration: common.kafka, logger: logger))
+        let producer = try KafkaProducer(configuration: common.kafka, headers: ParleyTracing.recordHeaders, logger: logger)
+        let backbone = ServiceBackbone(redis: redis, producer: producer)
         backbone.readiness.add("redis") { (try? await redis.ping()) != nil }
         return backbone
     }

@@ -30,7 +30,7 @@ public func buildEdge(_ configuration: EdgeConfiguration, logger baseLogger: Log
     // queues it for the event loops (one hop: consumer thread → loop).
     let deliver = try KafkaConsumer(configuration: common.kafka,
                                     assignments: [(topics.deliver(edge: edge.id), 0, .end)],
-                                    sink: MeteredSink(name: "edge.deliver", DeliverSink(hub: edge.hub, logger: logger)),
+                                    sink: MeteredSink(name: "edge.deliver", DeliverSink(hub: edge.hub, traces: publisher.traces, logger: logger)),
                                     logger: logger)
     let changes = try KafkaConsumer(configuration: common.kafka.background,
                                     assignments: (0..<changesPartitions).map { (topics.presenceChanges, $0, .end) },
@@ -45,6 +45,7 @@ public func buildEdge(_ configuration: EdgeConfiguration, logger baseLogger: Log
     readiness.add("accepting sessions") { !edge.isShuttingDown }
 
     let router = Router(context: BasicRequestContext.self)
+    router.middlewares.add(HTTPMetricsMiddleware())
     EdgeRoutes.add(to: router, edge: edge, readiness: readiness)
     if !configuration.webRoot.isEmpty {
         router.middlewares.add(FileMiddleware(configuration.webRoot, searchForIndexHtml: true, logger: logger))

@@ -59,7 +59,7 @@ class Collector:
 
     def of_trace(self, trace_id):
         with self.lock:
-            return {(service, name) for service, name, trace in self.spans if trace == trace_id}
+            return {(name, service) for service, name, trace in self.spans if trace == trace_id}
 
 
 def hex_id(value):
@@ -133,8 +133,12 @@ def test_every_hop_of_a_message_has_a_span_in_one_trace_and_its_records_carry_it
                 return [t for s, n, t in collector.spans if n == "edge.accept" and s == "ws-edge"]
         await eventually(lambda: len(accepted()) == 1, 20, "the edge.accept span")
         trace = accepted()[0]
-        await eventually(lambda: set(HOPS.items()) <= collector.of_trace(trace), 30,
-                         f"every hop's span in trace {trace}: {sorted(HOPS)}")
+        try:
+            await eventually(lambda: set(HOPS.items()) <= collector.of_trace(trace), 30, f"every hop's span in trace {trace}")
+        except TimeoutError:
+            with collector.lock:
+                seen = sorted({(s, n, t == trace) for s, n, t in collector.spans})
+            raise AssertionError(f"missing {sorted(set(HOPS.items()) - collector.of_trace(trace))}; spans seen: {seen}")
         await a.close()
         await b.close()
         return trace

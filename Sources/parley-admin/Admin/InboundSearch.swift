@@ -20,51 +20,56 @@ struct InboundSearch {
 
     /// The send of `msg`; nil when no retained record holds it.
     func find(_ msg: String) async throws -> Found? {
-        let partitions = try await partitionCount()
-        let consumer = try KafkaConsumer(configuration: kafka,
-                                         assignments: (0..<partitions).map { (topic, $0, .beginning) },
+        let ends = try await endOffsets()
+        guard ends.values.contains(where: { $0 > 0 }) else { return nil }
+        let consumer = try KafkaConsumer(configuration: kafka, assignments: ends.keys.sorted().map { (topic, $0, .beginning) },
                                          logger: logger)
-        let received = ReceivedFlag()
+        let progress = SearchProgress()
         return try await withThrowingTaskGroup(of: Found?.self) { group in
+            defer { group.cancelAll() }
             group.addTask {
                 await consumer.run()
                 return nil
             }
-            // Once a batch arrived, the reader decides: after each batch, a lag of 0 (it counts
-            // what is buffered too) means it has seen every record.
             group.addTask {
                 while let batch = try await consumer.nextBatch(maxCount: 1000) {
-                    received.value.store(true, ordering: .relaxed)
-                    if let found = batch.lazy.compactMap({ Self.send(of: msg, in: $0) }).first { return found }
-                    if consumer.lag == 0 { return nil }
+                    progress.scanned(batch, found: batch.lazy.compactMap { Self.send(of: msg, in: $0) }.first)
                 }
                 return nil
             }
-            // An empty topic never delivers a batch: its lag of 0 ends the search.
+            // The answer: the send once scanned, or none once every partition was scanned to the
+            // end the broker named and the consumer has nothing left (lag 0, which also covers
+            // records past an end the broker named too low).
             group.addTask { [timeout] in
                 let deadline = ContinuousClock.now + timeout
                 while ContinuousClock.now < deadline {
-                    if !received.value.load(ordering: .relaxed), consumer.lag == 0 { return nil }
-                    try await Task.sleep(for: .milliseconds(100))
+                    switch progress.outcome(ends: ends, lag: consumer.lag) {
+                    case .found(let found): return found
+                    case .notFound: return nil
+                    case .reading: try await Task.sleep(for: .milliseconds(50))
+                    }
                 }
                 throw AdminError(.kafka, "reading \(topic) to its end took longer than \(timeout)")
             }
-            defer { group.cancelAll() }
-            let found = try await group.next() ?? nil
+            var answer: Found?
+            for try await result in group {
+                answer = result
+                break
+            }
             await consumer.shutdown()
-            return found
+            return answer
         }
     }
 
-    private func partitionCount() async throws -> Int32 {
+    private func endOffsets() async throws -> [Int32: Int64] {
         let admin = try KafkaAdmin(configuration: kafka, logger: logger)
         do {
-            let count = try await admin.partitionCount(of: topic, timeout: .seconds(10))
+            let ends = try await admin.endOffsets(of: topic, timeout: .seconds(10))
             await admin.shutdown()
-            return count
+            return ends
         } catch {
             await admin.shutdown()
-            throw error
+            throw AdminError(.kafka, "cannot read the end offsets of \(topic)", underlying: error)
         }
     }
 
@@ -77,7 +82,24 @@ struct InboundSearch {
     }
 }
 
-/// Whether the search's reader got a batch yet (shared by its tasks).
-private final class ReceivedFlag: Sendable {
-    let value = Atomic<Bool>(false)
+/// What the search's reader has scanned: per partition the next offset, and the send if seen.
+private final class SearchProgress: Sendable {
+    enum Outcome { case found(InboundSearch.Found), notFound, reading }
+
+    private let state = Mutex<(next: [Int32: Int64], found: InboundSearch.Found?)>(([:], nil))
+
+    func scanned(_ batch: [KafkaRecord], found: InboundSearch.Found?) {
+        state.withLock { state in
+            for record in batch { state.next[record.partition] = max(state.next[record.partition] ?? 0, record.offset + 1) }
+            if let found, state.found == nil { state.found = found }
+        }
+    }
+
+    func outcome(ends: [Int32: Int64], lag: Int64?) -> Outcome {
+        state.withLock { state in
+            if let found = state.found { return .found(found) }
+            let atEnds = ends.allSatisfy { partition, end in (state.next[partition] ?? 0) >= end }
+            return atEnds && lag == 0 ? .notFound : .reading
+        }
+    }
 }

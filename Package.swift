@@ -19,6 +19,7 @@ let package = Package(
         .executable(name: "relay-svc", targets: ["relay-svc"]),
         .executable(name: "presence-svc", targets: ["presence-svc"]),
         .executable(name: "offline-svc", targets: ["offline-svc"]),
+        .executable(name: "parley-admin", targets: ["parley-admin"]),
         // For the micro-benchmarks package in Benchmarks/.
         .library(name: "ParleyProtocol", targets: ["ParleyProtocol"]),
         .library(name: "ParleyChat", targets: ["ParleyChat"]),
@@ -27,6 +28,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-distributed-tracing.git", from: "1.7.3"),
+        // OTLP/HTTP only: the gRPC exporter's dependencies would double the build.
+        .package(url: "https://github.com/swift-otel/swift-otel.git", from: "1.6.0", traits: ["OTLPHTTP"]),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
         .package(url: "https://github.com/hummingbird-project/hummingbird-websocket.git", from: "2.8.1"),
@@ -49,11 +53,13 @@ let package = Package(
         .target(
             name: "ParleyKafka",
             dependencies: ["CRDKafka", .product(name: "Logging", package: "swift-log"),
+                           .product(name: "Metrics", package: "swift-metrics"),
                            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")],
             swiftSettings: strict, linkerSettings: rpath),
         .target(
             name: "ParleyRedis",
             dependencies: ["CHiredis", .product(name: "Logging", package: "swift-log"),
+                           .product(name: "Metrics", package: "swift-metrics"),
                            .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: strict),
 
@@ -69,6 +75,8 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
+                .product(name: "OTel", package: "swift-otel"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -93,6 +101,7 @@ let package = Package(
             dependencies: [
                 "ParleyServiceKit", "ParleyChat",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOWebSocket", package: "swift-nio"),
@@ -117,6 +126,14 @@ let package = Package(
         .target(name: "Offline", dependencies: ["ParleyBackend", "ParleyChat", "ParleyRedis", "ParleyServiceKit"], path: "Sources/offline-svc/Offline", swiftSettings: strict),
         .executableTarget(
             name: "offline-svc", dependencies: ["Offline"], path: "Sources/offline-svc/Main",
+            swiftSettings: strict, linkerSettings: rpath),
+
+        // Operators' tool: where a message is (`parley-admin trace <msg id>`), read from Kafka and Redis.
+        .target(name: "Admin", dependencies: ["ParleyBackend", "ParleyKafka", "ParleyRedis", "ParleyServiceKit", "ParleyProtocol",
+                                              .product(name: "Logging", package: "swift-log")],
+                path: "Sources/parley-admin/Admin", swiftSettings: strict),
+        .executableTarget(
+            name: "parley-admin", dependencies: ["Admin"], path: "Sources/parley-admin/Main",
             swiftSettings: strict, linkerSettings: rpath),
 
         // libFuzzer target over the protocol's readers: `make fuzz` builds it with
@@ -169,7 +186,7 @@ let package = Package(
         // Static checks of compose/ and deploy/ against the executables' settings.
         .testTarget(
             name: "DeployTests",
-            dependencies: ["Edge", "Relay", "Presence", "Offline", "ParleyTestSupport",
+            dependencies: ["Edge", "Relay", "Presence", "Offline", "Admin", "ParleyTestSupport",
                            .product(name: "Yams", package: "Yams")],
             swiftSettings: strict, linkerSettings: rpath),
     ]

@@ -24,6 +24,13 @@ public enum GroupCommands {
         }
     }
 
+    /// The users whose membership held `cseq` (an entry at `cseq` went to them), sorted.
+    public static func members(at cseq: UInt64, of conv: String) -> RedisCommand<[String]> {
+        RedisCommand<[String: String]>.hgetall(RedisKeys.ConversationKeys(conv).members).map { stored in
+            stored.compactMap { user, value in GroupMemberRecord(value)?.holds(cseq) == true ? user : nil }.sorted()
+        }
+    }
+
     /// The number of current members (0 when there is no such group).
     public static func count(of conv: String) -> RedisCommand<Int> {
         RedisCommand<String?>.hget(RedisKeys.ConversationKeys(conv).meta, "count").map { $0.flatMap { Int($0) } ?? 0 }

@@ -52,8 +52,12 @@ public enum RedisKeys {
         public var stream: String { "user:{\(user)}:stream" }
         /// HASH: `e` epoch, `h` head, `f` first retained seq.
         public var meta: String { "user:{\(user)}:meta" }
-        /// HASH logical id (`<conv>#<cseq>`) → seq, for the recent entries (re-finds a replayed entry).
+        /// HASH logical id (`<conv>#<cseq>`, ``messageID(conv:cseq:)``) → seq, for the recent
+        /// entries (re-finds a replayed entry).
         public var ids: String { "user:{\(user)}:ids" }
+        /// The logical id of a message or membership change in ``ids`` (offline-svc's append
+        /// script writes the same).
+        public static func messageID(conv: String, cseq: UInt64) -> String { "\(conv)#\(cseq)" }
         /// HASH watermark (`<conv>|<status>|<by>`) → cseq of receipts in this stream.
         public var marks: String { "user:{\(user)}:marks" }
         /// HASH conv → `<cseq> <seq>`: the last message of each conversation in this stream.

@@ -21,7 +21,8 @@ public struct ServiceBackbone: Sendable {
         try await retryingAtStart("connecting to Redis", logger: logger, until: { ($0 as? RedisError)?.code == .authentication }) {
             try await redis.ping()
         }
-        let backbone = ServiceBackbone(redis: redis, producer: try KafkaProducer(configuration: common.kafka, logger: logger))
+        let producer = try KafkaProducer(configuration: common.kafka, headers: ParleyTracing.recordHeaders, logger: logger)
+        let backbone = ServiceBackbone(redis: redis, producer: producer)
         backbone.readiness.add("redis") { (try? await redis.ping()) != nil }
         return backbone
     }

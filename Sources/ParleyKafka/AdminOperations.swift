@@ -64,6 +64,19 @@ enum AdminOperations {
         return entry.partition_cnt
     }
 
+    /// Each partition's high watermark (the offset the next record will get), asked of the broker.
+    static func endOffsets(_ kafka: OpaquePointer, _ topic: String, timeout: Duration) throws -> [Int32: Int64] {
+        var ends: [Int32: Int64] = [:]
+        for partition in 0..<(try partitionCount(kafka, topic, timeout: timeout)) {
+            var low: Int64 = 0
+            var high: Int64 = 0
+            let err = rd_kafka_query_watermark_offsets(kafka, topic, partition, &low, &high, Int32(timeout.milliseconds))
+            guard err == RD_KAFKA_RESP_ERR_NO_ERROR else { throw KafkaError(err, "end offset of \(topic) [\(partition)]") }
+            ends[partition] = high
+        }
+        return ends
+    }
+
     private static func checkTopicResults(_ results: UnsafeMutablePointer<OpaquePointer?>, _ count: Int, ignoring ignored: rd_kafka_resp_err_t, verb: String) throws {
         for index in 0..<count {
             guard let result = results[index] else { continue }

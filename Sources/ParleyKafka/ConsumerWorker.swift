@@ -179,7 +179,8 @@ final class ConsumerWorker: RDWorker {
             offset: m.offset,
             key: m.key.map { Array(UnsafeRawBufferPointer(start: $0, count: m.key_len)) },
             value: m.payload.map { Array(UnsafeRawBufferPointer(start: $0, count: m.len)) } ?? [],
-            timestamp: timestampType == RD_KAFKA_TIMESTAMP_NOT_AVAILABLE ? nil : timestamp)
+            timestamp: timestampType == RD_KAFKA_TIMESTAMP_NOT_AVAILABLE ? nil : timestamp,
+            headers: KafkaHeader.read(from: message))
     }
 
     func clientError(_ kafka: OpaquePointer, _ err: Int32, _ reason: String) {

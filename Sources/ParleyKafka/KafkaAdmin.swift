@@ -49,6 +49,17 @@ public final class KafkaAdmin: Sendable, Service {
         return count.withLock { $0 }
     }
 
+    /// Each partition's end (high watermark: the offset its next record will get). A broker may
+    /// answer less than the true end (Tansu answers the last record batch's base offset + 1).
+    public func endOffsets(of topic: String, timeout: Duration) async throws -> [Int32: Int64] {
+        let ends = Mutex<[Int32: Int64]>([:])
+        try await submit(AdminJob(what: "read end offsets", work: .call { kafka in
+            let found = try AdminOperations.endOffsets(kafka, topic, timeout: timeout)
+            ends.withLock { $0 = found }
+        }))
+        return ends.withLock { $0 }
+    }
+
     /// Fails pending operations and destroys the handle; later calls throw
     /// ``KafkaError/Code/shutDown``. Idempotent.
     public func shutdown() async {

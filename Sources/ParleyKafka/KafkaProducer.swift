@@ -11,10 +11,12 @@ public final class KafkaProducer: Sendable, Service {
     let client: RDClient
     private let shared: ProducerShared
     private let configuration: KafkaConfiguration
+    private let headers: (@Sendable () -> [KafkaHeader])?
 
     /// Creates the producer and starts its thread. Connecting happens in the background: an
-    /// unreachable broker shows up as failing sends, not as an error here.
-    public init(configuration: KafkaConfiguration, logger: Logger) throws {
+    /// unreachable broker shows up as failing sends, not as an error here. `headers`, when set,
+    /// is asked once per send or batch for headers to add to each of its records (trace context).
+    public init(configuration: KafkaConfiguration, headers: (@Sendable () -> [KafkaHeader])? = nil, logger: Logger) throws {
         var logger = logger
         logger[metadataKey: "parley.kafka.client"] = "\(configuration.clientID)"
         let shared = ProducerShared()
@@ -29,6 +31,7 @@ public final class KafkaProducer: Sendable, Service {
         }
         self.shared = shared
         self.configuration = configuration
+        self.headers = headers
     }
 
     deinit {
@@ -42,7 +45,8 @@ public final class KafkaProducer: Sendable, Service {
     /// ``KafkaError/Code/queueFull`` if the local queue stayed full, an unknown-topic code if the
     /// topic does not exist, ``KafkaError/Code/shutDown`` after ``shutdown(timeout:)``.
     public func send(_ record: KafkaOutgoingRecord) async throws -> KafkaDelivery {
-        try await enqueue(record).value()
+        guard let extra = headers?(), !extra.isEmpty else { return try await enqueue(record).value() }
+        return try await enqueue(Self.adding(extra, to: record)).value()
     }
 
     /// Enqueues all records in this order (records for one partition keep their order) and
@@ -60,7 +64,7 @@ public final class KafkaProducer: Sendable, Service {
     public func enqueue(batch records: [KafkaOutgoingRecord]) async -> KafkaPendingBatch {
         let batch = BatchDeliveries()
         var enqueueError: (any Error)?
-        for record in records {
+        for record in stamped(records) {
             do {
                 try await enqueue(record, settler: batch.add())
             } catch {
@@ -91,6 +95,21 @@ public final class KafkaProducer: Sendable, Service {
     private func stop(flushingFor timeout: Duration) {
         shared.requestFlush(timeout: timeout)
         client.requestStop()
+    }
+
+    /// `records` with the producer's extra headers, if it has any.
+    private func stamped(_ records: [KafkaOutgoingRecord]) -> [KafkaOutgoingRecord] {
+        guard let extra = headers?(), !extra.isEmpty else { return records }
+        return records.map { Self.adding(extra, to: $0) }
+    }
+
+    /// `record` with those of `extra` whose names it does not carry yet.
+    private static func adding(_ extra: [KafkaHeader], to record: KafkaOutgoingRecord) -> KafkaOutgoingRecord {
+        var record = record
+        for header in extra where !record.headers.contains(where: { $0.name == header.name }) {
+            record.headers.append(header)
+        }
+        return record
     }
 
     /// Hands the record to librdkafka, retrying briefly while its queue is full.
@@ -127,8 +146,8 @@ public final class KafkaProducer: Sendable, Service {
         }
     }
 
-    /// `rd_kafka_produceva` with copied key and value (librdkafka's variadic `producev` is not
-    /// callable from Swift).
+    /// `rd_kafka_produceva` with copied key, value and headers (librdkafka's variadic `producev`
+    /// is not callable from Swift).
     private static func produce(_ handle: OpaquePointer, _ record: KafkaOutgoingRecord, opaque: UnsafeMutableRawPointer?) -> rd_kafka_resp_err_t {
         var placeholder: UInt8 = 0  // a valid pointer for empty (not null) keys and values
         return record.topic.withCString { topic in
@@ -139,7 +158,8 @@ public final class KafkaProducer: Sendable, Service {
                         return key.withUnsafeBytes { body($0) }
                     }
                     return withKey { key in
-                        var args = [rd_kafka_vu_t](repeating: rd_kafka_vu_t(), count: 6)
+                        var args = [rd_kafka_vu_t](repeating: rd_kafka_vu_t(), count: 5)
+                        args.reserveCapacity(6)
                         args[0].vtype = RD_KAFKA_VTYPE_TOPIC
                         args[0].u.cstr = topic
                         args[1].vtype = RD_KAFKA_VTYPE_PARTITION
@@ -151,19 +171,23 @@ public final class KafkaProducer: Sendable, Service {
                         args[3].u.mem.size = value.count
                         args[4].vtype = RD_KAFKA_VTYPE_OPAQUE
                         args[4].u.ptr = opaque
-                        var count = 5
                         if let key {
-                            args[5].vtype = RD_KAFKA_VTYPE_KEY
-                            args[5].u.mem.ptr = UnsafeMutableRawPointer(mutating: key.baseAddress) ?? UnsafeMutableRawPointer(placeholder)
-                            args[5].u.mem.size = key.count
-                            count = 6
+                            var argument = rd_kafka_vu_t()
+                            argument.vtype = RD_KAFKA_VTYPE_KEY
+                            argument.u.mem.ptr = UnsafeMutableRawPointer(mutating: key.baseAddress) ?? UnsafeMutableRawPointer(placeholder)
+                            argument.u.mem.size = key.count
+                            args.append(argument)
                         }
-                        return args.withUnsafeBufferPointer { buffer in
-                            let error = rd_kafka_produceva(handle, buffer.baseAddress, count)
-                            guard let error else { return RD_KAFKA_RESP_ERR_NO_ERROR }
-                            defer { rd_kafka_error_destroy(error) }
-                            return rd_kafka_error_code(error)
+                        func produce(_ args: [rd_kafka_vu_t]) -> rd_kafka_resp_err_t {
+                            args.withUnsafeBufferPointer { buffer in
+                                let error = rd_kafka_produceva(handle, buffer.baseAddress, buffer.count)
+                                guard let error else { return RD_KAFKA_RESP_ERR_NO_ERROR }
+                                defer { rd_kafka_error_destroy(error) }
+                                return rd_kafka_error_code(error)
+                            }
                         }
+                        guard !record.headers.isEmpty else { return produce(args) }
+                        return HeaderBuffer(record.headers).withArguments { produce(args + $0) }
                     }
                 }
             }

@@ -9,20 +9,23 @@ public struct KafkaOutgoingRecord: Sendable {
     public var value: [UInt8]
     /// An explicit partition, or `nil` to let the key choose (librdkafka's default partitioner).
     public var partition: Int32?
+    /// The record's headers, in order.
+    public var headers: [KafkaHeader]
 
     /// A record with a binary key.
-    public init(topic: String, key: [UInt8]?, value: [UInt8], partition: Int32? = nil) {
+    public init(topic: String, key: [UInt8]?, value: [UInt8], partition: Int32? = nil, headers: [KafkaHeader] = []) {
         self.topic = topic
         self.key = key
         self.value = value
         self.partition = partition
+        self.headers = headers
     }
 
     /// A record whose key is the UTF-8 bytes of a string. (Disfavored so that `key: nil`
     /// picks the binary initializer instead of being ambiguous.)
     @_disfavoredOverload
-    public init(topic: String, key: String?, value: [UInt8], partition: Int32? = nil) {
-        self.init(topic: topic, key: key.map { Array($0.utf8) }, value: value, partition: partition)
+    public init(topic: String, key: String?, value: [UInt8], partition: Int32? = nil, headers: [KafkaHeader] = []) {
+        self.init(topic: topic, key: key.map { Array($0.utf8) }, value: value, partition: partition, headers: headers)
     }
 }
 
@@ -40,15 +43,19 @@ public struct KafkaRecord: Sendable {
     public let value: [UInt8]
     /// Milliseconds since the epoch (create or log-append time), when the broker reports one.
     public let timestamp: Int64?
+    /// The record's headers, in order (empty when it has none).
+    public let headers: [KafkaHeader]
 
     /// Creates a record (the consumer does; tests and fakes may too).
-    public init(topic: String, partition: Int32, offset: Int64, key: [UInt8]?, value: [UInt8], timestamp: Int64?) {
+    public init(topic: String, partition: Int32, offset: Int64, key: [UInt8]?, value: [UInt8], timestamp: Int64?,
+                headers: [KafkaHeader] = []) {
         self.topic = topic
         self.partition = partition
         self.offset = offset
         self.key = key
         self.value = value
         self.timestamp = timestamp
+        self.headers = headers
     }
 }
 

@@ -1,5 +1,6 @@
 import CRDKafka
 import Logging
+import Metrics
 import Synchronization
 
 /// What a producer's callers and its thread share: the records awaiting their delivery report,
@@ -33,6 +34,8 @@ final class ProducerWorker: RDWorker {
 
     let logger: Logger
     private let shared: ProducerShared
+    /// From `produce` to the broker's acknowledgement, as librdkafka measured it.
+    private let ackLatency = Timer(label: "parley_kafka_produce_ack_seconds")
 
     init(shared: ProducerShared, logger: Logger) {
         self.shared = shared
@@ -50,6 +53,8 @@ final class ProducerWorker: RDWorker {
         let topic = message.pointee.rkt.map { String(cString: rd_kafka_topic_name($0)) } ?? ""
         let err = message.pointee.err
         if err == RD_KAFKA_RESP_ERR_NO_ERROR {
+            let latency = rd_kafka_message_latency(message)
+            if latency >= 0 { ackLatency.recordMicroseconds(latency) }
             settler.fulfill(.success(KafkaDelivery(topic: topic, partition: message.pointee.partition, offset: message.pointee.offset)))
         } else {
             logger.debug("Kafka delivery failed", metadata: [

@@ -1,4 +1,5 @@
 import Logging
+import Metrics
 
 #if canImport(Glibc)
 import Glibc
@@ -52,6 +53,7 @@ public final class RedisClient: Sendable {
         case single(ConnectionPool)
         case cluster(ClusterRouter)
     }
+    private let roundTrips = RoundTripTimers()
 
     /// Creates a client. Nothing connects until the first command (or ``ping()``).
     public init(configuration: RedisConfiguration, logger: Logger) {
@@ -143,6 +145,7 @@ public final class RedisClient: Sendable {
         guard requests.allSatisfy({ !$0.arguments.isEmpty }) else {
             throw RedisError(code: .protocol, message: "empty redis command")
         }
+        let start = ContinuousClock.now
         let replies: [RESPValue]
         switch route {
         case .single(let pool):
@@ -158,6 +161,7 @@ public final class RedisClient: Sendable {
         case .cluster(let router):
             replies = try await router.execute(requests, wait: wait)
         }
+        roundTrips.timer(for: requests).record(duration: ContinuousClock.now - start)
         if let failure = replies.lazy.compactMap(\.errorMessage).first {
             throw RedisError(code: .server, message: failure)
         }

@@ -36,6 +36,10 @@ public enum CommonSettings {
     public static let logFormat = Setting("log-format", .nonEmpty, default: "text",
         help: "text (one readable line per event) or json (one JSON object per line, UTC millisecond timestamps)")
 
+    public static let otelEndpoint = Setting("otel-endpoint", .string, default: "",
+        help: "OTLP/HTTP collector URL (http://host:4318) that receives trace spans; empty: tracing off",
+        redaction: .urlCredentials)
+
     /// The HTTP port setting, with the service's own default.
     public static func httpPort(default port: Int) -> Setting {
         Setting("http-port", .integer(0...65535), default: "\(port)", help: "HTTP port (0 picks a free one)")
@@ -47,7 +51,7 @@ public enum CommonSettings {
                                           kafkaSASLPasswordFile, kafkaSSLCAFile, topicPrefix, topicPartitions]
     /// Settings of every process.
     public static func process(httpPort port: Int) -> [Setting] {
-        [httpHost, httpPort(default: port)] + HTTPLimitSettings.all + [logLevel, logFormat]
+        [httpHost, httpPort(default: port)] + HTTPLimitSettings.all + [logLevel, logFormat, otelEndpoint]
     }
 }
 
@@ -62,6 +66,8 @@ public struct CommonConfiguration: Sendable {
     public var httpLimits: HTTPServerLimits
     public var logLevel: LogLevelSetting
     public var logFormat: LogFormat
+    /// Where trace spans go (OTLP/HTTP); empty: tracing is off.
+    public var otelEndpoint: String
     /// Every setting's effective value, secrets redacted: logged at start.
     public var shownSettings: [(name: String, value: String)]
 
@@ -90,6 +96,10 @@ public struct CommonConfiguration: Sendable {
             throw ConfigurationError("invalid PARLEY_LOG_FORMAT=\(values.string(CommonSettings.logFormat)): expected text or json")
         }
         logFormat = format
+        otelEndpoint = values.string(CommonSettings.otelEndpoint)
+        guard otelEndpoint.isEmpty || otelEndpoint.hasPrefix("http://") || otelEndpoint.hasPrefix("https://") else {
+            throw ConfigurationError("invalid PARLEY_OTEL_ENDPOINT=\(otelEndpoint): expected an http:// or https:// URL")
+        }
         shownSettings = values.shown
     }
 }

@@ -3,11 +3,11 @@ import Metrics
 import ParleyKafka
 import ServiceLifecycle
 
-/// Consumes batches, hands each to `handle`, and commits the batch only after `handle`
-/// returned, so every output of a record is acknowledged before its offset is committed
-/// (at-least-once); that commit overlaps with handling the next batch. A failing batch is
-/// retried with backoff, never skipped; records that can never be handled (malformed) are the
-/// handler's to log and drop. Consumers of manually assigned partitions read from the end
+/// Consumes batches, hands each to `handle` (in a span named after the consumer when tracing is
+/// on), and commits the batch only after `handle` returned, so every output of a record is
+/// acknowledged before its offset is committed (at-least-once); that commit overlaps with
+/// handling the next batch. A failing batch is retried with backoff, never skipped; records that
+/// can never be handled (malformed) are the handler's to log and drop. Consumers of manually assigned partitions read from the end
 /// (`commits: false`) and commit nothing.
 public struct ConsumerLoop: Service {
     public typealias Handler = @Sendable ([KafkaRecord]) async throws -> Void
@@ -68,7 +68,9 @@ public struct ConsumerLoop: Service {
         var delay = Duration.milliseconds(100)
         while true {
             do {
-                try await handle(batch)
+                try await metrics.batchDuration.measure {
+                    try await ParleyTracing.withBatchSpan(name, records: batch) { try await handle(batch) }
+                }
                 return true
             } catch {
                 if Task.isCancelled || Task.isShuttingDownGracefully { return false }

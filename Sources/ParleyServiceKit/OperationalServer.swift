@@ -9,6 +9,7 @@ public enum OperationalServer {
     public static func application(configuration: CommonConfiguration, readiness: Readiness, logger: Logger,
                                    onServerRunning: @escaping @Sendable (Int) async -> Void) -> some Service {
         let router = Router()
+        router.middlewares.add(HTTPMetricsMiddleware())
         router.addOperationalRoutes(readiness: readiness)
         return Application(router: router, server: .limitedHTTP1(configuration.httpLimits, server: "operational"),
                            configuration: .init(address: .hostname(configuration.httpHost, port: configuration.httpPort)),

@@ -1,17 +1,21 @@
 import Logging
-/// A service's configuration: its settings and how to build the typed configuration from them.
-public protocol ServiceConfiguration: Sendable {
+/// An executable's settings and how to build its typed configuration from them (``load(arguments:environment:)``).
+public protocol SettingsConfiguration: Sendable {
     /// The executable's name, e.g. `relay-svc`.
     static var serviceName: String { get }
     /// One line for `--help`.
     static var summary: String { get }
     /// Every setting the executable accepts, common ones included.
     static var settings: [Setting] { get }
-    /// The settings every executable shares.
-    var common: CommonConfiguration { get }
     /// Builds the configuration from validated values; throws ``ConfigurationError`` for
     /// problems that span settings (e.g. a JWT secret is required when dev login is off).
     init(values: SettingValues) throws
+}
+
+/// A service's configuration: its settings, the ones every service shares among them.
+public protocol ServiceConfiguration: SettingsConfiguration {
+    /// The settings every executable shares.
+    var common: CommonConfiguration { get }
     /// Metadata on every log line of the process (e.g. `parley.edge`).
     var logMetadata: Logger.Metadata { get }
 }
@@ -28,12 +32,12 @@ public struct ConfigurationError: Error, CustomStringConvertible, Sendable {
 }
 
 /// What `ServiceConfiguration.load` found on the command line.
-public enum ConfigurationRequest<Configuration: ServiceConfiguration>: Sendable {
+public enum ConfigurationRequest<Configuration: SettingsConfiguration>: Sendable {
     case run(Configuration)
     case help(String)
 }
 
-extension ServiceConfiguration {
+extension SettingsConfiguration {
     /// Reads flags (`--name value` or `--name=value`), then `PARLEY_*` variables, then defaults,
     /// validates each value and builds the configuration.
     public static func load(arguments: [String], environment: [String: String]) throws -> ConfigurationRequest<Self> {

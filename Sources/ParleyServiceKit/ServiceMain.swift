@@ -46,8 +46,18 @@ public enum ServiceMain {
         Gauge(label: "parley_build_info", dimensions: [("service", Configuration.serviceName), ("version", ParleyVersion.current)])
             .record(1)
         do {
+            let exporter = try ParleyTracing.bootstrap(endpoint: common.otelEndpoint, serviceName: Configuration.serviceName,
+                                                       logger: logger)
             let group = try await build(configuration, logger)
-            try await group.run()
+            if let exporter {
+                // The exporter stops after the services, so it flushes their last spans.
+                try await ServiceGroup(configuration: .init(services: [
+                    .init(service: exporter),
+                    .init(service: group, successTerminationBehavior: .gracefullyShutdownGroup),
+                ], logger: logger)).run()
+            } else {
+                try await group.run()
+            }
             logger.info("stopped")
         } catch {
             logger.critical("failed", metadata: ["parley.error": "\(error)"])

@@ -1,3 +1,4 @@
+import Admin
 import Edge
 import Foundation
 import Offline
@@ -16,6 +17,7 @@ struct ConfigurationDocTests {
         (RelayConfiguration.serviceName, RelayConfiguration.settings),
         (PresenceConfiguration.serviceName, PresenceConfiguration.settings),
         (OfflineConfiguration.serviceName, OfflineConfiguration.settings),
+        (AdminConfiguration.serviceName, AdminConfiguration.settings),
     ]
 
     func section(_ service: String) throws -> String {

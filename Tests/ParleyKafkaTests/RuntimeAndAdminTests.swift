@@ -40,6 +40,19 @@ struct RuntimeAndAdminTests {
         await admin.shutdown()
     }
 
+    @Test("endOffsets names each partition's next offset")
+    func endOffsets() async throws {
+        let topic = TestEnvironment.uniquePrefix() + "ends"
+        let admin = try KafkaAdmin(configuration: testConfiguration("admin"), logger: testLogger("admin"))
+        try await admin.createTopics([KafkaTopicSpec(name: topic, partitions: 2)], timeout: .seconds(10))
+        let producer = try KafkaProducer(configuration: testConfiguration("ends"), logger: testLogger("producer"))
+        // One record per produce request, so the broker's answer is exact (see ``KafkaAdmin/endOffsets(of:timeout:)``).
+        for n in 0..<3 { _ = try await producer.send(KafkaOutgoingRecord(topic: topic, key: nil, value: bytes("\(n)"), partition: 1)) }
+        #expect(try await admin.endOffsets(of: topic, timeout: .seconds(10)) == [0: 0, 1: 3])
+        await producer.shutdown(timeout: .seconds(5))
+        await admin.shutdown()
+    }
+
     @Test("invalid configuration is rejected with the setting's name")
     func invalidConfiguration() throws {
         var configuration = testConfiguration("bad")

@@ -55,6 +55,8 @@ struct SettingsTests {
         #expect(try load(["--timeout", "2m"]).values.duration(SampleConfiguration.timeout) == .seconds(120))
         #expect(try load(["--kafka-properties", "a=1, b = 2"]).common.kafka.properties == ["a": "1", "b": "2"])
         #expect(try load(["--log-format", "json"]).common.logFormat == .json)
+        #expect(try load([]).common.otelEndpoint == "")
+        #expect(try load(["--otel-endpoint", "http://127.0.0.1:4318"]).common.otelEndpoint == "http://127.0.0.1:4318")
         let shown = try load(["--kafka-properties", "sasl.password=p"]).common.shownSettings
         #expect(shown.map(\.name) == SampleConfiguration.settings.map(\.name), "every setting, in declaration order")
         #expect(shown.first { $0.name == "kafka-properties" }?.value == "<redacted>")
@@ -71,6 +73,7 @@ struct SettingsTests {
             (["--log-level", "loud"], ["PARLEY_SECRET": "s"], "PARLEY_LOG_LEVEL"),
             (["--log-format", "xml"], ["PARLEY_SECRET": "s"], "PARLEY_LOG_FORMAT"),
             (["--kafka-properties", "novalue"], ["PARLEY_SECRET": "s"], "PARLEY_KAFKA_PROPERTIES"),
+            (["--otel-endpoint", "collector:4318"], ["PARLEY_SECRET": "s"], "PARLEY_OTEL_ENDPOINT"),
             (["--bogus", "1"], ["PARLEY_SECRET": "s"], "--bogus"),
             (["--port"], ["PARLEY_SECRET": "s"], "--port"),
         ]

@@ -57,6 +57,8 @@ struct StreamAppender: Sendable {
             guard outcome.seq > 0 else { continue }
             var entry = item.entry
             entry.seq = outcome.seq
+            malformed.logger.debug("appended", metadata: ["parley.msg": "\(entry.msg ?? "")", "parley.conv": "\(entry.conv)",
+                                                          "parley.seq": "\(entry.seq)", "parley.user": "\(item.user)"])
             deliveries.add(entry, user: item.user, epoch: outcome.epoch, to: outcome.subscribers)
         }
         return deliveries

@@ -1,5 +1,6 @@
 import Logging
 import Metrics
+import ParleyBackend
 import ParleyProtocol
 import ParleyRedis
 

@@ -76,6 +76,7 @@ public struct MessageRouter: Sendable {
                 stored.cseq = cseq
                 inbox.add(message: stored, roster: step.roster)
                 routed.increment()
+                logger.debug("routed", metadata: ["parley.msg": "\(message.msg)", "parley.conv": "\(message.conv)", "parley.cseq": "\(cseq)"])
             case (.message(let message), .duplicate(let cseq, let msg, let logged)):
                 inbox.add(message: Self.first(of: message, cseq: cseq, msg: msg, logged: logged), roster: step.roster)
                 duplicates.increment()

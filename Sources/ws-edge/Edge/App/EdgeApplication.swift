@@ -31,7 +31,8 @@ public func buildEdge(_ configuration: EdgeConfiguration, logger baseLogger: Log
     // queues it for the event loops (one hop: consumer thread → loop).
     let deliver = try KafkaConsumer(configuration: common.kafka,
                                     assignments: [(topics.deliver(edge: edge.id), 0, .end)],
-                                    sink: MeteredSink(name: "edge.deliver", DeliverSink(hub: edge.hub, logger: logger, dropped: dropped)),
+                                    sink: MeteredSink(name: "edge.deliver", DeliverSink(hub: edge.hub, traces: publisher.traces, logger: logger,
+                                                                                        dropped: dropped)),
                                     logger: logger)
     let changes = try KafkaConsumer(configuration: common.kafka.background,
                                     assignments: (0..<changesPartitions).map { (topics.presenceChanges, $0, .end) },
@@ -47,6 +48,7 @@ public func buildEdge(_ configuration: EdgeConfiguration, logger baseLogger: Log
     readiness.add("identity provider keys loaded") { authority.isReady }
 
     let router = Router(context: BasicRequestContext.self)
+    router.middlewares.add(HTTPMetricsMiddleware())
     EdgeRoutes.add(to: router, edge: edge, readiness: readiness)
     if !configuration.webRoot.isEmpty {
         router.middlewares.add(FileMiddleware(configuration.webRoot, searchForIndexHtml: true, logger: logger))

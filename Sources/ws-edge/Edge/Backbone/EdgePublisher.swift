@@ -5,6 +5,7 @@ import ParleyProtocol
 import ParleyServiceKit
 import ServiceLifecycle
 import Synchronization
+import Tracing
 
 /// Everything the edge produces (sends, group changes, cursor moves, queries, signals, presence
 /// events) goes through one queue that is enqueued into the producer in order, a batch at a time
@@ -27,6 +28,8 @@ final class EdgePublisher: Service, Sendable {
     private struct State {
         var queue: [Pending] = []
         var cursors: [CursorMove] = []
+        /// While tracing is on: the trace each user's next `chat.acks` record continues.
+        var cursorTraces: [String: ServiceContext] = [:]
         var queries: [QueryEnvelope] = []
         var queryCompletions: [Completion] = []
         var stopping = false
@@ -38,6 +41,7 @@ final class EdgePublisher: Service, Sendable {
     private struct Flush {
         var batch: [Pending]
         var cursors: [CursorMove]
+        var cursorTraces: [String: ServiceContext]
         var queries: [QueryEnvelope]
         var queryCompletions: [Completion]
     }
@@ -51,6 +55,8 @@ final class EdgePublisher: Service, Sendable {
     private let state = Mutex(State())
     private let wakeups: AsyncStream<Void>
     private let wake: AsyncStream<Void>.Continuation
+    /// What each user was last delivered, for the trace of their acks.
+    let traces = EdgeTraces()
 
     init(producer: KafkaProducer, edgeID: String, topics: Topics, maxBatch: Int = 1000, logger: Logger) {
         self.producer = producer
@@ -63,8 +69,19 @@ final class EdgePublisher: Service, Sendable {
 
     /// Queues a send for `chat.inbound` (keyed by its conversation); `completion` learns whether
     /// the broker acknowledged it.
+    /// With tracing on, the send starts a message's trace: a span `edge.accept` until the broker
+    /// acknowledged it, whose `traceparent` the record carries.
     func publishSend(_ envelope: InboundEnvelope, completion: Completion? = nil) {
-        publish(envelope, key: envelope.conv, topic: topics.inbound, completion: completion)
+        logger.debug("accepted", metadata: ["parley.msg": "\(envelope.message?.msg ?? "")", "parley.conv": "\(envelope.conv)"])
+        guard let span = ParleyTracing.startSpan("edge.accept") else {
+            return publish(envelope, key: envelope.conv, topic: topics.inbound, completion: completion)
+        }
+        span.attributes["parley.msg"] = envelope.message?.msg ?? ""
+        span.attributes["parley.conv"] = envelope.conv
+        publish(envelope, key: envelope.conv, topic: topics.inbound, headers: ParleyTracing.headers(for: span.context)) { result in
+            span.end()
+            completion?(result)
+        }
     }
 
     /// Queues an ephemeral signal (typing) for `chat.signals`, keyed by its conversation. A lost
@@ -80,8 +97,9 @@ final class EdgePublisher: Service, Sendable {
         publish(event, key: edgeID, topic: topics.presenceEvents)
     }
 
-    private func publish<T: WireObject>(_ envelope: T, key: String, topic: String, completion: Completion? = nil) {
-        let record = KafkaOutgoingRecord(topic: topic, key: Array(key.utf8), value: Envelope.encode(envelope))
+    private func publish<T: WireObject>(_ envelope: T, key: String, topic: String, headers: [KafkaHeader] = [],
+                                        completion: Completion? = nil) {
+        let record = KafkaOutgoingRecord(topic: topic, key: Array(key.utf8), value: Envelope.encode(envelope), headers: headers)
         let accepted = state.withLock { state -> Bool in
             guard !state.stopping else { return false }
             state.queue.append(Pending(record: record, completion: completion))
@@ -95,11 +113,22 @@ final class EdgePublisher: Service, Sendable {
     }
 
     /// Queues a cursor move (an ack or a read) for `chat.acks`. Moves are idempotent and an ack
-    /// that is lost only means entries are replayed once more, so no completion.
+    /// that is lost only means entries are replayed once more, so no completion. With tracing on,
+    /// an ack continues the trace of what its user was last delivered (span `edge.ack`).
     func publishCursor(_ move: CursorMove) {
+        logger.debug("cursor", metadata: ["parley.user": "\(move.user)", "parley.seq": "\(move.seq ?? 0)",
+                                          "parley.conv": "\(move.conv ?? "")", "parley.kind": "\(move.kind.rawValue)"])
+        let trace = move.kind == .ack ? traces.take(move.user).flatMap { parent in
+            ParleyTracing.startSpan("edge.ack", parent: parent).map { span in
+                span.attributes["parley.seq"] = Int(move.seq ?? 0)
+                span.end()
+                return span.context
+            }
+        } : nil
         let accepted = state.withLock { state -> Bool in
             guard !state.stopping else { return false }
             state.cursors.append(move)
+            if let trace { state.cursorTraces[move.user] = trace }
             return true
         }
         if accepted { wake.yield() }
@@ -152,13 +181,16 @@ final class EdgePublisher: Service, Sendable {
                 defer {
                     state.queue.removeFirst(count)
                     state.cursors.removeAll()
+                    state.cursorTraces.removeAll()
                     state.queries.removeAll()
                     state.queryCompletions.removeAll()
                 }
-                return Flush(batch: Array(state.queue.prefix(count)), cursors: state.cursors, queries: state.queries,
+                return Flush(batch: Array(state.queue.prefix(count)), cursors: state.cursors, cursorTraces: state.cursorTraces,
+                             queries: state.queries,
                              queryCompletions: state.queryCompletions)
             }
-            let records = flush.batch.map(\.record) + Self.recordsPerUser(flush.cursors, topic: topics.acks, user: \.user)
+            let records = flush.batch.map(\.record)
+                + Self.recordsPerUser(flush.cursors, topic: topics.acks, user: \.user, traces: flush.cursorTraces)
                 + Self.recordsPerUser(flush.queries, topic: topics.queries, user: \.user)
             guard !records.isEmpty else { return }
             let pending = await producer.enqueue(batch: records)
@@ -177,8 +209,9 @@ final class EdgePublisher: Service, Sendable {
     }
 
     /// One batched record (``EnvelopeBatch``) per user, keyed by the user, users in first-seen
-    /// order and each user's items in order.
-    private static func recordsPerUser<T: WireObject>(_ items: [T], topic: String, user: (T) -> String) -> [KafkaOutgoingRecord] {
+    /// order and each user's items in order; a user's record carries the `traceparent` of its trace.
+    private static func recordsPerUser<T: WireObject>(_ items: [T], topic: String, user: (T) -> String,
+                                                      traces: [String: ServiceContext] = [:]) -> [KafkaOutgoingRecord] {
         var users: [String] = []
         var byUser: [String: [T]] = [:]
         for item in items {
@@ -187,8 +220,9 @@ final class EdgePublisher: Service, Sendable {
             byUser[key, default: []].append(item)
         }
         return users.flatMap { key in
-            Envelope.encodeBatches(byUser[key] ?? [], maxBytes: BatchedRecords.maxBytes).map {
-                KafkaOutgoingRecord(topic: topic, key: Array(key.utf8), value: $0)
+            let headers = traces[key].map(ParleyTracing.headers(for:)) ?? []
+            return Envelope.encodeBatches(byUser[key] ?? [], maxBytes: BatchedRecords.maxBytes).map {
+                KafkaOutgoingRecord(topic: topic, key: Array(key.utf8), value: $0, headers: headers)
             }
         }
     }

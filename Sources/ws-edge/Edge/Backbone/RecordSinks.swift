@@ -9,6 +9,7 @@ import ParleyServiceKit
 /// over to the event loops' outboxes, never blocks.
 struct DeliverSink: KafkaRecordSink {
     let hub: SessionHub
+    let traces: EdgeTraces
     let logger: Logger
     let dropped: DroppedRecords
 
@@ -18,7 +19,21 @@ struct DeliverSink: KafkaRecordSink {
         if envelopes.contains(where: \.resync) {
             logger.warning("presence-svc asked for a resync, reporting every session again")
         }
+        traces.delivered(to: envelopes.lazy.filter { !$0.entries.isEmpty }.map(\.user))
+        if logger.logLevel <= .debug { logEntries(envelopes) }
         hub.broadcast(.deliver(envelopes))
+    }
+
+    /// One debug line per message entry the edge is about to write.
+    private func logEntries(_ envelopes: [DeliverEnvelope]) {
+        for envelope in envelopes where envelope.page == nil {
+            for entry in envelope.entries where entry.kind == .message {
+                logger.debug("writing", metadata: [
+                    "parley.msg": "\(entry.msg ?? "")", "parley.conv": "\(entry.conv)", "parley.seq": "\(entry.seq)",
+                    "parley.user": "\(envelope.user)",
+                ])
+            }
+        }
     }
 }
 

@@ -12,6 +12,7 @@ final class LoopSessions {
     private var messageIDs = MessageID.Generator()
     private let reports: any SessionReports
     private let messagesOut: Counter
+    private let deliveryLatency = DeliveryLatency()
 
     init(reports: any SessionReports, messagesOut: Counter) {
         self.reports = reports
@@ -104,6 +105,7 @@ final class LoopSessions {
             defer { if idle, session.hasWaiting { flushing.append(session) } }
             if envelope.page != nil || !envelope.entries.isEmpty {
                 messagesOut.increment(by: session.receive(envelope.entries, page: envelope.page, epoch: envelope.epoch))
+                if envelope.page == nil { deliveryLatency.record(envelope.entries) }
             }
             guard session.kind != .seed else { continue }
             if let history = envelope.history { session.queue(.frame(.history(history))) }

@@ -71,6 +71,9 @@ class Stack:
             "redis": free_port(), "kafka": free_port(), "relay-svc": free_port(), "presence-svc": free_port(),
             "offline-svc": free_port(), "ws-edge-1": free_port(), "ws-edge-2": free_port(),
         }
+        # The edges' admin ports (/healthz, /readyz, /metrics, the server API); the other services
+        # have only an admin port, their entry in `ports`.
+        self.edge_admin_ports = {"ws-edge-1": free_port(), "ws-edge-2": free_port()}
         self.env = dict(os.environ)
         self.env.update({
             "PARLEY_KAFKA_BROKERS": f"127.0.0.1:{self.ports['kafka']}",
@@ -103,8 +106,12 @@ class Stack:
                     "--storage-engine", "memory://tansu/"]
         if name.startswith("ws-edge-"):
             return [str(self.bin / "ws-edge"), "--edge-id", "edge-" + name[-1], "--http-port", port,
-                    "--web-root", str(ROOT / "web")]
-        return [str(self.bin / name), "--http-port", port]
+                    "--admin-port", str(self.admin_port(name)), "--web-root", str(ROOT / "web")]
+        return [str(self.bin / name), "--admin-port", port]
+
+    def admin_port(self, name):
+        """The port of a service's /healthz, /readyz and /metrics."""
+        return self.edge_admin_ports.get(name, self.ports[name])
 
     def start_process(self, name):
         log = open(self.state / f"{name}.log", "ab")
@@ -119,7 +126,7 @@ class Stack:
                     return True
             wait_until(listening, timeout, f"{name} listening")
         else:
-            wait_until(lambda: http_ok(port, "/readyz"), timeout, f"{name} ready")
+            wait_until(lambda: http_ok(self.admin_port(name), "/readyz"), timeout, f"{name} ready")
 
     def start(self):
         for name in ("redis", "kafka"):

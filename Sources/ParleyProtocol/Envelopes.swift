@@ -231,6 +231,8 @@ public struct DeliverEnvelope: Sendable, Equatable {
     public var history: HistoryPage?
     public var conversations: ConversationsPage?
     public var members: MembersPage?
+    /// The answer to a `stream` query.
+    public var stream: StreamState?
     public var error: ProtocolError?
     public var presence: [PresenceStatus]
     /// The answer to a `watch`: the users of it this session may watch (they share a
@@ -241,11 +243,14 @@ public struct DeliverEnvelope: Sendable, Equatable {
     /// Set by presence-svc when it had given this edge up for dead but hears from it again:
     /// the edge reports every session it holds once more (`user` is empty then).
     public var resync: Bool
+    /// Set by the server API (`POST /api/v1/users/{user}/disconnect`): the edge closes every
+    /// session of `user` it holds.
+    public var disconnect: Bool
 
     public init(user: String, sessions: [String]? = nil, entries: [StreamEntry] = [], page: SyncPage? = nil,
                 epoch: String? = nil, history: HistoryPage? = nil, conversations: ConversationsPage? = nil,
-                members: MembersPage? = nil, error: ProtocolError? = nil, presence: [PresenceStatus] = [], watch: [String]? = nil,
-                typing: TypingNotice? = nil, resync: Bool = false) {
+                members: MembersPage? = nil, stream: StreamState? = nil, error: ProtocolError? = nil, presence: [PresenceStatus] = [],
+                watch: [String]? = nil, typing: TypingNotice? = nil, resync: Bool = false, disconnect: Bool = false) {
         self.user = user
         self.sessions = sessions
         self.entries = entries
@@ -254,11 +259,13 @@ public struct DeliverEnvelope: Sendable, Equatable {
         self.history = history
         self.conversations = conversations
         self.members = members
+        self.stream = stream
         self.error = error
         self.presence = presence
         self.watch = watch
         self.typing = typing
         self.resync = resync
+        self.disconnect = disconnect
     }
 }
 
@@ -275,11 +282,13 @@ extension DeliverEnvelope: WireObject {
             f.field("history", &d.history)
             f.field("conversations", &d.conversations)
             f.field("members", &d.members)
+            f.field("stream", &d.stream)
             f.field("error", &d.error)
             f.field("presence", &d.presence, default: [], omittingDefault: true)
             f.field("watch", &d.watch)
             f.field("typing", &d.typing)
             f.field("resync", &d.resync, default: false, omittingDefault: true)
+            f.field("disconnect", &d.disconnect, default: false, omittingDefault: true)
         }
     }
 }

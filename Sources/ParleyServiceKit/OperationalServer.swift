@@ -2,15 +2,19 @@ import Hummingbird
 import Logging
 import ServiceLifecycle
 
-/// The HTTP server of a service: `/healthz`, `/readyz`, `/metrics` on the configured host and port.
+/// The admin server of a service: `/healthz`, `/readyz`, `/metrics` (and what `routes` adds) on
+/// the admin host and port, which no load balancer or Ingress routes to.
 public enum OperationalServer {
-    /// `onServerRunning` gets the bound port (useful with port 0 in tests).
+    /// `routes` adds a service's own admin routes (ws-edge: the server API); `onServerRunning`
+    /// gets the bound port (useful with port 0 in tests).
     public static func application(configuration: CommonConfiguration, readiness: Readiness, logger: Logger,
+                                   routes: (Router<BasicRequestContext>) -> Void = { _ in },
                                    onServerRunning: @escaping @Sendable (Int) async -> Void) -> some Service {
         let router = Router()
         router.addOperationalRoutes(readiness: readiness)
+        routes(router)
         return Application(router: router,
-                           configuration: .init(address: .hostname(configuration.httpHost, port: configuration.httpPort)),
+                           configuration: .init(address: .hostname(configuration.adminHost, port: configuration.adminPort)),
                            onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? 0) },
                            logger: logger)
     }

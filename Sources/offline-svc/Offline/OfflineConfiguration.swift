@@ -18,7 +18,7 @@ public enum OfflineSettings {
     public static let groupReceiptsMax = Setting("group-receipts-max", .integer(0...1000), default: "20",
         help: "groups of at most this many members give senders read receipts; bigger ones only read cursors in members")
 
-    public static let all: [Setting] = CommonSettings.kafka + RedisSettings.all + CommonSettings.process(httpPort: 9103)
+    public static let all: [Setting] = CommonSettings.kafka + RedisSettings.all + CommonSettings.process(adminPort: 9103)
         + [streamMaxEntries, streamRetention, maxDevices, syncPageEntries, syncPageBytes, maxSubscriptions, groupReceiptsMax]
 }
 

@@ -8,7 +8,7 @@ public enum PresenceSettings {
     public static let sweepInterval = Setting("sweep-interval", .duration, default: "1s",
         help: "how often dead edges are looked for")
 
-    public static let all: [Setting] = CommonSettings.kafka + RedisSettings.all + CommonSettings.process(httpPort: 9102)
+    public static let all: [Setting] = CommonSettings.kafka + RedisSettings.all + CommonSettings.process(adminPort: 9102)
         + [edgeTimeout, sweepInterval]
 }
 

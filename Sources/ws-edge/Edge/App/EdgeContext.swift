@@ -11,6 +11,8 @@ final class EdgeContext: Sendable {
     let authority: TokenAuthority
     let metrics: EdgeMetrics
     let sessionSettings: SessionSettings
+    /// Server API requests waiting for an answer on this edge's deliver topic.
+    let answers = APIAnswers()
 
     init(configuration: EdgeConfiguration, publisher: EdgePublisher, authority: TokenAuthority) {
         id = configuration.edgeID

@@ -8,7 +8,7 @@ import NIOHTTPTypesHTTP1
 import NIOWebSocket
 
 /// The edge's connections: HTTP/1 for the API and the web client, and WebSocket upgrades on
-/// `/ws` (a valid token) and `/read` (seed mode). An admitted upgrade puts a
+/// `/ws` (a valid token) and `/read` (seed mode), each from an allowed `Origin`. An admitted upgrade puts a
 /// ``SessionChannelHandler`` in the channel pipeline and ends this connection's task: a session
 /// is then NIO handlers and a ``Session`` object, not a parked Swift task (tasks cost ~30 KB per
 /// idle session, measured). A refused upgrade reaches the router as a plain request, whose route
@@ -71,6 +71,9 @@ struct EdgeChildChannel: ServerChildChannel, HTTPChannelHandler {
             let decoder = try channel.pipeline.syncOperations.context(handlerType: ByteToMessageHandler<HTTPRequestDecoder>.self)
             try channel.pipeline.syncOperations.addHandler(
                 UpgradeGate { head in
+                    admitted.value = nil
+                    guard EdgeRoutes.originAllowed(origin: head.headers.first(name: "origin"), host: head.headers.first(name: "host"),
+                                                   edge: edge) else { return false }
                     admitted.value = try? EdgeRoutes.sessionRequest(URI(head.uri), authorization: head.headers.first(name: "authorization"),
                                                                     edge: edge).get()
                     return admitted.value != nil

@@ -5,14 +5,14 @@ import NIOHTTP1
 import ParleyProtocol
 import ParleyServiceKit
 
-/// The edge's HTTP API: dev login, token check, the WebSocket endpoints, the web client.
+/// The edge's public HTTP routes: dev login, token check, the WebSocket endpoints (the web client
+/// is served by a file middleware). Health, readiness and metrics are on the admin port only.
 enum EdgeRoutes {
     struct LoginRequest: Decodable { let user: String }
     struct LoginResponse: ResponseEncodable { let token: String; let user: String }
     struct WhoAmI: ResponseEncodable { let user: String }
 
-    static func add(to router: Router<BasicRequestContext>, edge: EdgeContext, readiness: Readiness) {
-        router.addOperationalRoutes(readiness: readiness)
+    static func add(to router: Router<BasicRequestContext>, edge: EdgeContext) {
         if edge.configuration.devLogin {
             router.post("/api/login") { request, context -> LoginResponse in
                 let body = try await request.body.collect(upTo: 4096)
@@ -32,12 +32,14 @@ enum EdgeRoutes {
         // Upgrades are taken before routing (``EdgeChildChannel``); what reaches these routes was
         // not admitted, or is no upgrade at all.
         router.get("/ws") { request, _ -> Response in
+            try checkOrigin(request, edge: edge)
             _ = try sessionRequest(request.uri, authorization: request.headers[.authorization], edge: edge).get()
             throw HTTPError(.upgradeRequired, message: "expected a WebSocket upgrade")
         }
-        if edge.configuration.devLogin {
+        if edge.configuration.servesSeedRead {
             // The seed tutorial's endpoint: no token, the user named in the query, raw text frames.
             router.get("/read") { request, _ -> Response in
+                try checkOrigin(request, edge: edge)
                 _ = try sessionRequest(request.uri, authorization: nil, edge: edge).get()
                 throw HTTPError(.upgradeRequired, message: "expected a WebSocket upgrade")
             }
@@ -46,7 +48,8 @@ enum EdgeRoutes {
 
     /// What a WebSocket upgrade request may open, or why it may not (the answer to it): on
     /// `/ws`, a valid token (401), valid `device`, `since` and `epoch` (400), while the edge
-    /// accepts sessions (503); on `/read` (dev login only), a valid `user` (400), a seed session.
+    /// accepts sessions (503); on `/read` (dev login on a loopback listener only), a valid `user`
+    /// (400), a seed session.
     static func sessionRequest(_ uri: URI, authorization: String?, edge: EdgeContext) -> Result<SessionRequest, HTTPError> {
         let query = uri.queryParameters
         switch uri.path {
@@ -59,7 +62,7 @@ enum EdgeRoutes {
                 return .failure(HTTPError(.serviceUnavailable, message: "the edge is shutting down"))
             }
             return request
-        case "/read" where edge.configuration.devLogin:
+        case "/read" where edge.configuration.servesSeedRead:
             guard let user = query.get("user"), Identifier.isValid(user) else {
                 return .failure(HTTPError(.badRequest, message: "user must be 1-64 characters of A-Z a-z 0-9 _ . -"))
             }
@@ -67,6 +70,17 @@ enum EdgeRoutes {
         default:
             return .failure(HTTPError(.notFound))
         }
+    }
+
+    /// Refuses (403) an upgrade whose `Origin` `--allowed-origins` does not allow.
+    static func checkOrigin(_ request: Request, edge: EdgeContext) throws {
+        guard originAllowed(origin: request.headers[.origin], host: request.head.authority ?? request.headers[.host], edge: edge) else {
+            throw HTTPError(.forbidden, message: "origin not allowed")
+        }
+    }
+
+    static func originAllowed(origin: String?, host: String?, edge: EdgeContext) -> Bool {
+        edge.configuration.allowedOrigins.allows(origin: origin, host: host)
     }
 
     /// The user of the request's token (`Authorization: Bearer` or `?token=`), or nil.

@@ -42,7 +42,8 @@ struct PublicRequestRules<Context: RequestContext>: RouterMiddleware {
         let sockets = host.flatMap { host in
             !host.isEmpty && host.utf8.allSatisfy(hostChars.contains) ? " ws://\(host) wss://\(host)" : nil
         } ?? ""
-        let policy = "default-src 'self'; connect-src 'self'\(sockets); frame-ancestors 'none'; base-uri 'none'; "
+        // img-src allows data: for the page's empty icon (`<link rel="icon" href="data:,">`).
+        let policy = "default-src 'self'; connect-src 'self'\(sockets); img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; "
             + "form-action 'self'; object-src 'none'"
         return [
             (.contentSecurityPolicy, policy),

@@ -15,7 +15,7 @@ struct EdgeExposureTests {
     @Test("the public port refuses /metrics, /healthz, /readyz, the server API and every encoded or dotted spelling; the admin port serves them")
     func publicPortServesNoOperationalRoutes() async throws {
         try await withOwnEdge("exposure", prefix: TestEnvironment.uniquePrefix("exposure"),
-                              extra: ["--dev-login", "true", "--web-root", Self.web]) { edge, _ in
+                              extra: ["--dev-login", "true", "--web-root", Self.web]) { (edge, _) async throws in
             // The web client is served, so the refusals below are not a missing file middleware.
             let index = try await RawHTTP.request(port: edge.port, "/")
             #expect(index.status == 200 && index.body.contains("<script"))
@@ -43,7 +43,7 @@ struct EdgeExposureTests {
 
     @Test("every answer of the public port carries CSP (WebSockets to its own host only), nosniff, no framing and no referrer")
     func securityHeaders() async throws {
-        try await withOwnEdge("headers", prefix: TestEnvironment.uniquePrefix("headers"), extra: ["--web-root", Self.web]) { edge, _ in
+        try await withOwnEdge("headers", prefix: TestEnvironment.uniquePrefix("headers"), extra: ["--web-root", Self.web]) { (edge, _) async throws in
             for (path, status) in [("/", 200), ("/app.js", 200), ("/api/whoami", 401), ("/missing.js", 404), ("/%6detrics", 400)] {
                 let answer = try await RawHTTP.request(port: edge.port, path)
                 #expect(answer.status == status, "\(path): \(answer.status)")
@@ -61,15 +61,15 @@ struct EdgeExposureTests {
     @Test("the seed's /read needs dev login and a loopback listener")
     func seedReadOnlyOnLoopback() async throws {
         let prefix = TestEnvironment.uniquePrefix("seedread")
-        try await withOwnEdge("seed-loopback", prefix: prefix, extra: ["--dev-login", "true"]) { edge, _ in
+        try await withOwnEdge("seed-loopback", prefix: prefix, extra: ["--dev-login", "true"]) { (edge, _) async throws in
             #expect(try await upgradeStatus(port: edge.port, path: "/read?user=alice") == .switchingProtocols)
         }
         // Listening on every address: dev login still works, /read does not exist.
-        try await withOwnEdge("seed-any", prefix: prefix, extra: ["--dev-login", "true", "--http-host", "0.0.0.0"]) { edge, _ in
+        try await withOwnEdge("seed-any", prefix: prefix, extra: ["--dev-login", "true", "--http-host", "0.0.0.0"]) { (edge, _) async throws in
             #expect(try await httpRequest(port: edge.port, .post, "/api/login", body: #"{"user":"alice"}"#).status == .ok)
             #expect(try await upgradeStatus(port: edge.port, path: "/read?user=alice") == .notFound)
         }
-        try await withOwnEdge("seed-off", prefix: prefix, extra: []) { edge, _ in
+        try await withOwnEdge("seed-off", prefix: prefix, extra: []) { (edge, _) async throws in
             #expect(try await upgradeStatus(port: edge.port, path: "/read?user=alice") == .notFound)
         }
     }
@@ -83,21 +83,21 @@ struct EdgeExposureTests {
             defer { Task { await socket.close() } }
             return try await eventually("the upgrade's answer") { socket.status }
         }
-        try await withOwnEdge("origin-same", prefix: prefix, extra: []) { edge, _ in
+        try await withOwnEdge("origin-same", prefix: prefix, extra: []) { (edge, _) async throws in
             #expect(try await status(edge.port, origin: "http://evil.example") == 403)
             #expect(try await status(edge.port, origin: "http://127.0.0.1:\(edge.port + 1)") == 403)
             #expect(try await status(edge.port, origin: "null") == 403)
             #expect(try await status(edge.port, origin: "http://127.0.0.1:\(edge.port)") == 101)
             #expect(try await status(edge.port, origin: nil) == 101)
         }
-        try await withOwnEdge("origin-list", prefix: prefix, extra: ["--allowed-origins", "https://chat.example.com, http://localhost:5173"]) { edge, _ in
+        try await withOwnEdge("origin-list", prefix: prefix, extra: ["--allowed-origins", "https://chat.example.com, http://localhost:5173"]) { (edge, _) async throws in
             #expect(try await status(edge.port, origin: "https://chat.example.com") == 101)
             #expect(try await status(edge.port, origin: "https://chat.example.com:443") == 101)
             #expect(try await status(edge.port, origin: "http://localhost:5173") == 101)
             #expect(try await status(edge.port, origin: "http://chat.example.com") == 403)
             #expect(try await status(edge.port, origin: "http://127.0.0.1:\(edge.port)") == 403)
         }
-        try await withOwnEdge("origin-any", prefix: prefix, extra: ["--allowed-origins", "*"]) { edge, _ in
+        try await withOwnEdge("origin-any", prefix: prefix, extra: ["--allowed-origins", "*"]) { (edge, _) async throws in
             #expect(try await status(edge.port, origin: "http://evil.example") == 101)
         }
     }

@@ -29,7 +29,7 @@ struct RawHTTP: Sendable {
     }
 
     /// `method path` to 127.0.0.1:`port` with `Host: 127.0.0.1:<port>`, `Connection: close` and `headers`.
-    static func request(port: Int, _ method: String = "GET", _ path: String, headers: [(String, String)] = [],
+    static func request(port: Int, _ path: String, method: String = "GET", headers: [(String, String)] = [],
                         body: String = "") async throws -> RawHTTP {
         let collector = Collector()
         let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)

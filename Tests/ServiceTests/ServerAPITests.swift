@@ -20,7 +20,7 @@ func serverAPIKeyFile() throws -> String {
 func apiRequest(_ port: Int, _ method: String, _ path: String, body: String = "", key: String? = serverAPIKey) async throws -> RawHTTP {
     var headers = [("Content-Type", "application/json")]
     if let key { headers.append(("Authorization", "Bearer \(key)")) }
-    return try await RawHTTP.request(port: port, method, path, headers: headers, body: body)
+    return try await RawHTTP.request(port: port, path, method: method, headers: headers, body: body)
 }
 
 /// The JSON object of an answer's body.
@@ -58,13 +58,16 @@ struct ServerAPITests {
                     #expect(answer.headers["www-authenticate"] == "Bearer")
                     #expect((jsonObject(answer)["error"] as? [String: Any])?["code"] as? String == "unauthorized")
                 }
-                #expect(try await apiRequest(edge.port, method, path, body: "{}").status == 404, "\(path) on the public port")
+                // 404, or 400 where the public port's path rule refuses the `:` of a conversation id.
+                let onPublic = try await apiRequest(edge.port, method, path, body: "{}").status
+                #expect(onPublic == (path.contains(":") ? 400 : 404), "\(path) on the public port: \(onPublic)")
             }
         }
         // Without a key file the API does not exist.
-        try await withOwnEdge("api-off", prefix: TestEnvironment.uniquePrefix("api-off"), extra: []) { edge, _ in
+        try await withOwnEdge("api-off", prefix: TestEnvironment.uniquePrefix("api-off"), extra: []) { (edge, _) async throws in
             for (method, path) in Self.routes {
-                #expect(try await apiRequest(edge.adminPort, method, path, body: "{}").status == 404, "\(path) without an API key file")
+                let answer = try await apiRequest(edge.adminPort, method, path, body: "{}")
+                #expect(answer.status == 404, "\(path) without an API key file")
             }
         }
     }

@@ -74,7 +74,7 @@ enum EdgeRoutes {
 
     /// Refuses (403) an upgrade whose `Origin` `--allowed-origins` does not allow.
     static func checkOrigin(_ request: Request, edge: EdgeContext) throws {
-        guard originAllowed(origin: request.headers[.origin], host: request.head.authority ?? request.headers[.host], edge: edge) else {
+        guard originAllowed(origin: request.headers[.origin], host: request.head.authority, edge: edge) else {
             throw HTTPError(.forbidden, message: "origin not allowed")
         }
     }

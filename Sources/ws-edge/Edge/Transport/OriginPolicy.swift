@@ -33,8 +33,11 @@ public struct OriginPolicy: Sendable, Equatable {
     }
 
     /// Whether an upgrade with this `Origin` (nil: none sent) and `Host` may open a session.
+    /// Only a web page's origin is checked (`http`, `https`, or `null` for an opaque one): a
+    /// browser sends nothing else for a page, and any other client can send whatever it likes
+    /// (e.g. `ws://host`, as some WebSocket libraries do), so checking it would protect nothing.
     func allows(origin: String?, host: String?) -> Bool {
-        guard let origin else { return true }
+        guard let origin, Self.isWebPage(origin) else { return true }
         switch rule {
         case .any:
             return true
@@ -44,6 +47,13 @@ public struct OriginPolicy: Sendable, Equatable {
             guard let parsed = WebOrigin(origin), let host, let authority = WebOrigin("\(parsed.scheme)://\(host)") else { return false }
             return parsed == authority
         }
+    }
+}
+
+extension OriginPolicy {
+    static func isWebPage(_ origin: String) -> Bool {
+        let lowered = origin.lowercased()
+        return lowered == "null" || lowered.hasPrefix("http://") || lowered.hasPrefix("https://")
     }
 }
 

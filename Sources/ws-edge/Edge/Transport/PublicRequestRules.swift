@@ -8,16 +8,21 @@ import Hummingbird
 /// `/index.html%00.js`), control or non-ASCII bytes, `//metrics`, `/./metrics`, `/metrics/` — is
 /// refused before routing, so no route, file or proxy rule is ever reached by a second spelling
 /// of a path.
-struct PublicRequestRules<Context: RequestContext>: RouterMiddleware {
+struct PublicRequestRules: RouterMiddleware {
+    typealias Context = BasicRequestContext
+
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         var response: Response
         do {
-            if let refusal = Self.refusal(path: request.uri.path) { throw HTTPError(refusal, message: "malformed path") }
+            // The request target as sent: a URI parser would read `//metrics` as a host.
+            let target = request.head.path ?? "/"
+            let path = target.firstIndex(of: "?").map { String(target[..<$0]) } ?? target
+            if let refusal = Self.refusal(path: path) { throw HTTPError(refusal, message: "malformed path") }
             response = try await next(request, context)
         } catch let error as any HTTPResponseError {
             response = try error.response(from: request, context: context)
         }
-        for (name, value) in Self.headers(host: request.head.authority ?? request.headers[.host]) { response.headers[name] = value }
+        for (name, value) in Self.headers(host: request.head.authority) { response.headers[name] = value }
         return response
     }
 

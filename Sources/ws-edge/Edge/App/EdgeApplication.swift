@@ -66,19 +66,15 @@ public func buildEdge(_ configuration: EdgeConfiguration, logger baseLogger: Log
         },
         logger: logger)
 
-    var api: [any Service] = []
-    let admin: any Service
-    if let key = configuration.apiKey {
-        let kafkaAdmin = try KafkaAdmin(configuration: common.kafka.background, logger: logger)
-        let serverAPI = ServerAPI(edge: edge, key: key, admin: kafkaAdmin)
-        admin = OperationalServer.application(configuration: common, readiness: readiness, logger: logger,
-                                              routes: { ServerAPIRoutes.add(to: $0, api: serverAPI) }, onServerRunning: onAdminRunning)
-        api = [kafkaAdmin]
-    } else {
-        admin = OperationalServer.application(configuration: common, readiness: readiness, logger: logger, onServerRunning: onAdminRunning)
+    // The server API exists only with a key; its Kafka admin client lists the edges for a disconnect.
+    let serverAPI = try configuration.apiKey.map { key in
+        ServerAPI(edge: edge, key: key, kafkaAdmin: try KafkaAdmin(configuration: common.kafka.background, logger: logger))
     }
+    let admin = OperationalServer.application(configuration: common, readiness: readiness, logger: logger,
+                                              routes: { router in serverAPI.map { ServerAPIRoutes.add(to: router, api: $0) } },
+                                              onServerRunning: onAdminRunning)
 
-    return [producer, publisher] + api + [
+    return [producer, publisher] + (serverAPI.map { [$0.kafkaAdmin] } ?? []) + [
         deliver,
         changes,
         app,

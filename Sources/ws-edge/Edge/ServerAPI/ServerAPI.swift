@@ -14,7 +14,7 @@ struct ServerAPI: Sendable {
     let edge: EdgeContext
     let key: APIKey
     /// Lists the deliver topics (every edge) for a disconnect.
-    let admin: KafkaAdmin
+    let kafkaAdmin: KafkaAdmin
     /// How long a request waits for offline-svc's or presence-svc's answer.
     static let answerTimeout = Duration.seconds(10)
 
@@ -75,7 +75,7 @@ struct ServerAPI: Sendable {
     func disconnect(user: String) async throws -> Response {
         let topics: [String]
         do {
-            topics = try await admin.topicNames(prefix: edge.configuration.common.topics.deliver(edge: ""), timeout: .seconds(5))
+            topics = try await kafkaAdmin.topicNames(prefix: edge.configuration.common.topics.deliver(edge: ""), timeout: .seconds(5))
         } catch {
             throw APIError.unavailable("the list of edges", underlying: error)
         }

@@ -79,6 +79,7 @@ enum EdgeRoutes {
         }
     }
 
+    /// Whether `--allowed-origins` lets an upgrade with this `Origin` and `Host` header through.
     static func originAllowed(origin: String?, host: String?, edge: EdgeContext) -> Bool {
         edge.configuration.allowedOrigins.allows(origin: origin, host: host)
     }

@@ -85,10 +85,10 @@ BIN_DIR=$(swift build -c release --scratch-path "$SCRATCH" --show-bin-path)
 PIDFLAGS=(); URLFLAGS=(); KAFKA_PORT=""; REDIS_PORT=""
 # EDGE_WRAPPER runs each ws-edge through a command, e.g. EDGE_WRAPPER="env MALLOC_ARENA_MAX=2"
 # (an experiment) or "heaptrack -o FILE" (a memory profile; the pid is then the wrapper's).
-start_edge() { # run dir, number, port
+start_edge() { # run dir, number, public port, admin port
   local name="ws-edge-$2"
   # shellcheck disable=SC2086
-  ${EDGE_WRAPPER:-} "$BIN_DIR/ws-edge" --edge-id "bench-edge-$2" --http-port "$3" >"$1/$name.log" 2>&1 &
+  ${EDGE_WRAPPER:-} "$BIN_DIR/ws-edge" --edge-id "bench-edge-$2" --http-port "$3" --admin-port "$4" >"$1/$name.log" 2>&1 &
   PIDS+=($!); echo "$!" >"$1/$name.pid"
 }
 start_stack() {
@@ -96,7 +96,8 @@ start_stack() {
   STACK_NO=$((${STACK_NO:-0} + 1))
   local run="$STATE/run-$STACK_NO"; mkdir -p "$run"
   REDIS_PORT=$(free_port); KAFKA_PORT=$(free_port)
-  local e1 e2 pr pp po; e1=$(free_port); e2=$(free_port); pr=$(free_port); pp=$(free_port); po=$(free_port)
+  local e1 e2 a1 a2 pr pp po; e1=$(free_port); e2=$(free_port); a1=$(free_port); a2=$(free_port)
+  pr=$(free_port); pp=$(free_port); po=$(free_port)
   start_redis "$REDIS_PORT" "$run"; local redis_pid=${PIDS[-1]}
   start_tansu "$KAFKA_PORT" "$run"; local tansu_pid=${PIDS[-1]}
   export PARLEY_KAFKA_BROKERS="127.0.0.1:$KAFKA_PORT" PARLEY_REDIS_URL="redis://127.0.0.1:$REDIS_PORT"
@@ -107,11 +108,11 @@ start_stack() {
   # The load generators are the abusers the admission limits stop: lift them for measuring.
   export PARLEY_MESSAGE_REQUEST_LIMIT=0 PARLEY_SEND_QUOTA_PER_MINUTE=0 PARLEY_SEND_QUOTA_PER_DAY=0
   export PARLEY_QUERY_RATE=1000000 PARLEY_QUERY_BURST=1000000
-  start_service "$run" presence-svc presence-svc --http-port "$pp"
-  start_service "$run" offline-svc offline-svc --http-port "$po"
-  start_service "$run" relay-svc relay-svc --http-port "$pr"
-  start_edge "$run" 1 "$e1"; start_edge "$run" 2 "$e2"
-  local s; for s in "presence-svc $pp" "offline-svc $po" "relay-svc $pr" "ws-edge-1 $e1" "ws-edge-2 $e2"; do
+  start_service "$run" presence-svc presence-svc --admin-port "$pp"
+  start_service "$run" offline-svc offline-svc --admin-port "$po"
+  start_service "$run" relay-svc relay-svc --admin-port "$pr"
+  start_edge "$run" 1 "$e1" "$a1"; start_edge "$run" 2 "$e2" "$a2"
+  local s; for s in "presence-svc $pp" "offline-svc $po" "relay-svc $pr" "ws-edge-1 $a1" "ws-edge-2 $a2"; do
     set -- $s; wait_ready "$2" 90 "$1"
   done
   PIDFLAGS=(--pid "ws-edge-1=$(cat "$run/ws-edge-1.pid")" --pid "ws-edge-2=$(cat "$run/ws-edge-2.pid")"

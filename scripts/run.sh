@@ -10,8 +10,9 @@
 #   scripts/run.sh restart SVC      restart SVC in the running stack      (make restart SVC=...)
 #
 # SVC: relay-svc, presence-svc, offline-svc, ws-edge-1 or ws-edge-2.
-# Ports: EDGE1_PORT (8080), EDGE2_PORT (8081), RELAY_PORT (9101), PRESENCE_PORT (9102),
-# OFFLINE_PORT (9103), REDIS_PORT (6379), KAFKA_PORT (9092); a port something else already
+# Ports: EDGE1_PORT (8080), EDGE2_PORT (8081) public; admin ports (/healthz /readyz /metrics, the
+# server API) EDGE1_ADMIN_PORT (9100), EDGE2_ADMIN_PORT (9104), RELAY_PORT (9101), PRESENCE_PORT
+# (9102), OFFLINE_PORT (9103); REDIS_PORT (6379), KAFKA_PORT (9092). A port something else already
 # listens on is refused. CONFIG=release builds optimised binaries. RUN_DIR (.parley/run) holds
 # the logs, the pid files and the control FIFO that `restart` writes to.
 set -euo pipefail
@@ -19,6 +20,7 @@ source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 
 EDGE1_PORT=${EDGE1_PORT:-8080}; EDGE2_PORT=${EDGE2_PORT:-8081}
+EDGE1_ADMIN_PORT=${EDGE1_ADMIN_PORT:-9100}; EDGE2_ADMIN_PORT=${EDGE2_ADMIN_PORT:-9104}
 RELAY_PORT=${RELAY_PORT:-9101}; PRESENCE_PORT=${PRESENCE_PORT:-9102}; OFFLINE_PORT=${OFFLINE_PORT:-9103}
 REDIS_PORT=${REDIS_PORT:-6379}; KAFKA_PORT=${KAFKA_PORT:-9092}
 CONFIG=${CONFIG:-debug}
@@ -35,20 +37,33 @@ is_service() { [[ " ${SERVICES[*]} " == *" $1 "* ]]; }
 show() { echo "${1#"$ROOT"/}"; }  # a path, relative to the project when inside it
 quoted() { local line; printf -v line '%q ' "$@"; echo "${line% }"; }  # words, as a shell reads them
 
-port_setting() { # name -> the variable that holds its port
+port_setting() { # name -> the variable that holds its port (a ws-edge's: its public port)
   case $1 in
     redis) echo REDIS_PORT ;; tansu) echo KAFKA_PORT ;;
     relay-svc) echo RELAY_PORT ;; presence-svc) echo PRESENCE_PORT ;; offline-svc) echo OFFLINE_PORT ;;
     ws-edge-1) echo EDGE1_PORT ;; ws-edge-2) echo EDGE2_PORT ;;
   esac
 }
+admin_setting() { # name -> the variable that holds its admin port (/readyz)
+  case $1 in
+    ws-edge-[12]) echo "EDGE${1#ws-edge-}_ADMIN_PORT" ;;
+    *) port_setting "$1" ;;
+  esac
+}
+port_settings() { # name -> every variable that holds one of its ports
+  local settings; settings=$(port_setting "$1")
+  [ "$(admin_setting "$1")" = "$settings" ] || settings+=" $(admin_setting "$1")"
+  echo "$settings"
+}
 port_of() { local setting; setting=$(port_setting "$1"); echo "${!setting}"; }
+admin_port_of() { local setting; setting=$(admin_setting "$1"); echo "${!setting}"; }
 
 EXE=""; ARGS=()
 service_command() { # name -> EXE and ARGS: how this stack runs it
   case $1 in
-    ws-edge-[12]) EXE=ws-edge; ARGS=(--edge-id "edge-${1#ws-edge-}" --http-port "$(port_of "$1")") ;;
-    *) EXE=$1; ARGS=(--http-port "$(port_of "$1")") ;;
+    ws-edge-[12]) EXE=ws-edge
+      ARGS=(--edge-id "edge-${1#ws-edge-}" --http-port "$(port_of "$1")" --admin-port "$(admin_port_of "$1")") ;;
+    *) EXE=$1; ARGS=(--admin-port "$(port_of "$1")") ;;
   esac
 }
 
@@ -77,7 +92,7 @@ restart_client() {
     ok\ *)
       read -r _ started port <<<"$answer"
       wait_ready "$port" 60 "$name" "$started"
-      echo "run: $name restarted (pid $started), ready on 127.0.0.1:$port; log: $(show "$RUN_DIR/$name.log")" ;;
+      echo "run: $name restarted (pid $started), ready (admin port 127.0.0.1:$port); log: $(show "$RUN_DIR/$name.log")" ;;
     *) echo "run: ${answer#error }" >&2; exit 1 ;;
   esac
 }
@@ -91,25 +106,27 @@ esac
 
 # -- the stack ------------------------------------------------------------------------------------
 
-taken_message() { # name, what to do: why its port cannot be used
-  local setting port owner
-  setting=$(port_setting "$1"); port=${!setting}
+taken_message() { # name, setting, what to do: why the port of that setting cannot be used
+  local setting=$2 port owner
+  port=${!setting}
   owner=$(ss -Hltnp "sport = :$port" 2>/dev/null | grep -o 'users:(([^)]*))' | head -n1 || true)
-  echo "port $port ($setting, for $1) is already in use by another process${owner:+ $owner}: $2"
+  echo "port $port ($setting, for $1) is already in use by another process${owner:+ $owner}: $3"
 }
 
 check_ports() { # names: refuse ports that are invalid, shared or taken, naming the setting
   local name setting port problems=() seen=" "
   for name in "$@"; do
-    setting=$(port_setting "$name"); port=${!setting}
-    if ! [[ $port =~ ^[0-9]+$ ]] || [ "$port" -lt 1 ] || [ "$port" -gt 65535 ]; then
-      problems+=("$setting=$port is not a port number")
-    elif [[ $seen == *" $port "* ]]; then
-      problems+=("port $port ($setting, for $name) is also set for another process: choose another one")
-    elif port_in_use "$port"; then
-      problems+=("$(taken_message "$name" "stop that process or choose another port, e.g. $setting=$(free_port)")")
-    fi
-    seen+="$port "
+    for setting in $(port_settings "$name"); do
+      port=${!setting}
+      if ! [[ $port =~ ^[0-9]+$ ]] || [ "$port" -lt 1 ] || [ "$port" -gt 65535 ]; then
+        problems+=("$setting=$port is not a port number")
+      elif [[ $seen == *" $port "* ]]; then
+        problems+=("port $port ($setting, for $name) is also set for another process: choose another one")
+      elif port_in_use "$port"; then
+        problems+=("$(taken_message "$name" "$setting" "stop that process or choose another port, e.g. $setting=$(free_port)")")
+      fi
+      seen+="$port "
+    done
   done
   [ ${#problems[@]} -eq 0 ] && return 0
   printf 'run: %s\n' "${problems[@]}" >&2
@@ -142,8 +159,8 @@ report_exits() { # tell about every process of the stack that exited since the l
   done
 }
 
-restart_service() { # name, reply file: stop it if it runs, start it again, answer "ok PID PORT" or "error WHY"
-  local name=$1 reply=$2 answer
+restart_service() { # name, reply file: stop it if it runs, start it again, answer "ok PID ADMIN-PORT" or "error WHY"
+  local name=$1 reply=$2 answer setting taken
   [[ $reply =~ ^"$RUN_DIR"/reply\.[0-9]+$ ]] || return 0
   if ! is_service "$name"; then
     answer="error unknown service '$name' (one of: ${SERVICES[*]})"
@@ -153,12 +170,16 @@ restart_service() { # name, reply file: stop it if it runs, start it again, answ
       stop_pids "${PID_OF[$name]}"
       unset "PID_OF[$name]"; rm -f "$RUN_DIR/$name.pid"
     fi
-    if port_in_use "$(port_of "$name")"; then
-      answer="error $(taken_message "$name" "stop that process (your own $name?) and make restart SVC=$name again")"
+    taken=""
+    for setting in $(port_settings "$name"); do
+      [ -n "$taken" ] || ! port_in_use "${!setting}" || taken=$setting
+    done
+    if [ -n "$taken" ]; then
+      answer="error $(taken_message "$name" "$taken" "stop that process (your own $name?) and make restart SVC=$name again")"
     else
       start_one "$name"
       echo "run: started $name (pid ${PID_OF[$name]}); log: $(show "$RUN_DIR/$name.log")"
-      answer="ok ${PID_OF[$name]} $(port_of "$name")"
+      answer="ok ${PID_OF[$name]} $(admin_port_of "$name")"
     fi
   fi
   printf '%s\n' "$answer" >"$reply.tmp" && mv "$reply.tmp" "$reply"
@@ -213,15 +234,16 @@ export PARLEY_JWT_SECRET=${PARLEY_JWT_SECRET:-local-development-secret-012345678
 export PARLEY_DEV_LOGIN_SECRET=${PARLEY_DEV_LOGIN_SECRET:-local-development-dev-login-secret-0123}
 
 for name in "${STARTED[@]:2}"; do start_one "$name"; done
-for name in "${STARTED[@]:2}"; do wait_ready "$(port_of "$name")" 60 "$name" "${PID_OF[$name]}"; done
+for name in "${STARTED[@]:2}"; do wait_ready "$(admin_port_of "$name")" 60 "$name" "${PID_OF[$name]}"; done
 
 cat <<MSG
 
 Parley is running (logs: $(show "$RUN_DIR")/*.log). Ctrl-C stops everything.
   web client:  http://127.0.0.1:$EDGE1_PORT/   and   http://127.0.0.1:$EDGE2_PORT/
   WebSocket:   ws://127.0.0.1:$EDGE1_PORT/ws + Authorization: Bearer <token>  (token: curl -s -XPOST 127.0.0.1:$EDGE1_PORT/api/login -d '{"user":"alice"}')
-  seed mode:   ws://127.0.0.1:$EDGE1_PORT/read?user=alice
-  services:    relay-svc :$RELAY_PORT, presence-svc :$PRESENCE_PORT, offline-svc :$OFFLINE_PORT (/healthz /readyz /metrics)
+  seed mode:   ws://127.0.0.1:$EDGE1_PORT/read?user=alice  (dev login on a loopback listener only)
+  admin ports: ws-edge-1 :$EDGE1_ADMIN_PORT, ws-edge-2 :$EDGE2_ADMIN_PORT, relay-svc :$RELAY_PORT, presence-svc :$PRESENCE_PORT,
+               offline-svc :$OFFLINE_PORT (/healthz /readyz /metrics; ws-edge: the server API with PARLEY_API_KEY_FILE)
   broker:      127.0.0.1:$KAFKA_PORT (Tansu)   redis: 127.0.0.1:$REDIS_PORT
   one service: make restart SVC=<name> restarts it (${SERVICES[*]})
 MSG
@@ -236,7 +258,7 @@ if [ -n "$WITHOUT" ]; then
   build_flags=(); [ "$CONFIG" = debug ] || build_flags=(-c "$CONFIG")
   cat <<MSG
 
-$WITHOUT is not started. Start it by hand from $ROOT ($(port_setting "$WITHOUT")=$(port_of "$WITHOUT")):
+$WITHOUT is not started. Start it by hand from $ROOT ($(for s in $(port_settings "$WITHOUT"); do printf '%s=%s ' "$s" "${!s}"; done | sed 's/ $//')):
   $(quoted swift run "${build_flags[@]}" "$EXE" "${ARGS[@]}")
 or the built binary, e.g. under a debugger:
   $(quoted "$BIN_DIR/$EXE" "${ARGS[@]}")

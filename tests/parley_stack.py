@@ -12,6 +12,7 @@ import signal
 import socket
 import subprocess
 import time
+import urllib.error
 import urllib.request
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -79,8 +80,15 @@ class Stack:
         redis_url = os.environ["PARLEY_TEST_REDIS_URL"] if self.cluster else f"redis://127.0.0.1:{self.ports['redis']}"
         self.redis_ports = ([int(node.rsplit(":", 1)[1]) for node in redis_url.split("://", 1)[1].split(",")]
                             if self.cluster else [self.ports["redis"]])
+        # The edges' admin ports (/healthz, /readyz, /metrics, the server API); the other services
+        # have only an admin port, their entry in `ports`.
+        self.edge_admin_ports = {"ws-edge-1": free_port(), "ws-edge-2": free_port()}
+        # The server API's key (ws-edge's admin port); the other services ignore the variable.
+        self.api_key = "end-to-end-api-key-0123456789abcdef"
+        (self.state / "api-key").write_text(self.api_key + "\n")
         self.env = dict(os.environ)
         self.env.update({
+            "PARLEY_API_KEY_FILE": str(self.state / "api-key"),
             "PARLEY_KAFKA_BROKERS": f"127.0.0.1:{self.ports['kafka']}",
             "PARLEY_REDIS_URL": redis_url,
             "PARLEY_KAFKA_SESSION_TIMEOUT": "2s",
@@ -120,8 +128,12 @@ class Stack:
                     "--storage-engine", "memory://tansu/"]
         if name.startswith("ws-edge-"):
             return [str(self.bin / "ws-edge"), "--edge-id", "edge-" + name[-1], "--http-port", port,
-                    "--web-root", str(ROOT / "web")]
-        return [str(self.bin / name), "--http-port", port]
+                    "--admin-port", str(self.admin_port(name)), "--web-root", str(ROOT / "web")]
+        return [str(self.bin / name), "--admin-port", port]
+
+    def admin_port(self, name):
+        """The port of a service's /healthz, /readyz and /metrics."""
+        return self.edge_admin_ports.get(name, self.ports[name])
 
     def _environment(self, name):
         """The environment of process `name` (every process shares one here)."""
@@ -141,7 +153,7 @@ class Stack:
                     return True
             wait_until(listening, timeout, f"{name} listening")
         else:
-            wait_until(lambda: http_ok(port, "/readyz"), timeout, f"{name} ready")
+            wait_until(lambda: http_ok(self.admin_port(name), "/readyz"), timeout, f"{name} ready")
 
     def start(self):
         for name in ("kafka",) if self.cluster else ("redis", "kafka"):
@@ -192,6 +204,20 @@ class Stack:
                                      method="POST", headers={"content-type": "application/json"})
         with urllib.request.urlopen(req, timeout=10) as r:
             return json.load(r)["token"]
+
+    def api(self, method, path, body=None, edge=1, key=True):
+        """A server API request to an edge's admin port: (status, JSON answer)."""
+        headers = {"content-type": "application/json"}
+        if key:
+            headers["authorization"] = f"Bearer {self.api_key if key is True else key}"
+        data = None if body is None else (body if isinstance(body, bytes) else json.dumps(body).encode())
+        req = urllib.request.Request(f"http://127.0.0.1:{self.admin_port(f'ws-edge-{edge}')}{path}", data=data,
+                                     method=method, headers=headers)
+        try:
+            with urllib.request.urlopen(req, timeout=20) as r:
+                return r.status, json.load(r)
+        except urllib.error.HTTPError as e:
+            return e.code, json.loads(e.read() or b"{}")
 
     def redis(self, *args):
         """One redis-cli command (in cluster mode with -c, through the first node that answers);

@@ -77,6 +77,19 @@ enum AdminOperations {
         return ends
     }
 
+    /// Reads the names of every topic from the broker's metadata (blocks for at most `timeout`).
+    static func topicNames(_ kafka: OpaquePointer, timeout: Duration) throws -> [String] {
+        var metadata: UnsafePointer<rd_kafka_metadata>?
+        let err = rd_kafka_metadata(kafka, 1, nil, &metadata, Int32(timeout.milliseconds))
+        guard err == RD_KAFKA_RESP_ERR_NO_ERROR, let metadata else { throw KafkaError(err, "metadata of all topics") }
+        defer { rd_kafka_metadata_destroy(metadata) }
+        let count = Int(metadata.pointee.topic_cnt)
+        guard count > 0, let topics = metadata.pointee.topics else { return [] }
+        return (0..<count).compactMap { index in
+            topics[index].err == RD_KAFKA_RESP_ERR_NO_ERROR ? topics[index].topic.map { String(cString: $0) } : nil
+        }
+    }
+
     private static func checkTopicResults(_ results: UnsafeMutablePointer<OpaquePointer?>, _ count: Int, ignoring ignored: rd_kafka_resp_err_t, verb: String) throws {
         for index in 0..<count {
             guard let result = results[index] else { continue }

@@ -60,6 +60,16 @@ public final class KafkaAdmin: Sendable, Service {
         return ends.withLock { $0 }
     }
 
+    /// The names of the cluster's topics that start with `prefix`, from the broker's metadata.
+    public func topicNames(prefix: String, timeout: Duration) async throws -> [String] {
+        let names = Mutex<[String]>([])
+        try await submit(AdminJob(what: "read metadata", work: .call { kafka in
+            let found = try AdminOperations.topicNames(kafka, timeout: timeout).filter { $0.hasPrefix(prefix) }
+            names.withLock { $0 = found }
+        }))
+        return names.withLock { $0 }
+    }
+
     /// Fails pending operations and destroys the handle; later calls throw
     /// ``KafkaError/Code/shutDown``. Idempotent.
     public func shutdown() async {

@@ -240,6 +240,8 @@ public struct DeliverEnvelope: Sendable, Equatable {
     public var history: HistoryPage?
     public var conversations: ConversationsPage?
     public var members: MembersPage?
+    /// The answer to a `stream` query.
+    public var stream: StreamState?
     public var error: ProtocolError?
     public var presence: [PresenceStatus]
     /// The answer to a `watch`: the users of it this session may watch (they share a
@@ -253,11 +255,15 @@ public struct DeliverEnvelope: Sendable, Equatable {
     /// Set by presence-svc when the user holds more sessions across all edges than allowed: the
     /// addressed `sessions` (the oldest) are closed with 1008 `replaced`.
     public var replaced: Bool
+    /// Set by the server API (`POST /api/v1/users/{user}/disconnect`): the edge closes every
+    /// session of `user` it holds.
+    public var disconnect: Bool
 
     public init(user: String, sessions: [String]? = nil, entries: [StreamEntry] = [], page: SyncPage? = nil,
                 epoch: String? = nil, history: HistoryPage? = nil, conversations: ConversationsPage? = nil,
-                members: MembersPage? = nil, error: ProtocolError? = nil, presence: [PresenceStatus] = [], watch: [String]? = nil,
-                typing: TypingNotice? = nil, resync: Bool = false, replaced: Bool = false) {
+                members: MembersPage? = nil, stream: StreamState? = nil, error: ProtocolError? = nil, presence: [PresenceStatus] = [],
+                watch: [String]? = nil, typing: TypingNotice? = nil, resync: Bool = false, replaced: Bool = false,
+                disconnect: Bool = false) {
         self.user = user
         self.sessions = sessions
         self.entries = entries
@@ -266,12 +272,14 @@ public struct DeliverEnvelope: Sendable, Equatable {
         self.history = history
         self.conversations = conversations
         self.members = members
+        self.stream = stream
         self.error = error
         self.presence = presence
         self.watch = watch
         self.typing = typing
         self.resync = resync
         self.replaced = replaced
+        self.disconnect = disconnect
     }
 }
 
@@ -288,12 +296,14 @@ extension DeliverEnvelope: WireObject {
             f.field("history", &d.history)
             f.field("conversations", &d.conversations)
             f.field("members", &d.members)
+            f.field("stream", &d.stream)
             f.field("error", &d.error)
             f.field("presence", &d.presence, default: [], omittingDefault: true)
             f.id("watch", &d.watch)
             f.field("typing", &d.typing)
             f.field("resync", &d.resync, default: false, omittingDefault: true)
             f.field("replaced", &d.replaced, default: false, omittingDefault: true)
+            f.field("disconnect", &d.disconnect, default: false, omittingDefault: true)
         }
     }
 }

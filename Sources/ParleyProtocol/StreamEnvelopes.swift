@@ -91,6 +91,9 @@ public struct QueryEnvelope: Sendable, Equatable {
         case members
         /// The session closed: drop its subscription.
         case unsubscribe
+        /// The stream's state: epoch, head, first retained `seq`, each device's cursor (the
+        /// server API's `GET /api/v1/users/{user}/stream`).
+        case stream
     }
 
     public var v = envelopeVersion
@@ -260,6 +263,58 @@ extension ConversationsPage: WireObject {
         WireTable(ConversationsPage(items: [], next: nil)) { p, f in
             f.field("items", &p.items)
             f.field("next", &p.next)
+        }
+    }
+}
+
+/// A stream's state: the answer to a `stream` query.
+public struct StreamState: Sendable, Equatable {
+    public var user: String
+    /// The stream's storage epoch; nil before its first entry or sync.
+    public var epoch: String?
+    /// The last `seq` given (0: none yet).
+    public var head: UInt64
+    /// The first retained `seq`.
+    public var first: UInt64
+    public var devices: [DeviceCursor]
+
+    public init(user: String, epoch: String?, head: UInt64, first: UInt64, devices: [DeviceCursor]) {
+        self.user = user
+        self.epoch = epoch
+        self.head = head
+        self.first = first
+        self.devices = devices
+    }
+}
+
+extension StreamState: WireObject {
+    public static var wire: WireTable<StreamState> {
+        WireTable(StreamState(user: "", epoch: nil, head: 0, first: 0, devices: [])) { s, f in
+            f.field("user", &s.user)
+            f.field("epoch", &s.epoch)
+            f.field("head", &s.head)
+            f.field("first", &s.first)
+            f.field("devices", &s.devices)
+        }
+    }
+}
+
+/// A device and its cursor: the highest contiguous `seq` it acked.
+public struct DeviceCursor: Sendable, Equatable {
+    public var device: String
+    public var cursor: UInt64
+
+    public init(device: String, cursor: UInt64) {
+        self.device = device
+        self.cursor = cursor
+    }
+}
+
+extension DeviceCursor: WireObject {
+    public static var wire: WireTable<DeviceCursor> {
+        WireTable(DeviceCursor(device: "", cursor: 0)) { d, f in
+            f.field("device", &d.device)
+            f.field("cursor", &d.cursor)
         }
     }
 }

@@ -29,8 +29,8 @@ public enum CommonSettings {
         help: "prefix of every topic name, so several stacks can share a broker")
     public static let topicPartitions = Setting("topic-partitions", .integer(1...1024), default: "8",
         help: "partitions of the shared topics when this process creates them")
-    public static let httpHost = Setting("http-host", .nonEmpty, default: "127.0.0.1",
-        help: "address the HTTP server (health, metrics) binds to")
+    public static let adminHost = Setting("admin-host", .nonEmpty, default: "127.0.0.1",
+        help: "address the admin server (/healthz, /readyz, /metrics; ws-edge: the server API) binds to; never route it publicly")
     public static let logLevel = Setting("log-level", .nonEmpty, default: "info",
         help: "trace, debug, info, notice, warning, error or critical")
     public static let logFormat = Setting("log-format", .nonEmpty, default: "text",
@@ -40,9 +40,10 @@ public enum CommonSettings {
         help: "OTLP/HTTP collector URL (http://host:4318) that receives trace spans; empty: tracing off",
         redaction: .urlCredentials)
 
-    /// The HTTP port setting, with the service's own default.
-    public static func httpPort(default port: Int) -> Setting {
-        Setting("http-port", .integer(0...65535), default: "\(port)", help: "HTTP port (0 picks a free one)")
+    /// The admin port setting, with the service's own default.
+    public static func adminPort(default port: Int) -> Setting {
+        Setting("admin-port", .integer(0...65535), default: "\(port)",
+                help: "admin server port: /healthz, /readyz, /metrics (0 picks a free one)")
     }
 
     /// Settings of a process that uses Kafka (all of them).
@@ -50,8 +51,8 @@ public enum CommonSettings {
                                           kafkaProperties, kafkaSecurityProtocol, kafkaSASLMechanism, kafkaSASLUsername,
                                           kafkaSASLPasswordFile, kafkaSSLCAFile, topicPrefix, topicPartitions]
     /// Settings of every process.
-    public static func process(httpPort port: Int) -> [Setting] {
-        [httpHost, httpPort(default: port)] + HTTPLimitSettings.all + [logLevel, logFormat, otelEndpoint]
+    public static func process(adminPort port: Int) -> [Setting] {
+        [adminHost, adminPort(default: port)] + HTTPLimitSettings.all + [logLevel, logFormat, otelEndpoint]
     }
 }
 
@@ -60,8 +61,9 @@ public struct CommonConfiguration: Sendable {
     public var kafka: KafkaConfiguration
     public var topics: Topics
     public var topicPartitions: Int32
-    public var httpHost: String
-    public var httpPort: Int
+    /// Where the admin server listens (internal only: health, readiness, metrics).
+    public var adminHost: String
+    public var adminPort: Int
     /// The limits of every HTTP port of the process.
     public var httpLimits: HTTPServerLimits
     public var logLevel: LogLevelSetting
@@ -85,8 +87,8 @@ public struct CommonConfiguration: Sendable {
         self.kafka = kafka
         topics = Topics(prefix: values.string(CommonSettings.topicPrefix))
         topicPartitions = Int32(values.int(CommonSettings.topicPartitions))
-        httpHost = values.string(CommonSettings.httpHost)
-        httpPort = values.int(CommonSettings.httpPort(default: 0))
+        adminHost = values.string(CommonSettings.adminHost)
+        adminPort = values.int(CommonSettings.adminPort(default: 0))
         httpLimits = try HTTPServerLimits(values: values)
         guard let level = LogLevelSetting(rawValue: values.string(CommonSettings.logLevel)) else {
             throw ConfigurationError("invalid PARLEY_LOG_LEVEL=\(values.string(CommonSettings.logLevel)): expected trace, debug, info, notice, warning, error or critical")

@@ -38,7 +38,7 @@ public struct HTTPServerLimits: Sendable, Equatable {
     }
 }
 
-/// The settings of ``HTTPServerLimits``, shared by every process (see ``CommonSettings/process(httpPort:)``).
+/// The settings of ``HTTPServerLimits``, shared by every process (see ``CommonSettings/process(adminPort:)``).
 public enum HTTPLimitSettings {
     public static let headerTimeout = Setting("http-header-timeout", .duration, default: "10s",
         help: "a request head (and so a WebSocket handshake) must arrive whole within this time of its first byte, or the connection is closed (408)")

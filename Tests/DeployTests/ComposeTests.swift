@@ -95,7 +95,10 @@ struct ComposeTests {
         for (service, executable) in parleyServices {
             let environment = secrets.mounted(imageEnvironment.merging(service.environment) { _, new in new })
             #expect(throws: Never.self, "\(service.name) refuses the compose settings") { try executable.load(environment) }
-            #expect(environment["PARLEY_HTTP_HOST"] == "0.0.0.0", "\(service.name) must listen on 0.0.0.0 in a container")
+            #expect(environment["PARLEY_ADMIN_HOST"] == "0.0.0.0", "\(service.name)'s admin port must listen on 0.0.0.0 in a container")
+            if executable.httpPort(environment) != nil {
+                #expect(environment["PARLEY_HTTP_HOST"] == "0.0.0.0", "\(service.name) must listen on 0.0.0.0 in a container")
+            }
             if let extra = override.services[service.name] {
                 let merged = environment.merging(extra.environment) { _, new in new }
                 #expect(throws: Never.self, "\(service.name) refuses the dev-login settings") { try executable.load(merged) }
@@ -119,7 +122,7 @@ struct ComposeTests {
                 "compose.dev-login.yaml must set PARLEY_DEV_LOGIN=true on \(edge.name)")
     }
 
-    @Test("every long-running service has a healthcheck; Parley services check /readyz on their own port")
+    @Test("every long-running service has a healthcheck; Parley services check /readyz on their admin port")
     func healthchecks() throws {
         let runtimePackages = try Dockerfile("compose/Dockerfile").runtime?.aptPackages ?? []
         for service in services.values where !service.isOneShot {
@@ -129,8 +132,8 @@ struct ComposeTests {
             }
             guard let executable = service.executable else { continue }
             let joined = check.joined(separator: " ")
-            let port = try #require(executable.httpPort(service.environment))
-            #expect(joined.contains(":\(port)/readyz"), "\(service.name): healthcheck must GET /readyz on port \(port): \(joined)")
+            let port = try #require(executable.adminPort(service.environment))
+            #expect(joined.contains(":\(port)/readyz"), "\(service.name): healthcheck must GET /readyz on admin port \(port): \(joined)")
             let tool = check.first == "sh" || check.first == "bash" ? "" : check.first ?? ""
             if tool == "curl" || tool == "wget" {
                 #expect(runtimePackages.contains(tool), "\(service.name): healthcheck uses \(tool), which the runtime image does not install")

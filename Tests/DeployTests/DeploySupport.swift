@@ -84,9 +84,14 @@ struct Executable: Sendable {
     var flags: Set<String> { Set(settings.map(\.flag)) }
     var usesRedis: Bool { settings.contains { $0.name == "redis-url" } }
 
-    /// The HTTP port the executable listens on with this environment.
-    func httpPort(_ environment: [String: String]) -> Int? {
-        guard let setting = settings.first(where: { $0.name == "http-port" }) else { return nil }
+    /// The public HTTP port the executable listens on with this environment (ws-edge only).
+    func httpPort(_ environment: [String: String]) -> Int? { port("http-port", environment) }
+
+    /// The admin port (health, readiness, metrics) the executable listens on with this environment.
+    func adminPort(_ environment: [String: String]) -> Int? { port("admin-port", environment) }
+
+    private func port(_ name: String, _ environment: [String: String]) -> Int? {
+        guard let setting = settings.first(where: { $0.name == name }) else { return nil }
         return Int(environment[setting.environmentVariable] ?? setting.defaultValue ?? "")
     }
 

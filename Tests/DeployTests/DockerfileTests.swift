@@ -83,7 +83,7 @@ struct DockerfileTests {
         for variable in runtime.environment.keys where variable.hasPrefix("PARLEY_") {
             #expect(Executable.commonVariables.contains(variable), "ENV \(variable) is not a setting of every executable")
         }
-        #expect(runtime.environment["PARLEY_HTTP_HOST"] == "0.0.0.0", "containers must listen on 0.0.0.0")
+        #expect(runtime.environment["PARLEY_ADMIN_HOST"] == "0.0.0.0", "containers' admin ports must listen on 0.0.0.0")
     }
 
     @Test("COPY sources exist in the context and .dockerignore keeps them while dropping build output")

@@ -3,7 +3,8 @@ import ParleyProtocol
 import Testing
 
 /// Static checks of deploy/k8s/*.yaml: they parse, run the four executables with settings the
-/// code accepts, probe /readyz and /healthz, and reference objects that exist in the set.
+/// code accepts, probe /readyz and /healthz on the admin port, reference objects that exist in
+/// the set, and route the Ingress to ws-edge's public port only.
 @Suite("Kubernetes manifests")
 struct KubernetesTests {
     static let folder = "deploy/k8s"
@@ -102,7 +103,10 @@ struct KubernetesTests {
                 #expect(executable.variables.contains(variable), "\(deployment.file): \(variable) is not a setting of \(executable.name)")
             }
             #expect(throws: Never.self, "\(deployment.file): \(executable.name) refuses its settings") { try executable.load(environment) }
-            #expect(environment["PARLEY_HTTP_HOST"] == "0.0.0.0", "\(deployment.file): \(executable.name) must listen on 0.0.0.0")
+            #expect(environment["PARLEY_ADMIN_HOST"] == "0.0.0.0", "\(deployment.file): \(executable.name)'s admin port must listen on 0.0.0.0")
+            if executable.httpPort(environment) != nil {
+                #expect(environment["PARLEY_HTTP_HOST"] == "0.0.0.0", "\(deployment.file): \(executable.name) must listen on 0.0.0.0")
+            }
             if executable.name == "ws-edge" {
                 #expect(environment["PARLEY_JWT_SECRET"] == testJWTSecret, "\(deployment.file): PARLEY_JWT_SECRET must come from a Secret")
                 #expect(!["true", "1", "yes", "on"].contains(environment["PARLEY_DEV_LOGIN"]?.lowercased() ?? ""), "\(deployment.file): dev login must be off")
@@ -147,10 +151,10 @@ struct KubernetesTests {
         #expect(Set(users).count == users.count, "every process has its own Kafka user: \(users)")
     }
 
-    @Test("readiness probes GET /readyz and liveness probes GET /healthz on the executable's HTTP port")
+    @Test("readiness probes GET /readyz and liveness probes GET /healthz on the executable's admin port")
     func probes() throws {
         for (deployment, container, executable) in parleyContainers {
-            let port = try #require(executable.httpPort(environment(of: container, file: deployment.file)))
+            let port = try #require(executable.adminPort(environment(of: container, file: deployment.file)))
             let ports = container["ports"]?.list ?? []
             func resolve(_ port: String?) -> Int? {
                 guard let port else { return nil }
@@ -197,6 +201,21 @@ struct KubernetesTests {
                         (portName != nil && port["name"]?.string == portName) || (portNumber != nil && port["port"]?.string == portNumber)
                     }
                     #expect(known, "\(ingress.file): backend port is not a port of Service \(name)")
+                    let edgeEnvironment = environment(of: edge.container, file: edge.deployment.file)
+                    let publicPort = try #require(edge.executable.httpPort(edgeEnvironment))
+                    let adminPort = try #require(edge.executable.adminPort(edgeEnvironment))
+                    let containerPorts = edge.container["ports"]?.list ?? []
+                    func containerPort(_ target: String?) -> Int? {
+                        guard let target else { return nil }
+                        return Int(target) ?? containerPorts.first { $0["name"]?.string == target }?["containerPort"]?.string.flatMap(Int.init)
+                    }
+                    // Every port of a Service the Ingress names must lead to the public port: an
+                    // admin port there would be one path rule away from the internet.
+                    for port in ports {
+                        let target = containerPort(port["targetPort"]?.string ?? port["port"]?.string)
+                        #expect(target == publicPort && target != adminPort,
+                                "\(ingress.file): Service \(name) exposes container port \(target.map(String.init) ?? "?"), not only ws-edge's public port \(publicPort)")
+                    }
                 }
             }
             let timeout = ingress.value["metadata"]?["annotations"]?["nginx.ingress.kubernetes.io/proxy-read-timeout"]?.string.flatMap(Int.init) ?? 0

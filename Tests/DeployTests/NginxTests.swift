@@ -100,10 +100,10 @@ struct NginxTests {
         return Int(text)
     }
 
-    @Test("/ws is proxied to ws-edge over HTTP/1.1 with Upgrade/Connection headers and long timeouts")
+    @Test("/ws is proxied to ws-edge over HTTP/1.1 with Upgrade/Connection headers, Host with its port and long timeouts")
     func webSocketRoute() throws {
         let edge = try #require(edge, "compose.yaml runs no ws-edge")
-        for path in ["/ws", "/read"] {
+        for path in ["/ws"] {
             guard let location = location(path) else {
                 Issue.record("\(Self.path): no `location = \(path)`")
                 continue
@@ -116,7 +116,8 @@ struct NginxTests {
             let connection = headers["connection"] ?? ""
             let mapsUpgrade = all("map").contains { $0.arguments.first == "$http_upgrade" && $0.arguments.last == connection }
             #expect(connection.lowercased() == "upgrade" || mapsUpgrade, "\(path): proxy_set_header Connection must be upgrade or mapped from $http_upgrade")
-            #expect(headers["host"] != nil, "\(path): the Host header must be passed (a location that sets headers drops the server's)")
+            #expect(headers["host"] == "$http_host",
+                    "\(path): Host must be passed with its port ($http_host): ws-edge compares the Origin with it (a location that sets headers drops the server's)")
             let read = all("proxy_read_timeout", in: block).first?.arguments.first.flatMap(Self.seconds) ?? 60
             #expect(read >= 3600, "\(path): proxy_read_timeout must keep idle WebSockets open for at least 1h (\(read) s)")
         }
@@ -152,7 +153,27 @@ struct NginxTests {
         #expect(published.allSatisfy { listens.contains($0.target) }, "published container port \(published.map(\.target)) is not one nginx listens on (\(listens))")
         #expect(balancer.volumes.contains { Repo.normalize("\(compose.folder)/\($0.source)") == Self.path && $0.target.hasPrefix("/etc/nginx/") },
                 "the load balancer must mount \(Self.path)")
-        #expect(location("/metrics") != nil, "block /metrics on the public port (scrape each container directly)")
+    }
+
+    @Test("nginx routes to ws-edge's public port only: no location reaches an admin port, the seed's /read is not routed")
+    func noAdminRoute() throws {
+        let edge = try #require(edge)
+        let adminPorts = compose.services.values.compactMap { service in service.executable?.adminPort(service.environment) }
+        #expect(!adminPorts.isEmpty)
+        let targets = all("location").compactMap(upstream(of:)) + all("proxy_pass").compactMap { $0.arguments.first }
+        #expect(!targets.isEmpty, "no proxy_pass")
+        for target in targets {
+            let resolved = all("set").filter { $0.arguments.count == 2 }.reduce(target.replacingOccurrences(of: "http://", with: "")) {
+                $0.replacingOccurrences(of: $1.arguments[0], with: $1.arguments[1])
+            }
+            #expect(resolved == "\(edge.service.name):\(edge.port)", "proxy_pass \(target) must lead to ws-edge's public port \(edge.port)")
+            for port in adminPorts {
+                #expect(!resolved.hasSuffix(":\(port)"), "proxy_pass \(target) reaches admin port \(port)")
+            }
+        }
+        for path in ["/read", "/metrics", "/healthz", "/readyz", "/api/v1"] {
+            #expect(location(path).flatMap(upstream(of:)) == nil, "\(path) must not be routed to an edge")
+        }
     }
 
     @Test("nginx -t accepts the config")

@@ -65,9 +65,14 @@ public final class RawConnection: Sendable {
         try await channel.setOption(.autoRead, value: false).get()
     }
 
-    /// Reads again after ``stopReading()``.
+    /// Reads again after ``stopReading()`` (what the server sent before closing stays readable:
+    /// a connection it already closed is no error).
     public func startReading() async throws {
-        try await channel.setOption(.autoRead, value: true).get()
+        do {
+            try await channel.setOption(.autoRead, value: true).get()
+        } catch ChannelError.ioOnClosedChannel {
+            return
+        }
         channel.read()
     }
 

@@ -11,7 +11,7 @@ import Testing
 struct HTTPDoorTests {
     /// Runs the operational server of a configuration with `flags` and gives `body` its port.
     func withOperationalServer(_ flags: [String], _ body: (Int) async throws -> Void) async throws {
-        guard case .run(let configuration) = try SampleConfiguration.load(arguments: ["--http-port", "0"] + flags,
+        guard case .run(let configuration) = try SampleConfiguration.load(arguments: ["--admin-port", "0"] + flags,
                                                                           environment: ["PARLEY_SECRET": "s"]) else {
             Issue.record("expected a configuration")
             return
@@ -125,7 +125,7 @@ struct HTTPDoorTests {
                 try await connection.waitForClose("the metrics answer")
                 return connection.status == 200 ? connection.text : nil
             }
-            #expect(metrics.contains(#"parley_http_connections_refused_total{server="operational"}"#))
+            #expect(metrics.contains(#"parley_http_connections_refused_total{server="admin"}"#))
             await held[1].close()
         }
     }

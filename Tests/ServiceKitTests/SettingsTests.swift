@@ -10,7 +10,7 @@ struct SampleConfiguration: ServiceConfiguration {
     static let verbose = Setting("verbose", .boolean, default: "false", help: "talk more")
     static let timeout = Setting("timeout", .duration, default: "15s", help: "how long")
     static let owner = Setting("owner", .identifier, default: "edge-1", help: "an id")
-    static var settings: [Setting] { CommonSettings.kafka + CommonSettings.process(httpPort: 9999) + [port, secret, verbose, timeout, owner] }
+    static var settings: [Setting] { CommonSettings.kafka + CommonSettings.process(adminPort: 9999) + [port, secret, verbose, timeout, owner] }
 
     var common: CommonConfiguration
     let values: SettingValues

@@ -20,8 +20,8 @@ func startEdge(prefix: String, edgeID: String, extra: [String] = []) async throw
     let arguments = serviceArguments(prefix: prefix, redis: false)
         + ["--edge-id", edgeID, "--dev-login", "true", "--jwt-secret", edgeSecret, "--web-root", "", "--heartbeat-interval", "1s"] + extra
     let configuration = try loadConfiguration(EdgeConfiguration.self, arguments)
-    return try await RunningService.start("edge-\(edgeID)") { logger, onServerRunning in
-        try await buildEdge(configuration, logger: logger, onServerRunning: onServerRunning)
+    return try await RunningService.startEdge("edge-\(edgeID)") { logger, onServerRunning, onAdminRunning in
+        try await buildEdge(configuration, logger: logger, onServerRunning: onServerRunning, onAdminRunning: onAdminRunning)
     }
 }
 
@@ -30,11 +30,12 @@ func startEdge(prefix: String, edgeID: String, extra: [String] = []) async throw
 func withOwnEdge<T: Sendable>(_ name: String, prefix: String, extra: [String],
                               _ body: (RunningService, String) async throws -> T) async throws -> T {
     let edgeID = uniqueID(name)
-    return try await withService(name, build: { logger, onServerRunning in
-        let arguments = serviceArguments(prefix: prefix, redis: false)
-            + ["--edge-id", edgeID, "--jwt-secret", edgeSecret, "--web-root", ""] + extra
-        return try await buildEdge(try loadConfiguration(EdgeConfiguration.self, arguments), logger: logger, onServerRunning: onServerRunning)
-    }) { try await body($0, edgeID) }
+    let arguments = serviceArguments(prefix: prefix, redis: false) + ["--edge-id", edgeID, "--jwt-secret", edgeSecret, "--web-root", ""] + extra
+    let configuration = try loadConfiguration(EdgeConfiguration.self, arguments)
+    let edge = try await RunningService.startEdge(name) { logger, onServerRunning, onAdminRunning in
+        try await buildEdge(configuration, logger: logger, onServerRunning: onServerRunning, onAdminRunning: onAdminRunning)
+    }
+    return try await withStarted(edge) { try await body($0, edgeID) }
 }
 
 /// A token signed like the edge's, or with another secret / expiry / subject.

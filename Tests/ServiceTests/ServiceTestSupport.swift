@@ -28,11 +28,12 @@ func serviceLogger(_ name: String) -> Logger {
 // MARK: - Running a service
 
 /// The standard flags of a service under test: the shared broker and redis-server, a private
-/// topic prefix, 2 partitions, a 2 s session timeout, an ephemeral HTTP port.
+/// topic prefix, 2 partitions, a 2 s session timeout, an ephemeral admin port (and, for ws-edge,
+/// `redis: false`, an ephemeral public port).
 func serviceArguments(prefix: String, redisURL: String = TestEnvironment.redisURL, redis: Bool = true) -> [String] {
     var arguments = ["--kafka-brokers", TestEnvironment.kafkaBrokers, "--topic-prefix", prefix,
-                     "--topic-partitions", "2", "--kafka-session-timeout", "2s", "--http-port", "0"]
-    if redis { arguments += ["--redis-url", redisURL] }
+                     "--topic-partitions", "2", "--kafka-session-timeout", "2s", "--admin-port", "0"]
+    arguments += redis ? ["--redis-url", redisURL] : ["--http-port", "0"]
     return arguments
 }
 
@@ -44,40 +45,59 @@ func loadConfiguration<C: ServiceConfiguration>(_ type: C.Type, _ arguments: [St
     }
 }
 
-/// One service's ServiceGroup running inside the test process, with the port its HTTP server bound.
+/// One service's ServiceGroup running inside the test process, with the ports its servers bound.
 final class RunningService: Sendable {
     let name: String
+    /// ws-edge: its public port; the other services: their admin port (their only one).
     let port: Int
+    /// The admin port: /healthz, /readyz, /metrics (ws-edge: and the server API).
+    let adminPort: Int
     private let group: ServiceGroup
     private let task: Task<Void, any Error>
 
-    private init(name: String, port: Int, group: ServiceGroup, task: Task<Void, any Error>) {
+    private init(name: String, port: Int, adminPort: Int, group: ServiceGroup, task: Task<Void, any Error>) {
         self.name = name
         self.port = port
+        self.adminPort = adminPort
         self.group = group
         self.task = task
     }
 
-    /// Builds the services (`build` gets the onServerRunning callback), runs them in a
-    /// ServiceGroup and waits until `GET /readyz` answers 200.
+    /// Builds the services (`build` gets the onServerRunning callback of their one server, the
+    /// admin server), runs them in a ServiceGroup and waits until `GET /readyz` answers 200.
     static func start(
         _ name: String,
         build: @Sendable (_ logger: Logger, _ onServerRunning: @escaping @Sendable (Int) async -> Void) async throws -> [any Service]
     ) async throws -> RunningService {
+        try await start(name, servers: 1) { logger, ports in try await build(logger) { ports.bound(0, $0) } }
+    }
+
+    /// ws-edge: `build` gets the callbacks of its public server and its admin server.
+    static func startEdge(
+        _ name: String,
+        build: @Sendable (_ logger: Logger, _ onServerRunning: @escaping @Sendable (Int) async -> Void,
+                          _ onAdminRunning: @escaping @Sendable (Int) async -> Void) async throws -> [any Service]
+    ) async throws -> RunningService {
+        try await start(name, servers: 2) { logger, ports in try await build(logger, { ports.bound(0, $0) }, { ports.bound(1, $0) }) }
+    }
+
+    private static func start(
+        _ name: String, servers: Int, build: @Sendable (_ logger: Logger, _ ports: BoundPorts) async throws -> [any Service]
+    ) async throws -> RunningService {
         let logger = serviceLogger(name)
-        let boundPort = Mutex<Int?>(nil)
-        let services = try await build(logger) { port in boundPort.withLock { $0 = port } }
+        let ports = BoundPorts(count: servers)
+        let services = try await build(logger, ports)
         let group = ServiceGroup(configuration: .init(services: services, logger: logger))
         let task = Task { try await group.run() }
-        let port: Int
+        let bound: [Int]
         do {
-            port = try await eventually("\(name) to bind its HTTP port") { boundPort.withLock { $0 } }
+            bound = try await eventually("\(name) to bind its HTTP ports") { ports.all }
         } catch {
             await group.triggerGracefulShutdown()
             _ = try? await task.value
             throw error
         }
-        let service = RunningService(name: name, port: port, group: group, task: task)
+        let service = RunningService(name: name, port: bound[0], adminPort: bound.last!, group: group, task: task)
         do {
             try await service.waitUntilReady()
         } catch {
@@ -89,7 +109,7 @@ final class RunningService: Sendable {
 
     /// Waits until `/readyz` answers 200 (consumers assigned, Redis up).
     func waitUntilReady() async throws {
-        let port = port
+        let port = adminPort
         try await waitUntil("\(name) /readyz", interval: .milliseconds(50)) {
             (try? await httpRequest(port: port, .get, "/readyz").status) == .ok
         }
@@ -108,13 +128,31 @@ final class RunningService: Sendable {
     }
 }
 
+/// The ports a service's servers bound, by server.
+final class BoundPorts: Sendable {
+    private let ports: Mutex<[Int?]>
+
+    init(count: Int) { ports = Mutex(Array(repeating: nil, count: count)) }
+
+    func bound(_ server: Int, _ port: Int) { ports.withLock { $0[server] = port } }
+
+    /// Every port, once every server bound one.
+    var all: [Int]? {
+        ports.withLock { ports in ports.contains(nil) ? nil : ports.compactMap { $0 } }
+    }
+}
+
 /// Runs `body` with a freshly started service and always stops it afterwards.
 func withService<T: Sendable>(
     _ name: String,
     build: @Sendable (_ logger: Logger, _ onServerRunning: @escaping @Sendable (Int) async -> Void) async throws -> [any Service],
     _ body: (RunningService) async throws -> T
 ) async throws -> T {
-    let service = try await RunningService.start(name, build: build)
+    try await withStarted(try await RunningService.start(name, build: build), body)
+}
+
+/// Runs `body` with a started service and always stops it afterwards.
+func withStarted<T: Sendable>(_ service: RunningService, _ body: (RunningService) async throws -> T) async throws -> T {
     let result: T
     do {
         result = try await body(service)

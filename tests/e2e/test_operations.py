@@ -18,7 +18,7 @@ def test_every_process_logs_its_settings_without_secrets_and_exports_its_version
         assert secret not in log, f"{name}: the JWT secret is in its log"
         if name.startswith("ws-edge"):
             assert "jwt-secret=<redacted>" in starting, starting
-        with urllib.request.urlopen(f"http://127.0.0.1:{stack.ports[name]}/metrics", timeout=5) as response:
+        with urllib.request.urlopen(f"http://127.0.0.1:{stack.admin_port(name)}/metrics", timeout=5) as response:
             metrics = response.read().decode()
         service = "ws-edge" if name.startswith("ws-edge") else name
         info = [line for line in metrics.splitlines() if line.startswith("parley_build_info{")]

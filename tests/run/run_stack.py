@@ -18,6 +18,8 @@ SERVICES = ["presence-svc", "offline-svc", "relay-svc", "ws-edge-1", "ws-edge-2"
 PORT_SETTINGS = {"redis": "REDIS_PORT", "tansu": "KAFKA_PORT", "relay-svc": "RELAY_PORT",
                  "presence-svc": "PRESENCE_PORT", "offline-svc": "OFFLINE_PORT",
                  "ws-edge-1": "EDGE1_PORT", "ws-edge-2": "EDGE2_PORT"}
+# The edges' admin ports (/readyz); every other service's one port is its admin port.
+ADMIN_PORT_SETTINGS = {"ws-edge-1": "EDGE1_ADMIN_PORT", "ws-edge-2": "EDGE2_ADMIN_PORT"}
 START_TIMEOUT = 300  # seconds: a no-op build and five services on a loaded machine, far below it
 
 
@@ -88,8 +90,10 @@ class MakeRun:
         self.folder = folder
         self.dir = folder / "run"
         self.ports = {name: free_port() for name in PORT_SETTINGS}
+        self.admin_ports = {name: free_port() for name in ADMIN_PORT_SETTINGS}
         self.env = environment(RUN_DIR=self.dir, CONFIG="debug",
-                               **{PORT_SETTINGS[name]: port for name, port in self.ports.items()})
+                               **{PORT_SETTINGS[name]: port for name, port in self.ports.items()},
+                               **{ADMIN_PORT_SETTINGS[name]: port for name, port in self.admin_ports.items()})
         self.session = None
         self.by_hand = []
         self.commands = 0
@@ -105,11 +109,14 @@ class MakeRun:
     def pid(self, name):
         return int((self.dir / f"{name}.pid").read_text())
 
+    def admin_port(self, name):
+        return self.admin_ports.get(name, self.ports[name])
+
     def ready(self, name):
-        return http_ok(self.ports[name], "/readyz")
+        return http_ok(self.admin_port(name), "/readyz")
 
     def wait_ready(self, name, timeout=90):
-        wait_until(lambda: self.ready(name), timeout, f"{name} ready on {self.ports[name]}")
+        wait_until(lambda: self.ready(name), timeout, f"{name} ready on {self.admin_port(name)}")
 
     def make(self, *target, timeout=180):
         """Runs `make TARGET...` to its end (stopped, with its whole group, after `timeout` s);

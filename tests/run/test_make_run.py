@@ -8,7 +8,7 @@ import socket
 
 import pytest
 from parley_stack import wait_until
-from run_stack import PORT_SETTINGS, SERVICES, alive
+from run_stack import ADMIN_PORT_SETTINGS, PORT_SETTINGS, SERVICES, alive
 
 
 def report_line(output, text):
@@ -61,9 +61,9 @@ def test_run_without_prints_the_commands_that_start_the_service_by_hand(make_run
     assert not (make_run.dir / "relay-svc.pid").exists() and not make_run.ready("relay-svc")
     out = make_run.output()
     swift_run = report_line(out, " swift run relay-svc ")
-    binary = report_line(out, "/relay-svc --http-port")
+    binary = report_line(out, "/relay-svc --admin-port")
     for line in (swift_run, binary):
-        assert f"--http-port {port}" in line and f"--kafka-brokers 127.0.0.1:{make_run.ports['tansu']}" in line, line
+        assert f"--admin-port {port}" in line and f"--kafka-brokers 127.0.0.1:{make_run.ports['tansu']}" in line, line
 
     by_hand = make_run.start_by_hand(swift_run.strip())
     make_run.wait_ready("relay-svc")
@@ -85,9 +85,8 @@ def test_run_without_prints_the_commands_that_start_the_service_by_hand(make_run
     assert alive(make_run.pid("relay-svc")) and make_run.ready("relay-svc")
 
 
-@pytest.mark.parametrize("name", list(PORT_SETTINGS))
-def test_a_port_in_use_is_refused_with_its_setting(make_run, name):
-    setting = PORT_SETTINGS[name]
+@pytest.mark.parametrize("name,setting", list(PORT_SETTINGS.items()) + list(ADMIN_PORT_SETTINGS.items()))
+def test_a_port_in_use_is_refused_with_its_setting(make_run, name, setting):
     with socket.socket() as holder:
         holder.bind(("127.0.0.1", 0))
         holder.listen()

@@ -5,7 +5,7 @@ import ParleyRedis
 
 /// The read-only queries of `chat.queries` about conversations: `history` (a page of one
 /// conversation's log), `conversations` (a page of the user's conversation list) and `members`
-/// (a page of a group's current members). They write nothing, so answering a query again (a
+/// (a page of a group's current members); and `stream` (the server API's look at a stream). They write nothing, so answering a query again (a
 /// replayed record) gives the same page for the same state.
 ///
 /// Each answer is for the asking session only. A query that is malformed or names a conversation
@@ -35,6 +35,7 @@ public struct ConversationQueries: Sendable {
             case .history: answer.history = try await history(HistoryRequest(query))
             case .conversations: answer.conversations = try await conversations(ConversationListRequest(query))
             case .members: answer.members = try await members(MembersRequest(query))
+            case .stream: answer.stream = try await streamState(of: query.user)
             case .sync, .unsubscribe: throw ProtocolError(.badRequest, "\(query.kind.rawValue) is not a conversation query")
             }
         } catch let refusal as ProtocolError {

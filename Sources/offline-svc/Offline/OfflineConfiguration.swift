@@ -26,7 +26,7 @@ public enum OfflineSettings {
     public static let redisMemoryInterval = Setting("redis-memory-interval", .duration, default: "15s",
         help: "how often Redis's INFO memory is sampled for parley_redis_used_memory_bytes and parley_redis_maxmemory_bytes")
 
-    public static let all: [Setting] = CommonSettings.kafka + RedisSettings.all + CommonSettings.process(httpPort: 9103)
+    public static let all: [Setting] = CommonSettings.kafka + RedisSettings.all + CommonSettings.process(adminPort: 9103)
         + [streamMaxEntries, streamRetention, streamMaxBytes, maxDevices, syncPageEntries, syncPageBytes, maxSubscriptions,
            groupReceiptsMax, queryRate, queryBurst, redisMemoryInterval]
 }

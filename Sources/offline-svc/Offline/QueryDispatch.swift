@@ -40,7 +40,7 @@ struct QueryDispatch: Sendable {
         }
         let conversations = conversations
         async let answers = withThrowingTaskGroup(of: (QueryEnvelope, DeliverEnvelope).self) { group in
-            for query in queries where [.history, .conversations, .members].contains(query.kind) {
+            for query in queries where [.history, .conversations, .members, .stream].contains(query.kind) {
                 group.addTask { (query, try await conversations.answer(query)) }
             }
             return try await group.reduce(into: []) { $0.append($1) }
@@ -60,7 +60,7 @@ struct QueryDispatch: Sendable {
             switch query.kind {
             case .sync: started.append(pager.start(query, in: &pipeline))
             case .unsubscribe: Subscriptions.unsubscribe(user: query.user, session: query.session, in: &pipeline)
-            case .history, .conversations, .members: break
+            case .history, .conversations, .members, .stream: break
             }
         }
         guard !pipeline.isEmpty else { return [] }

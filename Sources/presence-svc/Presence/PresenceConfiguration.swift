@@ -11,7 +11,7 @@ public enum PresenceSettings {
         default: "\(PresenceConfiguration.defaultMaxUserSessions)",
         help: "sessions one user may hold across all edges; a new session beyond it closes the user's oldest with 1008 replaced")
 
-    public static let all: [Setting] = CommonSettings.kafka + RedisSettings.all + CommonSettings.process(httpPort: 9102)
+    public static let all: [Setting] = CommonSettings.kafka + RedisSettings.all + CommonSettings.process(adminPort: 9102)
         + [edgeTimeout, sweepInterval, maxUserSessions]
 }
 

@@ -24,7 +24,7 @@ public enum RelaySettings {
     public static let batchSize = Setting("batch-size", .integer(1...10_000), default: "500",
         help: "most records routed per batch (one Redis pipeline and one produce batch each)")
 
-    public static let all: [Setting] = CommonSettings.kafka + RedisSettings.all + CommonSettings.process(httpPort: 9101)
+    public static let all: [Setting] = CommonSettings.kafka + RedisSettings.all + CommonSettings.process(adminPort: 9101)
         + [dedupTTL, conversationMaxEntries, conversationRetention, maxGroupMembers, maxGroupsPerUser, typingMaxMembers,
            messageRequestLimit, sendQuotaPerMinute, sendQuotaPerDay, batchSize]
 }

@@ -58,7 +58,7 @@ enum WireGen {
     ).map { m in CursorMove(kind: m.0, user: m.1, device: m.2, session: m.3, edge: m.4, seq: m.5, after: m.6, conv: m.7, cseq: m.8) }
 
     static let query = zip(
-        Gen.int(in: 0...4).map { [QueryEnvelope.Kind.sync, .history, .conversations, .unsubscribe, .members][$0] }, id, device, id, id,
+        Gen.int(in: 0...5).map { [QueryEnvelope.Kind.sync, .history, .conversations, .unsubscribe, .members, .stream][$0] }, id, device, id, id,
         zip(timestamp.optional, text.optional, Gen.bool), zip(text.optional, timestamp.optional), Gen.int(in: -5...500).optional,
         text.optional
     ).map { q in
@@ -90,20 +90,24 @@ enum WireGen {
 
     static let typing = zip(conv, id).map { TypingNotice(conv: $0.0, user: $0.1) }
 
+    static let stream = zip(text, text.optional, timestamp, timestamp, zip(text, timestamp).array(of: 0...2)).map { s in
+        StreamState(user: s.0, epoch: s.1, head: s.2, first: s.3, devices: s.4.map { DeviceCursor(device: $0.0, cursor: $0.1) })
+    }
+
     /// A deliver envelope carries live entries, or one answer to a session: a page (with its
-    /// entries), a history page, a conversation list, a members page, a typing notice or an
-    /// error; presence statuses (with the watch answer) beside any of them. Its `user` is empty
-    /// on a resync.
+    /// entries), a history page, a conversation list, a members page, a stream state, a typing
+    /// notice or an error; presence statuses (with the watch answer) beside any of them; or a
+    /// disconnect. Its `user` is empty on a resync.
     static let deliver = zip(
-        id, id.array(of: 0...1).optional, entry.array(of: 0...2), Gen.int(in: 0...6), zip(page, history, conversations, refusal),
-        zip(id, status, timestamp.optional).array(of: 0...1), Gen.bool, zip(members, typing, id.array(of: 0...2).optional)
+        id, id.array(of: 0...1).optional, entry.array(of: 0...2), Gen.int(in: 0...8), zip(page, history, conversations, refusal),
+        zip(id, status, timestamp.optional).array(of: 0...1), Gen.bool, zip(members, typing, id.array(of: 0...2).optional, stream)
     ).map { d in
         let (kind, answers, more) = (d.3, d.4, d.7)
         return DeliverEnvelope(user: d.6 ? "" : d.0, sessions: d.1, entries: kind <= 1 ? d.2 : [], page: kind == 1 ? answers.0 : nil,
                                history: kind == 2 ? answers.1 : nil, conversations: kind == 3 ? answers.2 : nil,
-                               members: kind == 5 ? more.0 : nil, error: kind == 4 ? answers.3 : nil,
+                               members: kind == 5 ? more.0 : nil, stream: kind == 7 ? more.3 : nil, error: kind == 4 ? answers.3 : nil,
                                presence: d.5.map { PresenceStatus(user: $0.0, status: $0.1, lastSeen: $0.2) }, watch: more.2,
-                               typing: kind == 6 ? more.1 : nil, resync: d.6)
+                               typing: kind == 6 ? more.1 : nil, resync: d.6, disconnect: kind == 8)
     }
 
     static let presenceEvent = zip(

@@ -6,11 +6,14 @@ import ParleyProtocol
 import ParleyServiceKit
 import ServiceLifecycle
 
-/// Builds ws-edge: the topics it needs, its producer and consumers, the HTTP/WebSocket server
-/// and the lifecycle pieces, ordered so the ServiceGroup (which stops in reverse) first closes
-/// the sessions, then stops the server and consumers, then flushes the producer.
+/// Builds ws-edge: the topics it needs, its producer and consumers, the public HTTP/WebSocket
+/// server, the admin server (health, readiness, metrics, the server API) and the lifecycle
+/// pieces, ordered so the ServiceGroup (which stops in reverse) first closes the sessions, then
+/// stops the servers and consumers, then flushes the producer. `onServerRunning` gets the public
+/// port, `onAdminRunning` the admin port.
 public func buildEdge(_ configuration: EdgeConfiguration, logger baseLogger: Logger,
-                      onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }) async throws -> [any Service] {
+                      onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in },
+                      onAdminRunning: @escaping @Sendable (Int) async -> Void = { _ in }) async throws -> [any Service] {
     let logger = {
         var logger = baseLogger
         logger[metadataKey: "parley.edge"] = "\(configuration.edgeID)"
@@ -31,8 +34,8 @@ public func buildEdge(_ configuration: EdgeConfiguration, logger baseLogger: Log
     // queues it for the event loops (one hop: consumer thread → loop).
     let deliver = try KafkaConsumer(configuration: common.kafka,
                                     assignments: [(topics.deliver(edge: edge.id), 0, .end)],
-                                    sink: MeteredSink(name: "edge.deliver", DeliverSink(hub: edge.hub, traces: publisher.traces, logger: logger,
-                                                                                        dropped: dropped)),
+                                    sink: MeteredSink(name: "edge.deliver", DeliverSink(hub: edge.hub, answers: edge.answers, traces: publisher.traces,
+                                                                                        logger: logger, dropped: dropped)),
                                     logger: logger)
     let changes = try KafkaConsumer(configuration: common.kafka.background,
                                     assignments: (0..<changesPartitions).map { (topics.presenceChanges, $0, .end) },
@@ -49,26 +52,37 @@ public func buildEdge(_ configuration: EdgeConfiguration, logger baseLogger: Log
 
     let router = Router(context: BasicRequestContext.self)
     router.middlewares.add(HTTPMetricsMiddleware())
-    EdgeRoutes.add(to: router, edge: edge, readiness: readiness)
+    router.middlewares.add(PublicRequestRules())
+    EdgeRoutes.add(to: router, edge: edge)
     if !configuration.webRoot.isEmpty {
         router.middlewares.add(FileMiddleware(configuration.webRoot, searchForIndexHtml: true, logger: logger))
+    }
+    if configuration.devLogin, !configuration.servesSeedRead {
+        logger.notice("GET /read is off: the edge does not listen on loopback", metadata: ["parley.host": "\(configuration.httpHost)"])
     }
     let app = Application(
         router: router,
         server: .edge(edge),
-        configuration: .init(address: .hostname(common.httpHost, port: common.httpPort), serverName: nil),
+        configuration: .init(address: .hostname(configuration.httpHost, port: configuration.httpPort), serverName: nil),
         onServerRunning: { channel in
             logger.info("ready", metadata: ["parley.port": "\(channel.localAddress?.port ?? 0)"])
             await onServerRunning(channel.localAddress?.port ?? 0)
         },
         logger: logger)
 
-    return [
-        producer,
-        publisher,
+    // The server API exists only with a key; its Kafka admin client lists the edges for a disconnect.
+    let serverAPI = try configuration.apiKey.map { key in
+        ServerAPI(edge: edge, key: key, kafkaAdmin: try KafkaAdmin(configuration: common.kafka.background, logger: logger))
+    }
+    let admin = OperationalServer.application(configuration: common, readiness: readiness, logger: logger,
+                                              routes: { router in serverAPI.map { ServerAPIRoutes.add(to: router, api: $0) } },
+                                              onServerRunning: onAdminRunning)
+
+    return [producer, publisher] + (serverAPI.map { [$0.kafkaAdmin] } ?? []) + [
         deliver,
         changes,
         app,
+        admin,
         SessionKeepAlive(edge: edge),
         EdgeLifecycle(edge: edge, logger: logger),
     ] + [authority.refresher].compactMap { $0 }

@@ -5,12 +5,16 @@ import ParleyServiceKit
 
 /// ws-edge's settings.
 public enum EdgeSettings {
+    public static let httpHost = Setting("http-host", .nonEmpty, default: "127.0.0.1",
+        help: "address the public server (web client, /ws, login, whoami) binds to")
+    public static let httpPort = Setting("http-port", .integer(0...65535), default: "8080",
+        help: "public server port (0 picks a free one)")
     public static let edgeID = Setting("edge-id", .string, default: "",
         help: "this edge's id (1-64 of A-Z a-z 0-9 _ . -); empty derives edge-<hostname>-<port>")
     public static let jwtSecret = Setting("jwt-secret", .string, default: "",
         help: "HS256 secret of client tokens (>= 32 bytes); some token key is required unless dev login is on", redaction: .whole)
     public static let devLogin = Setting("dev-login", .boolean, default: "false",
-        help: "enable POST /api/login (any name, no password) and the seed's GET /read; never in production")
+        help: "enable POST /api/login (any name, no password) and, when the edge listens on loopback, the seed's GET /read; never in production")
     public static let tokenTTL = Setting("token-ttl", .duration, default: "24h",
         help: "lifetime of tokens issued by dev login")
     public static let webRoot = Setting("web-root", .string, default: "web",
@@ -46,9 +50,17 @@ public enum EdgeSettings {
     public static let pingInterval = Setting("ping-interval", .duration, default: "30s",
         help: "how often sessions are pinged; one silent for a whole interval is closed")
 
-    public static let all: [Setting] = CommonSettings.kafka + CommonSettings.process(httpPort: 8080) + [
+    public static let allowedOrigins = Setting("allowed-origins", .string, default: "",
+        help: "origins (scheme://host[:port], comma-separated) whose pages may open /ws; empty: the request's own Host only; * any")
+    public static let apiKeyFile = Setting("api-key-file", .string, default: "",
+        help: "file holding the server API key (admin port, Authorization: Bearer); empty turns the server API off")
+    public static let apiSystemUser = Setting("api-system-user", .identifier, default: "system",
+        help: "the user the server API publishes and manages groups as when a request names none")
+
+    public static let all: [Setting] = CommonSettings.kafka + [httpHost, httpPort] + CommonSettings.process(adminPort: 9100) + [
         edgeID, jwtSecret, devLogin, tokenTTL, webRoot, maxBodyBytes, maxFrameBytes, maxGroupMembers, typingInterval, sendRate, sendBurst,
         maxSessionsPerUser, outboundQueue, maxOutboundBytes, syncWindow, syncAckTimeout, maxHeld, v1Unacked, heartbeatInterval, pingInterval,
+        allowedOrigins, apiKeyFile, apiSystemUser,
     ] + AuthSettings.all
 }
 
@@ -59,6 +71,9 @@ public struct EdgeConfiguration: ServiceConfiguration {
     public static var settings: [Setting] { EdgeSettings.all }
 
     public var common: CommonConfiguration
+    /// Where the public server listens.
+    public var httpHost: String
+    public var httpPort: Int
     public var edgeID: String
     public var logMetadata: Logger.Metadata { ["parley.edge": "\(edgeID)"] }
     public var devLogin: Bool
@@ -78,9 +93,18 @@ public struct EdgeConfiguration: ServiceConfiguration {
     public var v1Unacked: Int
     public var heartbeatInterval: Duration
     public var pingInterval: Duration
+    public var allowedOrigins: OriginPolicy
+    /// The server API's key; nil: the API is off.
+    public var apiKey: APIKey?
+    public var apiSystemUser: String
+
+    /// Whether the seed's `GET /read` (no token) is served: dev login on and a loopback listener only.
+    public var servesSeedRead: Bool { devLogin && Self.isLoopback(httpHost) }
 
     public init(values: SettingValues) throws {
-        let port = values.int(CommonSettings.httpPort(default: 0))
+        httpHost = values.string(EdgeSettings.httpHost)
+        httpPort = values.int(EdgeSettings.httpPort)
+        let port = httpPort
         var id = values.string(EdgeSettings.edgeID)
         if id.isEmpty {
             let host = ProcessInfo.processInfo.hostName.split(separator: ".").first.map(String.init) ?? "host"
@@ -121,5 +145,20 @@ public struct EdgeConfiguration: ServiceConfiguration {
         guard pingInterval >= .milliseconds(100) else {
             throw ConfigurationError("invalid PARLEY_PING_INTERVAL: at least 100ms")
         }
+        guard let origins = OriginPolicy(setting: values.string(EdgeSettings.allowedOrigins)) else {
+            throw ConfigurationError("invalid PARLEY_ALLOWED_ORIGINS: expected *, or scheme://host[:port] origins separated by commas")
+        }
+        allowedOrigins = origins
+        let keyFile = values.string(EdgeSettings.apiKeyFile)
+        apiKey = keyFile.isEmpty ? nil : try APIKey(file: keyFile)
+        apiSystemUser = values.string(EdgeSettings.apiSystemUser)
+    }
+
+    /// `localhost`, `127.x.y.z` or `::1`.
+    static func isLoopback(_ host: String) -> Bool {
+        let bare = host.hasPrefix("[") && host.hasSuffix("]") ? String(host.dropFirst().dropLast()) : host
+        if bare == "localhost" || bare == "::1" { return true }
+        let parts = bare.split(separator: ".", omittingEmptySubsequences: false)
+        return parts.count == 4 && parts[0] == "127" && parts.allSatisfy { UInt8($0) != nil }
     }
 }

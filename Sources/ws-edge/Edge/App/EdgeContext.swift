@@ -14,6 +14,8 @@ final class EdgeContext: Sendable {
     let sessionSettings: SessionSettings
     /// Client ids sent recently through this edge (see ``RecentSends``).
     let recentSends = Mutex(RecentSends<RetryWaiter>())
+    /// Server API requests waiting for an answer on this edge's deliver topic.
+    let answers = APIAnswers()
 
     init(configuration: EdgeConfiguration, publisher: EdgePublisher, authority: TokenAuthority) {
         id = configuration.edgeID

@@ -97,9 +97,21 @@ final class EdgePublisher: Service, Sendable {
         publish(event, key: edgeID, topic: topics.presenceEvents)
     }
 
+    /// Queues a deliver envelope for another edge's (or this edge's) deliver topic `topic`, as the
+    /// one-item batch edges read there (the server API's disconnect).
+    func publishDeliver(_ envelope: DeliverEnvelope, topic: String, completion: Completion?) {
+        enqueue(KafkaOutgoingRecord(topic: topic, key: Array(envelope.user.utf8),
+                                    value: Envelope.encodeBatches([envelope], maxBytes: BatchedRecords.maxBytes)[0]),
+                completion: completion)
+    }
+
     private func publish<T: WireObject>(_ envelope: T, key: String, topic: String, headers: [KafkaHeader] = [],
                                         completion: Completion? = nil) {
-        let record = KafkaOutgoingRecord(topic: topic, key: Array(key.utf8), value: Envelope.encode(envelope), headers: headers)
+        enqueue(KafkaOutgoingRecord(topic: topic, key: Array(key.utf8), value: Envelope.encode(envelope), headers: headers),
+                completion: completion)
+    }
+
+    private func enqueue(_ record: KafkaOutgoingRecord, completion: Completion?) {
         let accepted = state.withLock { state -> Bool in
             guard !state.stopping else { return false }
             state.queue.append(Pending(record: record, completion: completion))

@@ -5,10 +5,13 @@ import ParleyProtocol
 import ParleyServiceKit
 
 /// This edge's `chat.deliver.<edge>`: every loop gets the batch's envelopes and writes them to
-/// the addressed sessions it holds. Runs on the consumer's thread: it only decodes and hands
-/// over to the event loops' outboxes, never blocks.
+/// the addressed sessions it holds; answers to server API requests go to their waiting
+/// requests. Runs on the consumer's thread: it only decodes and hands over to the event loops'
+/// outboxes and the waiting requests, never blocks.
 struct DeliverSink: KafkaRecordSink {
     let hub: SessionHub
+    /// Answers addressed to the server API's requests rather than to sessions.
+    let answers: APIAnswers
     let traces: EdgeTraces
     let logger: Logger
     let dropped: DroppedRecords
@@ -16,6 +19,7 @@ struct DeliverSink: KafkaRecordSink {
     func receive(_ records: [KafkaRecord], status: KafkaConsumerStatus) {
         let envelopes = BatchedRecords.decode(DeliverEnvelope.self, records, malformed: dropped.drop)
         guard !envelopes.isEmpty else { return }
+        answers.receive(envelopes)
         if envelopes.contains(where: \.resync) {
             logger.warning("presence-svc asked for a resync, reporting every session again")
         }

@@ -46,7 +46,7 @@ extension FrameHandler {
     }
 
     /// `users` without repeats, in first-named order.
-    private static func distinct(_ users: [String]) -> [String] {
+    static func distinct(_ users: [String]) -> [String] {
         var seen: Set<String> = []
         return users.filter { seen.insert($0).inserted }
     }

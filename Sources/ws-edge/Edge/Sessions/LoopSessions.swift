@@ -86,13 +86,18 @@ final class LoopSessions {
     /// Writes what a deliver record carries to the addressed sessions of its user on this loop:
     /// stream entries (live, or a page) through each session's sequencer, answers to its queries,
     /// its watch list and presence, typing (v2 sessions only: v1 clients know no such frame); or
-    /// closes them when presence-svc says they were replaced (the user's session cap).
+    /// closes them when presence-svc says they were replaced (the user's session cap); a server
+    /// API disconnect closes every session of the user.
     private func deliver(_ envelope: DeliverEnvelope, flushing: inout [Session]) {
         if envelope.resync {
             for session in sessions.values {
                 reports.publishPresence(.connect, user: session.user, session: session.id, users: nil)
                 session.resubscribe()
             }
+            return
+        }
+        if envelope.disconnect {
+            for session in byUser[envelope.user] ?? [] { session.close(.disconnected) }
             return
         }
         for session in byUser[envelope.user] ?? [] {

@@ -14,11 +14,11 @@ import ParleyProtocol
 final class Session {
     /// Why the edge closes a session, with the WebSocket close code.
     enum CloseReason: Sendable, Equatable {
-        case overflow, flood, tooManySessions, replaced, goingAway, unresponsive, noAcks, unavailable
+        case overflow, flood, tooManySessions, replaced, goingAway, unresponsive, noAcks, unavailable, disconnected
 
         var code: UInt16 {
             switch self {
-            case .overflow, .flood, .tooManySessions, .replaced, .noAcks: 1008
+            case .overflow, .flood, .tooManySessions, .replaced, .noAcks, .disconnected: 1008
             case .goingAway, .unresponsive: 1001
             case .unavailable: 1013
             }
@@ -34,6 +34,7 @@ final class Session {
             case .unresponsive: "no answer to pings"
             case .noAcks: "too slow: no acks"
             case .unavailable: "backend unavailable, reconnect"
+            case .disconnected: "disconnected by the server"
             }
         }
     }

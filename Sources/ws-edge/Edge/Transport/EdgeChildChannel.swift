@@ -9,7 +9,7 @@ import NIOWebSocket
 import ParleyServiceKit
 
 /// The edge's connections: HTTP/1 for the API and the web client, and WebSocket upgrades on
-/// `/ws` (a valid token) and `/read` (seed mode). An admitted upgrade puts a
+/// `/ws` (a valid token) and `/read` (seed mode), each from an allowed `Origin`. An admitted upgrade puts a
 /// ``SessionChannelHandler`` in the channel pipeline and ends this connection's task: a session
 /// is then NIO handlers and a ``Session`` object, not a parked Swift task (tasks cost ~30 KB per
 /// idle session, measured). A refused upgrade reaches the router as a plain request, whose route

@@ -12,7 +12,7 @@ struct TracingTests {
         #expect(ParleyTracing.startSpan("edge.accept") == nil)
         let record = KafkaRecord(topic: "t", partition: 0, offset: 0, key: nil, value: [], timestamp: nil,
                                  headers: [KafkaHeader(name: "traceparent", value: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")])
-        let ran = await ParleyTracing.withBatchSpan("relay.inbound", records: [record]) { 42 }
+        let ran = ParleyTracing.withBatchSpan("relay.inbound", records: [record]) { 42 }
         #expect(ran == 42)
     }
 

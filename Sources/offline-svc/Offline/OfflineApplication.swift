@@ -17,7 +17,7 @@ public func buildOffline(_ configuration: OfflineConfiguration, logger: Logger,
     let redis = backbone.redis, producer = backbone.producer
     let scripts = StreamScripts(policy: configuration.streams)
     let malformed = MalformedRecords(logger: logger)
-    let appender = StreamAppender(scripts: scripts, redis: redis, producer: producer, topics: topics, malformed: malformed)
+    let appender = StreamAppender(scripts: scripts, redis: redis, producer: producer, topics: topics, malformed: malformed, logger: logger)
     let moves = CursorMoves(scripts: scripts, redis: redis, producer: producer, topics: topics,
                             inboxPartitions: inboxPartitions, groupReceiptsMax: configuration.groupReceiptsMax, malformed: malformed)
     let queries = QueryDispatch(pager: SyncPager(scripts: scripts, redis: redis, logger: logger),

@@ -39,7 +39,7 @@ final class QueryBudget: Sendable {
         switch query.kind {
         case .history, .conversations: 1 + min(max(query.limit ?? ProtocolLimits.maxPage, 1), ProtocolLimits.maxPage) / 25
         case .members: 2
-        case .sync: 1
+        case .sync, .stream: 1
         case .unsubscribe: 0
         }
     }

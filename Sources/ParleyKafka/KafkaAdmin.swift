@@ -3,7 +3,7 @@ import Logging
 import ServiceLifecycle
 import Synchronization
 
-/// Creates and deletes topics and reads their partition counts. Every blocking wait runs on the
+/// Creates, lists and deletes topics and reads their partition counts. Every blocking wait runs on the
 /// admin client's own thread. As a `Service`, ``run()`` shuts it down on graceful shutdown or
 /// cancellation.
 public final class KafkaAdmin: Sendable, Service {
@@ -47,6 +47,16 @@ public final class KafkaAdmin: Sendable, Service {
             count.withLock { $0 = found }
         }))
         return count.withLock { $0 }
+    }
+
+    /// The names of every topic the cluster has, from the broker's metadata.
+    public func topicNames(timeout: Duration) async throws -> [String] {
+        let names = Mutex<[String]>([])
+        try await submit(AdminJob(what: "list topics", work: .call { kafka in
+            let found = try AdminOperations.topicNames(kafka, timeout: timeout)
+            names.withLock { $0 = found }
+        }))
+        return names.withLock { $0 }
     }
 
     /// Fails pending operations and destroys the handle; later calls throw

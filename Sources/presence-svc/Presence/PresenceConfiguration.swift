@@ -7,9 +7,12 @@ public enum PresenceSettings {
         help: "an edge silent this long is dead: all its sessions are removed")
     public static let sweepInterval = Setting("sweep-interval", .duration, default: "1s",
         help: "how often dead edges are looked for")
+    public static let deliverTopicGrace = Setting("deliver-topic-grace", .duration,
+        default: "\(Int(TopicSetup.deliverRetention)! / 1000)s",
+        help: "a dead edge's deliver topic is deleted this long after its last heartbeat (default: the topic's retention)")
 
     public static let all: [Setting] = CommonSettings.kafka + RedisSettings.all + CommonSettings.process(httpPort: 9102)
-        + [edgeTimeout, sweepInterval]
+        + [edgeTimeout, sweepInterval, deliverTopicGrace]
 }
 
 /// presence-svc's configuration.
@@ -22,14 +25,19 @@ public struct PresenceConfiguration: ServiceConfiguration {
     public var redis: RedisSettingsConfiguration
     public var edgeTimeout: Duration
     public var sweepInterval: Duration
+    public var deliverTopicGrace: Duration
 
     public init(values: SettingValues) throws {
         common = try CommonConfiguration(values: values, clientID: Self.serviceName)
         redis = try RedisSettingsConfiguration(values: values)
         edgeTimeout = values.duration(PresenceSettings.edgeTimeout)
         sweepInterval = values.duration(PresenceSettings.sweepInterval)
+        deliverTopicGrace = values.duration(PresenceSettings.deliverTopicGrace)
         guard edgeTimeout >= .seconds(1), sweepInterval >= .milliseconds(10) else {
             throw ConfigurationError("invalid PARLEY_EDGE_TIMEOUT or PARLEY_SWEEP_INTERVAL: at least 1s and 10ms")
+        }
+        guard deliverTopicGrace >= .seconds(1) else {
+            throw ConfigurationError("invalid PARLEY_DELIVER_TOPIC_GRACE: at least 1s")
         }
     }
 }

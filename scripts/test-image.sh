@@ -16,7 +16,7 @@ cd "$ROOT"
 # A private mount namespace: the chroot's /proc, /sys and /dev mounts end with this script.
 if [ -z "${TEST_IMAGE_UNSHARED:-}" ]; then
   [ "$(id -u)" -eq 0 ] || { echo "test-image: needs root (debootstrap, chroot, mount)" >&2; exit 1; }
-  TEST_IMAGE_UNSHARED=1 exec unshare --mount --propagation private "$0" "$@"
+  TEST_IMAGE_UNSHARED=1 exec unshare --mount --propagation private "$ROOT/scripts/test-image.sh" "$@"
 fi
 
 DOCKERFILE=compose/Dockerfile
@@ -29,7 +29,7 @@ EXES=(ws-edge relay-svc presence-svc offline-svc)
 BUILD_FLAGS=(-c release --static-swift-stdlib)
 mkdir -p "$IMAGE"
 
-PARLEY_EXTRA_APT=debootstrap scripts/setup.sh test
+PARLEY_EXTRA_APT="debootstrap patchelf" scripts/setup.sh test
 
 # The Dockerfile's logical lines (continuations joined, comments dropped) of stage $1.
 stage_lines() {
@@ -63,6 +63,9 @@ for exe in "${EXES[@]}"; do
 done
 cp "$(dirname "$(command -v swift)")/../libexec/swift/linux/swift-backtrace-static" "$OUT/bin/"
 cp -L .parley/lib/librdkafka.so.1 "$OUT/lib/librdkafka.so.1"
+grep -qF "patchelf --set-soname librdkafka.so.1 /out/lib/librdkafka.so.1" <<<"$build_stage" ||
+  { echo "test-image: the build stage no longer sets librdkafka's soname" >&2; exit 1; }
+patchelf --set-soname librdkafka.so.1 "$OUT/lib/librdkafka.so.1"
 
 # The runtime stage's base: Debian 12 minbase with the apt sources of the debian:12 images.
 if [ ! -f "$BASE" ]; then

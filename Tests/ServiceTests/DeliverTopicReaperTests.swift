@@ -15,11 +15,13 @@ extension PresenceServiceTests {
         let stack = try sharedStack(PresenceShared.stack)
         // A database of its own: the sweep and the reaper look at every edge in it.
         let (store, redis) = try await isolatedPresenceStore(stack, database: 5, label: "presence-reaper")
+        // A topic prefix of its own: the other tests create deliver topics under the stack's.
+        let topics = Topics(prefix: TestEnvironment.uniquePrefix("reaper"))
         let admin = try KafkaAdmin(configuration: testKafkaConfiguration("reaper"), logger: serviceLogger("reaper"))
-        let reaper = DeliverTopicReaper(topics: stack.topics, redis: redis, admin: admin, grace: .seconds(3600),
+        let reaper = DeliverTopicReaper(topics: topics, redis: redis, admin: admin, grace: .seconds(3600),
                                         logger: serviceLogger("presence-reaper"))
         let gone = uniqueID("edge"), recent = uniqueID("edge"), live = uniqueID("edge")
-        try await admin.createTopics([gone, recent, live].map { TopicSetup.deliver(stack.topics, edge: $0) }, timeout: .seconds(10))
+        try await admin.createTopics([gone, recent, live].map { TopicSetup.deliver(topics, edge: $0) }, timeout: .seconds(10))
         let now = UnixTime.nowMilliseconds
         let hour: UInt64 = 3_600_000
         try await heartbeat(redis, [(gone, now - 2 * hour), (recent, now - hour / 2), (live, now)])
@@ -29,19 +31,68 @@ extension PresenceServiceTests {
         #expect(try await redis.send(.zrangeWithScores(RedisKeys.retiredEdges, 0, -1)).map(\.member) == [gone, recent])
 
         #expect(try await reaper.reap(now: now) == [gone])
-        #expect(try await deliverTopics(admin, stack.topics) == Set([recent, live].map { stack.topics.deliver(edge: $0) }))
+        #expect(try await deliverTopics(admin, topics) == Set([recent, live].map { topics.deliver(edge: $0) }))
         #expect(try await redis.send(.zrange(RedisKeys.retiredEdges, 0, -1)) == [recent])
 
         // `recent` is heard from again before its grace ends: it keeps its topic and leaves the retired set.
         try await heartbeat(redis, [(recent, now + hour), (live, now + hour)])
         #expect(try await reaper.reap(now: now + 2 * hour) == [])
-        #expect(try await deliverTopics(admin, stack.topics) == Set([recent, live].map { stack.topics.deliver(edge: $0) }))
+        #expect(try await deliverTopics(admin, topics) == Set([recent, live].map { topics.deliver(edge: $0) }))
         #expect(try await redis.send(.zcard(RedisKeys.retiredEdges)) == 0)
 
-        try await admin.deleteTopics([recent, live].map { stack.topics.deliver(edge: $0) }, timeout: .seconds(10))
+        try await admin.deleteTopics([recent, live].map { topics.deliver(edge: $0) }, timeout: .seconds(10))
         await admin.shutdown()
         _ = try await redis.send(.raw(["FLUSHDB"]))
         await redis.close()
+    }
+
+    @Test("presence-svc deletes a stopped edge's deliver topic after --deliver-topic-grace; a heartbeating edge keeps its topic")
+    func presenceServiceReaps() async throws {
+        let stack = try sharedStack(PresenceShared.stack)
+        // A database of its own: this instance's 1 s grace must not delete the other tests' topics.
+        let redisURL = TestEnvironment.redisURL + "/7"
+        let redis = try testRedis(url: redisURL)
+        _ = try await redis.send(.raw(["FLUSHDB"]))
+        let prefix = TestEnvironment.uniquePrefix("presence-reap")
+        let topics = Topics(prefix: prefix)
+        let admin = try KafkaAdmin(configuration: testKafkaConfiguration("reap"), logger: serviceLogger("reap"))
+        let dead = uniqueID("dead"), alive = uniqueID("alive")
+        try await admin.createTopics([dead, alive].map { TopicSetup.deliver(topics, edge: $0) }, timeout: .seconds(10))
+
+        try await withService("presence-reap", build: { logger, onServerRunning in
+            let configuration = try loadConfiguration(PresenceConfiguration.self, serviceArguments(prefix: prefix, redisURL: redisURL)
+                + ["--edge-timeout", "1s", "--sweep-interval", "100ms", "--deliver-topic-grace", "1s"])
+            return try await buildPresence(configuration, logger: logger, onServerRunning: onServerRunning)
+        }) { _ in
+            func heartbeat(_ edge: String) async throws {
+                try await stack.producer.send(PresenceEvent(kind: .heartbeat, edge: edge, ts: UnixTime.nowMilliseconds),
+                                              topic: topics.presenceEvents, key: edge)
+            }
+            try await heartbeat(dead)
+            let heartbeats = Task {
+                while !Task.isCancelled {
+                    try? await heartbeat(alive)
+                    try? await Task.sleep(for: .milliseconds(200))
+                }
+            }
+            defer { heartbeats.cancel() }
+            try await waitUntil("the dead edge's deliver topic deleted") {
+                try await !deliverTopics(admin, topics).contains(topics.deliver(edge: dead))
+            }
+            #expect(try await deliverTopics(admin, topics) == [topics.deliver(edge: alive)])
+            #expect(try await redis.send(.zrange(RedisKeys.edges, 0, -1)) == [alive])
+            #expect(try await redis.send(.zcard(RedisKeys.retiredEdges)) == 0)
+            heartbeats.cancel()
+        }
+        try await admin.deleteTopics([topics.deliver(edge: alive)], timeout: .seconds(10))
+        await admin.shutdown()
+        _ = try await redis.send(.raw(["FLUSHDB"]))
+        await redis.close()
+    }
+
+    @Test("`edges` and `{edges}:retired` share a Redis Cluster slot (the sweeper moves an edge in one pipeline)")
+    func retiredEdgesSlot() {
+        #expect(RedisHashSlot.shared(by: [RedisKeys.edges, RedisKeys.retiredEdges]) != nil)
     }
 
     /// A Kubernetes rollout replaces every edge pod by one with a new id. 100 rollouts of 2 edges,
@@ -52,9 +103,10 @@ extension PresenceServiceTests {
     func rollouts() async throws {
         let stack = try sharedStack(PresenceShared.stack)
         let (store, redis) = try await isolatedPresenceStore(stack, database: 6, label: "presence-rollouts")
+        let topics = Topics(prefix: TestEnvironment.uniquePrefix("rollouts"))
         let admin = try KafkaAdmin(configuration: testKafkaConfiguration("rollouts"), logger: serviceLogger("rollouts"))
-        let grace = try loadConfiguration(PresenceConfiguration.self, serviceArguments(prefix: stack.topics.prefix)).deliverTopicGrace
-        let reaper = DeliverTopicReaper(topics: stack.topics, redis: redis, admin: admin, grace: grace,
+        let grace = try loadConfiguration(PresenceConfiguration.self, serviceArguments(prefix: topics.prefix)).deliverTopicGrace
+        let reaper = DeliverTopicReaper(topics: topics, redis: redis, admin: admin, grace: grace,
                                         logger: serviceLogger("presence-rollouts"))
         let replicas = 2, rollouts = 100
         let every: UInt64 = 600_000, timeout = Duration.seconds(15), ready: UInt64 = 20_000
@@ -64,7 +116,7 @@ extension PresenceServiceTests {
         for rollout in 0..<rollouts {
             let at = start + UInt64(rollout) * every
             let next = (0..<replicas).map { _ in uniqueID("edge-r\(rollout)") }
-            try await admin.createTopics(next.map { TopicSetup.deliver(stack.topics, edge: $0) }, timeout: .seconds(10))
+            try await admin.createTopics(next.map { TopicSetup.deliver(topics, edge: $0) }, timeout: .seconds(10))
             created += next.count
             // The old pods' last heartbeat is when the new ones start; the sweep runs once they are ready.
             try await heartbeat(redis, running.map { ($0, at) } + next.map { ($0, at + ready) })
@@ -73,12 +125,12 @@ extension PresenceServiceTests {
             running = next
         }
 
-        let left = try await deliverTopics(admin, stack.topics)
+        let left = try await deliverTopics(admin, topics)
         let retiredWithinGrace = Int(grace.components.seconds * 1000) / Int(every) * replicas
         print("deliver topics after \(rollouts) rollouts of \(replicas) edges: \(left.count) (edges started: \(created))")
         #expect(created == rollouts * replicas)
         #expect(left.count == replicas + retiredWithinGrace, "\(left.count) deliver topics left")
-        #expect(Set(running.map { stack.topics.deliver(edge: $0) }).isSubset(of: left), "the live edges keep their topics")
+        #expect(Set(running.map { topics.deliver(edge: $0) }).isSubset(of: left), "the live edges keep their topics")
 
         try await admin.deleteTopics(Array(left), timeout: .seconds(30))
         await admin.shutdown()

@@ -43,7 +43,9 @@ public struct DeliverTopicReaper: Sendable {
         let heartbeats = due.map { reads.add(.zscore(RedisKeys.edges, $0)) }
         let replies = try await redis.send(reads)
         var gone: [String] = []
-        for (edge, heartbeat) in zip(due, heartbeats) where try replies[heartbeat] == nil { gone.append(edge) }
+        for (edge, heartbeat) in zip(due, heartbeats) {
+            if try replies[heartbeat] == nil { gone.append(edge) }
+        }
 
         try await admin.deleteTopics(gone.map { topics.deliver(edge: $0) }, timeout: .seconds(30))
         _ = try await redis.send(.zrem(RedisKeys.retiredEdges, due))

@@ -30,7 +30,7 @@ struct DockerfileTests {
     func buildStage() throws {
         let build = try #require(dockerfile.stages.first)
         let packages = Set(build.aptPackages)
-        for package in ["librdkafka-dev", "libhiredis-dev", "pkg-config", "python3-venv"] {
+        for package in ["librdkafka-dev", "libhiredis-dev", "pkg-config", "python3-venv", "patchelf"] {
             #expect(packages.contains(package), "build stage must install \(package)")
         }
         let runs = build.all("RUN").joined(separator: "\n")
@@ -45,6 +45,7 @@ struct DockerfileTests {
                 "Package.swift must read PARLEY_NO_RPATH")
         #expect(runs.contains("readelf -d"), "the build stage must refuse binaries with an absolute rpath")
         #expect(runs.contains("2.2.0") && runs.contains("libversion"), "the build stage must refuse a librdkafka older than 2.2.0")
+        #expect(runs.contains("patchelf --set-soname librdkafka.so.1"), "ldconfig offers the wheel's librdkafka only under the soname the binaries ask for")
     }
 
     @Test("the image's librdkafka is the one scripts/setup.sh installs for local runs and tests (same pinned wheel)")

@@ -1,5 +1,5 @@
 # Parley: `make run` starts the whole local stack, `make test` runs the whole suite.
-.PHONY: run run-without restart test build setup clean
+.PHONY: run run-without restart test test-image build setup clean
 
 run:
 	@scripts/run.sh
@@ -15,6 +15,12 @@ restart:
 
 test:
 	@scripts/test.sh
+
+# The container image's runtime stage, proven without Docker (slow, not part of `make test`):
+# compose/Dockerfile's runtime instructions in a Debian 12 chroot, each executable started there
+# (docs/operations.md, "Container image").
+test-image:
+	@scripts/test-image.sh
 
 build:
 	@scripts/setup.sh run

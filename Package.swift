@@ -5,9 +5,11 @@ import PackageDescription
 /// Debian 12 ships librdkafka 2.0.2, which cannot talk to Tansu (see DESIGN.md). `make` links a
 /// newer runtime into `.parley/lib`; this rpath makes every binary of the package find it first,
 /// so `swift run relay-svc` works without LD_LIBRARY_PATH. A missing folder is ignored.
+/// Image builds set PARLEY_NO_RPATH=1: a shipped binary must not search a build machine's path.
 let projectLib = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
     .appendingPathComponent(".parley/lib").path
-let rpath: [LinkerSetting] = [.unsafeFlags(["-Xlinker", "-rpath", "-Xlinker", projectLib])]
+let rpath: [LinkerSetting] = Context.environment["PARLEY_NO_RPATH"] == "1"
+    ? [] : [.unsafeFlags(["-Xlinker", "-rpath", "-Xlinker", projectLib])]
 
 let strict: [SwiftSetting] = [.swiftLanguageMode(.v6)]
 

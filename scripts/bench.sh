@@ -59,10 +59,10 @@ fi
 SYNC_REPS=${SYNC_REPS:-$REPS}
 # offline-svc keeps this many entries per stream: twice the largest sync size (at least its default,
 # 10,000), so no sync run is trimmed
-STREAM_MAX_ENTRIES=$(( $(printf '%s\n' $SYNC_SIZES 5000 | sort -n | tail -n1) * 2 ))
+STREAM_MAX_ENTRIES=$(( $(tr ' ' '\n' <<<"$SYNC_SIZES 5000" | sort -n | tail -n1) * 2 ))
 STATE="$ROOT/.parley/bench"
 PY="$ROOT/.venv/bin/python"
-BENCH="$PY $ROOT/bench/parley_bench.py"
+BENCH=("$PY" "$ROOT/bench/parley_bench.py")
 
 scripts/setup.sh run
 stamp=".venv/.bench-$(md5sum bench/requirements.txt | cut -c1-12)"
@@ -112,8 +112,8 @@ start_stack() {
   start_service "$run" offline-svc offline-svc --admin-port "$po"
   start_service "$run" relay-svc relay-svc --admin-port "$pr"
   start_edge "$run" 1 "$e1" "$a1"; start_edge "$run" 2 "$e2" "$a2"
-  local s; for s in "presence-svc $pp" "offline-svc $po" "relay-svc $pr" "ws-edge-1 $a1" "ws-edge-2 $a2"; do
-    set -- $s; wait_ready "$2" 90 "$1"
+  local s name port; for s in "presence-svc $pp" "offline-svc $po" "relay-svc $pr" "ws-edge-1 $a1" "ws-edge-2 $a2"; do
+    read -r name port <<<"$s"; wait_ready "$port" 90 "$name"
   done
   PIDFLAGS=(--pid "ws-edge-1=$(cat "$run/ws-edge-1.pid")" --pid "ws-edge-2=$(cat "$run/ws-edge-2.pid")"
             --pid "relay-svc=$(cat "$run/relay-svc.pid")" --pid "presence-svc=$(cat "$run/presence-svc.pid")"
@@ -139,7 +139,7 @@ fi
 run() { # scenario args...: one bounded run, failures reported but the set goes on
   echo "bench: $*" >&2
   echo "parley_bench.py $*" >>"$COMMANDS"
-  timeout 900 $BENCH "$@" --out "$RESULTS" >/dev/null || echo "bench: !! '$1' failed (rc=$?)" >&2
+  timeout 900 "${BENCH[@]}" "$@" --out "$RESULTS" >/dev/null || echo "bench: !! '$1' failed (rc=$?)" >&2
 }
 
 wants() { [[ " $ONLY " == *" $1 "* ]]; }
@@ -152,14 +152,14 @@ echo "bench: machine load before start: $(cut -d' ' -f1-3 /proc/loadavg)"
 if wants floor; then
   start_stack
   # With the stack's linger (its floor) and with linger 1 ms (the broker's own floor).
-  for i in 1 2; do
+  for _ in 1 2; do
     run floor --kafka "127.0.0.1:$KAFKA_PORT" --redis "127.0.0.1:$REDIS_PORT" -n 500 --linger-ms "$LINGER_MS" --label floor
     run floor --kafka "127.0.0.1:$KAFKA_PORT" --redis "127.0.0.1:$REDIS_PORT" -n 500 --linger-ms 1 --label floor-linger1
   done
 fi
 if wants conns; then
   for n in 10000 "$CONNS_MAX"; do
-    for i in $(seq "$REPS"); do
+    for _ in $(seq "$REPS"); do
       start_stack
       run conns "${URLFLAGS[@]}" "${PIDFLAGS[@]}" -n "$n" --hold "$HOLD" --settle 5 --label "conns-$n"
     done
@@ -167,7 +167,7 @@ if wants conns; then
 fi
 if wants pairs; then
   # v1 sessions and v2 devices alternate, each on a fresh stack, so the report compares them
-  for i in $(seq "$REPS"); do
+  for _ in $(seq "$REPS"); do
     start_stack
     run pairs "${URLFLAGS[@]}" "${PIDFLAGS[@]}" --redis "127.0.0.1:$REDIS_PORT" -P 100 -R 1000 -D "$PAIRS_D" --drain 5 \
       --label pairs-1000
@@ -177,7 +177,7 @@ if wants pairs; then
   done
 fi
 if wants ramp; then
-  for i in $(seq "$RAMP_REPS"); do
+  for _ in $(seq "$RAMP_REPS"); do
     start_stack
     run ramp "${URLFLAGS[@]}" "${PIDFLAGS[@]}" -P 100 --start-rate "$RAMP_START" --factor 1.25 -D "$RAMP_D" --drain 3 \
       --quiet-max 10 --refine 2 --p99-limit-ms 50 --max-time 480 --label ramp
@@ -185,7 +185,7 @@ if wants ramp; then
 fi
 if wants capacity; then
   # carrying capacity: the same ramp with a loose latency limit (p99 <= 1 s, still no loss)
-  for i in $(seq "$RAMP_REPS"); do
+  for _ in $(seq "$RAMP_REPS"); do
     start_stack
     run ramp "${URLFLAGS[@]}" "${PIDFLAGS[@]}" -P 100 --start-rate 1000 --factor 1.5 -D "$RAMP_D" --drain 3 \
       --quiet-max 10 --refine 2 --p99-limit-ms 1000 --max-time 480 --label ramp-capacity
@@ -195,7 +195,7 @@ if wants sync; then
   # one fresh user's stream filled through the front door (sessions at 40 sends/s, under the
   # edge's default --send-rate), then one device replays it from since=0
   for n in $SYNC_SIZES; do
-    for i in $(seq "$SYNC_REPS"); do
+    for _ in $(seq "$SYNC_REPS"); do
       start_stack
       run sync "${URLFLAGS[@]}" "${PIDFLAGS[@]}" --redis "127.0.0.1:$REDIS_PORT" -n "$n" --fill-rate 2000 \
         --sender-rate 40 --max-time 720 --label "sync-$n"
@@ -203,7 +203,7 @@ if wants sync; then
   done
 fi
 if wants history; then
-  for i in $(seq "$REPS"); do
+  for _ in $(seq "$REPS"); do
     start_stack
     run history "${URLFLAGS[@]}" "${PIDFLAGS[@]}" --redis "127.0.0.1:$REDIS_PORT" -M 2000 -C 10 -D "$HISTORY_D" \
       --limit 50 --label history
@@ -213,7 +213,7 @@ if wants fanout; then
   # FANOUT_SESSIONS members online in groups of each size, one message a second per group from a
   # rotating member; the run measures its dm reference first on the same stack
   for n in $FANOUT_SIZES; do
-    for i in $(seq "$REPS"); do
+    for _ in $(seq "$REPS"); do
       start_stack
       run fanout "${URLFLAGS[@]}" "${PIDFLAGS[@]}" --redis "127.0.0.1:$REDIS_PORT" --members "$n" \
         --groups $(( FANOUT_SESSIONS / n > 1 ? FANOUT_SESSIONS / n : 1 )) -D "$FANOUT_D" --drain 5 \

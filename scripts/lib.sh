@@ -1,4 +1,5 @@
 # Shared shell helpers for scripts/run.sh, scripts/test.sh and scripts/bench.sh (sourced, not run).
+# shellcheck shell=bash
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 TANSU="$ROOT/.parley/bin/tansu"
 PIDS=()

@@ -79,6 +79,7 @@ restart_client() {
   local name=$1 pid reply answer deadline started port
   pid=$(stack_pid) || { echo "run: no stack is running from $(show "$RUN_DIR") (start one with make run)" >&2; exit 1; }
   reply="$RUN_DIR/reply.$$"; rm -f "$reply"
+  # shellcheck disable=SC2016  # $1 and $2 are the inner bash's arguments
   timeout 5 bash -c 'printf "%s\n" "$1" >"$2"' _ "restart $name $reply" "$RUN_DIR/control" \
     || { echo "run: the stack (pid $pid) does not read $(show "$RUN_DIR")/control" >&2; exit 1; }
   deadline=$((SECONDS + 120))

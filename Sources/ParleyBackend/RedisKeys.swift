@@ -11,6 +11,10 @@ public enum RedisKeys {
     public static func edgeSessions(_ edge: String) -> String { "edgesessions:{\(edge)}" }
     /// ZSET edge id → last heartbeat (unix ms). Owner: presence-svc.
     public static let edges = "edges"
+    /// ZSET edge id → its last heartbeat (unix ms), for edges the sweeper gave up for dead whose
+    /// deliver topic is not deleted yet. In `edges`' Cluster slot (hash tag `{edges}`), so the
+    /// sweeper moves an edge from one to the other in one pipeline. Owner: presence-svc.
+    public static let retiredEdges = "{edges}:retired"
     /// STRING unix ms when the user's last session ended (written with that session's removal).
     /// Owner: presence-svc.
     public static func lastSeen(_ user: String) -> String { "lastseen:{\(user)}" }

@@ -3,7 +3,7 @@ import Logging
 import ServiceLifecycle
 import Synchronization
 
-/// Creates and deletes topics and reads their partition counts. Every blocking wait runs on the
+/// Creates, lists and deletes topics and reads their partition counts. Every blocking wait runs on the
 /// admin client's own thread. As a `Service`, ``run()`` shuts it down on graceful shutdown or
 /// cancellation.
 public final class KafkaAdmin: Sendable, Service {

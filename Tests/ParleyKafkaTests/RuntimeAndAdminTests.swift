@@ -29,6 +29,20 @@ struct RuntimeAndAdminTests {
         await admin.shutdown()
     }
 
+    @Test("deleteTopics removes the topics from the broker's metadata and leaves the others; deleting again succeeds")
+    func deleteTopics() async throws {
+        let prefix = TestEnvironment.uniquePrefix() + "delete."
+        let admin = try KafkaAdmin(configuration: testConfiguration("admin"), logger: testLogger("admin"))
+        try await admin.createTopics(["gone", "kept"].map { KafkaTopicSpec(name: prefix + $0, partitions: 1) }, timeout: .seconds(10))
+        #expect(Set(try await admin.topicNames(prefix: "", timeout: .seconds(10)).filter { $0.hasPrefix(prefix) }) == [prefix + "gone", prefix + "kept"])
+
+        try await admin.deleteTopics([prefix + "gone"], timeout: .seconds(10))
+        #expect(try await admin.topicNames(prefix: "", timeout: .seconds(10)).filter { $0.hasPrefix(prefix) } == [prefix + "kept"])
+        try await admin.deleteTopics([prefix + "gone"], timeout: .seconds(10))
+        try await admin.deleteTopics([prefix + "kept"], timeout: .seconds(10))
+        await admin.shutdown()
+    }
+
     @Test("partitionCount reads the topic's partitions, also with a timeout under a second")
     func partitionCount() async throws {
         let topic = TestEnvironment.uniquePrefix() + "count"

@@ -10,9 +10,12 @@ public enum PresenceSettings {
     public static let maxUserSessions = Setting("max-user-sessions", .integer(1...10_000),
         default: "\(PresenceConfiguration.defaultMaxUserSessions)",
         help: "sessions one user may hold across all edges; a new session beyond it closes the user's oldest with 1008 replaced")
+    public static let deliverTopicGrace = Setting("deliver-topic-grace", .duration,
+        default: "\(Int(TopicSetup.deliverRetention)! / 1000)s",
+        help: "a dead edge's deliver topic is deleted this long after its last heartbeat (default: the topic's retention)")
 
     public static let all: [Setting] = CommonSettings.kafka + RedisSettings.all + CommonSettings.process(adminPort: 9102)
-        + [edgeTimeout, sweepInterval, maxUserSessions]
+        + [edgeTimeout, sweepInterval, maxUserSessions, deliverTopicGrace]
 }
 
 /// presence-svc's configuration.
@@ -28,6 +31,7 @@ public struct PresenceConfiguration: ServiceConfiguration {
     public var maxUserSessions: Int
     /// The default of `--max-user-sessions`.
     public static let defaultMaxUserSessions = 10
+    public var deliverTopicGrace: Duration
 
     public init(values: SettingValues) throws {
         common = try CommonConfiguration(values: values, clientID: Self.serviceName)
@@ -35,8 +39,12 @@ public struct PresenceConfiguration: ServiceConfiguration {
         edgeTimeout = values.duration(PresenceSettings.edgeTimeout)
         sweepInterval = values.duration(PresenceSettings.sweepInterval)
         maxUserSessions = values.int(PresenceSettings.maxUserSessions)
+        deliverTopicGrace = values.duration(PresenceSettings.deliverTopicGrace)
         guard edgeTimeout >= .seconds(1), sweepInterval >= .milliseconds(10) else {
             throw ConfigurationError("invalid PARLEY_EDGE_TIMEOUT or PARLEY_SWEEP_INTERVAL: at least 1s and 10ms")
+        }
+        guard deliverTopicGrace >= .seconds(1) else {
+            throw ConfigurationError("invalid PARLEY_DELIVER_TOPIC_GRACE: at least 1s")
         }
     }
 }

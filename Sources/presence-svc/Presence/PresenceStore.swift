@@ -109,10 +109,11 @@ public struct PresenceStore: Sendable {
 
     /// One pass of the sweeper: removes the sessions of every edge whose last heartbeat is older
     /// than `timeout` (publishing their offline changes; their users' last seen is that last
-    /// heartbeat, the last time their sessions were known to be alive) and sets
+    /// heartbeat, the last time their sessions were known to be alive), moves them from `edges`
+    /// to `{edges}:retired` (their deliver topics are for ``DeliverTopicReaper``) and sets
     /// `parley_presence_sessions` to the sessions the live edges' indexes hold.
     public func sweep(timeout: Duration, now: UInt64 = UnixTime.nowMilliseconds) async throws {
-        let cutoff = Double(Int64(now) - Int64(timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000))
+        let cutoff = heartbeatCutoff(now: now, age: timeout)
         let edges = try await redis.send(.zrangeWithScores(RedisKeys.edges, 0, -1))
         let live = edges.filter { $0.score > cutoff }.map(\.member)
         let dead = edges.filter { $0.score <= cutoff }
@@ -133,7 +134,11 @@ public struct PresenceStore: Sendable {
         }
         try await removals.run(on: redis, into: &outcome)
         if !outcome.changes.isEmpty { _ = try await producer.send(batch: outcome.changes) }
-        _ = try await redis.send(.zrem(RedisKeys.edges, dead.map(\.member)))
+        // Retired before it leaves `edges`: a pass cut short between the two redoes both.
+        var retire = RedisPipeline()
+        retire.add(.zadd(RedisKeys.retiredEdges, dead))
+        retire.add(.zrem(RedisKeys.edges, dead.map(\.member)))
+        _ = try await redis.send(retire)
         edgesRemoved.increment(by: dead.count)
     }
 }

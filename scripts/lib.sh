@@ -60,6 +60,7 @@ start_redis_cluster() { # state dir
       sleep 0.2
     done
   done
+  # shellcheck disable=SC2034  # read by the caller (scripts/test.sh)
   REDIS_CLUSTER_URL="redis+cluster://$(IFS=,; echo "${nodes[*]}")"
 }
 

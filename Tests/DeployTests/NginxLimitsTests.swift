@@ -26,7 +26,7 @@ extension NginxTests {
 
     @Test("WebSocket handshakes and plain requests are rate limited per address, over-limit answered 429")
     func requestRates() throws {
-        for path in ["/ws", "/read", "/"] {
+        for path in ["/ws", "@query_token", "/"] {
             let block = try #require(location(path), "\(Self.path): no location \(path)").block
             let limit = try #require(all("limit_req", in: block).first, "\(path): no limit_req")
             let zone = try #require(Self.zoneName(limit), "\(path): limit_req names no zone")

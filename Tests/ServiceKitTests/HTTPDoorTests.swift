@@ -68,7 +68,7 @@ struct HTTPDoorTests {
 
     @Test("an idle connection is closed, before any request and after a response")
     func idleConnections() async throws {
-        try await withOperationalServer(Self.short) { port in
+        try await withOperationalServer(["--http-idle-timeout", "1s"]) { port in
             let silent = try await RawConnection.connect(port: port)
             let served = try await RawConnection.connect(port: port)
             try await served.send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")

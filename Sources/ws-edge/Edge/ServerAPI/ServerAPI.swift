@@ -129,8 +129,10 @@ struct ServerAPI: Sendable {
 
     // MARK: - Helpers
 
-    /// The device queries of the API name (offline-svc answers them to the request, never touches a cursor).
-    static let device = "~api"
+    /// The device queries of the API name: an identifier like any device (consumers refuse
+    /// envelopes whose ids are not), harmless if a client names a device the same, because
+    /// history and stream queries never touch a cursor.
+    static let device = "parley.api"
 
     /// `object[field]`, a user id, or the system user when absent.
     private func actor(_ object: [String: Any], field: String) throws -> String {

@@ -15,20 +15,7 @@ public enum ServiceMain {
         _ type: Configuration.Type,
         build: (Configuration, Logger) async throws -> ServiceGroup
     ) async {
-        let configuration: Configuration
-        do {
-            switch try Configuration.load(arguments: Array(CommandLine.arguments.dropFirst()),
-                                          environment: ProcessInfo.processInfo.environment) {
-            case .help(let text):
-                print(text)
-                exit(0)
-            case .run(let loaded):
-                configuration = loaded
-            }
-        } catch {
-            FileHandle.standardError.write(Data("\(error)\n".utf8))
-            exit(2)
-        }
+        let configuration = Configuration.loadOrExit(arguments: Array(CommandLine.arguments.dropFirst()))
         let common = configuration.common
         let logger = ParleyLogging.bootstrap(level: common.logLevel, format: common.logFormat, label: Configuration.serviceName,
                                              metadata: configuration.logMetadata)
@@ -88,6 +75,25 @@ public func retryingAtStart<T: Sendable>(
             logger.warning("\(what) failed, retrying", metadata: ["parley.error": "\(error)"])
             try await Task.sleep(for: delay)
             delay = min(delay * 2, .seconds(5))
+        }
+    }
+}
+
+extension SettingsConfiguration {
+    /// The configuration from `arguments` and the process's environment; `--help` prints the
+    /// settings and exits 0, a bad value prints its one line and exits 2.
+    public static func loadOrExit(arguments: [String]) -> Self {
+        do {
+            switch try load(arguments: arguments, environment: ProcessInfo.processInfo.environment) {
+            case .help(let text):
+                print(text)
+                exit(0)
+            case .run(let loaded):
+                return loaded
+            }
+        } catch {
+            FileHandle.standardError.write(Data("\(error)\n".utf8))
+            exit(2)
         }
     }
 }

@@ -13,17 +13,12 @@ struct ComposeTests {
         services = compose.services
     }
 
-    /// The services that run a Parley executable, by executable name.
-    var parleyServices: [(service: ComposeService, executable: Executable)] {
-        services.values.compactMap { service in service.executable.map { (service, $0) } }.sorted { $0.service.name < $1.service.name }
-    }
-
     @Test("Compose Specification file: no version key, every part present")
     func shape() throws {
         let raw = try ComposeFile(ComposeFile.mainPath, interpolate: false)
         #expect(raw.root["version"] == nil, "compose.yaml must not have the obsolete `version:` key")
         for executable in Executable.all {
-            let runners = parleyServices.filter { $0.executable.name == executable.name }
+            let runners = compose.parleyServices.filter { $0.executable.name == executable.name }
             #expect(runners.count == 1, "exactly one service must run \(executable.name), found \(runners.map(\.service.name))")
         }
         #expect(services.values.contains { $0.image?.hasPrefix("apache/kafka:") == true && !$0.isOneShot }, "a Kafka broker service (apache/kafka)")
@@ -92,7 +87,7 @@ struct ComposeTests {
         let override = try ComposeFile(ComposeFile.devLoginPath)
         let secrets = try SecretMounts()
         defer { secrets.remove() }
-        for (service, executable) in parleyServices {
+        for (service, executable) in compose.parleyServices {
             let environment = secrets.mounted(imageEnvironment.merging(service.environment) { _, new in new })
             #expect(throws: Never.self, "\(service.name) refuses the compose settings") { try executable.load(environment) }
             #expect(environment["PARLEY_ADMIN_HOST"] == "0.0.0.0", "\(service.name)'s admin port must listen on 0.0.0.0 in a container")
@@ -111,7 +106,7 @@ struct ComposeTests {
         #expect(throws: ComposeInterpolation.MissingVariable.self, "compose.yaml must fail without PARLEY_JWT_SECRET") {
             _ = try ComposeFile(ComposeFile.mainPath, environment: [:])
         }
-        let edge = try #require(parleyServices.first { $0.executable.name == "ws-edge" }?.service)
+        let edge = try #require(compose.parleyServices.first { $0.executable.name == "ws-edge" }?.service)
         #expect(edge.environment["PARLEY_JWT_SECRET"] == testJWTSecret, "ws-edge must take PARLEY_JWT_SECRET from the environment")
         #expect(["false", "0", "no", "off", nil].contains(edge.environment["PARLEY_DEV_LOGIN"]?.lowercased()), "dev login must be off in compose.yaml")
         let override = try ComposeFile(ComposeFile.devLoginPath)
@@ -163,15 +158,15 @@ struct ComposeTests {
         let redis = try #require(services.values.first { $0.image?.hasPrefix("redis:") == true })
         let topicJob = try #require(services.values.first { $0.isOneShot })
         #expect(topicJob.dependsOn[kafka.name] == "service_healthy", "\(topicJob.name) must wait for a healthy \(kafka.name)")
-        for (service, executable) in parleyServices {
+        for (service, executable) in compose.parleyServices {
             #expect(service.dependsOn[topicJob.name] == "service_completed_successfully", "\(service.name) must wait for \(topicJob.name)")
             #expect(closure(of: service.name).contains(kafka.name), "\(service.name) must (transitively) wait for \(kafka.name)")
             if executable.usesRedis {
                 #expect(service.dependsOn[redis.name] == "service_healthy", "\(service.name) uses Redis and must wait for a healthy \(redis.name)")
             }
         }
-        let edge = try #require(parleyServices.first { $0.executable.name == "ws-edge" }?.service)
-        for (service, _) in parleyServices where service.name != edge.name {
+        let edge = try #require(compose.parleyServices.first { $0.executable.name == "ws-edge" }?.service)
+        for (service, _) in compose.parleyServices where service.name != edge.name {
             #expect(edge.dependsOn[service.name] == "service_healthy", "\(edge.name) must start after \(service.name) is healthy")
         }
         let balancer = try #require(services.values.first { $0.image?.hasPrefix("nginx") == true })
@@ -211,7 +206,7 @@ struct ComposeTests {
 
     @Test("the Parley services scale: no host port, no container_name, no fixed hostname or edge id")
     func scalable() {
-        for (service, executable) in parleyServices {
+        for (service, executable) in compose.parleyServices {
             #expect(service.publishedPorts.isEmpty, "\(service.name) publishes a host port: `--scale \(service.name)=N` would collide")
             #expect(service.containerName == nil, "\(service.name) sets container_name: it could not be scaled")
             #expect(service.value["hostname"] == nil, "\(service.name) sets a hostname: replicas would share it")
@@ -235,7 +230,7 @@ struct ComposeTests {
         #expect(environment["KAFKA_AUTO_CREATE_TOPICS_ENABLE"] == "false", "topics must be created explicitly")
         let advertised = (environment["KAFKA_ADVERTISED_LISTENERS"] ?? "").split(separator: ",").map { $0.split(separator: "/").last.map(String.init) ?? "" }
         #expect(advertised.contains("127.0.0.1:9092"), "the host listener must advertise 127.0.0.1:9092")
-        for (service, _) in parleyServices {
+        for (service, _) in compose.parleyServices {
             for broker in (service.environment["PARLEY_KAFKA_BROKERS"] ?? "").split(separator: ",") {
                 #expect(advertised.contains(String(broker)), "\(service.name) uses broker \(broker), which Kafka does not advertise (\(advertised))")
             }
@@ -256,7 +251,7 @@ struct ComposeTests {
         #expect(appendOnly, "Redis must run with --appendonly yes")
         let data = try #require(redis.volumes.first { $0.target == "/data" }, "Redis /data must be on a volume")
         #expect(compose.root["volumes"]?[data.source] != nil, "Redis /data must be a declared named volume, not \(data.source)")
-        for (service, executable) in parleyServices where executable.usesRedis {
+        for (service, executable) in compose.parleyServices where executable.usesRedis {
             let url = service.environment["PARLEY_REDIS_URL"] ?? ""
             #expect(url.hasPrefix("redis://\(redis.name):") || url == "redis://\(redis.name)", "\(service.name) must reach Redis at redis://\(redis.name):6379, not \(url)")
         }

@@ -35,10 +35,6 @@ struct ComposeTrustTests {
         services = compose.services
     }
 
-    var parleyServices: [(service: ComposeService, executable: Executable)] {
-        services.values.compactMap { service in service.executable.map { (service, $0) } }.sorted { $0.service.name < $1.service.name }
-    }
-
     @Test("nginx and ws-edge alone on the edge network; ws-edge, Kafka, Redis, the services and the job on the backend network")
     func networks() throws {
         let declared = try #require(compose.root["networks"]?.map, "compose.yaml must declare its networks")
@@ -67,7 +63,7 @@ struct ComposeTrustTests {
         let job = try #require(services.values.first { $0.isOneShot })
         let created = Set((job.environment["KAFKA_SCRAM_USERS"] ?? "").split(separator: " ").map(String.init))
         var users: [String] = []
-        for (service, _) in parleyServices {
+        for (service, _) in compose.parleyServices {
             let environment = service.environment
             #expect(environment["PARLEY_KAFKA_SECURITY_PROTOCOL"] == "sasl_plaintext", "\(service.name)")
             #expect(environment["PARLEY_KAFKA_SASL_MECHANISM"] == mechanism, "\(service.name) must use the broker's \(mechanism)")
@@ -93,7 +89,7 @@ struct ComposeTrustTests {
             }
         #expect(rules["default"] == ["resetkeys", "-@all", "+ping"])
         var users: [String] = []
-        for (service, executable) in parleyServices where executable.usesRedis {
+        for (service, executable) in compose.parleyServices where executable.usesRedis {
             let user = try #require(service.environment["PARLEY_REDIS_USER"], "\(service.name) has no Redis user")
             users.append(user)
             let userRules = try #require(rules[user], "redis-users.acl has no user \(user)")

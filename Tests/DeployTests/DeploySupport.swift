@@ -279,6 +279,11 @@ struct ComposeFile {
             result[pair.key] = ComposeService(name: pair.key, value: pair.value)
         }
     }
+
+    /// The services that run a Parley executable, with it, by service name.
+    var parleyServices: [(service: ComposeService, executable: Executable)] {
+        services.values.compactMap { service in service.executable.map { (service, $0) } }.sorted { $0.service.name < $1.service.name }
+    }
 }
 
 /// One service of a compose file.

@@ -121,7 +121,7 @@ struct TokenAuthorityTests {
         #expect(on.check(token) == .user("alice"))
         let off = try await Self.authority(["--jwt-secret", Self.secret])
         #expect(off.check(token) == .refused("unknown kid"))
-        await #expect(throws: AuthError.self) { try await off.issue(user: "alice") }
+        await #expect(throws: EdgeError.self) { try await off.issue(user: "alice") }
         let restarted = try await Self.authority(["--jwt-secret", Self.secret, "--dev-login", "true"])
         #expect(restarted.check(token) == .refused("bad signature"), "a random dev key per process start")
         let shared = "shared-dev-login-secret-0123456789-abcdef"

@@ -1,8 +1,5 @@
 import Foundation
-import NIOCore
-import NIOPosix
 import ParleyTestSupport
-import Synchronization
 
 /// One HTTP/1.1 request written byte for byte (the path exactly as given: no client library
 /// normalises `//metrics` or `%6d`), and the response read until the server closes.
@@ -12,38 +9,17 @@ struct RawHTTP: Sendable {
     let headers: [String: String]
     let body: String
 
-    private final class Collector: ChannelInboundHandler, Sendable {
-        typealias InboundIn = ByteBuffer
-        let bytes = Mutex<[UInt8]>([])
-        let closed = Atomic<Bool>(false)
-
-        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-            let buffer = unwrapInboundIn(data)
-            bytes.withLock { $0 += buffer.readableBytesView }
-        }
-
-        func channelInactive(context: ChannelHandlerContext) {
-            closed.store(true, ordering: .sequentiallyConsistent)
-            context.fireChannelInactive()
-        }
-    }
-
     /// `method path` to 127.0.0.1:`port` with `Host: 127.0.0.1:<port>`, `Connection: close` and `headers`.
     static func request(port: Int, _ path: String, method: String = "GET", headers: [(String, String)] = [],
                         body: String = "") async throws -> RawHTTP {
-        let collector = Collector()
-        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(collector) }
-            }
-            .connect(host: "127.0.0.1", port: port).get()
+        let connection = try await RawConnection.connect(port: port)
         var request = "\(method) \(path) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nConnection: close\r\n"
         for (name, value) in headers { request += "\(name): \(value)\r\n" }
         if !body.isEmpty { request += "Content-Length: \(body.utf8.count)\r\n" }
         request += "\r\n" + body
-        try await channel.writeAndFlush(ByteBuffer(string: request))
-        try await waitUntil("the answer to \(method) \(path)") { collector.closed.load(ordering: .sequentiallyConsistent) }
-        return try parse(String(decoding: collector.bytes.withLock { $0 }, as: UTF8.self), what: "\(method) \(path)")
+        try await connection.send(request)
+        try await connection.waitForClose("the answer to \(method) \(path)")
+        return try parse(connection.text, what: "\(method) \(path)")
     }
 
     private static func parse(_ text: String, what: String) throws -> RawHTTP {

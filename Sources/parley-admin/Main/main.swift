@@ -14,19 +14,7 @@ guard arguments.count >= 2, arguments[0] == "trace" else {
     FileHandle.standardError.write(Data("\(usage)\n".utf8))
     exit(2)
 }
-let configuration: AdminConfiguration
-do {
-    switch try AdminConfiguration.load(arguments: Array(arguments.dropFirst(2)), environment: ProcessInfo.processInfo.environment) {
-    case .help(let text):
-        print(text)
-        exit(0)
-    case .run(let loaded):
-        configuration = loaded
-    }
-} catch {
-    FileHandle.standardError.write(Data("\(error)\n".utf8))
-    exit(2)
-}
+let configuration = AdminConfiguration.loadOrExit(arguments: Array(arguments.dropFirst(2)))
 let logger = ParleyLogging.bootstrap(level: .warning, label: AdminConfiguration.serviceName, metadata: [:])
 do {
     let trace = try await MessageTracer(configuration: configuration, logger: logger).trace(arguments[1])

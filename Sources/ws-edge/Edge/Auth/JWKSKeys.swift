@@ -79,12 +79,12 @@ final class JWKSKeys: Sendable {
         let request = URLRequest(url: url, cachePolicy: .reloadIgnoringLocalCacheData, timeoutInterval: 5)
         let (data, response) = try await URLSession.shared.data(for: request)
         let status = (response as? HTTPURLResponse)?.statusCode ?? 0
-        guard status == 200 else { throw AuthError(.jwksUnavailable, "the JWKS URL answered HTTP \(status)") }
-        guard data.count <= Self.maxBytes else { throw AuthError(.jwksUnavailable, "the JWKS is larger than \(Self.maxBytes) bytes") }
+        guard status == 200 else { throw EdgeError(.jwksUnavailable, "the JWKS URL answered HTTP \(status)") }
+        guard data.count <= Self.maxBytes else { throw EdgeError(.jwksUnavailable, "the JWKS is larger than \(Self.maxBytes) bytes") }
         do {
             return try JSONDecoder().decode(JWKS.self, from: data)
         } catch {
-            throw AuthError(.jwksUnavailable, "the JWKS is malformed", underlying: error)
+            throw EdgeError(.jwksUnavailable, "the JWKS is malformed", underlying: error)
         }
     }
 

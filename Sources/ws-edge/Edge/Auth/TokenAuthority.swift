@@ -79,7 +79,7 @@ public final class TokenAuthority: Sendable {
 
     /// A dev-login token for `user`, valid for the configured lifetime.
     public func issue(user: String) async throws -> String {
-        guard let devSigner else { throw AuthError(.devLoginOff, "dev login is off") }
+        guard let devSigner else { throw EdgeError(.devLoginOff, "dev login is off") }
         let now = Date()
         let claims = TokenClaims(sub: .init(value: user), exp: .init(value: now.addingTimeInterval(Double(devTokenTTL.components.seconds))),
                                  iat: .init(value: now), iss: policy.issuer.map(IssuerClaim.init(value:)),

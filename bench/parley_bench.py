@@ -154,6 +154,12 @@ class CpuWindow:
         return out
 
 
+def is_infra(label, infra):
+    """Whether a pid label is infrastructure: named in `infra`, or a numbered one of them
+    (`redis-3`, a node of a Redis Cluster)."""
+    return label in infra or label.rstrip("0123456789").rstrip("-") in infra
+
+
 def group_cpu(cpu, infra):
     """Sum CPU seconds/pct over non-infra pids (Parley) and over all pids (server)."""
     parley_s = server_s = 0.0
@@ -161,7 +167,7 @@ def group_cpu(cpu, infra):
         if v is None:
             continue
         server_s += v["cpu_s"]
-        if label not in infra:
+        if not is_infra(label, infra):
             parley_s += v["cpu_s"]
     dt = cpu["window_s"]
     return {"parley_cpu_s": round(parley_s, 3), "parley_pct": round(100 * parley_s / dt, 1),
@@ -257,9 +263,9 @@ def redis_costs(window, cpu, count, unit):
     if window:
         out[f"commands_per_{unit}"] = round(window["commands"] / count, 2)
         out[f"scripts_per_{unit}"] = round(window["scripts"] / count, 2)
-    r = ((cpu or {}).get("per_pid") or {}).get("redis")
-    if r is not None:
-        out[f"cpu_us_per_{unit}"] = round(r["cpu_s"] * 1e6 / count, 1)
+    nodes = [v for k, v in ((cpu or {}).get("per_pid") or {}).items() if v is not None and is_infra(k, {"redis"})]
+    if nodes:
+        out[f"cpu_us_per_{unit}"] = round(sum(v["cpu_s"] for v in nodes) * 1e6 / count, 1)
     return out
 
 
@@ -736,7 +742,7 @@ async def scen_conns(args):
                             "kb_per_conn_end": per_conn(rss_before[label], rss_end[label], per_url[i])}
     tot = lambda d, keys: sum(d[k] for k in keys if d.get(k) is not None)
     all_labels = list(pids)
-    parley_labels = [l for l in pids if l not in args.infra]
+    parley_labels = [l for l in pids if not is_infra(l, args.infra)]
     rec = {
         "scenario": "conns", "protocol": args.protocol, "n": n, "connected": ok, "failed": n - ok,
         "failures": failures, "alive_end": alive, "generator_procs": procs, "src_ips": nsrc,

@@ -9,7 +9,7 @@
 #   ONLY="floor conns pairs ramp capacity sync history fanout"   run a subset (the report uses what the
 #                   results file has); pairs runs twice per repetition: v1 sessions, then v2 devices
 #   SYNC_SIZES="1000 10000 100000"   stream sizes of the sync scenario (QUICK: "1000 10000"); the
-#                   stack's offline-svc keeps twice the largest (PARLEY_STREAM_MAX_ENTRIES)
+#                   stack's offline-svc keeps twice the largest (PARLEY_STREAM_MAX_ENTRIES; no byte bound)
 #   SYNC_REPS=REPS  repetitions of each sync size
 #   HISTORY_D=30    seconds of history paging (QUICK: 10)
 #   FANOUT_SIZES="10 100 1000"   group sizes of the fanout scenario, one run per size and repetition
@@ -22,6 +22,8 @@
 #   DOC=FILE        the document to (re)write (default docs/benchmarks.md; DOC= writes none)
 #   SCRATCH=DIR     build folder (default .build-bench, so it never waits on a debug build's lock)
 #   SKIP_BUILD=1    reuse the last release build
+#   REDIS_MODE=cluster  the stack's Redis is a 6-node Redis Cluster (3 primaries, 3 replicas; the
+#                   services WAIT for a replica per batch) instead of one redis-server
 #   LINGER_MS=10    the services' --kafka-linger in ms (default: theirs), also used by the floor
 #   RAMP_START=250  the first rate (msg/s) of the latency ramp
 #   EDGE_WRAPPER=CMD   run each ws-edge through CMD (see start_edge)
@@ -50,6 +52,7 @@ PAIRS_D=30; RAMP_D=8; HOLD=10
 # that starts high and halves after a failure measures its low rates on the most worn broker.
 RAMP_START=${RAMP_START:-250}
 LINGER_MS=${LINGER_MS:-10}  # the services' --kafka-linger (their default), also the floor's
+REDIS_MODE=${REDIS_MODE:-single}
 HISTORY_D=${HISTORY_D:-30}; SYNC_SIZES=${SYNC_SIZES:-1000 10000 100000}
 FANOUT_SIZES=${FANOUT_SIZES:-10 100 1000}; FANOUT_SESSIONS=${FANOUT_SESSIONS:-1000}
 FANOUT_D=${FANOUT_D:-60}; FANOUT_DM_D=${FANOUT_DM_D:-15}
@@ -98,13 +101,21 @@ start_stack() {
   REDIS_PORT=$(free_port); KAFKA_PORT=$(free_port)
   local e1 e2 a1 a2 pr pp po; e1=$(free_port); e2=$(free_port); a1=$(free_port); a2=$(free_port)
   pr=$(free_port); pp=$(free_port); po=$(free_port)
-  start_redis "$REDIS_PORT" "$run"; local redis_pid=${PIDS[-1]}
+  local redis_flags=() redis_url="redis://127.0.0.1:$REDIS_PORT" n=0 pid
+  if [ "$REDIS_MODE" = cluster ]; then
+    start_redis_cluster "$run"
+    # Every node's CPU is counted (infra, like Redis); Redis command counts come from the first node.
+    for pid in "${PIDS[@]: -6}"; do n=$((n + 1)); redis_flags+=(--pid "redis-$n=$pid"); done
+    REDIS_PORT=${REDIS_CLUSTER_PORTS[0]}; redis_url=$REDIS_CLUSTER_URL
+  else
+    start_redis "$REDIS_PORT" "$run"; redis_flags=(--pid "redis=${PIDS[-1]}")
+  fi
   start_tansu "$KAFKA_PORT" "$run"; local tansu_pid=${PIDS[-1]}
-  export PARLEY_KAFKA_BROKERS="127.0.0.1:$KAFKA_PORT" PARLEY_REDIS_URL="redis://127.0.0.1:$REDIS_PORT"
+  export PARLEY_KAFKA_BROKERS="127.0.0.1:$KAFKA_PORT" PARLEY_REDIS_URL="$redis_url"
   export PARLEY_KAFKA_SESSION_TIMEOUT=3s PARLEY_TOPIC_PARTITIONS=4 PARLEY_DEV_LOGIN=true
   export PARLEY_JWT_SECRET=bench-secret-0123456789abcdef-0123456789 PARLEY_LOG_LEVEL=${BENCH_LOG_LEVEL:-warning}
   export PARLEY_SEND_RATE=100000 PARLEY_SEND_BURST=100000 PARLEY_KAFKA_LINGER="${LINGER_MS}ms"
-  export PARLEY_STREAM_MAX_ENTRIES=$STREAM_MAX_ENTRIES
+  export PARLEY_STREAM_MAX_ENTRIES=$STREAM_MAX_ENTRIES PARLEY_STREAM_MAX_BYTES=1073741824  # the count bounds the sync runs
   # The load generators are the abusers the admission limits stop: lift them for measuring.
   export PARLEY_MESSAGE_REQUEST_LIMIT=0 PARLEY_SEND_QUOTA_PER_MINUTE=0 PARLEY_SEND_QUOTA_PER_DAY=0
   export PARLEY_QUERY_RATE=1000000 PARLEY_QUERY_BURST=1000000
@@ -117,7 +128,7 @@ start_stack() {
   done
   PIDFLAGS=(--pid "ws-edge-1=$(cat "$run/ws-edge-1.pid")" --pid "ws-edge-2=$(cat "$run/ws-edge-2.pid")"
             --pid "relay-svc=$(cat "$run/relay-svc.pid")" --pid "presence-svc=$(cat "$run/presence-svc.pid")"
-            --pid "offline-svc=$(cat "$run/offline-svc.pid")" --pid "tansu=$tansu_pid" --pid "redis=$redis_pid")
+            --pid "offline-svc=$(cat "$run/offline-svc.pid")" --pid "tansu=$tansu_pid" "${redis_flags[@]}")
   URLFLAGS=(--url "http://127.0.0.1:$e1" --url "http://127.0.0.1:$e2")
   sleep 2  # let the first heartbeats and group joins settle before measuring
 }

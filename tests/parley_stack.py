@@ -103,6 +103,7 @@ class Stack:
             # The backlog test stores 20,000 entries in one stream and waits for the paging
             # window of a client that never acks.
             "PARLEY_STREAM_MAX_ENTRIES": "100000",
+            "PARLEY_STREAM_MAX_BYTES": "1073741824",  # so the entry count is the bound that applies
             "PARLEY_SYNC_ACK_TIMEOUT": "5s",
             # The group tests reach the member limit with a 100-member group plus a few.
             "PARLEY_MAX_GROUP_MEMBERS": "120",

@@ -13,7 +13,7 @@ SAMPLE = re.compile(r'^([a-z_]+)(\{[^}]*\})? (\S+)$')
 
 def scrape(stack, name):
     """{(metric, labels): value} of one process's /metrics."""
-    with urllib.request.urlopen(f"http://127.0.0.1:{stack.ports[name]}/metrics", timeout=5) as response:
+    with urllib.request.urlopen(f"http://127.0.0.1:{stack.admin_port(name)}/metrics", timeout=5) as response:
         text = response.read().decode()
     samples = {}
     for line in text.splitlines():

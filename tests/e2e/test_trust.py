@@ -95,7 +95,7 @@ def test_a_wrong_redis_password_stops_the_service_at_start_with_one_line(acl_sta
     wrong.write_text("not-the-password\n")
     env = {**acl_stack._environment("relay-svc"), "PARLEY_REDIS_PASSWORD_FILE": str(wrong),
            "PARLEY_TOPIC_PREFIX": "wrong-password."}
-    command = [str(acl_stack.bin / "relay-svc"), "--http-port", "0"]
+    command = [str(acl_stack.bin / "relay-svc"), "--admin-port", "0"]
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
     output = (done.stdout + done.stderr).splitlines()
     assert done.returncode == 1, output

@@ -58,14 +58,15 @@ extension WireFields {
     /// malformed: in a read pass only when this field read a member (`seen` changed). The
     /// message names the field, never the value (which may be anything, a newline included).
     private mutating func check(_ key: StaticString, since seen: UInt64, _ wellFormed: () -> Bool) {
-        let message = "\"\(key)\" is not a well-formed id"
+        // Built only for a failure: this runs for every id of every envelope read.
+        func message() -> String { "\"\(key)\" is not a well-formed id" }
         switch object.pass {
         case .inOrder, .member:
             guard object.seen != seen, failure == nil, !wellFormed() else { return }
-            fail(WireError(.invalidID, message, at: reader.index))
+            fail(WireError(.invalidID, message(), at: reader.index))
         case .decode:
             guard coderError == nil, !wellFormed() else { return }
-            coderError = DecodingError.dataCorrupted(.init(codingPath: [WireKey(key)], debugDescription: message))
+            coderError = DecodingError.dataCorrupted(.init(codingPath: [WireKey(key)], debugDescription: message()))
         case .finish, .write, .validate, .encode:
             return
         }

@@ -404,7 +404,7 @@ struct EdgeServiceTests {
     @Test("the edge pings every session; one that never answers is closed within two intervals, one that answers stays")
     func keepAlive() async throws {
         let prefix = TestEnvironment.uniquePrefix("edge-ping")
-        try await withOwnEdge("edge-ping", prefix: prefix, extra: ["--ping-interval", "300ms"]) { edge, edgeID in
+        try await withOwnEdge("edge-ping", prefix: prefix, extra: ["--ping-interval", "1s"]) { edge, edgeID in
             let alive = try await connect(uniqueID("pong"), port: edge.port, edgeID: edgeID).0  // its client answers pings
             // Raw bytes: this client reads but never answers a ping.
             let silent = try await RawWebSocket.upgrade(port: edge.port, path: "/ws?token=\(try await signToken(user: uniqueID("mute")))")

@@ -188,6 +188,11 @@ struct OfflineServiceTests {
         try await inputs.move(CursorMove(kind: .ack, user: bob, device: "fence", session: "b1", edge: edge.id, seq: 1, after: 0))
         try await waitUntil("the fence ack") { try await inputs.stack.redis.send(.hget(RedisKeys.StreamKeys(bob).devices, "fence")) == "1" }
         #expect(try await inputs.stack.redis.send(.hget(RedisKeys.StreamKeys(bob).devices, "phone")) == "2")
+        // The receipts of both acks are produced together after their Redis step: once one has
+        // arrived, a second one would be in alice's partition before the fence.
+        _ = try await edge.reader.waitFor(DeliverEnvelope.self, "alice's receipt") { records in
+            liveEntries(records, user: alice, session: "a1").contains { $0.kind == .receipt } ? true : nil
+        }
         let fence = messageEntry(from: bob, to: alice, cseq: 3)
         try await inputs.inbox([InboxEntry(user: alice, entry: fence)])
 

@@ -58,10 +58,13 @@ def test_histograms_move_when_a_message_flows(stack, users):
         sent = await a.sent(await a.send(bob, "measured"))
         await b.wait_for(lambda fs: any(m["msg"] == sent["msg"] for m in b.messages()), what="the message")
 
-        def moved():
-            return all(total(scrape(stack, name), metric, **labels) > total(before[name], metric, **labels)
-                       for name, checks in MOVES.items() for metric, labels in checks)
-        await eventually(moved, 20, "every histogram counted the message")
+        def unmoved():
+            return [f"{name} {metric} {labels}" for name, checks in MOVES.items() for metric, labels in checks
+                    if total(scrape(stack, name), metric, **labels) <= total(before[name], metric, **labels)]
+        try:
+            await eventually(lambda: not unmoved(), 20, "every histogram counted the message")
+        except TimeoutError as error:
+            raise AssertionError(f"not counted: {unmoved()}") from error
         await a.close()
         await b.close()
 

@@ -25,7 +25,14 @@ final class QueryBudget: Sendable {
     static let pruneAbove = 10_000
 
     let limits: Limits
-    private let buckets = Mutex<[String: Bucket]>([:])
+    private let state = Mutex(State())
+
+    private struct State {
+        var buckets: [String: Bucket] = [:]
+        /// The next prune: twice what the last one kept (at least ``pruneAbove``), so many busy
+        /// users cost one scan per doubling, not one per query.
+        var pruneAt = QueryBudget.pruneAbove
+    }
 
     private struct Bucket {
         var tokens: Double
@@ -49,10 +56,13 @@ final class QueryBudget: Sendable {
     func charge(_ query: QueryEnvelope, now: ContinuousClock.Instant = .now) -> ProtocolError? {
         let cost = Double(Self.cost(of: query))
         guard cost > 0 else { return nil }
-        let paid = buckets.withLock { buckets in
-            if buckets.count > Self.pruneAbove { prune(&buckets, now: now) }
-            var bucket = buckets[query.user].map { refilled($0, now: now) } ?? Bucket(tokens: Double(limits.burst), at: now)
-            defer { buckets[query.user] = bucket }
+        let paid = state.withLock { state in
+            if state.buckets.count > state.pruneAt {
+                prune(&state.buckets, now: now)
+                state.pruneAt = max(Self.pruneAbove, 2 * state.buckets.count)
+            }
+            var bucket = state.buckets[query.user].map { refilled($0, now: now) } ?? Bucket(tokens: Double(limits.burst), at: now)
+            defer { state.buckets[query.user] = bucket }
             guard bucket.tokens >= cost else {
                 if query.kind == .sync { bucket.tokens = 0 }
                 return query.kind == .sync

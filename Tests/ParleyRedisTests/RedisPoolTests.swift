@@ -1,3 +1,4 @@
+import Foundation
 import ParleyRedis
 import ParleyTestSupport
 import Testing
@@ -51,9 +52,10 @@ struct RedisPoolTests {
             let key = uniqueKeyPrefix("cancel") + "list"
             // Occupy the only connection until the RPUSH below (the server-side timeout is only a
             // backstop: a loaded machine must not end the BLPOP before the push arrives).
+            let name = try await nameTheOnlyConnection(redis, "cancel")
             let blocker = Task { try await redis.send(.raw(["BLPOP", RedisArgument(key), "60"])) }
             // Wait until the blocker holds the connection: a second caller then has to queue.
-            try await waitUntil("a client blocked on \(key)") { await isBlockedOnList(key) }
+            try await waitUntil("\(name) blocked on \(key)") { await isBlocked(name) }
             let waiter = Task { try await redis.ping() }
             waiter.cancel()
             let result = await waiter.result
@@ -72,8 +74,9 @@ extension RedisPoolTests {
         let key = uniqueKeyPrefix("close") + "list"
         let configuration = try RedisConfiguration(url: TestEnvironment.redisURL, poolSize: 1)
         let redis = RedisClient(configuration: configuration, logger: testLogger)
+        let name = try await nameTheOnlyConnection(redis, "close")
         let blocker = Task { try await redis.send(.raw(["BLPOP", RedisArgument(key), "0.5"])) }
-        try await waitUntil("a client blocked on \(key)") { await isBlockedOnList(key) }
+        try await waitUntil("\(name) blocked on \(key)") { await isBlocked(name) }
         let waiter = Task { try await redis.ping() }
         await redis.close()
         let waiterError = await redisError { try await waiter.value }
@@ -84,12 +87,20 @@ extension RedisPoolTests {
     }
 }
 
-/// True when some client of the shared server is blocked in BLPOP.
-private func isBlockedOnList(_ key: String) async -> Bool {
+/// Names the single connection of a pool of one, so `isBlocked` finds this test's connection
+/// among the shared server's clients (other suites run BLPOP at the same time).
+private func nameTheOnlyConnection(_ redis: RedisClient, _ label: String) async throws -> String {
+    let name = "pooltest-\(label)-\(UUID().uuidString.prefix(8))"
+    _ = try await redis.send(.raw(["CLIENT", "SETNAME", RedisArgument(name)]))
+    return name
+}
+
+/// True when the client named `name` is blocked in BLPOP.
+private func isBlocked(_ name: String) async -> Bool {
     var blocked = false
     try? await withClient { other async throws in
         let list = try await other.send(.raw(["CLIENT", "LIST"])).asString() ?? ""
-        blocked = list.split(separator: "\n").contains { $0.contains("cmd=blpop") }
+        blocked = list.split(separator: "\n").contains { $0.contains(" name=\(name) ") && $0.contains("cmd=blpop") }
     }
     return blocked
 }

@@ -128,6 +128,31 @@ public enum ClientFrame: Sendable, Equatable {
         return try frame!.get()  // a document without a syntax error was read
     }
 
+    /// The string `"id"` at the top level of a frame within the limits, if it has one: what an
+    /// error about a frame that was not handled (one over the send rate) names, so the client
+    /// knows which of its sends to try again.
+    public static func clientID(of text: some Collection<UInt8>, limits: ProtocolLimits) -> String? {
+        guard text.count <= limits.maxFrameBytes else { return nil }
+        var id: String?
+        do {
+            try JSONReader.document(text) { (reader: inout JSONReader) throws(WireError) in
+                try reader.enter(UInt8(ascii: "{"))
+                var first = true
+                while try reader.hasNext(UInt8(ascii: "}"), first: first) {
+                    first = false
+                    if try reader.readKey() == "id", id == nil, reader.peek() == UInt8(ascii: "\"") {
+                        id = try reader.readString()
+                    } else {
+                        try reader.skipValue()
+                    }
+                }
+            }
+        } catch {
+            return nil
+        }
+        return id
+    }
+
     /// A frame type: its `"type"` and how its body is read and validated.
     private struct FrameType: Sendable {
         let name: StaticString

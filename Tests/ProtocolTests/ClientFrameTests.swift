@@ -65,4 +65,15 @@ struct ClientFrameTests {
         #expect(try SeedFrame.decode(#"{"user":"bob","msg":"hello"}"#.utf8, limits: limits) == SeedFrame(user: "bob", msg: "hello"))
         #expect(throws: ProtocolError.self) { try SeedFrame.decode(#"{"user":"b b","msg":"x"}"#.utf8, limits: limits) }
     }
+
+    @Test func clientIDOfAFrameNotHandled() {
+        #expect(ClientFrame.clientID(of: #"{"type":"send","body":"x","id":"c7","to":"bob"}"#.utf8, limits: limits) == "c7")
+        #expect(ClientFrame.clientID(of: #"{"type":"group_add","id":"g1","conv":"g:x","members":[{"id":"no"}]}"#.utf8, limits: limits) == "g1")
+        #expect(ClientFrame.clientID(of: #"{"type":"ping"}"#.utf8, limits: limits) == nil)
+        #expect(ClientFrame.clientID(of: #"{"type":"send","id":7}"#.utf8, limits: limits) == nil, "not a string")
+        #expect(ClientFrame.clientID(of: #"{"id":"c1""#.utf8, limits: limits) == nil, "not a whole object")
+        #expect(ClientFrame.clientID(of: #"["id","c1"]"#.utf8, limits: limits) == nil)
+        let large = #"{"id":"c1","body":""# + String(repeating: "a", count: limits.maxFrameBytes) + #""}"#
+        #expect(ClientFrame.clientID(of: large.utf8, limits: limits) == nil, "over the frame limit")
+    }
 }

@@ -375,6 +375,26 @@ struct EdgeServiceTests {
         await events.stop()
     }
 
+    @Test("a send over the rate is answered rate_limited with its client id, so every send gets exactly one answer")
+    func rateLimitedSendsAreNamed() async throws {
+        let prefix = TestEnvironment.uniquePrefix("edge-rate")
+        try await withOwnEdge("edge-rate", prefix: prefix, extra: ["--send-rate", "1", "--send-burst", "5"]) { edge, edgeID in
+            let (client, _) = try await connect(uniqueID("rat"), port: edge.port, edgeID: edgeID)
+            let peer = uniqueID("peer")
+            let ids = (0..<8).map { "s\($0)" }
+            for id in ids { client.send(#"{"type":"send","id":"\#(id)","to":"\#(peer)","body":"hi"}"#) }
+            let answers = try await eventually("an answer to every send") { () -> [ServerFrameJSON]? in
+                let answers = client.frames.filter { ($0.type == "sent" || $0.type == "error") && $0.id != nil }
+                return Set(answers.compactMap(\.id)) == Set(ids) ? answers : nil
+            }
+            #expect(answers.count == ids.count, "one answer per send")
+            let refused = answers.filter { $0.type == "error" }
+            #expect(!refused.isEmpty, "8 sends at once are over a burst of 5")
+            #expect(refused.allSatisfy { $0.code == "rate_limited" })
+            await client.disconnect()
+        }
+    }
+
     @Test("a flood closes only the flooding session with 1008; another user's session keeps working")
     func flood() async throws {
         let prefix = TestEnvironment.uniquePrefix("edge-flood")

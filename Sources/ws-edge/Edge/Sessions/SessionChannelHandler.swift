@@ -107,7 +107,9 @@ final class SessionChannelHandler: ChannelInboundHandler {
             if strikes > edge.configuration.sendBurst {
                 session.close(.flood)
             } else if frame.opcode == .text || frame.opcode == .binary {
-                session.send(.frame(.error(ProtocolError(.rateLimited, "slow down"))))
+                let clientID = frame.opcode == .text
+                    ? ClientFrame.clientID(of: frame.unmaskedData.readableBytesView, limits: edge.configuration.limits) : nil
+                session.send(.frame(.error(ProtocolError(.rateLimited, "slow down", clientID: clientID))))
             }
             return false
         }

@@ -20,9 +20,16 @@ public enum Conversation {
     }
 
     /// Whether `conv` is a well-formed id: a canonical `dm:<a>:<b>` or `g:<identifier>`.
+    /// The same as `directMembers(conv) != nil` for a dm, without making strings: every envelope
+    /// read checks its conversation.
     public static func isValid(_ conv: String) -> Bool {
-        if conv.hasPrefix("g:") { return Identifier.isValid(String(conv.dropFirst(2))) }
-        return directMembers(conv) != nil
+        let utf8 = conv.utf8
+        if conv.hasPrefix("g:") { return Identifier.isValid(bytes: utf8.dropFirst(2)) }
+        guard conv.hasPrefix("dm:") else { return false }
+        let users = utf8.dropFirst(3)
+        guard let colon = users.firstIndex(of: UInt8(ascii: ":")) else { return false }
+        let a = users[..<colon], b = users[users.index(after: colon)...]
+        return Identifier.isValid(bytes: a) && Identifier.isValid(bytes: b) && !b.lexicographicallyPrecedes(a)
     }
 
     /// Whether `user` is named by the direct conversation `conv` (false for groups and malformed ids).

@@ -5,9 +5,13 @@ public enum Identifier {
 
     /// Whether `id` is 1–64 characters of `[A-Za-z0-9_.-]`.
     public static func isValid(_ id: String) -> Bool {
-        let utf8 = id.utf8
-        guard !utf8.isEmpty, utf8.count <= maxLength else { return false }
-        return utf8.allSatisfy { byte in
+        isValid(bytes: id.utf8)
+    }
+
+    /// Whether `bytes` are 1–64 characters of `[A-Za-z0-9_.-]` (a part of a larger id, unsplit).
+    static func isValid(bytes: some Collection<UInt8>) -> Bool {
+        guard !bytes.isEmpty, bytes.count <= maxLength else { return false }
+        return bytes.allSatisfy { byte in
             switch byte {
             case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
                 UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "_"), UInt8(ascii: "."), UInt8(ascii: "-"):

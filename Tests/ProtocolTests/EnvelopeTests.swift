@@ -74,6 +74,25 @@ struct IdentifierTests {
         #expect(!Identifier.isValid("{x}"))
     }
 
+    @Test("a conversation id is valid exactly when it is a group id or a dm in canonical form")
+    func conversationIDs() {
+        let parts = ["", "a", "b", "bob", "A", "é", "a b", "x:y", String(repeating: "z", count: 64), String(repeating: "z", count: 65)]
+        var checked = 0
+        for a in parts {
+            for b in parts {
+                for conv in ["dm:\(a):\(b)", "dm:\(a)\(b)", "g:\(a)\(b)", "dm:\(a):\(b):", "\(a):\(b)"] {
+                    let isDM = conv.hasPrefix("dm:") && Conversation.directMembers(conv) != nil
+                    let isGroup = conv.hasPrefix("g:") && Identifier.isValid(String(conv.dropFirst(2)))
+                    #expect(Conversation.isValid(conv) == (isDM || isGroup), "\(conv)")
+                    checked += Conversation.isValid(conv) ? 1 : 0
+                }
+            }
+        }
+        #expect(checked > 50, "valid ids were among the inputs")
+        #expect(Conversation.isValid("dm:alice:bob") && Conversation.isValid("dm:bob:bob"))
+        #expect(!Conversation.isValid("dm:bob:alice"), "not canonical")
+    }
+
     @Test func topicsUseThePrefix() {
         let topics = Topics(prefix: "t1.")
         #expect(topics.inbound == "t1.chat.inbound")

@@ -247,6 +247,9 @@ public struct DeliverEnvelope: Sendable, Equatable {
     /// The answer to a `watch`: the users of it this session may watch (they share a
     /// conversation with it); the edge forwards changes of these only.
     public var watch: [String]?
+    /// Users the addressed sessions stop watching at once, whatever their `watch` asked: a block
+    /// between them and `user` (relay-svc). Nobody is told; presence-svc refuses a later `watch`.
+    public var unwatch: [String]?
     /// Someone is typing in a conversation of `user` (relay-svc, from `chat.signals`).
     public var typing: TypingNotice?
     /// Set by presence-svc when it had given this edge up for dead but hears from it again:
@@ -262,7 +265,7 @@ public struct DeliverEnvelope: Sendable, Equatable {
     public init(user: String, sessions: [String]? = nil, entries: [StreamEntry] = [], page: SyncPage? = nil,
                 epoch: String? = nil, history: HistoryPage? = nil, conversations: ConversationsPage? = nil,
                 members: MembersPage? = nil, stream: StreamState? = nil, error: ProtocolError? = nil, presence: [PresenceStatus] = [],
-                watch: [String]? = nil, typing: TypingNotice? = nil, resync: Bool = false, replaced: Bool = false,
+                watch: [String]? = nil, unwatch: [String]? = nil, typing: TypingNotice? = nil, resync: Bool = false, replaced: Bool = false,
                 disconnect: Bool = false) {
         self.user = user
         self.sessions = sessions
@@ -276,6 +279,7 @@ public struct DeliverEnvelope: Sendable, Equatable {
         self.error = error
         self.presence = presence
         self.watch = watch
+        self.unwatch = unwatch
         self.typing = typing
         self.resync = resync
         self.replaced = replaced
@@ -300,6 +304,7 @@ extension DeliverEnvelope: WireObject {
             f.field("error", &d.error)
             f.field("presence", &d.presence, default: [], omittingDefault: true)
             f.id("watch", &d.watch)
+            f.id("unwatch", &d.unwatch)
             f.field("typing", &d.typing)
             f.field("resync", &d.resync, default: false, omittingDefault: true)
             f.field("replaced", &d.replaced, default: false, omittingDefault: true)

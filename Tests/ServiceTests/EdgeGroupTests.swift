@@ -200,10 +200,7 @@ struct EdgeGroupTests {
 
         // Changes on one partition, in order: the stranger's first, then the friend's last.
         func change(_ user: String, _ status: PresenceStatus.Status, lastSeen: UInt64? = nil) async throws {
-            let change = PresenceChange(kind: status == .online ? .sessionOnline : .sessionOffline, user: user, session: "s", edge: "e",
-                                        status: status, transition: true, lastSeen: lastSeen)
-            _ = try await stack.producer.producer.send(KafkaOutgoingRecord(topic: stack.topics.presenceChanges, key: Array(user.utf8),
-                                                                           value: Envelope.encode(change), partition: 0))
+            try await presenceChange(stack, user, status, lastSeen: lastSeen)
         }
         try await change(stranger, .online)
         try await change(peer, .online)
@@ -223,5 +220,39 @@ struct EdgeGroupTests {
         await events.stop()
         await offline.stop()
         await client.disconnect()
+    }
+
+    @Test("an unwatch (relay-svc, for a block) ends the session's watch of that user at once; its other watches stay")
+    func unwatchEndsAWatch() async throws {
+        let stack = try sharedStack(EdgeGroupShared.stack)
+        let offline = try await OfflineStandIn.start(topics: stack.topics, edgeID: edgeID, producer: stack.producer)
+        let events = try await TopicReader.start(stack.topics.presenceEvents, partitions: testTopicPartitions)
+        let alice = uniqueID("alice"), blocked = uniqueID("blocked"), peer = uniqueID("peer")
+        let (client, session) = try await connect(alice, port: stack.service.port, edgeID: edgeID, parameters: "device=d1")
+        client.send(#"{"type":"watch","users":["\#(blocked)","\#(peer)"]}"#)
+        _ = try await events.waitFor(PresenceEvent.self, "the query") { $0.first { $0.value.kind == .query && $0.value.session == session } }
+        try await offline.deliver(DeliverEnvelope(user: alice, sessions: [session], watch: [blocked, peer]))
+        // The unwatch, then a status on the same deliver topic: once that arrives, the unwatch was applied.
+        try await offline.deliver(DeliverEnvelope(user: alice, unwatch: [blocked]))
+        try await offline.deliver(DeliverEnvelope(user: alice, sessions: [session], presence: [PresenceStatus(user: peer, status: .online)]))
+        #expect(try await client.next() == ServerFrameJSON(type: "presence", user: peer, status: "online"))
+
+        try await presenceChange(stack, blocked, .online)
+        try await presenceChange(stack, peer, .offline)
+        #expect(try await client.next() == ServerFrameJSON(type: "presence", user: peer, status: "offline"),
+                "the change of the user no longer watched, produced first, was not forwarded")
+
+        await events.stop()
+        await offline.stop()
+        await client.disconnect()
+    }
+
+    /// Produces a presence change of `user` on partition 0 of presence.changes (one partition, so
+    /// changes arrive in the order produced).
+    private func presenceChange(_ stack: ServiceStack, _ user: String, _ status: PresenceStatus.Status, lastSeen: UInt64? = nil) async throws {
+        let change = PresenceChange(kind: status == .online ? .sessionOnline : .sessionOffline, user: user, session: "s", edge: "e",
+                                    status: status, transition: true, lastSeen: lastSeen)
+        _ = try await stack.producer.producer.send(KafkaOutgoingRecord(topic: stack.topics.presenceChanges, key: Array(user.utf8),
+                                                                       value: Envelope.encode(change), partition: 0))
     }
 }

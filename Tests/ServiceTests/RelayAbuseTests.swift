@@ -57,6 +57,33 @@ extension RelayServiceTests {
         await inbox.stop()
     }
 
+    @Test("a block ends the watches between the two users: an unwatch to each edge holding a session of either, none for an unblock")
+    func blockEndsWatches() async throws {
+        let stack = try sharedStack(RelayShared.stack)
+        let router = router(stack, admission: .none)
+        let (alice, bob) = usersOnTwoPartitions("alice", "bob")
+        let carol = uniqueID("carol")
+        let edges = [uniqueID("e1"), uniqueID("e2"), uniqueID("e3")]
+        try await createDeliverTopics(stack.topics, edges: edges)
+        var started: [TopicReader] = []
+        for edge in edges { started.append(try await TopicReader.start(stack.topics.deliver(edge: edge))) }
+        let readers = started
+        let got: @Sendable () -> [[DeliverEnvelope]] = { readers.map { $0.decoded(DeliverEnvelope.self).map(\.value) } }
+        _ = try await stack.redis.send(.hset(RedisKeys.presence(alice), ["sa": edges[0]]))
+        _ = try await stack.redis.send(.hset(RedisKeys.presence(bob), ["sb1": edges[1], "sb2": edges[2]]))
+
+        try await router.routeInbound(batch([blockOperation(alice, bob, blocks: false), blockOperation(alice, bob)], topics: stack.topics))
+        try await waitUntil("an unwatch on every edge") { got().allSatisfy { !$0.isEmpty } }
+        // An unblock and then a block of carol (who is offline) by alice: only the latter reaches alice's edge.
+        try await router.routeInbound(batch([blockOperation(alice, bob, blocks: false)], topics: stack.topics))
+        try await router.routeInbound(batch([blockOperation(alice, carol)], topics: stack.topics))
+        try await waitUntil("the unwatch of carol") { got()[0].count == 2 }
+        #expect(got()[0] == [DeliverEnvelope(user: alice, unwatch: [bob]), DeliverEnvelope(user: alice, unwatch: [carol])])
+        #expect(got()[1] == [DeliverEnvelope(user: bob, unwatch: [alice])])
+        #expect(got()[2] == [DeliverEnvelope(user: bob, unwatch: [alice])])
+        for reader in readers { await reader.stop() }
+    }
+
     @Test("nobody is added to a group (create or add) by a user they block: the change is refused with blocked and nobody joins; others still add them")
     func groupAddByBlockedUser() async throws {
         let stack = try sharedStack(RelayShared.stack)

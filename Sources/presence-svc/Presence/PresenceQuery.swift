@@ -12,7 +12,8 @@ import ParleyRedis
 /// byte order, and each group's members hash). A block in either direction (the dm's
 /// `blocks`, relay-svc's) refuses the user whatever they share: a blocked user does not see the
 /// blocker come and go, and the blocker does not watch whom they blocked. These keys are read,
-/// never written. A watch allowed before a block lasts until the session's next `watch`.
+/// never written. A watch allowed before a block is ended by relay-svc when it applies the block
+/// (``DeliverEnvelope/unwatch``).
 ///
 /// The reads take two pipelines: the first (the ``PresenceRound``'s) reads every asked user's
 /// status, last seen and dm, and the watcher's groups; the second (one for all queries of a

@@ -12,9 +12,9 @@ import ParleyServiceKit
 /// creates and adds would add (one pipeline, only when there are such changes), one Redis
 /// pipeline with one ``ConversationStep`` per conversation (its operations in record order),
 /// the groups' member sets, then one `chat.inbox` entry per member at each entry's `cseq` (the
-/// sender included) or a `rejected` entry for the requester of a refused operation, produced
-/// and awaited, so the caller commits the batch only after all outputs are acknowledged. A
-/// record handled again (a replay, a client retry) finds its first `cseq` and is emitted again
+/// sender included) or a `rejected` entry for the requester of a refused operation, and an
+/// `unwatch` to the edges of both users of each block, produced and awaited, so the caller
+/// commits the batch only after all outputs are acknowledged. A record handled again (a replay, a client retry) finds its first `cseq` and is emitted again
 /// with it, to the members of that `cseq`: offline-svc's stream append is idempotent.
 public struct MessageRouter: Sendable {
     let topics: Topics
@@ -69,6 +69,7 @@ public struct MessageRouter: Sendable {
 
         var inbox = InboxFanOut(inbox: InboxRecords(topic: topics.inbox, partitions: inboxPartitions))
         var memberships: [GroupMembership] = []
+        var blocks: [BlockOperation] = []
         for (operation, step) in zip(operations, steps) {
             switch (operation, step.outcome) {
             case (.message(let message), .stored(let cseq)):
@@ -91,6 +92,7 @@ public struct MessageRouter: Sendable {
                 }
                 count(change, again ? "again" : "changed")
             case (.block(let block), .applied):
+                if block.blocks { blocks.append(block) }
                 Counter(label: "parley_blocks_total", dimensions: [("action", block.blocks ? "block" : "unblock")], factory: metrics)
                     .increment()
             case (_, .refused(let code, let cause)):
@@ -101,7 +103,24 @@ public struct MessageRouter: Sendable {
             }
         }
         try await groupIndex.update(memberships)
-        _ = try await producer.send(batch: inbox.records())
+        let unwatches = try await endWatches(blocks)
+        _ = try await producer.send(batch: inbox.records() + unwatches.records(topics))
+    }
+
+    /// Ends the watches between the users of each block, both ways, on the edges that hold their
+    /// sessions now (a watch presence-svc allowed before the block would otherwise last until
+    /// the session's next `watch`). A session that connects later asks presence-svc, which reads
+    /// the block. Handled again with its batch after a crash: the edges drop watches already gone.
+    private func endWatches(_ blocks: [BlockOperation]) async throws -> EdgeDeliveries {
+        var deliveries = EdgeDeliveries()
+        guard !blocks.isEmpty else { return deliveries }
+        let edges = try await SessionEdges.of(Set(blocks.flatMap { [$0.by, $0.user] }), on: redis)
+        for block in blocks {
+            for (user, other) in [(block.by, block.user), (block.user, block.by)] {
+                for edge in edges[user] ?? [] { deliveries.add(DeliverEnvelope(user: user, unwatch: [other]), edge: edge) }
+            }
+        }
+        return deliveries
     }
 
     /// An operation's outcome and, for a group, the conversation's members and title after its step.

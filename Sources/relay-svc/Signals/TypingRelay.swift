@@ -73,7 +73,7 @@ public struct TypingRelay: Sendable {
                 dropped("blocked")
             }
         }
-        let sessions = try await sessionsOf(Set(notices.flatMap(\.recipients)))
+        let sessions = try await SessionEdges.of(Set(notices.flatMap(\.recipients)), on: redis)
         for (notice, recipients) in notices {
             for recipient in recipients {
                 for edge in sessions[recipient] ?? [] {
@@ -84,20 +84,6 @@ public struct TypingRelay: Sendable {
         }
         guard !deliveries.isEmpty else { return }
         _ = try await producer.send(batch: deliveries.records(topics))
-    }
-
-    /// The edges each of `users` has sessions on, from presence-svc's hashes, in one pipeline.
-    private func sessionsOf(_ users: Set<String>) async throws -> [String: [String]] {
-        guard !users.isEmpty else { return [:] }
-        var pipeline = RedisPipeline()
-        let calls = users.map { ($0, pipeline.add(.hgetall(RedisKeys.presence($0)))) }
-        let replies = try await redis.send(pipeline)
-        var edges: [String: [String]] = [:]
-        for (user, call) in calls {
-            let userEdges = Set(try replies[call].values.filter(Identifier.isValid))
-            if !userEdges.isEmpty { edges[user] = userEdges.sorted() }
-        }
-        return edges
     }
 
     /// The signal of a well-formed record; nil (logged and counted) for anything else (the

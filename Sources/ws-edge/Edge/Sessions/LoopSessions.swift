@@ -85,9 +85,9 @@ final class LoopSessions {
 
     /// Writes what a deliver record carries to the addressed sessions of its user on this loop:
     /// stream entries (live, or a page) through each session's sequencer, answers to its queries,
-    /// its watch list and presence, typing (v2 sessions only: v1 clients know no such frame); or
-    /// closes them when presence-svc says they were replaced (the user's session cap); a server
-    /// API disconnect closes every session of the user.
+    /// its watch list (and the watches a block ended) and presence, typing (v2 sessions only: v1
+    /// clients know no such frame); or closes them when presence-svc says they were replaced (the
+    /// user's session cap); a server API disconnect closes every session of the user.
     private func deliver(_ envelope: DeliverEnvelope, flushing: inout [Session]) {
         if envelope.resync {
             for session in sessions.values {
@@ -118,6 +118,7 @@ final class LoopSessions {
             if let members = envelope.members { session.queue(.frame(.members(members))) }
             if let error = envelope.error { session.queue(.frame(.error(error))) }
             if let allowed = envelope.watch { watch(session, users: session.watchRequested.intersection(allowed)) }
+            if let ended = envelope.unwatch { watch(session, users: session.watching.subtracting(ended)) }
             for status in envelope.presence { session.queue(.frame(.presence(status))) }
             if let typing = envelope.typing, session.kind.namedDevice != nil { session.queue(.frame(.typing(typing))) }
         }

@@ -19,9 +19,9 @@ public enum Conversation {
         return (a, b)
     }
 
-    /// Whether `conv` is a well-formed id: a canonical `dm:<a>:<b>` or `g:<identifier>`.
-    /// The same as `directMembers(conv) != nil` for a dm, without making strings: every envelope
-    /// read checks its conversation.
+    /// Whether `conv` is a well-formed id: a canonical `dm:<a>:<b>` or `g:<identifier>`. For a dm
+    /// the same as `directMembers(conv) != nil`, without making strings (every envelope read
+    /// checks its conversation).
     public static func isValid(_ conv: String) -> Bool {
         let utf8 = conv.utf8
         if conv.hasPrefix("g:") { return Identifier.isValid(bytes: utf8.dropFirst(2)) }

@@ -14,8 +14,9 @@ import ParleyServiceKit
 /// the groups' member sets, then one `chat.inbox` entry per member at each entry's `cseq` (the
 /// sender included) or a `rejected` entry for the requester of a refused operation, and an
 /// `unwatch` to the edges of both users of each block, produced and awaited, so the caller
-/// commits the batch only after all outputs are acknowledged. A record handled again (a replay, a client retry) finds its first `cseq` and is emitted again
-/// with it, to the members of that `cseq`: offline-svc's stream append is idempotent.
+/// commits the batch only after all outputs are acknowledged. A record handled again (a replay,
+/// a client retry) finds its first `cseq` and is emitted again with it, to the members of that
+/// `cseq`: offline-svc's stream append is idempotent.
 public struct MessageRouter: Sendable {
     let topics: Topics
     let redis: RedisClient

@@ -83,6 +83,44 @@ def test_a_blocked_users_messages_are_refused_and_never_stored_for_the_blocker(a
     run(scenario())
 
 
+def test_a_block_ends_a_watch_allowed_before_it(abuse_stack, users):
+    """bob watched alice (they share a dm) before alice blocked him: after the block bob's session
+    hears nothing of alice coming and going, while carol's on the same edge does."""
+    alice, bob, carol = users("alice", "bob", "carol")
+
+    async def scenario():
+        a = await ChatClient.connect(abuse_stack, 1, alice, device="phone")
+        b = await ChatClient.connect(abuse_stack, 2, bob, device="laptop")
+        c = await ChatClient.connect(abuse_stack, 2, carol, device="laptop")
+        for client in (a, b, c):
+            await client.synced()
+        for peer, client in ((bob, b), (carol, c)):
+            await send_and_settle(a, dm(alice, peer), f"hi {peer}")
+            await client.wait_for(lambda fs, client=client: client.messages(), what=f"{peer} got alice's message")
+            await client.send_json({"type": "watch", "users": [alice]})
+            await client.wait_for(lambda fs, client=client: of(client, "presence", user=alice, status="online"),
+                                  what=f"{peer} watches alice")
+
+        await a.send_json({"type": "block", "user": bob, "id": "blk-watch"})
+        await a.sent("blk-watch")
+        # relay-svc sends the unwatch to bob's edge with the block's batch, before anything it
+        # routes later: once bob's next message comes back rejected, the edge has dropped the watch.
+        late = await send_and_settle(b, dm(alice, bob), "still there?")
+        await b.wait_for(lambda fs: rejected(b, late), what="bob's rejected entry")
+
+        await a.close()
+        await c.wait_for(lambda fs: of(c, "presence", user=alice, status="offline"), what="carol sees alice go")
+        # bob's session is on the same edge: a ping answered after carol's frame went out comes
+        # after the same change was handed to bob's session.
+        await b.send_json({"type": "ping"})
+        await b.wait_for(lambda fs: b.of_type("pong"), what="bob's pong")
+        assert not of(b, "presence", user=alice, status="offline"), "the blocked user no longer watches the blocker"
+        await b.close()
+        await c.close()
+
+    run(scenario())
+
+
 def test_a_stranger_stops_at_the_message_request_limit_until_the_user_replies(abuse_stack, users):
     stranger, victim = users("stranger", "victim")
     conv = dm(stranger, victim)

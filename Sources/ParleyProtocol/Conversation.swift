@@ -12,24 +12,26 @@ public enum Conversation {
 
     /// The two users of a direct conversation id in canonical form, or nil.
     public static func directMembers(_ conv: String) -> (String, String)? {
-        guard conv.hasPrefix("dm:") else { return nil }
-        let parts = conv.utf8.dropFirst(3).split(separator: UInt8(ascii: ":"), omittingEmptySubsequences: false)
-        guard parts.count == 2, let a = String(parts[0]), let b = String(parts[1]),
-              Identifier.isValid(a), Identifier.isValid(b), direct(a, b) == conv else { return nil }
-        return (a, b)
+        guard let (a, b) = directParts(conv) else { return nil }
+        return (String(Substring(a)), String(Substring(b)))
     }
 
-    /// Whether `conv` is a well-formed id: a canonical `dm:<a>:<b>` or `g:<identifier>`. For a dm
-    /// the same as `directMembers(conv) != nil`, without making strings (every envelope read
-    /// checks its conversation).
+    /// Whether `conv` is a well-formed id: a canonical `dm:<a>:<b>` or `g:<identifier>`. Makes no
+    /// strings: every envelope read checks its conversation.
     public static func isValid(_ conv: String) -> Bool {
-        let utf8 = conv.utf8
-        if conv.hasPrefix("g:") { return Identifier.isValid(bytes: utf8.dropFirst(2)) }
-        guard conv.hasPrefix("dm:") else { return false }
-        let users = utf8.dropFirst(3)
-        guard let colon = users.firstIndex(of: UInt8(ascii: ":")) else { return false }
+        if conv.hasPrefix("g:") { return Identifier.isValid(bytes: conv.utf8.dropFirst(2)) }
+        return directParts(conv) != nil
+    }
+
+    /// The two user ids of a canonical `dm:<a>:<b>` (both identifiers, `a` not after `b` in byte
+    /// order), as views into `conv`; nil for anything else.
+    private static func directParts(_ conv: String) -> (Substring.UTF8View, Substring.UTF8View)? {
+        guard conv.hasPrefix("dm:") else { return nil }
+        let users = conv.utf8.dropFirst(3)
+        guard let colon = users.firstIndex(of: UInt8(ascii: ":")) else { return nil }
         let a = users[..<colon], b = users[users.index(after: colon)...]
-        return Identifier.isValid(bytes: a) && Identifier.isValid(bytes: b) && !b.lexicographicallyPrecedes(a)
+        guard Identifier.isValid(bytes: a), Identifier.isValid(bytes: b), !b.lexicographicallyPrecedes(a) else { return nil }
+        return (a, b)
     }
 
     /// Whether `user` is named by the direct conversation `conv` (false for groups and malformed ids).

@@ -81,9 +81,14 @@ struct IdentifierTests {
         for a in parts {
             for b in parts {
                 for conv in ["dm:\(a):\(b)", "dm:\(a)\(b)", "g:\(a)\(b)", "dm:\(a):\(b):", "\(a):\(b)"] {
-                    let isDM = conv.hasPrefix("dm:") && Conversation.directMembers(conv) != nil
+                    // The definition spelled out: `dm:` and exactly two identifiers in byte order, or `g:` and one.
+                    let users = conv.hasPrefix("dm:") ? conv.dropFirst(3).split(separator: ":", omittingEmptySubsequences: false) : []
+                    let isDM = users.count == 2 && users.allSatisfy { Identifier.isValid(String($0)) }
+                        && !users[1].utf8.lexicographicallyPrecedes(users[0].utf8)
                     let isGroup = conv.hasPrefix("g:") && Identifier.isValid(String(conv.dropFirst(2)))
                     #expect(Conversation.isValid(conv) == (isDM || isGroup), "\(conv)")
+                    let members = Conversation.directMembers(conv)
+                    #expect(members.map { [$0.0, $0.1] } == (isDM ? users.map(String.init) : nil), "\(conv)")
                     checked += Conversation.isValid(conv) ? 1 : 0
                 }
             }

@@ -12,9 +12,10 @@ public enum BatchedRecords {
     }
 
     /// The items of batched records, in order; malformed records (and items with malformed ids,
-    /// one call each) are passed to `malformed`.
+    /// one call each) are passed to `malformed`. With `orSingle`, a record that is not a batch may
+    /// be one envelope (older producers of that topic wrote them so).
     public static func decode<T: WireObject>(
-        _ type: T.Type, _ records: [KafkaRecord], malformed: (KafkaRecord, any Error) -> Void
+        _ type: T.Type, _ records: [KafkaRecord], orSingle: Bool = false, malformed: (KafkaRecord, any Error) -> Void
     ) -> [T] {
         records.flatMap { record -> [T] in
             do {
@@ -22,8 +23,16 @@ public enum BatchedRecords {
                 for error in batch.refused { malformed(record, error) }
                 return batch.items
             } catch {
-                malformed(record, error)
-                return []
+                guard orSingle else {
+                    malformed(record, error)
+                    return []
+                }
+                do {
+                    return [try Envelope.decode(T.self, from: record.value)]
+                } catch {
+                    malformed(record, error)
+                    return []
+                }
             }
         }
     }

@@ -45,7 +45,7 @@ public final class KafkaProducer: Sendable, Service {
     /// ``KafkaError/Code/queueFull`` if the local queue stayed full, an unknown-topic code if the
     /// topic does not exist, ``KafkaError/Code/shutDown`` after ``shutdown(timeout:)``.
     public func send(_ record: KafkaOutgoingRecord) async throws -> KafkaDelivery {
-        guard let extra = headers?(), !extra.isEmpty else { return try await enqueue(record).value() }
+        guard let extra = extraHeaders() else { return try await enqueue(record).value() }
         return try await enqueue(Self.adding(extra, to: record)).value()
     }
 
@@ -99,8 +99,14 @@ public final class KafkaProducer: Sendable, Service {
 
     /// `records` with the producer's extra headers, if it has any.
     private func stamped(_ records: [KafkaOutgoingRecord]) -> [KafkaOutgoingRecord] {
-        guard let extra = headers?(), !extra.isEmpty else { return records }
+        guard let extra = extraHeaders() else { return records }
         return records.map { Self.adding(extra, to: $0) }
+    }
+
+    /// The headers to add to a send's records now (asked once per send or batch); nil for none.
+    private func extraHeaders() -> [KafkaHeader]? {
+        guard let extra = headers?(), !extra.isEmpty else { return nil }
+        return extra
     }
 
     /// `record` with those of `extra` whose names it does not carry yet.

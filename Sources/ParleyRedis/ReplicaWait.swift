@@ -4,8 +4,7 @@
 enum ReplicaWait {
     static func request(_ configuration: RedisConfiguration, replicas: Int) -> RedisRequest {
         let timeout = min(configuration.replicaTimeout, configuration.commandTimeout / 2)
-        let milliseconds = max(1, Int(timeout.components.seconds) * 1000 + Int(timeout.components.attoseconds / 1_000_000_000_000_000))
-        return RedisRequest(arguments: ["WAIT", RedisArgument(replicas), RedisArgument(milliseconds)], script: nil)
+        return RedisRequest(arguments: ["WAIT", RedisArgument(replicas), RedisArgument(max(1, timeout.redisMilliseconds))], script: nil)
     }
 
     /// Throws ``RedisError/Code/replication`` when `reply` counts fewer than `wanted` replicas.

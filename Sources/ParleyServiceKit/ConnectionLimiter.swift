@@ -11,7 +11,7 @@ public final class ConnectionLimiter: Sendable {
     private let gauge: Gauge
     private let refused: Counter
 
-    /// `server` names the port in the metrics (`public`, `operational`, `admin`).
+    /// `server` names the port in the metrics (`public`, `admin`).
     public init(limit: Int, server: String) {
         self.limit = limit
         gauge = Gauge(label: "parley_http_connections", dimensions: [("server", server)])
@@ -32,7 +32,4 @@ public final class ConnectionLimiter: Sendable {
         }
         return true
     }
-
-    /// Connections open now.
-    public var count: Int { open.load(ordering: .relaxed) }
 }

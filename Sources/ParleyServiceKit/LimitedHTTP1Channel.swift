@@ -7,7 +7,7 @@ import NIOHTTPTypesHTTP1
 
 /// Hummingbird's HTTP/1 child channel with ``HTTPServerLimits``: the connection is counted by the
 /// port's ``ConnectionLimiter`` and kept in bounds by an ``HTTPDoor`` right behind the decoder.
-/// Every plain HTTP port of a process uses it (``HTTPServerBuilder/limitedHTTP1(_:limiter:server:)``).
+/// Every plain HTTP port of a process uses it (``HTTPServerBuilder/limitedHTTP1(_:server:)``).
 public struct LimitedHTTP1Channel: ServerChildChannel, HTTPChannelHandler {
     public typealias Value = NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart>
 
@@ -37,7 +37,7 @@ public struct LimitedHTTP1Channel: ServerChildChannel, HTTPChannelHandler {
 }
 
 extension HTTPServerBuilder {
-    /// HTTP/1 within `limits`; `server` names the port in metrics (`operational`, `admin`).
+    /// HTTP/1 within `limits`; `server` names the port in metrics (`public`, `admin`).
     public static func limitedHTTP1(_ limits: HTTPServerLimits, server: String) -> HTTPServerBuilder {
         let limiter = ConnectionLimiter(limit: limits.maxConnections, server: server)
         return .init { responder in LimitedHTTP1Channel(responder: responder, limits: limits, limiter: limiter, server: server) }

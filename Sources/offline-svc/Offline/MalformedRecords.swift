@@ -1,4 +1,5 @@
 import Logging
+import ParleyChat
 import ParleyKafka
 import ParleyProtocol
 import ParleyServiceKit
@@ -12,18 +13,7 @@ struct MalformedRecords: Sendable {
 
     /// The envelopes of `records`, in order: each record holds an ``EnvelopeBatch`` of them or one envelope.
     func decode<T: WireObject>(_ type: T.Type, _ records: [KafkaRecord]) -> [T] {
-        records.flatMap { record -> [T] in
-            if let batch = try? Envelope.decodeBatch(T.self, from: record.value) {
-                for error in batch.refused { dropped.drop(record, error) }
-                return batch.items
-            }
-            do {
-                return [try Envelope.decode(T.self, from: record.value)]
-            } catch {
-                dropped.drop(record, error)
-                return []
-            }
-        }
+        BatchedRecords.decode(type, records, orSingle: true, malformed: dropped.drop)
     }
 
     /// Drops an envelope of `topic` that decoded but breaks the contract (a missing field).

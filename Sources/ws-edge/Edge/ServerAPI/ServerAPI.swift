@@ -98,7 +98,6 @@ struct ServerAPI: Sendable {
     func presence(user: String) async throws -> Response {
         let answer = try await ask("presence-svc") { id in
             edge.publisher.publishPresence(.query, user: user, session: id, users: [user])
-            return true
         }
         guard let status = answer.presence.first(where: { $0.user == user }) else { throw APIError.timeout("presence-svc") }
         return Self.wire(status)
@@ -186,19 +185,15 @@ struct ServerAPI: Sendable {
             edge.publisher.publishQuery(query) { result in
                 if case .failure = result { edge.answers.cancel(id) }
             }
-            return true
         }
         if let error = answer.error { throw APIError(error) }
         return answer
     }
 
     /// Sends a question under a new request id and waits for its answer (504 after ``answerTimeout``).
-    private func ask(_ whom: String, _ send: (String) -> Bool) async throws -> DeliverEnvelope {
+    private func ask(_ whom: String, _ send: (String) -> Void) async throws -> DeliverEnvelope {
         let id = edge.answers.open()
-        guard send(id) else {
-            edge.answers.cancel(id)
-            throw APIError.unavailable("the question to \(whom)")
-        }
+        send(id)
         guard let answer = await edge.answers.answer(id, timeout: Self.answerTimeout) else { throw APIError.timeout(whom) }
         return answer
     }

@@ -30,8 +30,7 @@ struct PublicRequestRules: RouterMiddleware {
     static func refusal(path: String) -> HTTPResponse.Status? {
         guard path.first == "/" else { return .badRequest }
         guard path != "/" else { return nil }
-        let allowed = Set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~/".utf8)
-        guard path.utf8.allSatisfy(allowed.contains) else { return .badRequest }
+        guard path.utf8.allSatisfy(pathBytes.contains) else { return .badRequest }
         for segment in path.dropFirst().split(separator: "/", omittingEmptySubsequences: false) {
             if segment.isEmpty { return .notFound }
             if segment == "." || segment == ".." { return .badRequest }
@@ -43,9 +42,8 @@ struct PublicRequestRules: RouterMiddleware {
     /// WebSockets to the same host (`host`: the request's, when it is a plain host[:port]),
     /// no framing, no MIME sniffing, no referrer.
     static func headers(host: String?) -> [(HTTPField.Name, String)] {
-        let hostChars = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-:[]".utf8)
         let sockets = host.flatMap { host in
-            !host.isEmpty && host.utf8.allSatisfy(hostChars.contains) ? " ws://\(host) wss://\(host)" : nil
+            !host.isEmpty && host.utf8.allSatisfy(hostBytes.contains) ? " ws://\(host) wss://\(host)" : nil
         } ?? ""
         // img-src allows data: for the page's empty icon (`<link rel="icon" href="data:,">`).
         let policy = "default-src 'self'; connect-src 'self'\(sockets); img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; "
@@ -53,8 +51,13 @@ struct PublicRequestRules: RouterMiddleware {
         return [
             (.contentSecurityPolicy, policy),
             (.xContentTypeOptions, "nosniff"),
-            (HTTPField.Name("X-Frame-Options")!, "DENY"),
-            (HTTPField.Name("Referrer-Policy")!, "no-referrer"),
+            (xFrameOptions, "DENY"),
+            (referrerPolicy, "no-referrer"),
         ]
     }
+
+    private static let pathBytes = Set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~/".utf8)
+    private static let hostBytes = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-:[]".utf8)
+    private static let xFrameOptions = HTTPField.Name("X-Frame-Options")!
+    private static let referrerPolicy = HTTPField.Name("Referrer-Policy")!
 }

@@ -29,6 +29,8 @@ struct RedisClusterTests {
 
     @Test func aScriptRunsOnThePrimaryOfItsKeysSlot() async throws {
         let script = RedisScript(keys: 2, "redis.call('SET', KEYS[1], ARGV[1]); return redis.call('INCR', KEYS[2])") { reply throws(RedisError) in try reply.asInteger() }
+        let nodes = try await ClusterNodes.load()
+        let movedBefore = try await nodes.errorCount("MOVED")
         try await withClient { redis async throws in
             for tag in 0..<20 {
                 let prefix = "test:{script-\(tag)-\(UInt32.random(in: 0...UInt32.max))}:"
@@ -36,6 +38,7 @@ struct RedisClusterTests {
                 #expect(try await redis.send(.get(prefix + "a")) == "x")
             }
         }
+        #expect(try await nodes.errorCount("MOVED") == movedBefore, "each script went straight to its slot's primary")
     }
 
     @Test func aMovedSlotIsFollowedAndAnAskDuringItsMigrationIsSentWithASKING() async throws {
@@ -91,6 +94,7 @@ struct RedisClusterTests {
             for entry in entries { _ = try replies[entry] }
         }
         let waits = try await nodes.commandCalls("wait")
+        #expect(waitsBefore.count == 3, "the three primaries")
         for (node, before) in waitsBefore { #expect(waits[node] == before + 1, "one WAIT on \(node)") }
     }
 

@@ -88,6 +88,7 @@ struct EdgeDoorTests {
         let extra = ["--send-rate", "100000", "--send-burst", "100000", "--max-outbound-bytes", "524288"]
         try await withOwnEdge("edge-backlog", prefix: prefix, extra: extra) { edge, edgeID in
             let (calm, _) = try await connect(uniqueID("calm"), port: edge.port, edgeID: edgeID)
+            let overflowsBefore = try await closedSessions("overflow", adminPort: edge.adminPort)
             let flooder = try await RawWebSocket.upgrade(port: edge.port, path: "/ws?token=\(try await signToken(user: uniqueID("pinger")))",
                                                          receiveBuffer: 4096)
             try await waitUntil("the welcome") { flooder.frames.contains { $0.opcode == 0x1 } }
@@ -95,9 +96,22 @@ struct EdgeDoorTests {
             // 400,000 pings would queue ~50 MB of pongs without the bound; the kernel's socket
             // buffers on loopback hold a few MB at most.
             #expect(await flood(flooder, pings: 400_000), "the edge closed the connection of the client that does not read")
+            // Closed for its backlog (no other test of this process overflows a session), not as a flood.
+            let overflows = try await eventually("the overflow close counted") { () -> Double? in
+                let count = try await closedSessions("overflow", adminPort: edge.adminPort)
+                return count > overflowsBefore ? count : nil
+            }
+            #expect(overflows == overflowsBefore + 1)
             #expect(try await calm.roundTrip().isEmpty, "the other session is unaffected")
             await flooder.close()
             await calm.disconnect()
         }
+    }
+
+    /// `parley_sessions_closed_total{reason}` on the edge's admin port (0 while absent).
+    func closedSessions(_ reason: String, adminPort: Int) async throws -> Double {
+        let metrics = try await RawHTTP.request(port: adminPort, "/metrics").body
+        let name = #"parley_sessions_closed_total{reason="\#(reason)"} "#
+        return metrics.split(separator: "\n").first { $0.hasPrefix(name) }.flatMap { Double($0.dropFirst(name.count)) } ?? 0
     }
 }

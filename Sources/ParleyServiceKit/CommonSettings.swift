@@ -46,10 +46,12 @@ public enum CommonSettings {
                 help: "admin server port: /healthz, /readyz, /metrics (0 picks a free one)")
     }
 
+    /// How a process connects to Kafka (``KafkaConfiguration/init(values:clientID:)`` reads them).
+    public static let kafkaConnection: [Setting] = [kafkaBrokers, kafkaSessionTimeout, kafkaMessageTimeout, kafkaLowLatency, kafkaLinger,
+                                                    kafkaProperties, kafkaSecurityProtocol, kafkaSASLMechanism, kafkaSASLUsername,
+                                                    kafkaSASLPasswordFile, kafkaSSLCAFile]
     /// Settings of a process that uses Kafka (all of them).
-    public static let kafka: [Setting] = [kafkaBrokers, kafkaSessionTimeout, kafkaMessageTimeout, kafkaLowLatency, kafkaLinger,
-                                          kafkaProperties, kafkaSecurityProtocol, kafkaSASLMechanism, kafkaSASLUsername,
-                                          kafkaSASLPasswordFile, kafkaSSLCAFile, topicPrefix, topicPartitions]
+    public static let kafka: [Setting] = kafkaConnection + [topicPrefix, topicPartitions]
     /// Settings of every process.
     public static func process(adminPort port: Int) -> [Setting] {
         [adminHost, adminPort(default: port)] + HTTPLimitSettings.all + [logLevel, logFormat, otelEndpoint]
@@ -74,17 +76,7 @@ public struct CommonConfiguration: Sendable {
     public var shownSettings: [(name: String, value: String)]
 
     public init(values: SettingValues, clientID: String) throws {
-        var kafka = KafkaConfiguration(brokers: values.string(CommonSettings.kafkaBrokers), clientID: clientID)
-        kafka.sessionTimeout = values.duration(CommonSettings.kafkaSessionTimeout)
-        kafka.messageTimeout = values.duration(CommonSettings.kafkaMessageTimeout)
-        kafka.lowLatency = values.bool(CommonSettings.kafkaLowLatency)
-        kafka.linger = values.duration(CommonSettings.kafkaLinger)
-        guard let properties = SettingParser.keyValues(values.string(CommonSettings.kafkaProperties)) else {
-            throw ConfigurationError("invalid PARLEY_KAFKA_PROPERTIES: expected key=value[,key=value...]")
-        }
-        kafka.properties = properties
-        kafka.security = try Self.kafkaSecurity(values)
-        self.kafka = kafka
+        kafka = try KafkaConfiguration(values: values, clientID: clientID)
         topics = Topics(prefix: values.string(CommonSettings.topicPrefix))
         topicPartitions = Int32(values.int(CommonSettings.topicPartitions))
         adminHost = values.string(CommonSettings.adminHost)
@@ -108,7 +100,25 @@ public struct CommonConfiguration: Sendable {
 
 extension CommonConfiguration {
     /// The Kafka security settings; a bad value or combination throws one line naming it.
-    static func kafkaSecurity(_ values: SettingValues) throws -> KafkaSecurity {
+}
+
+extension KafkaConfiguration {
+    /// The connection ``CommonSettings/kafkaConnection`` describes: brokers, timeouts, extra
+    /// properties and security (SASL, TLS). Every service and parley-admin connect this way.
+    public init(values: SettingValues, clientID: String) throws {
+        self.init(brokers: values.string(CommonSettings.kafkaBrokers), clientID: clientID)
+        sessionTimeout = values.duration(CommonSettings.kafkaSessionTimeout)
+        messageTimeout = values.duration(CommonSettings.kafkaMessageTimeout)
+        lowLatency = values.bool(CommonSettings.kafkaLowLatency)
+        linger = values.duration(CommonSettings.kafkaLinger)
+        guard let properties = SettingParser.keyValues(values.string(CommonSettings.kafkaProperties)) else {
+            throw ConfigurationError("invalid PARLEY_KAFKA_PROPERTIES: expected key=value[,key=value...]")
+        }
+        self.properties = properties
+        security = try Self.security(values)
+    }
+
+    static func security(_ values: SettingValues) throws -> KafkaSecurity {
         let protocolName = values.string(CommonSettings.kafkaSecurityProtocol)
         guard let securityProtocol = KafkaSecurity.SecurityProtocol(rawValue: protocolName.uppercased()) else {
             throw ConfigurationError("invalid PARLEY_KAFKA_SECURITY_PROTOCOL=\(protocolName): expected plaintext, ssl, sasl_plaintext or sasl_ssl")
